@@ -1,0 +1,50 @@
+//! Everything below HTTP: the settings model and its pure rules, and the ractor supervision tree
+//! that owns state, processes and timing. See `docs/architecture.md` for the tree as built.
+
+pub mod model;
+pub mod root;
+pub mod store;
+pub mod supervision;
+pub mod transmissions;
+pub mod urls;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef};
+
+use root::{ROOT, RootArgs, RootMsg, RootSupervisor};
+use supervision::observe::{ActorSnapshot, ChildEntry, snapshot};
+
+/// The running supervision tree.
+pub struct Runtime {
+    root: ActorRef<RootMsg>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Runtime {
+    /// Starts the tree: loads settings from `data_dir` and starts every singleton.
+    pub async fn start(data_dir: PathBuf) -> Result<Self, ractor::SpawnErr> {
+        let (root, handle) =
+            Actor::spawn(Some(ROOT.to_string()), RootSupervisor, RootArgs { data_dir }).await?;
+        Ok(Self { root, handle })
+    }
+
+    /// The live tree, each actor given `deadline` to answer.
+    pub async fn snapshot(&self, deadline: Duration) -> ActorSnapshot {
+        let root = ChildEntry {
+            name: ROOT.to_string(),
+            kind: "root_supervisor",
+            actor: Some(Box::new(self.root.clone())),
+            restarts: 0,
+            last_error: None,
+        };
+        snapshot(root, deadline).await
+    }
+
+    /// Stops every actor, children in reverse start order, and waits for them.
+    pub async fn shutdown(self) {
+        self.root.stop(None);
+        let _ = self.handle.await;
+    }
+}

@@ -1,0 +1,320 @@
+//! Edits of the settings document as pure functions: each takes the current document and the
+//! request, and either changes the document and answers, or refuses and changes nothing.
+
+use serde_json::{Map, Value};
+
+use super::error::{FieldError, Loc, ModelError, from_value};
+use super::settings::StreamingSettings;
+use super::transmission::{REDACTED, Transmission};
+
+/// Keys a create request may carry; anything else is refused so a typo never passes silently.
+const CREATE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "enabled",
+    "host_server_id",
+    "path",
+    "placeholder",
+    "arbitration",
+    "camera_controls",
+    "outputs",
+];
+
+/// Sections `PATCH /settings` may change.
+const PATCH_KEYS: &[&str] = &[
+    "publications",
+    "camera_live_views",
+    "transmissions",
+    "engine",
+    "camera_ingest",
+    "stale_policy",
+    "processing_servers",
+];
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+/// `POST /transmissions`: a new transmission, newest first. `name` and `path` are required.
+pub fn create_transmission(
+    doc: &mut StreamingSettings,
+    body: Value,
+    now: &str,
+) -> Result<Transmission, ModelError> {
+    let body = expect_object(body)?;
+    refuse_unknown_keys(&body, CREATE_KEYS)?;
+    for required in ["name", "path"] {
+        if !body.contains_key(required) {
+            return Err(ModelError::Invalid(vec![FieldError::new(
+                "missing",
+                &Loc::body().key(required),
+                "Field required",
+            )]));
+        }
+    }
+    let mut transmission: Transmission = from_value(Value::Object(body), &Loc::body())?;
+    transmission.normalize();
+    transmission.restore_redacted_passwords(None, &Loc::body())?;
+    transmission.created_at = Some(now.to_string());
+    transmission.updated_at = Some(now.to_string());
+    validate_candidate(doc, &transmission, None)?;
+    doc.transmissions.insert(0, transmission.clone());
+    Ok(transmission)
+}
+
+/// `PUT /transmissions/{id}`: full replacement. An omitted `id` means the one in the URL.
+pub fn replace_transmission(
+    doc: &mut StreamingSettings,
+    id: &str,
+    body: Value,
+    now: &str,
+) -> Result<Transmission, ModelError> {
+    let mut body = expect_object(body)?;
+    let index = doc
+        .transmissions
+        .iter()
+        .position(|t| t.id == id)
+        .ok_or_else(|| ModelError::NotFound("Transmission not found".into()))?;
+    match body.get("id") {
+        None | Some(Value::Null) => {
+            body.insert("id".into(), Value::from(id));
+        }
+        Some(Value::String(body_id)) if body_id.trim() == id => {}
+        Some(_) => return Err(ModelError::BadRequest("Transmission id mismatch".into())),
+    }
+    let stored = &doc.transmissions[index];
+    let mut transmission: Transmission = from_value(Value::Object(body), &Loc::body())?;
+    transmission.normalize();
+    transmission.restore_redacted_passwords(Some(stored), &Loc::body())?;
+    transmission.created_at = stored.created_at.clone().or_else(|| Some(now.to_string()));
+    transmission.updated_at = Some(now.to_string());
+    validate_candidate(doc, &transmission, Some(id))?;
+    doc.transmissions[index] = transmission.clone();
+    Ok(transmission)
+}
+
+pub fn delete_transmission(doc: &mut StreamingSettings, id: &str) -> Result<(), ModelError> {
+    let before = doc.transmissions.len();
+    doc.transmissions.retain(|t| t.id != id);
+    if doc.transmissions.len() == before {
+        return Err(ModelError::NotFound("Transmission not found".into()));
+    }
+    Ok(())
+}
+
+/// `PATCH /settings`: deep merge (objects merge, lists and scalars replace, `null` leaves a
+/// field as it is), then the whole document must validate, or nothing changes.
+pub fn patch_settings(
+    doc: &mut StreamingSettings,
+    patch: Value,
+    now: &str,
+) -> Result<StreamingSettings, ModelError> {
+    let patch = expect_object(patch)?;
+    refuse_unknown_keys(&patch, PATCH_KEYS)?;
+    let mut merged = serde_json::to_value(&*doc).expect("settings serialize");
+    merge(&mut merged, Value::Object(patch));
+    let mut next = StreamingSettings::from_json(merged, &Loc::body())?;
+    for (index, transmission) in next.transmissions.iter_mut().enumerate() {
+        let stored = doc.transmission(&transmission.id);
+        let loc = Loc::body().key("transmissions").index(index);
+        transmission.restore_redacted_passwords(stored, &loc)?;
+        stamp(transmission, stored, now);
+    }
+    for (index, server) in next.processing_servers.iter_mut().enumerate() {
+        if server.password.as_deref() != Some(REDACTED) {
+            continue;
+        }
+        let kept = doc
+            .processing_servers
+            .iter()
+            .find(|s| s.id == server.id)
+            .and_then(|s| s.password.clone());
+        match kept {
+            Some(password) => server.password = Some(password),
+            None => {
+                return Err(ModelError::invalid(
+                    &Loc::body()
+                        .key("processing_servers")
+                        .index(index)
+                        .key("password"),
+                    "password is the redaction marker but no password is stored for this server",
+                ));
+            }
+        }
+    }
+    *doc = next.clone();
+    Ok(next)
+}
+
+/// Keeps `created_at`, and bumps `updated_at` only when the transmission really changed.
+fn stamp(transmission: &mut Transmission, stored: Option<&Transmission>, now: &str) {
+    match stored {
+        Some(stored) => {
+            transmission.created_at = stored.created_at.clone().or_else(|| Some(now.into()));
+            let mut unchanged = transmission.clone();
+            unchanged.updated_at = stored.updated_at.clone();
+            unchanged.created_at = stored.created_at.clone();
+            transmission.updated_at = if unchanged == *stored {
+                stored.updated_at.clone()
+            } else {
+                Some(now.into())
+            };
+        }
+        None => {
+            transmission.created_at = Some(now.into());
+            transmission.updated_at = Some(now.into());
+        }
+    }
+}
+
+/// Checks that `candidate` fits the document (uniqueness, known host), reporting locations
+/// relative to the request body. The candidate is validated last so a clash is reported on it.
+fn validate_candidate(
+    doc: &StreamingSettings,
+    candidate: &Transmission,
+    replacing: Option<&str>,
+) -> Result<(), ModelError> {
+    let mut trial = doc.clone();
+    if let Some(id) = replacing {
+        trial.transmissions.retain(|t| t.id != id);
+    }
+    trial.transmissions.push(candidate.clone());
+    let candidate_prefix = [
+        Value::from("body"),
+        Value::from("transmissions"),
+        Value::from(trial.transmissions.len() - 1),
+    ];
+    let relocate = |mut error: FieldError| {
+        if error.loc.starts_with(&candidate_prefix) {
+            error.loc.splice(0..candidate_prefix.len(), [Value::from("body")]);
+        }
+        error
+    };
+    trial.validate(&Loc::body()).map_err(|err| match err {
+        ModelError::Invalid(errors) => ModelError::Invalid(errors.into_iter().map(relocate).collect()),
+        ModelError::Conflict(error) => ModelError::Conflict(relocate(error)),
+        other => other,
+    })
+}
+
+fn expect_object(value: Value) -> Result<Map<String, Value>, ModelError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(ModelError::Invalid(vec![
+            FieldError::new("model_type", &Loc::body(), "Input should be a JSON object")
+                .with_input(other),
+        ])),
+    }
+}
+
+fn refuse_unknown_keys(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), ModelError> {
+    let unknown: Vec<FieldError> = body
+        .iter()
+        .filter(|(key, _)| !allowed.contains(&key.as_str()))
+        .map(|(key, value)| {
+            FieldError::new("extra_forbidden", &Loc::body().key(key), "Extra inputs are not permitted")
+                .with_input(value.clone())
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ModelError::Invalid(unknown))
+    }
+}
+
+fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    continue;
+                }
+                match target.get_mut(&key) {
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        merge(existing, value)
+                    }
+                    _ => {
+                        target.insert(key, value);
+                    }
+                }
+            }
+        }
+        (target, patch) => *target = patch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: &str = "2026-01-01T00:00:00.000000Z";
+
+    fn doc_with(body: Value) -> (StreamingSettings, Transmission) {
+        let mut doc = StreamingSettings::default();
+        let created = create_transmission(&mut doc, body, NOW).unwrap();
+        (doc, created)
+    }
+
+    #[test]
+    fn create_generates_id_slug_and_timestamps() {
+        let (doc, created) = doc_with(json!({"name": " Front ", "path": "Front Door"}));
+        assert_eq!(created.path, "front-door");
+        assert_eq!(created.name, "Front");
+        assert_eq!(uuid::Uuid::parse_str(&created.id).unwrap().get_version_num(), 4);
+        assert_eq!(created.created_at.as_deref(), Some(NOW));
+        assert_eq!(doc.transmissions.len(), 1);
+    }
+
+    #[test]
+    fn create_conflict_points_at_the_request_field() {
+        let (mut doc, _) = doc_with(json!({"name": "a", "path": "x"}));
+        let err = create_transmission(&mut doc, json!({"name": "b", "path": "X"}), NOW).unwrap_err();
+        let ModelError::Conflict(error) = err else {
+            panic!("expected conflict, got {err:?}")
+        };
+        assert_eq!(error.loc, vec![json!("body"), json!("path")]);
+        assert_eq!(doc.transmissions.len(), 1);
+    }
+
+    #[test]
+    fn replace_keeps_created_at_and_redacted_password() {
+        let (mut doc, created) = doc_with(json!({"name": "a", "path": "x", "outputs": [
+            {"id": "o", "protocol": "rtsp", "authentication": {"enabled": true, "username": "u", "password": "secret"}}
+        ]}));
+        let mut body = serde_json::to_value(created.redacted()).unwrap();
+        body.as_object_mut().unwrap().remove("id");
+        body["name"] = json!("renamed");
+        let later = "2026-01-02T00:00:00.000000Z";
+        let replaced = replace_transmission(&mut doc, &created.id, body, later).unwrap();
+        assert_eq!(replaced.created_at.as_deref(), Some(NOW));
+        assert_eq!(replaced.updated_at.as_deref(), Some(later));
+        assert_eq!(replaced.outputs[0].credentials(), Some(("u", "secret")));
+    }
+
+    #[test]
+    fn patch_merges_deeply_and_is_all_or_nothing() {
+        let mut doc = StreamingSettings::default();
+        patch_settings(&mut doc, json!({"engine": {"preferred_ports": {"rtsp": 9554}}}), NOW).unwrap();
+        assert_eq!(doc.engine.preferred_ports.rtsp, 9554);
+        assert_eq!(doc.engine.preferred_ports.hls, 8888);
+        let before = doc.clone();
+        let err = patch_settings(
+            &mut doc,
+            json!({"engine": {"expose_to_lan": true, "jsmpeg": {"fps": 99}}}),
+            NOW,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ModelError::Invalid(_)));
+        assert_eq!(doc, before);
+    }
+
+    #[test]
+    fn patch_refuses_unknown_sections() {
+        let mut doc = StreamingSettings::default();
+        let err = patch_settings(&mut doc, json!({"engnie": {}}), NOW).unwrap_err();
+        let ModelError::Invalid(errors) = err else { panic!() };
+        assert_eq!(errors[0].loc, vec![json!("body"), json!("engnie")]);
+    }
+}

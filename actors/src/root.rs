@@ -1,0 +1,252 @@
+//! The root of the supervision tree (one-for-one). It starts the singletons in order, wires
+//! subscriptions between them, restarts a failed child with backoff (re-wiring it), and on
+//! shutdown stops them in reverse start order.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::store::{STORE, StoreActor, StoreMsg};
+use crate::supervision::observe::{ChildEntry, Observable, Observation};
+use crate::supervision::restart::{RestartPolicy, RestartTracker};
+use crate::supervision::{AskError, ask};
+use crate::transmissions::supervisor::TransmissionsSubscriber;
+use crate::transmissions::{TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor};
+
+pub const ROOT: &str = "root";
+
+/// Each child gets this long to stop cleanly at shutdown before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+const WIRING_DEADLINE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildKind {
+    Store,
+    Transmissions,
+}
+
+impl ChildKind {
+    /// Start order; shutdown runs it backwards.
+    const ALL: [ChildKind; 2] = [ChildKind::Store, ChildKind::Transmissions];
+
+    fn name(self) -> &'static str {
+        match self {
+            ChildKind::Store => STORE,
+            ChildKind::Transmissions => TRANSMISSIONS,
+        }
+    }
+}
+
+pub enum RootMsg {
+    Restart(ChildKind),
+    Observe(RpcReplyPort<Observation>),
+}
+
+impl From<RpcReplyPort<Observation>> for RootMsg {
+    fn from(reply: RpcReplyPort<Observation>) -> Self {
+        RootMsg::Observe(reply)
+    }
+}
+
+pub struct RootArgs {
+    pub data_dir: PathBuf,
+}
+
+pub struct RootSupervisor;
+
+struct Slot<M: ractor::Message> {
+    actor: Option<ActorRef<M>>,
+    tracker: RestartTracker,
+}
+
+impl<M: ractor::Message> Slot<M> {
+    fn new(actor: ActorRef<M>) -> Self {
+        Self {
+            actor: Some(actor),
+            tracker: RestartTracker::new(RestartPolicy::INTERNAL, Instant::now()),
+        }
+    }
+
+    fn holds(&self, cell: &ActorCell) -> bool {
+        self.actor.as_ref().is_some_and(|a| a.get_id() == cell.get_id())
+    }
+}
+
+pub struct RootState {
+    data_dir: PathBuf,
+    store: Slot<StoreMsg>,
+    transmissions: Slot<TransmissionsMsg>,
+}
+
+impl Actor for RootSupervisor {
+    type Msg = RootMsg;
+    type State = RootState;
+    type Arguments = RootArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<RootMsg>,
+        args: RootArgs,
+    ) -> Result<RootState, ActorProcessingErr> {
+        let store = spawn_store(&myself, &args.data_dir).await?;
+        let transmissions = spawn_transmissions(&myself).await?;
+        subscribe(&store, &transmissions).await?;
+        Ok(RootState {
+            data_dir: args.data_dir,
+            store: Slot::new(store),
+            transmissions: Slot::new(transmissions),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<RootMsg>,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        for kind in ChildKind::ALL.iter().rev() {
+            let cell = match kind {
+                ChildKind::Store => state.store.actor.take().map(|a| a.get_cell()),
+                ChildKind::Transmissions => state.transmissions.actor.take().map(|a| a.get_cell()),
+            };
+            if let Some(cell) = cell {
+                tracing::debug!(child = kind.name(), "stopping");
+                let _ = cell.stop_and_wait(None, Some(STOP_GRACE)).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<RootMsg>,
+        msg: RootMsg,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RootMsg::Restart(kind) => restart(&myself, state, kind).await?,
+            RootMsg::Observe(reply) => {
+                let children = vec![
+                    entry(STORE, "store", &state.store),
+                    entry(TRANSMISSIONS, "transmissions_supervisor", &state.transmissions),
+                ];
+                let _ = reply.send(Observation {
+                    pid: Some(std::process::id()),
+                    state: json!({"data_dir": state.data_dir}),
+                    children,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<RootMsg>,
+        event: SupervisionEvent,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
+            }
+            _ => return Ok(()),
+        };
+        let now = Instant::now();
+        let (kind, delay) = if state.store.holds(&cell) {
+            state.store.actor = None;
+            (ChildKind::Store, state.store.tracker.failed(now, reason.clone()))
+        } else if state.transmissions.holds(&cell) {
+            state.transmissions.actor = None;
+            (
+                ChildKind::Transmissions,
+                state.transmissions.tracker.failed(now, reason.clone()),
+            )
+        } else {
+            return Ok(());
+        };
+        tracing::error!(child = kind.name(), %reason, ?delay, "child failed; restarting");
+        myself.send_after(delay, move || RootMsg::Restart(kind));
+        Ok(())
+    }
+}
+
+async fn restart(
+    myself: &ActorRef<RootMsg>,
+    state: &mut RootState,
+    kind: ChildKind,
+) -> Result<(), ActorProcessingErr> {
+    match kind {
+        ChildKind::Store if state.store.actor.is_none() => {
+            let store = spawn_store(myself, &state.data_dir).await?;
+            if let Some(transmissions) = &state.transmissions.actor {
+                subscribe(&store, transmissions).await?;
+            }
+            state.store.actor = Some(store);
+            state.store.tracker.restarted(Instant::now());
+        }
+        ChildKind::Transmissions if state.transmissions.actor.is_none() => {
+            let transmissions = spawn_transmissions(myself).await?;
+            if let Some(store) = &state.store.actor {
+                subscribe(store, &transmissions).await?;
+            }
+            state.transmissions.actor = Some(transmissions);
+            state.transmissions.tracker.restarted(Instant::now());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn entry<M>(name: &str, kind: &'static str, slot: &Slot<M>) -> ChildEntry
+where
+    M: ractor::Message + From<RpcReplyPort<Observation>>,
+{
+    ChildEntry {
+        name: name.to_string(),
+        kind,
+        actor: slot.actor.clone().map(|a| Box::new(a) as Box<dyn Observable>),
+        restarts: slot.tracker.restarts,
+        last_error: slot.tracker.last_error.clone(),
+    }
+}
+
+async fn spawn_store(
+    myself: &ActorRef<RootMsg>,
+    data_dir: &std::path::Path,
+) -> Result<ActorRef<StoreMsg>, ActorProcessingErr> {
+    let (store, _) = Actor::spawn_linked(
+        Some(STORE.to_string()),
+        StoreActor,
+        data_dir.to_path_buf(),
+        myself.get_cell(),
+    )
+    .await?;
+    Ok(store)
+}
+
+async fn spawn_transmissions(
+    myself: &ActorRef<RootMsg>,
+) -> Result<ActorRef<TransmissionsMsg>, ActorProcessingErr> {
+    let (supervisor, _) = Actor::spawn_linked(
+        Some(TRANSMISSIONS.to_string()),
+        TransmissionsSupervisor,
+        (),
+        myself.get_cell(),
+    )
+    .await?;
+    Ok(supervisor)
+}
+
+async fn subscribe(
+    store: &ActorRef<StoreMsg>,
+    transmissions: &ActorRef<TransmissionsMsg>,
+) -> Result<(), ActorProcessingErr> {
+    let subscriber = Box::new(TransmissionsSubscriber(transmissions.clone()));
+    ask(store, |reply| StoreMsg::Subscribe(subscriber, reply), WIRING_DEADLINE)
+        .await
+        .map_err(|err: AskError| format!("store did not accept the subscription: {err:?}").into())
+}

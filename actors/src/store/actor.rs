@@ -1,0 +1,221 @@
+//! The store actor: sole owner of the settings document. Writes are serialized through its
+//! mailbox, validated whole, persisted atomically, and applied to subscribers before the writer
+//! gets its answer, so a client that saw `200` can immediately observe the effect.
+
+use std::any::Any;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use serde_json::json;
+
+use super::persist::{self, Recovery};
+use crate::model::error::{Loc, ModelError};
+use crate::model::settings::StreamingSettings;
+use crate::supervision::observe::{BoxFuture, Observation};
+use crate::supervision::{AskError, ask};
+
+/// Registered name: the store is a singleton found through the registry.
+pub const STORE: &str = "store";
+
+/// One committed version of the document. Cheap to clone and share.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub number: u64,
+    pub settings: Arc<StreamingSettings>,
+}
+
+/// An edit of the document. It either changes the document and returns its answer, or refuses.
+pub type Mutation = Box<
+    dyn FnOnce(&mut StreamingSettings) -> Result<Box<dyn Any + Send>, ModelError> + Send,
+>;
+
+/// Something that must see every committed revision before the writer is answered.
+pub trait SettingsSubscriber: Send + Sync + 'static {
+    /// Unique per subscriber; subscribing again under the same name replaces the old one.
+    fn name(&self) -> &'static str;
+    fn settings_changed(&self, revision: Revision) -> BoxFuture<()>;
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreError {
+    Rejected(ModelError),
+    /// The document was valid but could not be written; nothing changed.
+    Persist(String),
+    Unavailable(AskError),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    pub path: PathBuf,
+    pub revision: u64,
+    /// Set when the file found at start-up was unreadable and moved aside.
+    pub recovery: Option<Recovery>,
+}
+
+pub enum StoreMsg {
+    Get(RpcReplyPort<Revision>),
+    Mutate(Mutation, RpcReplyPort<Result<Box<dyn Any + Send>, StoreError>>),
+    Subscribe(Box<dyn SettingsSubscriber>, RpcReplyPort<()>),
+    Status(RpcReplyPort<StoreStatus>),
+    Observe(RpcReplyPort<Observation>),
+}
+
+impl From<RpcReplyPort<Observation>> for StoreMsg {
+    fn from(reply: RpcReplyPort<Observation>) -> Self {
+        StoreMsg::Observe(reply)
+    }
+}
+
+pub struct StoreActor;
+
+pub struct StoreState {
+    path: PathBuf,
+    current: Revision,
+    recovery: Option<Recovery>,
+    subscribers: Vec<Box<dyn SettingsSubscriber>>,
+}
+
+impl StoreState {
+    async fn notify_subscribers(&self) {
+        for subscriber in &self.subscribers {
+            subscriber.settings_changed(self.current.clone()).await;
+        }
+    }
+}
+
+impl Actor for StoreActor {
+    type Msg = StoreMsg;
+    type State = StoreState;
+    type Arguments = PathBuf;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<StoreMsg>,
+        data_dir: PathBuf,
+    ) -> Result<StoreState, ActorProcessingErr> {
+        let path = persist::settings_path(&data_dir);
+        let load_path = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || persist::load(&load_path)).await??;
+        Ok(StoreState {
+            path,
+            current: Revision {
+                number: loaded.revision,
+                settings: Arc::new(loaded.settings),
+            },
+            recovery: loaded.recovery,
+            subscribers: Vec::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<StoreMsg>,
+        msg: StoreMsg,
+        state: &mut StoreState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            StoreMsg::Get(reply) => {
+                let _ = reply.send(state.current.clone());
+            }
+            StoreMsg::Mutate(mutation, reply) => {
+                let result = commit(state, mutation).await;
+                if result.is_ok() {
+                    state.notify_subscribers().await;
+                }
+                let _ = reply.send(result);
+            }
+            StoreMsg::Subscribe(subscriber, reply) => {
+                subscriber.settings_changed(state.current.clone()).await;
+                state.subscribers.retain(|s| s.name() != subscriber.name());
+                state.subscribers.push(subscriber);
+                let _ = reply.send(());
+            }
+            StoreMsg::Status(reply) => {
+                let _ = reply.send(StoreStatus {
+                    path: state.path.clone(),
+                    revision: state.current.number,
+                    recovery: state.recovery.clone(),
+                });
+            }
+            StoreMsg::Observe(reply) => {
+                let _ = reply.send(Observation {
+                    pid: None,
+                    state: json!({
+                        "revision": state.current.number,
+                        "path": state.path,
+                        "transmissions": state.current.settings.transmissions.len(),
+                        "subscribers": state.subscribers.iter().map(|s| s.name()).collect::<Vec<_>>(),
+                        "recovered_from_corrupt_file": state.recovery.is_some(),
+                    }),
+                    children: Vec::new(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Applies one edit to a copy, checks the whole document, persists it, then swaps it in.
+async fn commit(
+    state: &mut StoreState,
+    mutation: Mutation,
+) -> Result<Box<dyn Any + Send>, StoreError> {
+    let mut next = (*state.current.settings).clone();
+    let answer = mutation(&mut next).map_err(StoreError::Rejected)?;
+    next.validate(&Loc::body()).map_err(StoreError::Rejected)?;
+    let number = state.current.number + 1;
+    let path = state.path.clone();
+    let next = Arc::new(next);
+    let to_save = next.clone();
+    tokio::task::spawn_blocking(move || persist::save(&path, &to_save, number))
+        .await
+        .map_err(|err| StoreError::Persist(err.to_string()))?
+        .map_err(|err| {
+            tracing::error!(error = %err, "failed to save settings");
+            StoreError::Persist(err.to_string())
+        })?;
+    state.current = Revision {
+        number,
+        settings: next,
+    };
+    Ok(answer)
+}
+
+/// The running store, found by name (it may have been restarted since the last call).
+pub fn store() -> Result<ActorRef<StoreMsg>, StoreError> {
+    ractor::registry::where_is(STORE.to_string())
+        .map(ActorRef::from)
+        .ok_or(StoreError::Unavailable(AskError::Unavailable))
+}
+
+/// Reads the current revision.
+pub async fn read(deadline: Duration) -> Result<Revision, StoreError> {
+    ask(&store()?, StoreMsg::Get, deadline)
+        .await
+        .map_err(StoreError::Unavailable)
+}
+
+/// Runs `edit` inside the store and returns its typed answer.
+pub async fn mutate<T, F>(edit: F, deadline: Duration) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut StreamingSettings) -> Result<T, ModelError> + Send + 'static,
+{
+    let mutation: Mutation =
+        Box::new(move |doc| edit(doc).map(|answer| Box::new(answer) as Box<dyn Any + Send>));
+    let answer = ask(&store()?, |reply| StoreMsg::Mutate(mutation, reply), deadline)
+        .await
+        .map_err(StoreError::Unavailable)??;
+    Ok(*answer
+        .downcast::<T>()
+        .expect("a mutation answers with the type it was built with"))
+}
+
+pub async fn status(deadline: Duration) -> Result<StoreStatus, StoreError> {
+    ask(&store()?, StoreMsg::Status, deadline)
+        .await
+        .map_err(StoreError::Unavailable)
+}

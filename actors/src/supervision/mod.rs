@@ -1,0 +1,35 @@
+//! Supervision helpers shared by every supervisor: restart policy, the observable tree, and
+//! request/reply with a deadline.
+
+pub mod observe;
+pub mod restart;
+
+use std::time::Duration;
+
+use ractor::{ActorRef, Message, RpcReplyPort, rpc::CallResult};
+
+/// Why an actor did not answer a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskError {
+    /// It did not answer within the deadline.
+    Timeout,
+    /// It is not running (stopped, restarting, or dropped the reply).
+    Unavailable,
+}
+
+/// Sends a request and waits at most `deadline` for the reply. Never an unbounded wait.
+pub async fn ask<M, T>(
+    actor: &ActorRef<M>,
+    make: impl FnOnce(RpcReplyPort<T>) -> M,
+    deadline: Duration,
+) -> Result<T, AskError>
+where
+    M: Message,
+    T: Send + 'static,
+{
+    match actor.call(make, Some(deadline)).await {
+        Ok(CallResult::Success(reply)) => Ok(reply),
+        Ok(CallResult::Timeout) => Err(AskError::Timeout),
+        Ok(CallResult::SenderError) | Err(_) => Err(AskError::Unavailable),
+    }
+}

@@ -1,0 +1,125 @@
+//! The live actor tree for `GET /api/streams/runtime/actors`.
+//!
+//! Every actor answers an observe request with its own small state and handles to its children;
+//! supervisors add what only they know (restarts, last error). The tree is walked with a deadline
+//! per actor, children in parallel, so one stuck actor shows as `unresponsive` instead of hanging
+//! the endpoint.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use ractor::{ActorCell, ActorRef, ActorStatus, Message, RpcReplyPort, rpc::CallResult};
+use serde::Serialize;
+use serde_json::Value;
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What an actor reports about itself.
+pub struct Observation {
+    /// PID of the child process the actor owns, if any.
+    pub pid: Option<u32>,
+    /// Small kind-specific state (for a transmission: its outputs and writers).
+    pub state: Value,
+    pub children: Vec<ChildEntry>,
+}
+
+/// A supervised child as its supervisor sees it.
+pub struct ChildEntry {
+    pub name: String,
+    pub kind: &'static str,
+    /// `None` while the child waits out its restart backoff.
+    pub actor: Option<Box<dyn Observable>>,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+}
+
+/// An actor reference that can be asked for an [`Observation`], whatever its message type.
+pub trait Observable: Send + Sync + 'static {
+    fn cell(&self) -> ActorCell;
+    fn observe(&self, deadline: Duration) -> BoxFuture<Option<Observation>>;
+}
+
+impl<M> Observable for ActorRef<M>
+where
+    M: Message + From<RpcReplyPort<Observation>>,
+{
+    fn cell(&self) -> ActorCell {
+        self.get_cell()
+    }
+
+    fn observe(&self, deadline: Duration) -> BoxFuture<Option<Observation>> {
+        let actor = self.clone();
+        Box::pin(async move {
+            match actor.call(M::from, Some(deadline)).await {
+                Ok(CallResult::Success(observation)) => Some(observation),
+                _ => None,
+            }
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActorSnapshot {
+    pub name: String,
+    pub kind: &'static str,
+    /// `running`, `stopping`, `restarting` (waiting out backoff), `unresponsive`, ...
+    pub status: String,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    pub pid: Option<u32>,
+    pub state: Value,
+    pub children: Vec<ActorSnapshot>,
+}
+
+/// Walks the tree below `entry`, giving each actor `deadline` to answer.
+pub fn snapshot(entry: ChildEntry, deadline: Duration) -> BoxFuture<ActorSnapshot> {
+    Box::pin(async move {
+        let mut node = ActorSnapshot {
+            name: entry.name,
+            kind: entry.kind,
+            status: "restarting".into(),
+            restarts: entry.restarts,
+            last_error: entry.last_error,
+            pid: None,
+            state: Value::Null,
+            children: Vec::new(),
+        };
+        let Some(actor) = entry.actor else {
+            return node;
+        };
+        let status = actor.cell().get_status();
+        node.status = status_name(status).into();
+        if status != ActorStatus::Running {
+            return node;
+        }
+        match actor.observe(deadline).await {
+            Some(observation) => {
+                node.pid = observation.pid;
+                node.state = observation.state;
+                node.children = join_all(
+                    observation
+                        .children
+                        .into_iter()
+                        .map(|child| snapshot(child, deadline)),
+                )
+                .await;
+            }
+            None => node.status = "unresponsive".into(),
+        }
+        node
+    })
+}
+
+fn status_name(status: ActorStatus) -> &'static str {
+    match status {
+        ActorStatus::Unstarted => "unstarted",
+        ActorStatus::Starting => "starting",
+        ActorStatus::Running => "running",
+        ActorStatus::Upgrading => "upgrading",
+        ActorStatus::Draining => "draining",
+        ActorStatus::Stopping => "stopping",
+        ActorStatus::Stopped => "stopped",
+    }
+}

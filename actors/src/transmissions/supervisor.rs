@@ -1,0 +1,237 @@
+//! Keeps one [`TransmissionActor`] per enabled transmission, equal to the store's current
+//! revision: a settings change is applied as a diff (spawn added, update changed, stop removed),
+//! and a transmission actor that dies is restarted with backoff while it is still wanted.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::actor::{TransmissionActor, TransmissionMsg};
+use crate::model::transmission::Transmission;
+use crate::store::{Revision, SettingsSubscriber};
+use crate::supervision::observe::{BoxFuture, ChildEntry, Observation};
+use crate::supervision::restart::{RestartPolicy, RestartTracker};
+use crate::supervision::ask;
+
+pub const TRANSMISSIONS: &str = "transmissions";
+
+/// How long a removed transmission gets to stop before the supervisor moves on.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub enum TransmissionsMsg {
+    /// Bring the children in line with this revision; answered once they are.
+    Apply(Revision, RpcReplyPort<()>),
+    /// A failed child's backoff has elapsed.
+    Restart(String),
+    Observe(RpcReplyPort<Observation>),
+}
+
+impl From<RpcReplyPort<Observation>> for TransmissionsMsg {
+    fn from(reply: RpcReplyPort<Observation>) -> Self {
+        TransmissionsMsg::Observe(reply)
+    }
+}
+
+pub struct TransmissionsSupervisor;
+
+struct Child {
+    /// `None` while waiting out a restart backoff.
+    actor: Option<ActorRef<TransmissionMsg>>,
+    config: Arc<Transmission>,
+    tracker: RestartTracker,
+}
+
+#[derive(Default)]
+pub struct TransmissionsState {
+    children: BTreeMap<String, Child>,
+    revision: u64,
+}
+
+impl Actor for TransmissionsSupervisor {
+    type Msg = TransmissionsMsg;
+    type State = TransmissionsState;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<TransmissionsMsg>,
+        _args: (),
+    ) -> Result<TransmissionsState, ActorProcessingErr> {
+        Ok(TransmissionsState::default())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<TransmissionsMsg>,
+        state: &mut TransmissionsState,
+    ) -> Result<(), ActorProcessingErr> {
+        for (_, child) in std::mem::take(&mut state.children) {
+            if let Some(actor) = child.actor {
+                let _ = actor.stop_and_wait(None, Some(STOP_GRACE)).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<TransmissionsMsg>,
+        msg: TransmissionsMsg,
+        state: &mut TransmissionsState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            TransmissionsMsg::Apply(revision, reply) => {
+                apply(&myself, state, &revision).await?;
+                let _ = reply.send(());
+            }
+            TransmissionsMsg::Restart(id) => {
+                if let Some(child) = state.children.get_mut(&id) {
+                    if child.actor.is_none() {
+                        child.actor = Some(spawn(&myself, child.config.clone()).await?);
+                        child.tracker.restarted(Instant::now());
+                    }
+                }
+            }
+            TransmissionsMsg::Observe(reply) => {
+                let children = state
+                    .children
+                    .iter()
+                    .map(|(id, child)| ChildEntry {
+                        name: format!("transmission:{id}"),
+                        kind: "transmission",
+                        actor: child
+                            .actor
+                            .clone()
+                            .map(|a| Box::new(a) as Box<dyn crate::supervision::observe::Observable>),
+                        restarts: child.tracker.restarts,
+                        last_error: child.tracker.last_error.clone(),
+                    })
+                    .collect();
+                let _ = reply.send(Observation {
+                    pid: None,
+                    state: json!({"revision": state.revision, "transmissions": state.children.len()}),
+                    children,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<TransmissionsMsg>,
+        event: SupervisionEvent,
+        state: &mut TransmissionsState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
+            }
+            _ => return Ok(()),
+        };
+        // A child we stopped on purpose is already gone from the map and is ignored here.
+        let failed = state.children.iter_mut().find(|(_, child)| {
+            child.actor.as_ref().is_some_and(|a| a.get_id() == cell.get_id())
+        });
+        if let Some((id, child)) = failed {
+            child.actor = None;
+            let delay = child.tracker.failed(Instant::now(), reason.clone());
+            tracing::warn!(transmission = %id, %reason, ?delay, "transmission actor failed; restarting");
+            let id = id.clone();
+            myself.send_after(delay, move || TransmissionsMsg::Restart(id));
+        }
+        Ok(())
+    }
+}
+
+async fn apply(
+    myself: &ActorRef<TransmissionsMsg>,
+    state: &mut TransmissionsState,
+    revision: &Revision,
+) -> Result<(), ActorProcessingErr> {
+    state.revision = revision.number;
+    let wanted: BTreeMap<&str, &Transmission> = revision
+        .settings
+        .transmissions
+        .iter()
+        .filter(|t| t.enabled)
+        .map(|t| (t.id.as_str(), t))
+        .collect();
+    let removed: Vec<String> = state
+        .children
+        .keys()
+        .filter(|id| !wanted.contains_key(id.as_str()))
+        .cloned()
+        .collect();
+    for id in removed {
+        if let Some(Child { actor: Some(actor), .. }) = state.children.remove(&id) {
+            let _ = actor.stop_and_wait(None, Some(STOP_GRACE)).await;
+        }
+    }
+    for (id, transmission) in wanted {
+        match state.children.get_mut(id) {
+            Some(child) if *child.config == *transmission => {}
+            Some(child) => {
+                child.config = Arc::new(transmission.clone());
+                if let Some(actor) = &child.actor {
+                    let _ = actor.send_message(TransmissionMsg::Update(child.config.clone()));
+                }
+            }
+            None => {
+                let config = Arc::new(transmission.clone());
+                let actor = spawn(myself, config.clone()).await?;
+                state.children.insert(
+                    id.to_string(),
+                    Child {
+                        actor: Some(actor),
+                        config,
+                        tracker: RestartTracker::new(RestartPolicy::INTERNAL, Instant::now()),
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn spawn(
+    myself: &ActorRef<TransmissionsMsg>,
+    config: Arc<Transmission>,
+) -> Result<ActorRef<TransmissionMsg>, ActorProcessingErr> {
+    // Unnamed: per-entity actors are found through this supervisor, so a restart never collides.
+    let (actor, _) =
+        Actor::spawn_linked(None, TransmissionActor, config, myself.get_cell()).await?;
+    Ok(actor)
+}
+
+/// Delivers every committed revision to the transmissions supervisor and waits until applied.
+pub struct TransmissionsSubscriber(pub ActorRef<TransmissionsMsg>);
+
+/// Applying a revision spawns and stops actors; it is bounded so a stuck child cannot wedge the store.
+const APPLY_DEADLINE: Duration = Duration::from_secs(10);
+
+impl SettingsSubscriber for TransmissionsSubscriber {
+    fn name(&self) -> &'static str {
+        TRANSMISSIONS
+    }
+
+    fn settings_changed(&self, revision: Revision) -> BoxFuture<()> {
+        let supervisor = self.0.clone();
+        Box::pin(async move {
+            if let Err(err) = ask(
+                &supervisor,
+                |reply| TransmissionsMsg::Apply(revision, reply),
+                APPLY_DEADLINE,
+            )
+            .await
+            {
+                tracing::warn!(?err, "transmissions supervisor did not apply settings");
+            }
+        })
+    }
+}

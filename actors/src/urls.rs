@@ -1,0 +1,169 @@
+//! Playback URLs of a transmission's outputs (`GET /transmissions/{id}/urls`), as pure logic.
+
+use serde::Serialize;
+
+use crate::model::settings::StreamingSettings;
+use crate::model::transmission::{
+    LatencyProfile, Protocol, QualityProfileId, Resolution, Transmission,
+};
+
+pub const ENGINE_NOT_RUNNING: &str = "Engine is not running. URLs are based on preferred ports.";
+
+/// The engine's listening ports that playback URLs point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PlaybackPorts {
+    pub rtsp: u16,
+    pub hls: u16,
+    pub webrtc: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputUrl {
+    pub output_id: String,
+    pub protocol: Protocol,
+    pub resolved_engine_path: String,
+    pub url: String,
+    pub requires_auth: bool,
+    pub auth_username: Option<String>,
+    pub media_auth_type: &'static str,
+    pub quality_profile_id: Option<QualityProfileId>,
+    pub resolution: Option<Resolution>,
+    pub fps_limit: Option<i64>,
+    pub bitrate_kbps: Option<i64>,
+    pub latency_profile: LatencyProfile,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UrlsResponse {
+    pub transmission_id: String,
+    pub engine_running: bool,
+    pub outputs: Vec<OutputUrl>,
+    pub warnings: Vec<String>,
+}
+
+/// What the caller knows beyond the settings: the engine's actual ports when it runs, and the
+/// host the client used to reach this service (advertised when the engine is exposed to the LAN).
+pub struct UrlRequest<'a> {
+    pub running_ports: Option<PlaybackPorts>,
+    pub request_host: Option<&'a str>,
+    pub output_id: Option<&'a str>,
+}
+
+pub fn resolve_urls(
+    settings: &StreamingSettings,
+    transmission: &Transmission,
+    request: &UrlRequest<'_>,
+) -> UrlsResponse {
+    let engine = &settings.engine;
+    let host = if engine.expose_to_lan {
+        request
+            .request_host
+            .and_then(host_without_port)
+            .unwrap_or("127.0.0.1")
+    } else {
+        "127.0.0.1"
+    };
+    let mut warnings = Vec::new();
+    let ports = request.running_ports.unwrap_or_else(|| {
+        warnings.push(ENGINE_NOT_RUNNING.to_string());
+        let preferred = engine.preferred_ports;
+        PlaybackPorts {
+            rtsp: preferred.rtsp as u16,
+            hls: preferred.hls as u16,
+            webrtc: preferred.webrtc as u16,
+        }
+    });
+    let outputs = transmission
+        .enabled_outputs()
+        .filter(|o| request.output_id.is_none_or(|id| id == o.id))
+        .map(|output| {
+            let path = transmission.engine_path(output);
+            let url = match output.protocol {
+                Protocol::Rtsp => format!("rtsp://{host}:{}/{path}", ports.rtsp),
+                Protocol::Hls => format!("http://{host}:{}/{path}/index.m3u8", ports.hls),
+                Protocol::Webrtc => format!("http://{host}:{}/{path}/whep", ports.webrtc),
+            };
+            let credentials = output.credentials();
+            OutputUrl {
+                output_id: output.id.clone(),
+                protocol: output.protocol,
+                resolved_engine_path: path,
+                url,
+                requires_auth: credentials.is_some(),
+                auth_username: credentials.map(|(user, _)| user.to_string()),
+                media_auth_type: if credentials.is_some() { "basic" } else { "none" },
+                quality_profile_id: output.quality_profile_id,
+                resolution: output.resolution,
+                fps_limit: output.fps_limit,
+                bitrate_kbps: output.bitrate_kbps,
+                latency_profile: output.latency_profile,
+            }
+        })
+        .collect();
+    UrlsResponse {
+        transmission_id: transmission.id.clone(),
+        engine_running: request.running_ports.is_some(),
+        outputs,
+        warnings,
+    }
+}
+
+/// `example.lan:8100` -> `example.lan`, `[::1]:8100` -> `[::1]`; `None` for an empty host.
+fn host_without_port(host: &str) -> Option<&str> {
+    let host = host.trim();
+    let bare = if host.starts_with('[') {
+        host.find(']').map(|end| &host[..=end]).unwrap_or(host)
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    (!bare.is_empty()).then_some(bare)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::error::Loc;
+    use serde_json::json;
+
+    fn settings(expose: bool, transmission: serde_json::Value) -> StreamingSettings {
+        StreamingSettings::from_json(
+            json!({"engine": {"expose_to_lan": expose}, "transmissions": [transmission]}),
+            &Loc::body(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn stopped_engine_uses_preferred_ports_and_warns() {
+        let s = settings(false, json!({"id": "t", "path": "door", "outputs": [
+            {"id": "main", "protocol": "hls"}]}));
+        let request = UrlRequest { running_ports: None, request_host: Some("lan.example:8100"), output_id: None };
+        let urls = resolve_urls(&s, &s.transmissions[0], &request);
+        assert_eq!(urls.outputs[0].url, "http://127.0.0.1:8888/door/index.m3u8");
+        assert_eq!(urls.warnings, vec![ENGINE_NOT_RUNNING]);
+        assert!(!urls.engine_running);
+    }
+
+    #[test]
+    fn lan_exposure_advertises_the_request_host_and_actual_ports() {
+        let s = settings(true, json!({"id": "t", "path": "door", "outputs": [
+            {"id": "a", "protocol": "rtsp", "authentication": {"enabled": true, "username": "u", "password": "p"}},
+            {"id": "b", "protocol": "webrtc"}]}));
+        let ports = PlaybackPorts { rtsp: 18554, hls: 18888, webrtc: 18889 };
+        let request = UrlRequest { running_ports: Some(ports), request_host: Some("[fd00::5]:8100"), output_id: None };
+        let urls = resolve_urls(&s, &s.transmissions[0], &request);
+        assert_eq!(urls.outputs[0].url, "rtsp://[fd00::5]:18554/door-a");
+        assert!(urls.outputs[0].requires_auth);
+        assert_eq!(urls.outputs[0].auth_username.as_deref(), Some("u"));
+        assert_eq!(urls.outputs[1].url, "http://[fd00::5]:18889/door-b/whep");
+        assert!(urls.warnings.is_empty());
+    }
+
+    #[test]
+    fn host_parsing() {
+        assert_eq!(host_without_port("cam.lan:80"), Some("cam.lan"));
+        assert_eq!(host_without_port("cam.lan"), Some("cam.lan"));
+        assert_eq!(host_without_port("[::1]:1"), Some("[::1]"));
+        assert_eq!(host_without_port(""), None);
+    }
+}
