@@ -133,8 +133,8 @@ impl Actor for RootSupervisor {
                     entry(TRANSMISSIONS, "transmissions_supervisor", &state.transmissions),
                 ];
                 let _ = reply.send(Observation {
-                    pid: Some(std::process::id()),
-                    state: json!({"data_dir": state.data_dir}),
+                    pid: None,
+                    state: json!({"data_dir": state.data_dir, "service_pid": std::process::id()}),
                     children,
                 });
             }

@@ -1,0 +1,52 @@
+//! Command line: every flag also reads an environment variable, shown by `--help`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "toposync-streaming",
+    version,
+    about = "Publishes camera and pipeline video over RTSP, HLS, WebRTC, MSE and JSMpeg.",
+    after_help = "Environment:\n  TOPOSYNC_LOG   log filter for stderr: error|warn|info|debug|trace, or per target \
+                  (e.g. warn,toposync_actors=debug); default info"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the service: the HTTP API under /api/streams and the actor tree behind it.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address the HTTP API listens on. Use 0.0.0.0 to serve the LAN.
+    #[arg(long, env = "TOPOSYNC_STREAMING_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// HTTP API port; 0 picks a free port (the chosen address is printed on stdout).
+    #[arg(long, env = "TOPOSYNC_STREAMING_PORT", default_value_t = 8100)]
+    pub port: u16,
+
+    /// Where settings and runtime files live (settings file, engine config, logs, secrets).
+    /// Default: ~/.toposync
+    #[arg(long, env = "TOPOSYNC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join(".toposync")
+        })
+    }
+}

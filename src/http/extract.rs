@@ -1,0 +1,90 @@
+//! Request extractors whose failures answer with the same JSON error shape as the handlers.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+
+/// Largest accepted request body; larger ones get 413 before any parsing.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON request body, parsed but not yet typed: the model decides what is valid, so every
+/// field error is reported with its location in the body.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    status,
+                    format!("Request body is larger than {BODY_LIMIT} bytes"),
+                )
+            } else {
+                ApiError::new(status, rejection.body_text())
+            }
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!([{"type": "missing", "loc": ["body"], "msg": "Field required"}]),
+            ));
+        }
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!([{
+                    "type": "json_invalid",
+                    "loc": ["body", err.column()],
+                    "msg": format!("JSON decode error: {err}"),
+                }]),
+            )
+        })
+    }
+}
+
+/// Query parameters by name.
+pub struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+        Ok(Params(map))
+    }
+}
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A boolean flag, accepting what FastAPI accepts; anything else is a 422 naming it.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(false),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(other) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!([{
+                    "type": "bool_parsing",
+                    "loc": ["query", name],
+                    "msg": "Input should be a valid boolean",
+                    "input": other,
+                }]),
+            )),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The HTTP layer: routes grouped by API area. Handlers parse, ask an actor, map the reply.
+
+mod error;
+mod extract;
+mod runtime;
+mod settings;
+mod transmissions;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use toposync_actors::Runtime;
+
+use crate::cli::ServeArgs;
+use error::ApiError;
+
+/// Store calls include an fsync'd write; this bounds how long a request waits for one.
+pub const STORE_DEADLINE: Duration = Duration::from_secs(10);
+
+pub fn router(runtime: Arc<Runtime>) -> Router {
+    let api = Router::new()
+        .route("/health", get(runtime::health))
+        .route("/settings", get(settings::get).patch(settings::patch))
+        .route(
+            "/transmissions",
+            get(transmissions::list).post(transmissions::create),
+        )
+        .route(
+            "/transmissions/{id}",
+            put(transmissions::replace).delete(transmissions::delete),
+        )
+        .route("/transmissions/{id}/urls", get(transmissions::urls))
+        .route("/runtime/actors", get(runtime::actors));
+    Router::new()
+        .nest("/api/streams", api)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        })
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .with_state(runtime)
+}
+
+/// Runs the service until SIGINT or SIGTERM, then stops HTTP and the actor tree in order.
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let data_dir = args.data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|err| format!("cannot create data dir {}: {err}", data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind((args.host, args.port))
+        .await
+        .map_err(|err| format!("cannot listen on {}:{}: {err}", args.host, args.port))?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| format!("cannot read the listening address: {err}"))?;
+    let runtime = Arc::new(
+        Runtime::start(data_dir.clone())
+            .await
+            .map_err(|err| format!("cannot start the actor tree: {err}"))?,
+    );
+    tracing::info!(data_dir = %data_dir.display(), %address, "started");
+    // Tests and scripts read this line to find a port chosen with --port 0.
+    println!("toposync-streaming listening on http://{address}");
+    let served = axum::serve(listener, router(runtime.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|err| format!("HTTP server failed: {err}"));
+    tracing::info!("shutting down");
+    match Arc::try_unwrap(runtime) {
+        Ok(runtime) => runtime.shutdown().await,
+        Err(_) => tracing::warn!("requests still hold the runtime; stopping without waiting"),
+    }
+    served
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(err) => {
+            tracing::error!(%err, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

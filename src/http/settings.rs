@@ -1,0 +1,34 @@
+//! `/api/streams/settings`: the whole settings document.
+
+use axum::Json;
+use toposync_actors::model::edit;
+use toposync_actors::model::settings::StreamingSettings;
+use toposync_actors::store;
+
+use super::STORE_DEADLINE;
+use super::error::ApiError;
+use super::extract::{JsonBody, Params};
+
+pub async fn get(params: Params) -> Result<Json<StreamingSettings>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
+    let revision = store::read(STORE_DEADLINE).await?;
+    Ok(Json(shown(&revision.settings, secrets)))
+}
+
+pub async fn patch(params: Params, JsonBody(body): JsonBody) -> Result<Json<StreamingSettings>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
+    let saved = store::mutate(
+        move |doc| edit::patch_settings(doc, body, &edit::now_rfc3339()),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(shown(&saved, secrets)))
+}
+
+fn shown(settings: &StreamingSettings, include_secrets: bool) -> StreamingSettings {
+    if include_secrets {
+        settings.clone()
+    } else {
+        settings.redacted()
+    }
+}
