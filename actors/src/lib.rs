@@ -25,8 +25,12 @@ pub struct Runtime {
 impl Runtime {
     /// Starts the tree: loads settings from `data_dir` and starts every singleton.
     pub async fn start(data_dir: PathBuf) -> Result<Self, ractor::SpawnErr> {
-        let (root, handle) =
-            Actor::spawn(Some(ROOT.to_string()), RootSupervisor, RootArgs { data_dir }).await?;
+        let (root, handle) = Actor::spawn(
+            Some(ROOT.to_string()),
+            RootSupervisor,
+            RootArgs { data_dir },
+        )
+        .await?;
         Ok(Self { root, handle })
     }
 

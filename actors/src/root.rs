@@ -71,7 +71,9 @@ impl<M: ractor::Message> Slot<M> {
     }
 
     fn holds(&self, cell: &ActorCell) -> bool {
-        self.actor.as_ref().is_some_and(|a| a.get_id() == cell.get_id())
+        self.actor
+            .as_ref()
+            .is_some_and(|a| a.get_id() == cell.get_id())
     }
 }
 
@@ -130,7 +132,11 @@ impl Actor for RootSupervisor {
             RootMsg::Observe(reply) => {
                 let children = vec![
                     entry(STORE, "store", &state.store),
-                    entry(TRANSMISSIONS, "transmissions_supervisor", &state.transmissions),
+                    entry(
+                        TRANSMISSIONS,
+                        "transmissions_supervisor",
+                        &state.transmissions,
+                    ),
                 ];
                 let _ = reply.send(Observation {
                     pid: None,
@@ -150,15 +156,19 @@ impl Actor for RootSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         let (cell, reason) = match event {
             SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
-            }
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (
+                cell,
+                reason.unwrap_or_else(|| "stopped unexpectedly".into()),
+            ),
             _ => return Ok(()),
         };
         let now = Instant::now();
         let (kind, delay) = if state.store.holds(&cell) {
             state.store.actor = None;
-            (ChildKind::Store, state.store.tracker.failed(now, reason.clone()))
+            (
+                ChildKind::Store,
+                state.store.tracker.failed(now, reason.clone()),
+            )
         } else if state.transmissions.holds(&cell) {
             state.transmissions.actor = None;
             (
@@ -208,7 +218,10 @@ where
     ChildEntry {
         name: name.to_string(),
         kind,
-        actor: slot.actor.clone().map(|a| Box::new(a) as Box<dyn Observable>),
+        actor: slot
+            .actor
+            .clone()
+            .map(|a| Box::new(a) as Box<dyn Observable>),
         restarts: slot.tracker.restarts,
         last_error: slot.tracker.last_error.clone(),
     }
@@ -246,7 +259,11 @@ async fn subscribe(
     transmissions: &ActorRef<TransmissionsMsg>,
 ) -> Result<(), ActorProcessingErr> {
     let subscriber = Box::new(TransmissionsSubscriber(transmissions.clone()));
-    ask(store, |reply| StoreMsg::Subscribe(subscriber, reply), WIRING_DEADLINE)
-        .await
-        .map_err(|err: AskError| format!("store did not accept the subscription: {err:?}").into())
+    ask(
+        store,
+        |reply| StoreMsg::Subscribe(subscriber, reply),
+        WIRING_DEADLINE,
+    )
+    .await
+    .map_err(|err: AskError| format!("store did not accept the subscription: {err:?}").into())
 }

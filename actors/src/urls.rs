@@ -91,7 +91,11 @@ pub fn resolve_urls(
                 url,
                 requires_auth: credentials.is_some(),
                 auth_username: credentials.map(|(user, _)| user.to_string()),
-                media_auth_type: if credentials.is_some() { "basic" } else { "none" },
+                media_auth_type: if credentials.is_some() {
+                    "basic"
+                } else {
+                    "none"
+                },
                 quality_profile_id: output.quality_profile_id,
                 resolution: output.resolution,
                 fps_limit: output.fps_limit,
@@ -135,9 +139,16 @@ mod tests {
 
     #[test]
     fn stopped_engine_uses_preferred_ports_and_warns() {
-        let s = settings(false, json!({"id": "t", "path": "door", "outputs": [
-            {"id": "main", "protocol": "hls"}]}));
-        let request = UrlRequest { running_ports: None, request_host: Some("lan.example:8100"), output_id: None };
+        let s = settings(
+            false,
+            json!({"id": "t", "path": "door", "outputs": [
+            {"id": "main", "protocol": "hls"}]}),
+        );
+        let request = UrlRequest {
+            running_ports: None,
+            request_host: Some("lan.example:8100"),
+            output_id: None,
+        };
         let urls = resolve_urls(&s, &s.transmissions[0], &request);
         assert_eq!(urls.outputs[0].url, "http://127.0.0.1:8888/door/index.m3u8");
         assert_eq!(urls.warnings, vec![ENGINE_NOT_RUNNING]);
@@ -146,11 +157,22 @@ mod tests {
 
     #[test]
     fn lan_exposure_advertises_the_request_host_and_actual_ports() {
-        let s = settings(true, json!({"id": "t", "path": "door", "outputs": [
+        let s = settings(
+            true,
+            json!({"id": "t", "path": "door", "outputs": [
             {"id": "a", "protocol": "rtsp", "authentication": {"enabled": true, "username": "u", "password": "p"}},
-            {"id": "b", "protocol": "webrtc"}]}));
-        let ports = PlaybackPorts { rtsp: 18554, hls: 18888, webrtc: 18889 };
-        let request = UrlRequest { running_ports: Some(ports), request_host: Some("[fd00::5]:8100"), output_id: None };
+            {"id": "b", "protocol": "webrtc"}]}),
+        );
+        let ports = PlaybackPorts {
+            rtsp: 18554,
+            hls: 18888,
+            webrtc: 18889,
+        };
+        let request = UrlRequest {
+            running_ports: Some(ports),
+            request_host: Some("[fd00::5]:8100"),
+            output_id: None,
+        };
         let urls = resolve_urls(&s, &s.transmissions[0], &request);
         assert_eq!(urls.outputs[0].url, "rtsp://[fd00::5]:18554/door-a");
         assert!(urls.outputs[0].requires_auth);

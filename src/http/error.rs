@@ -37,7 +37,9 @@ impl ApiError {
 impl From<ModelError> for ApiError {
     fn from(err: ModelError) -> Self {
         match err {
-            ModelError::Invalid(errors) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, json!(errors)),
+            ModelError::Invalid(errors) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, json!(errors))
+            }
             ModelError::Conflict(error) => Self::new(StatusCode::CONFLICT, json!([error])),
             ModelError::BadRequest(msg) => Self::new(StatusCode::BAD_REQUEST, msg),
             ModelError::NotFound(msg) => Self::new(StatusCode::NOT_FOUND, msg),

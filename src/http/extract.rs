@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
 use serde_json::{Value, json};
 
@@ -21,15 +22,26 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let too_large = || {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than {BODY_LIMIT} bytes"),
+            )
+        };
+        // Refuse on the declared length before reading anything: no pointless upload.
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
+            return Err(too_large());
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    status,
-                    format!("Request body is larger than {BODY_LIMIT} bytes"),
-                )
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
             } else {
-                ApiError::new(status, rejection.body_text())
+                ApiError::new(rejection.status(), rejection.body_text())
             }
         })?;
         if bytes.is_empty() {
@@ -67,7 +79,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
 impl Params {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A boolean flag, accepting what FastAPI accepts; anything else is a 422 naming it.

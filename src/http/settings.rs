@@ -15,7 +15,10 @@ pub async fn get(params: Params) -> Result<Json<StreamingSettings>, ApiError> {
     Ok(Json(shown(&revision.settings, secrets)))
 }
 
-pub async fn patch(params: Params, JsonBody(body): JsonBody) -> Result<Json<StreamingSettings>, ApiError> {
+pub async fn patch(
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> Result<Json<StreamingSettings>, ApiError> {
     let secrets = params.flag("include_secrets")?;
     let saved = store::mutate(
         move |doc| edit::patch_settings(doc, body, &edit::now_rfc3339()),

@@ -27,7 +27,10 @@ pub async fn list(params: Params) -> Result<Json<Vec<Transmission>>, ApiError> {
     ))
 }
 
-pub async fn create(params: Params, JsonBody(body): JsonBody) -> Result<Json<Transmission>, ApiError> {
+pub async fn create(
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Transmission>, ApiError> {
     let secrets = params.flag("include_secrets")?;
     let created = store::mutate(
         move |doc| edit::create_transmission(doc, body, &edit::now_rfc3339()),
@@ -52,7 +55,11 @@ pub async fn replace(
 }
 
 pub async fn delete(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    store::mutate(move |doc| edit::delete_transmission(doc, &id), STORE_DEADLINE).await?;
+    store::mutate(
+        move |doc| edit::delete_transmission(doc, &id),
+        STORE_DEADLINE,
+    )
+    .await?;
     Ok(Json(json!({"deleted": true})))
 }
 
@@ -78,7 +85,11 @@ pub async fn urls(
         request_host: headers.get(HOST).and_then(|h| h.to_str().ok()),
         output_id,
     };
-    Ok(Json(resolve_urls(&revision.settings, transmission, &request)))
+    Ok(Json(resolve_urls(
+        &revision.settings,
+        transmission,
+        &request,
+    )))
 }
 
 fn shown(transmission: Transmission, include_secrets: bool) -> Transmission {

@@ -186,12 +186,16 @@ fn validate_candidate(
     ];
     let relocate = |mut error: FieldError| {
         if error.loc.starts_with(&candidate_prefix) {
-            error.loc.splice(0..candidate_prefix.len(), [Value::from("body")]);
+            error
+                .loc
+                .splice(0..candidate_prefix.len(), [Value::from("body")]);
         }
         error
     };
     trial.validate(&Loc::body()).map_err(|err| match err {
-        ModelError::Invalid(errors) => ModelError::Invalid(errors.into_iter().map(relocate).collect()),
+        ModelError::Invalid(errors) => {
+            ModelError::Invalid(errors.into_iter().map(relocate).collect())
+        }
         ModelError::Conflict(error) => ModelError::Conflict(relocate(error)),
         other => other,
     })
@@ -212,8 +216,12 @@ fn refuse_unknown_keys(body: &Map<String, Value>, allowed: &[&str]) -> Result<()
         .iter()
         .filter(|(key, _)| !allowed.contains(&key.as_str()))
         .map(|(key, value)| {
-            FieldError::new("extra_forbidden", &Loc::body().key(key), "Extra inputs are not permitted")
-                .with_input(value.clone())
+            FieldError::new(
+                "extra_forbidden",
+                &Loc::body().key(key),
+                "Extra inputs are not permitted",
+            )
+            .with_input(value.clone())
         })
         .collect();
     if unknown.is_empty() {
@@ -262,7 +270,12 @@ mod tests {
         let (doc, created) = doc_with(json!({"name": " Front ", "path": "Front Door"}));
         assert_eq!(created.path, "front-door");
         assert_eq!(created.name, "Front");
-        assert_eq!(uuid::Uuid::parse_str(&created.id).unwrap().get_version_num(), 4);
+        assert_eq!(
+            uuid::Uuid::parse_str(&created.id)
+                .unwrap()
+                .get_version_num(),
+            4
+        );
         assert_eq!(created.created_at.as_deref(), Some(NOW));
         assert_eq!(doc.transmissions.len(), 1);
     }
@@ -270,7 +283,8 @@ mod tests {
     #[test]
     fn create_conflict_points_at_the_request_field() {
         let (mut doc, _) = doc_with(json!({"name": "a", "path": "x"}));
-        let err = create_transmission(&mut doc, json!({"name": "b", "path": "X"}), NOW).unwrap_err();
+        let err =
+            create_transmission(&mut doc, json!({"name": "b", "path": "X"}), NOW).unwrap_err();
         let ModelError::Conflict(error) = err else {
             panic!("expected conflict, got {err:?}")
         };
@@ -296,7 +310,12 @@ mod tests {
     #[test]
     fn patch_merges_deeply_and_is_all_or_nothing() {
         let mut doc = StreamingSettings::default();
-        patch_settings(&mut doc, json!({"engine": {"preferred_ports": {"rtsp": 9554}}}), NOW).unwrap();
+        patch_settings(
+            &mut doc,
+            json!({"engine": {"preferred_ports": {"rtsp": 9554}}}),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(doc.engine.preferred_ports.rtsp, 9554);
         assert_eq!(doc.engine.preferred_ports.hls, 8888);
         let before = doc.clone();
@@ -314,7 +333,9 @@ mod tests {
     fn patch_refuses_unknown_sections() {
         let mut doc = StreamingSettings::default();
         let err = patch_settings(&mut doc, json!({"engnie": {}}), NOW).unwrap_err();
-        let ModelError::Invalid(errors) = err else { panic!() };
+        let ModelError::Invalid(errors) = err else {
+            panic!()
+        };
         assert_eq!(errors[0].loc, vec![json!("body"), json!("engnie")]);
     }
 }

@@ -48,7 +48,11 @@ pub enum ModelError {
 impl std::fmt::Display for ModelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let describe = |e: &FieldError| {
-            let loc: Vec<String> = e.loc.iter().map(|p| p.to_string().trim_matches('"').to_string()).collect();
+            let loc: Vec<String> = e
+                .loc
+                .iter()
+                .map(|p| p.to_string().trim_matches('"').to_string())
+                .collect();
             format!("{}: {}", loc.join("."), e.msg)
         };
         match self {
@@ -154,7 +158,10 @@ impl Errors {
 }
 
 /// Deserializes `value` into `T`, reporting the failing field's path under `loc`.
-pub fn from_value<T: serde::de::DeserializeOwned>(value: Value, loc: &Loc) -> Result<T, ModelError> {
+pub fn from_value<T: serde::de::DeserializeOwned>(
+    value: Value,
+    loc: &Loc,
+) -> Result<T, ModelError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let field_loc = loc.extend_from_serde(err.path());
         let inner = err.into_inner().to_string();
@@ -166,9 +173,9 @@ pub fn from_value<T: serde::de::DeserializeOwned>(value: Value, loc: &Loc) -> Re
             "type_error"
         };
         let mut field_loc = field_loc;
-        // serde reports a missing/unknown field at its parent; name the field itself.
-        if let Some(name) = backticked(&inner) {
-            if kind != "type_error" {
+        // serde reports a missing field at its parent; name the field itself.
+        if kind == "missing" {
+            if let Some(name) = backticked(&inner) {
                 field_loc = field_loc.key(name);
             }
         }

@@ -277,7 +277,8 @@ impl StreamingSettings {
             .collect();
         engine.webrtc_additional_hosts = normalize_string_list(&engine.webrtc_additional_hosts);
         engine.mediamtx_version = engine.mediamtx_version.trim().to_string();
-        self.camera_ingest.path_prefix = normalize_path_slug(&self.camera_ingest.path_prefix, "ingest");
+        self.camera_ingest.path_prefix =
+            normalize_path_slug(&self.camera_ingest.path_prefix, "ingest");
         self.camera_ingest.allowed_cidrs = normalize_string_list(&self.camera_ingest.allowed_cidrs);
         for server in &mut self.processing_servers {
             server.id = super::transmission::normalize_server_id(&server.id);
@@ -346,7 +347,10 @@ impl StreamingSettings {
                 if !output_ids.insert(output.id.as_str()) {
                     return Err(conflict(
                         &t_loc.key("outputs").index(o_index).key("id"),
-                        format!("Duplicate output id in transmission '{}': {}", t.id, output.id),
+                        format!(
+                            "Duplicate output id in transmission '{}': {}",
+                            t.id, output.id
+                        ),
                     ));
                 }
             }
@@ -381,7 +385,11 @@ impl StreamingSettings {
     }
 
     pub fn is_known_host(&self, host_server_id: &str) -> bool {
-        host_server_id == "local" || self.processing_servers.iter().any(|s| s.id == host_server_id)
+        host_server_id == "local"
+            || self
+                .processing_servers
+                .iter()
+                .any(|s| s.id == host_server_id)
     }
 
     pub fn transmission(&self, id: &str) -> Option<&Transmission> {
@@ -391,7 +399,11 @@ impl StreamingSettings {
     /// A copy safe to show: output and processing-server passwords replaced by the marker.
     pub fn redacted(&self) -> StreamingSettings {
         let mut copy = self.clone();
-        copy.transmissions = self.transmissions.iter().map(Transmission::redacted).collect();
+        copy.transmissions = self
+            .transmissions
+            .iter()
+            .map(Transmission::redacted)
+            .collect();
         for server in &mut copy.processing_servers {
             if server.password.is_some() {
                 server.password = Some(REDACTED.to_string());
@@ -465,9 +477,21 @@ impl EngineSettings {
         let j = &self.jsmpeg;
         let j_loc = loc.key("jsmpeg");
         errors.range_i64(&j_loc.key("max_width"), "max_width", j.max_width, 160, 1920);
-        errors.range_i64(&j_loc.key("max_height"), "max_height", j.max_height, 120, 1080);
+        errors.range_i64(
+            &j_loc.key("max_height"),
+            "max_height",
+            j.max_height,
+            120,
+            1080,
+        );
         errors.range_f64(&j_loc.key("fps"), "fps", j.fps, 1.0, 15.0);
-        errors.range_i64(&j_loc.key("bitrate_kbps"), "bitrate_kbps", j.bitrate_kbps, 64, 4000);
+        errors.range_i64(
+            &j_loc.key("bitrate_kbps"),
+            "bitrate_kbps",
+            j.bitrate_kbps,
+            64,
+            4000,
+        );
         errors.range_i64(
             &j_loc.key("max_total_sessions"),
             "max_total_sessions",
@@ -482,7 +506,13 @@ impl EngineSettings {
             1,
             16,
         );
-        errors.range_f64(&j_loc.key("lease_seconds"), "lease_seconds", j.lease_seconds, 5.0, 120.0);
+        errors.range_f64(
+            &j_loc.key("lease_seconds"),
+            "lease_seconds",
+            j.lease_seconds,
+            5.0,
+            120.0,
+        );
         errors.range_f64(
             &j_loc.key("heartbeat_interval_seconds"),
             "heartbeat_interval_seconds",
@@ -503,7 +533,10 @@ impl EngineSettings {
             errors.range_i64(&ports_loc.key(name), name, value, 1, 65_535);
         }
         if self.mediamtx_version.is_empty() {
-            errors.push(&loc.key("mediamtx_version"), "mediamtx_version must not be empty");
+            errors.push(
+                &loc.key("mediamtx_version"),
+                "mediamtx_version must not be empty",
+            );
         }
     }
 }
@@ -544,7 +577,10 @@ mod tests {
             &Loc::body(),
         )
         .unwrap();
-        assert_eq!(settings.engine.webrtc_ice_servers, vec!["stun:a", "turns:b"]);
+        assert_eq!(
+            settings.engine.webrtc_ice_servers,
+            vec!["stun:a", "turns:b"]
+        );
     }
 
     #[test]
@@ -559,7 +595,12 @@ mod tests {
         };
         assert_eq!(
             errors[0].loc,
-            vec![json!("body"), json!("engine"), json!("preferred_ports"), json!("rtsp")]
+            vec![
+                json!("body"),
+                json!("engine"),
+                json!("preferred_ports"),
+                json!("rtsp")
+            ]
         );
     }
 
@@ -570,6 +611,8 @@ mod tests {
             &Loc::body(),
         )
         .unwrap_err();
-        assert!(matches!(err, ModelError::Conflict(ref e) if e.msg.contains("Duplicate transmission path")));
+        assert!(
+            matches!(err, ModelError::Conflict(ref e) if e.msg.contains("Duplicate transmission path"))
+        );
     }
 }

@@ -89,7 +89,11 @@ pub struct Authentication {
 impl Authentication {
     /// Credentials are enforced only when enabled and both parts are present (spec, "Notes").
     pub fn credentials(&self) -> Option<(&str, &str)> {
-        match (self.enabled, self.username.as_deref(), self.password.as_deref()) {
+        match (
+            self.enabled,
+            self.username.as_deref(),
+            self.password.as_deref(),
+        ) {
             (true, Some(user), Some(pass)) if !user.is_empty() && !pass.is_empty() => {
                 Some((user, pass))
             }
@@ -404,7 +408,10 @@ mod tests {
         let overridden = transmission(vec![("main", true, Some("Lobby Cam")), ("sub", true, None)]);
         assert_eq!(overridden.engine_path(&overridden.outputs[0]), "lobby-cam");
         let empty_override = transmission(vec![("main", true, Some("  "))]);
-        assert_eq!(empty_override.engine_path(&empty_override.outputs[0]), "front");
+        assert_eq!(
+            empty_override.engine_path(&empty_override.outputs[0]),
+            "front"
+        );
     }
 
     #[test]

@@ -28,9 +28,8 @@ pub struct Revision {
 }
 
 /// An edit of the document. It either changes the document and returns its answer, or refuses.
-pub type Mutation = Box<
-    dyn FnOnce(&mut StreamingSettings) -> Result<Box<dyn Any + Send>, ModelError> + Send,
->;
+pub type Mutation =
+    Box<dyn FnOnce(&mut StreamingSettings) -> Result<Box<dyn Any + Send>, ModelError> + Send>;
 
 /// Something that must see every committed revision before the writer is answered.
 pub trait SettingsSubscriber: Send + Sync + 'static {
@@ -57,7 +56,10 @@ pub struct StoreStatus {
 
 pub enum StoreMsg {
     Get(RpcReplyPort<Revision>),
-    Mutate(Mutation, RpcReplyPort<Result<Box<dyn Any + Send>, StoreError>>),
+    Mutate(
+        Mutation,
+        RpcReplyPort<Result<Box<dyn Any + Send>, StoreError>>,
+    ),
     Subscribe(Box<dyn SettingsSubscriber>, RpcReplyPort<()>),
     Status(RpcReplyPort<StoreStatus>),
     Observe(RpcReplyPort<Observation>),
@@ -206,9 +208,13 @@ where
 {
     let mutation: Mutation =
         Box::new(move |doc| edit(doc).map(|answer| Box::new(answer) as Box<dyn Any + Send>));
-    let answer = ask(&store()?, |reply| StoreMsg::Mutate(mutation, reply), deadline)
-        .await
-        .map_err(StoreError::Unavailable)??;
+    let answer = ask(
+        &store()?,
+        |reply| StoreMsg::Mutate(mutation, reply),
+        deadline,
+    )
+    .await
+    .map_err(StoreError::Unavailable)??;
     Ok(*answer
         .downcast::<T>()
         .expect("a mutation answers with the type it was built with"))

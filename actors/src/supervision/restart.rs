@@ -60,7 +60,11 @@ impl RestartTracker {
             self.consecutive = 0;
         }
         let factor = 1u32.checked_shl(self.consecutive).unwrap_or(u32::MAX);
-        let delay = self.policy.initial.saturating_mul(factor).min(self.policy.max);
+        let delay = self
+            .policy
+            .initial
+            .saturating_mul(factor)
+            .min(self.policy.max);
         self.consecutive = self.consecutive.saturating_add(1);
         self.last_error = Some(error);
         delay
@@ -107,7 +111,10 @@ mod tests {
         let mut tracker = RestartTracker::new(POLICY, start);
         assert_eq!(tracker.failed(start, "a".into()), Duration::from_secs(1));
         tracker.restarted(start + Duration::from_secs(1));
-        assert_eq!(tracker.failed(start + Duration::from_secs(2), "b".into()), Duration::from_secs(2));
+        assert_eq!(
+            tracker.failed(start + Duration::from_secs(2), "b".into()),
+            Duration::from_secs(2)
+        );
         tracker.restarted(start + Duration::from_secs(4));
         // Ran for exactly the reset period: forgiven.
         let later = start + Duration::from_secs(64);

@@ -13,9 +13,9 @@ use tokio::time::Instant;
 use super::actor::{TransmissionActor, TransmissionMsg};
 use crate::model::transmission::Transmission;
 use crate::store::{Revision, SettingsSubscriber};
+use crate::supervision::ask;
 use crate::supervision::observe::{BoxFuture, ChildEntry, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
-use crate::supervision::ask;
 
 pub const TRANSMISSIONS: &str = "transmissions";
 
@@ -103,10 +103,9 @@ impl Actor for TransmissionsSupervisor {
                     .map(|(id, child)| ChildEntry {
                         name: format!("transmission:{id}"),
                         kind: "transmission",
-                        actor: child
-                            .actor
-                            .clone()
-                            .map(|a| Box::new(a) as Box<dyn crate::supervision::observe::Observable>),
+                        actor: child.actor.clone().map(|a| {
+                            Box::new(a) as Box<dyn crate::supervision::observe::Observable>
+                        }),
                         restarts: child.tracker.restarts,
                         last_error: child.tracker.last_error.clone(),
                     })
@@ -129,14 +128,18 @@ impl Actor for TransmissionsSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         let (cell, reason) = match event {
             SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
-            }
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (
+                cell,
+                reason.unwrap_or_else(|| "stopped unexpectedly".into()),
+            ),
             _ => return Ok(()),
         };
         // A child we stopped on purpose is already gone from the map and is ignored here.
         let failed = state.children.iter_mut().find(|(_, child)| {
-            child.actor.as_ref().is_some_and(|a| a.get_id() == cell.get_id())
+            child
+                .actor
+                .as_ref()
+                .is_some_and(|a| a.get_id() == cell.get_id())
         });
         if let Some((id, child)) = failed {
             child.actor = None;
@@ -169,7 +172,10 @@ async fn apply(
         .cloned()
         .collect();
     for id in removed {
-        if let Some(Child { actor: Some(actor), .. }) = state.children.remove(&id) {
+        if let Some(Child {
+            actor: Some(actor), ..
+        }) = state.children.remove(&id)
+        {
             let _ = actor.stop_and_wait(None, Some(STOP_GRACE)).await;
         }
     }

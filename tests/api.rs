@@ -1,0 +1,1066 @@
+//! Black-box tests of the HTTP API: the real binary, a temp data dir, requests over the wire.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Service, eventually, first_loc, transmission_actors};
+
+fn front_door() -> Value {
+    json!({
+        "name": "Front Door",
+        "path": "front-door",
+        "outputs": [{
+            "id": "hls_main",
+            "protocol": "hls",
+            "resolution": {"width": 1280, "height": 720},
+            "fps_limit": 12,
+            "bitrate_kbps": 2500,
+            "latency_profile": "normal",
+            "authentication": {"enabled": false}
+        }]
+    })
+}
+
+async fn full_settings(service: &Service) -> Value {
+    let (status, body) = service.get("/settings?include_secrets=true").await;
+    assert_eq!(status, 200);
+    body
+}
+
+mod crud {
+    use super::*;
+
+    #[tokio::test]
+    async fn create_list_replace_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+
+        let (status, created) = service.post("/transmissions", &front_door()).await;
+        assert_eq!(status, 200, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        assert_eq!(uuid_version(&id), Some('4'));
+        assert_eq!(created["placeholder"], "gray");
+        assert_eq!(created["arbitration"], "priority_latest");
+        assert_eq!(created["created_at"], created["updated_at"]);
+
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(list.as_array().unwrap().len(), 1);
+
+        let mut changed = created.clone();
+        changed["name"] = json!("Porch");
+        changed["created_at"] = json!("1999-01-01T00:00:00Z");
+        let (status, replaced) = service.put(&format!("/transmissions/{id}"), &changed).await;
+        assert_eq!(status, 200, "{replaced}");
+        assert_eq!(replaced["name"], "Porch");
+        assert_eq!(
+            replaced["created_at"], created["created_at"],
+            "server keeps created_at"
+        );
+        assert_ne!(replaced["updated_at"], created["updated_at"]);
+
+        let (status, body) = service.delete(&format!("/transmissions/{id}")).await;
+        assert_eq!((status, body), (200, json!({"deleted": true})));
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(list, json!([]));
+    }
+
+    #[tokio::test]
+    async fn client_chosen_id_slugged_path_and_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (status, first) = service
+            .post(
+                "/transmissions",
+                &json!({"id": "porch", "name": " Porch ", "path": " Porch Cam / 1 "}),
+            )
+            .await;
+        assert_eq!(status, 200, "{first}");
+        assert_eq!(first["id"], "porch");
+        assert_eq!(first["name"], "Porch");
+        assert_eq!(first["path"], "porch-cam---1");
+        let (_, second) = service.post("/transmissions", &front_door()).await;
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(list[0]["id"], second["id"]);
+        assert_eq!(list[1]["id"], "porch");
+    }
+
+    #[tokio::test]
+    async fn extra_fields_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let mut body = front_door();
+        body["outputs"][0]["path"] = json!("lobby");
+        body["outputs"][0]["resize_mode"] = json!("none");
+        body["outputs"][0]["vendor_hint"] = json!({"x": 1});
+        let (status, created) = service.post("/transmissions", &body).await;
+        assert_eq!(status, 200, "{created}");
+        let id = created["id"].as_str().unwrap();
+        let mut put = created.clone();
+        put["site"] = json!("north");
+        let (status, replaced) = service.put(&format!("/transmissions/{id}"), &put).await;
+        assert_eq!(status, 200, "{replaced}");
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(list[0]["outputs"][0]["path"], "lobby");
+        assert_eq!(list[0]["outputs"][0]["resize_mode"], "none");
+        assert_eq!(list[0]["outputs"][0]["vendor_hint"], json!({"x": 1}));
+        assert_eq!(list[0]["site"], "north");
+    }
+
+    #[tokio::test]
+    async fn put_without_id_uses_the_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service.post("/transmissions", &front_door()).await;
+        let id = created["id"].as_str().unwrap();
+        let mut body = created.clone();
+        body.as_object_mut().unwrap().remove("id");
+        let (status, replaced) = service.put(&format!("/transmissions/{id}"), &body).await;
+        assert_eq!(status, 200, "{replaced}");
+        assert_eq!(replaced["id"], created["id"]);
+    }
+
+    #[tokio::test]
+    async fn patch_settings_merges_deeply() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (status, saved) = service
+            .patch(
+                "/settings",
+                &json!({"engine": {"preferred_ports": {"rtsp": 9554}, "expose_to_lan": true}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{saved}");
+        assert_eq!(saved["engine"]["preferred_ports"]["rtsp"], 9554);
+        assert_eq!(saved["engine"]["preferred_ports"]["hls"], 8888);
+        assert_eq!(saved["engine"]["expose_to_lan"], true);
+        assert_eq!(saved["engine"]["mediamtx_version"], "v1.16.2");
+        let (_, read) = service.get("/settings").await;
+        assert_eq!(read, saved);
+    }
+
+    fn uuid_version(id: &str) -> Option<char> {
+        (id.len() == 36).then(|| id.chars().nth(14)).flatten()
+    }
+}
+
+/// Every rule: the status, the field named in `loc`, and nothing persisted.
+mod validation {
+    use super::*;
+
+    /// Sends `request` against a service holding one stored transmission ("stored", path
+    /// "taken") and checks the refusal changed nothing.
+    async fn refused(
+        method: &str,
+        path: &str,
+        body: Value,
+        expected_status: u16,
+        expected_loc: Option<&str>,
+    ) -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (status, _) = service
+            .post(
+                "/transmissions",
+                &json!({"id": "stored", "name": "Stored", "path": "taken", "outputs": [
+                    {"id": "o", "protocol": "rtsp", "authentication": {"enabled": true, "username": "u", "password": "pw"}}
+                ]}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let before = full_settings(&service).await;
+        let (status, answer) = match method {
+            "POST" => service.post(path, &body).await,
+            "PUT" => service.put(path, &body).await,
+            "PATCH" => service.patch(path, &body).await,
+            "GET" => service.get(path).await,
+            "DELETE" => service.delete(path).await,
+            other => panic!("{other}"),
+        };
+        assert_eq!(status, expected_status, "{answer}");
+        if let Some(loc) = expected_loc {
+            assert_eq!(first_loc(&answer), loc, "{answer}");
+        } else {
+            assert!(answer["detail"].is_string(), "{answer}");
+        }
+        assert_eq!(
+            full_settings(&service).await,
+            before,
+            "a refused request changed settings"
+        );
+        answer
+    }
+
+    fn with_output(output: Value) -> Value {
+        json!({"name": "n", "path": "p", "outputs": [output]})
+    }
+
+    #[tokio::test]
+    async fn name_is_required() {
+        refused(
+            "POST",
+            "/transmissions",
+            json!({"path": "p"}),
+            422,
+            Some("body.name"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn path_is_required() {
+        refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n"}),
+            422,
+            Some("body.path"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn unknown_create_fields_are_refused() {
+        let answer = refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n", "path": "p", "pth": "x"}),
+            422,
+            Some("body.pth"),
+        )
+        .await;
+        assert_eq!(answer["detail"][0]["type"], "extra_forbidden");
+    }
+
+    #[tokio::test]
+    async fn protocol_is_an_enum() {
+        let answer = refused(
+            "POST",
+            "/transmissions",
+            with_output(json!({"id": "a", "protocol": "srt"})),
+            422,
+            Some("body.outputs.0.protocol"),
+        )
+        .await;
+        assert!(answer["detail"][0]["msg"].as_str().unwrap().contains("hls"));
+    }
+
+    #[tokio::test]
+    async fn protocol_is_required() {
+        refused(
+            "POST",
+            "/transmissions",
+            with_output(json!({"id": "a"})),
+            422,
+            Some("body.outputs.0.protocol"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn latency_profile_is_an_enum() {
+        refused(
+            "POST",
+            "/transmissions",
+            with_output(json!({"protocol": "hls", "latency_profile": "fast"})),
+            422,
+            Some("body.outputs.0.latency_profile"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn placeholder_is_an_enum() {
+        refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n", "path": "p", "placeholder": "white"}),
+            422,
+            Some("body.placeholder"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn arbitration_is_an_enum() {
+        refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n", "path": "p", "arbitration": "oldest"}),
+            422,
+            Some("body.arbitration"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn fps_limit_is_1_to_120() {
+        refused(
+            "POST",
+            "/transmissions",
+            with_output(json!({"protocol": "hls", "fps_limit": 121})),
+            422,
+            Some("body.outputs.0.fps_limit"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn bitrate_is_64_to_250000() {
+        refused(
+            "POST",
+            "/transmissions",
+            with_output(json!({"protocol": "hls", "bitrate_kbps": 10})),
+            422,
+            Some("body.outputs.0.bitrate_kbps"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn resolution_is_bounded() {
+        refused(
+            "POST",
+            "/transmissions",
+            with_output(json!({"protocol": "hls", "resolution": {"width": 0, "height": 720}})),
+            422,
+            Some("body.outputs.0.resolution.width"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn resize_mode_is_contain_or_none() {
+        refused(
+            "POST",
+            "/transmissions",
+            with_output(json!({"protocol": "hls", "resize_mode": "stretch"})),
+            422,
+            Some("body.outputs.0.resize_mode"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn field_types_are_checked() {
+        refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n", "path": "p", "enabled": "yes"}),
+            422,
+            Some("body.enabled"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn output_ids_are_unique_in_a_transmission() {
+        refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n", "path": "p", "outputs": [
+            {"id": "a", "protocol": "hls"}, {"id": "a", "protocol": "rtsp"}]}),
+            409,
+            Some("body.outputs.1.id"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn path_is_unique_per_host() {
+        let answer = refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n", "path": "Taken"}),
+            409,
+            Some("body.path"),
+        )
+        .await;
+        assert_eq!(
+            answer["detail"][0]["msg"],
+            "Duplicate transmission path for host_server_id='local': taken"
+        );
+    }
+
+    #[tokio::test]
+    async fn id_is_unique() {
+        refused(
+            "POST",
+            "/transmissions",
+            json!({"id": "stored", "name": "n", "path": "other"}),
+            409,
+            Some("body.id"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn host_server_id_must_be_known() {
+        let answer = refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n", "path": "p", "host_server_id": "Garage"}),
+            422,
+            Some("body.host_server_id"),
+        )
+        .await;
+        assert_eq!(answer["detail"][0]["msg"], "Unknown host_server_id: garage");
+    }
+
+    #[tokio::test]
+    async fn camera_controls_need_a_camera() {
+        refused(
+            "POST",
+            "/transmissions",
+            json!({"name": "n", "path": "p", "camera_controls": {"enabled": true}}),
+            422,
+            Some("body.camera_controls.camera_id"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_422() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let response = service
+            .http
+            .post(service.url("/transmissions"))
+            .header("content-type", "application/json")
+            .body("{\"name\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["detail"][0]["type"], "json_invalid");
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(list, json!([]));
+    }
+
+    #[tokio::test]
+    async fn body_must_be_an_object() {
+        refused("POST", "/transmissions", json!([1, 2]), 422, Some("body")).await;
+    }
+
+    #[tokio::test]
+    async fn put_id_mismatch_is_400() {
+        let answer = refused(
+            "PUT",
+            "/transmissions/stored",
+            json!({"id": "other", "name": "n", "path": "taken"}),
+            400,
+            None,
+        )
+        .await;
+        assert_eq!(answer["detail"], "Transmission id mismatch");
+    }
+
+    #[tokio::test]
+    async fn put_unknown_transmission_is_404() {
+        let answer = refused(
+            "PUT",
+            "/transmissions/nope",
+            json!({"name": "n", "path": "p"}),
+            404,
+            None,
+        )
+        .await;
+        assert_eq!(answer["detail"], "Transmission not found");
+    }
+
+    #[tokio::test]
+    async fn delete_unknown_transmission_is_404() {
+        refused("DELETE", "/transmissions/nope", Value::Null, 404, None).await;
+    }
+
+    #[tokio::test]
+    async fn put_path_collision_is_409() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, a) = service
+            .post("/transmissions", &json!({"name": "a", "path": "a"}))
+            .await;
+        let (_, b) = service
+            .post("/transmissions", &json!({"name": "b", "path": "b"}))
+            .await;
+        let before = full_settings(&service).await;
+        let mut body = b.clone();
+        body["path"] = a["path"].clone();
+        let (status, answer) = service
+            .put(
+                &format!("/transmissions/{}", b["id"].as_str().unwrap()),
+                &body,
+            )
+            .await;
+        assert_eq!(status, 409, "{answer}");
+        assert_eq!(first_loc(&answer), "body.path");
+        assert_eq!(full_settings(&service).await, before);
+    }
+
+    #[tokio::test]
+    async fn redaction_marker_needs_a_stored_password() {
+        refused(
+            "POST",
+            "/transmissions",
+            with_output(json!({"protocol": "rtsp",
+            "authentication": {"enabled": true, "username": "u", "password": "********"}})),
+            422,
+            Some("body.outputs.0.authentication.password"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn patch_refuses_unknown_sections() {
+        refused(
+            "PATCH",
+            "/settings",
+            json!({"engnie": {"enabled": true}}),
+            422,
+            Some("body.engnie"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn patch_refuses_unknown_engine_fields() {
+        refused(
+            "PATCH",
+            "/settings",
+            json!({"engine": {"enabeld": true}}),
+            422,
+            Some("body.engine.enabeld"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn patch_checks_port_ranges() {
+        refused(
+            "PATCH",
+            "/settings",
+            json!({"engine": {"expose_to_lan": true, "preferred_ports": {"hls": 70000}}}),
+            422,
+            Some("body.engine.preferred_ports.hls"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn patch_checks_stale_policy_order() {
+        refused(
+            "PATCH",
+            "/settings",
+            json!({"stale_policy": {"stale_after_seconds": 10, "placeholder_after_seconds": 5}}),
+            422,
+            Some("body.stale_policy.placeholder_after_seconds"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn patch_checks_token_margin_below_ttl() {
+        refused("PATCH", "/settings", json!({"engine": {"media_auth": {"token_ttl_seconds": 60, "renew_margin_seconds": 60}}}), 422, Some("body.engine.media_auth.renew_margin_seconds")).await;
+    }
+
+    #[tokio::test]
+    async fn patch_checks_transmissions_whole() {
+        refused(
+            "PATCH",
+            "/settings",
+            json!({"transmissions": [{"id": "a", "path": "x"}, {"id": "b", "path": "x"}]}),
+            409,
+            Some("body.transmissions.1.path"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn include_secrets_must_be_a_boolean() {
+        refused(
+            "GET",
+            "/transmissions?include_secrets=maybe",
+            Value::Null,
+            422,
+            Some("query.include_secrets"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_are_413() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        // The service refuses on the declared length alone, before reading the body, so a raw
+        // client that only sends the headers sees the answer.
+        let address = service
+            .base
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let request = format!(
+            "POST /api/streams/transmissions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{{",
+            2 * 1024 * 1024
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(
+            answer.contains(r#"{"detail":"Request body is larger than 1048576 bytes"}"#),
+            "{answer}"
+        );
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(list, json!([]));
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_answer_json_404() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (status, body) = service.get("/nope").await;
+        assert_eq!((status, body), (404, json!({"detail": "Not Found"})));
+        let (status, body) = service.delete("/settings").await;
+        assert_eq!(
+            (status, body),
+            (405, json!({"detail": "Method Not Allowed"}))
+        );
+    }
+}
+
+mod redaction {
+    use super::*;
+
+    fn secured() -> Value {
+        json!({"name": "Gate", "path": "gate", "outputs": [{"id": "rtsp", "protocol": "rtsp",
+            "authentication": {"enabled": true, "username": "viewer", "password": "s3cret"}}]})
+    }
+
+    #[tokio::test]
+    async fn passwords_are_hidden_unless_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service.post("/transmissions", &secured()).await;
+        assert_eq!(
+            created["outputs"][0]["authentication"]["password"],
+            "********"
+        );
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(
+            list[0]["outputs"][0]["authentication"]["password"],
+            "********"
+        );
+        let (_, settings) = service.get("/settings").await;
+        assert_eq!(
+            settings["transmissions"][0]["outputs"][0]["authentication"]["password"],
+            "********"
+        );
+        assert!(!settings.to_string().contains("s3cret"));
+        let (_, list) = service.get("/transmissions?include_secrets=true").await;
+        assert_eq!(
+            list[0]["outputs"][0]["authentication"]["password"],
+            "s3cret"
+        );
+    }
+
+    #[tokio::test]
+    async fn sending_back_the_marker_keeps_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service.post("/transmissions", &secured()).await;
+        let id = created["id"].as_str().unwrap();
+        let mut edited = created.clone();
+        edited["name"] = json!("Gate 2");
+        let (status, _) = service.put(&format!("/transmissions/{id}"), &edited).await;
+        assert_eq!(status, 200);
+        let (_, list) = service.get("/transmissions?include_secrets=true").await;
+        assert_eq!(
+            list[0]["outputs"][0]["authentication"]["password"],
+            "s3cret"
+        );
+
+        let (_, settings) = service.get("/settings").await;
+        let (status, _) = service
+            .patch(
+                "/settings",
+                &json!({"transmissions": settings["transmissions"]}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, list) = service.get("/transmissions?include_secrets=true").await;
+        assert_eq!(
+            list[0]["outputs"][0]["authentication"]["password"],
+            "s3cret"
+        );
+    }
+
+    #[tokio::test]
+    async fn urls_name_the_user_but_never_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service.post("/transmissions", &secured()).await;
+        let (_, urls) = service
+            .get(&format!(
+                "/transmissions/{}/urls",
+                created["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(urls["outputs"][0]["requires_auth"], true);
+        assert_eq!(urls["outputs"][0]["auth_username"], "viewer");
+        assert!(!urls.to_string().contains("s3cret"));
+    }
+}
+
+mod urls {
+    use super::*;
+
+    async fn urls_of(service: &Service, body: Value) -> Value {
+        let (status, created) = service.post("/transmissions", &body).await;
+        assert_eq!(status, 200, "{created}");
+        let (status, urls) = service
+            .get(&format!(
+                "/transmissions/{}/urls",
+                created["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(status, 200, "{urls}");
+        urls
+    }
+
+    #[tokio::test]
+    async fn one_enabled_output_uses_the_transmission_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let urls = urls_of(&service, json!({"name": "n", "path": "front-door", "outputs": [
+            {"id": "hls_main", "protocol": "hls"}, {"id": "off", "protocol": "rtsp", "enabled": false}]})).await;
+        assert_eq!(urls["engine_running"], false);
+        assert_eq!(
+            urls["warnings"],
+            json!(["Engine is not running. URLs are based on preferred ports."])
+        );
+        let outputs = urls["outputs"].as_array().unwrap();
+        assert_eq!(outputs.len(), 1, "disabled outputs have no URL");
+        assert_eq!(outputs[0]["resolved_engine_path"], "front-door");
+        assert_eq!(
+            outputs[0]["url"],
+            "http://127.0.0.1:8888/front-door/index.m3u8"
+        );
+        assert_eq!(outputs[0]["requires_auth"], false);
+        assert_eq!(outputs[0]["auth_username"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn several_outputs_get_their_own_paths_and_overrides_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let urls = urls_of(
+            &service,
+            json!({"name": "n", "path": "yard", "outputs": [
+            {"id": "main", "protocol": "rtsp"},
+            {"id": "low", "protocol": "webrtc"},
+            {"id": "hls", "protocol": "hls", "path": "Yard Public"}]}),
+        )
+        .await;
+        let got: Vec<(&str, &str)> = urls["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["resolved_engine_path"].as_str().unwrap(),
+                    o["url"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("yard-main", "rtsp://127.0.0.1:8554/yard-main"),
+                ("yard-low", "http://127.0.0.1:8889/yard-low/whep"),
+                (
+                    "yard-public",
+                    "http://127.0.0.1:8888/yard-public/index.m3u8"
+                ),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn lan_exposure_uses_the_request_host_and_preferred_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        service
+            .patch(
+                "/settings",
+                &json!({"engine": {"expose_to_lan": true, "preferred_ports": {"rtsp": 9554}}}),
+            )
+            .await;
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "n", "path": "gate", "outputs": [{"id": "r", "protocol": "rtsp"}]}),
+            )
+            .await;
+        let response = service
+            .http
+            .get(service.url(&format!(
+                "/transmissions/{}/urls",
+                created["id"].as_str().unwrap()
+            )))
+            .header("host", "nas.local:8100")
+            .send()
+            .await
+            .unwrap();
+        let urls: Value = response.json().await.unwrap();
+        assert_eq!(urls["outputs"][0]["url"], "rtsp://nas.local:9554/gate");
+    }
+
+    #[tokio::test]
+    async fn output_filter_and_unknown_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "n", "path": "p", "outputs": [
+            {"id": "a", "protocol": "rtsp"}, {"id": "b", "protocol": "hls"}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap();
+        let (_, urls) = service
+            .get(&format!("/transmissions/{id}/urls?output_id=b"))
+            .await;
+        assert_eq!(urls["outputs"].as_array().unwrap().len(), 1);
+        assert_eq!(urls["outputs"][0]["output_id"], "b");
+        let (status, body) = service
+            .get(&format!("/transmissions/{id}/urls?output_id=zzz"))
+            .await;
+        assert_eq!((status, body), (404, json!({"detail": "Output not found"})));
+        let (status, body) = service.get("/transmissions/nope/urls").await;
+        assert_eq!(
+            (status, body),
+            (404, json!({"detail": "Transmission not found"}))
+        );
+    }
+}
+
+mod snapshot {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_tree_follows_the_store_within_one_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, tree) = service.get("/runtime/actors").await;
+        assert_eq!(tree["name"], "root");
+        assert_eq!(tree["status"], "running");
+        let kinds: Vec<&str> = tree["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, vec!["store", "transmissions_supervisor"]);
+        assert!(transmission_actors(&tree).is_empty());
+
+        let (_, created) = service.post("/transmissions", &front_door()).await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let name = format!("transmission:{id}");
+        let (_, tree) = service.get("/runtime/actors").await;
+        assert_eq!(transmission_actors(&tree), vec![name.clone()]);
+        let node = &tree["children"][1]["children"][0];
+        assert_eq!(node["state"]["outputs"][0]["engine_path"], "front-door");
+        assert_eq!(node["state"]["writers"], json!([]));
+
+        let mut changed = created.clone();
+        changed["outputs"][0]["path"] = json!("porch");
+        service.put(&format!("/transmissions/{id}"), &changed).await;
+        let (_, tree) = service.get("/runtime/actors").await;
+        assert_eq!(
+            tree["children"][1]["children"][0]["state"]["outputs"][0]["engine_path"],
+            "porch"
+        );
+
+        changed["enabled"] = json!(false);
+        service.put(&format!("/transmissions/{id}"), &changed).await;
+        let (_, tree) = service.get("/runtime/actors").await;
+        assert!(
+            transmission_actors(&tree).is_empty(),
+            "disabled transmissions have no actor"
+        );
+
+        changed["enabled"] = json!(true);
+        service.put(&format!("/transmissions/{id}"), &changed).await;
+        let (_, tree) = service.get("/runtime/actors").await;
+        assert_eq!(transmission_actors(&tree), vec![name]);
+
+        service.delete(&format!("/transmissions/{id}")).await;
+        let (_, tree) = service.get("/runtime/actors").await;
+        assert!(transmission_actors(&tree).is_empty());
+    }
+
+    #[tokio::test]
+    async fn transmissions_stored_before_a_restart_get_actors_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let service = Service::start(dir.path());
+            let (_, created) = service.post("/transmissions", &front_door()).await;
+            created["id"].as_str().unwrap().to_string()
+        };
+        let service = Service::start(dir.path());
+        let (_, tree) = service.get("/runtime/actors").await;
+        assert_eq!(
+            transmission_actors(&tree),
+            vec![format!("transmission:{id}")]
+        );
+    }
+}
+
+mod durability {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[tokio::test]
+    async fn settings_survive_a_graceful_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut service = Service::start(dir.path());
+        let (_, created) = service.post("/transmissions", &front_door()).await;
+        service
+            .patch(
+                "/settings",
+                &json!({"engine": {"webrtc_ice_servers": ["stun:stun.example:3478"]}}),
+            )
+            .await;
+        let before = full_settings(&service).await;
+        let status = service.signal_and_wait(libc::SIGTERM);
+        assert!(status.success(), "SIGTERM is a clean shutdown: {status:?}");
+
+        let service = Service::start(dir.path());
+        assert_eq!(full_settings(&service).await, before);
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(list[0]["id"], created["id"]);
+    }
+
+    #[tokio::test]
+    async fn sigkill_during_a_burst_of_writes_loses_no_acknowledged_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut service = Service::start(dir.path());
+        let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+        let base = service.url("/transmissions");
+        let writers: Vec<_> = (0..4)
+            .map(|writer| {
+                let acknowledged = acknowledged.clone();
+                let base = base.clone();
+                tokio::spawn(async move {
+                    let http = reqwest::Client::new();
+                    for n in 0.. {
+                        let id = format!("w{writer}-{n}");
+                        let body = json!({"id": id, "name": id, "path": id});
+                        match http.post(&base).json(&body).send().await {
+                            Ok(response) if response.status() == 200 => {
+                                acknowledged.lock().unwrap().push(id)
+                            }
+                            _ => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        eventually(std::time::Duration::from_secs(30), || {
+            let count = acknowledged.lock().unwrap().len();
+            async move { (count >= 60).then_some(()) }
+        })
+        .await;
+        service.signal_and_wait(libc::SIGKILL);
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let acknowledged = acknowledged.lock().unwrap().clone();
+
+        let service = Service::start(dir.path());
+        let (_, health) = service.get("/health").await;
+        assert_eq!(
+            health["warnings"],
+            json!([]),
+            "the file loads cleanly: {health}"
+        );
+        let (_, list) = service.get("/transmissions").await;
+        let stored: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        for id in &acknowledged {
+            assert!(
+                stored.contains(&id.as_str()),
+                "acknowledged write {id} was lost"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn fifty_parallel_updates_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let mut ids = Vec::new();
+        for n in 0..50 {
+            let (_, created) = service
+                .post(
+                    "/transmissions",
+                    &json!({"name": format!("t{n}"), "path": format!("t{n}")}),
+                )
+                .await;
+            ids.push(created);
+        }
+        let updates = ids.iter().map(|created| {
+            let mut body = created.clone();
+            body["name"] = json!(format!("renamed-{}", created["path"].as_str().unwrap()));
+            let url = service.url(&format!(
+                "/transmissions/{}",
+                created["id"].as_str().unwrap()
+            ));
+            let http = service.http.clone();
+            async move {
+                http.put(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        });
+        let statuses = futures_util::future::join_all(updates).await;
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        let (_, list) = service.get("/transmissions").await;
+        for t in list.as_array().unwrap() {
+            assert_eq!(
+                t["name"].as_str().unwrap(),
+                format!("renamed-{}", t["path"].as_str().unwrap())
+            );
+        }
+        assert_eq!(list.as_array().unwrap().len(), 50);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_settings_file_is_kept_aside_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("streaming-settings.json");
+        std::fs::write(&path, b"{ this is not json").unwrap();
+        let service = Service::start(dir.path());
+        let (status, health) = service.get("/health").await;
+        assert_eq!(status, 200);
+        assert_eq!(health["status"], "ok");
+        let warning = health["warnings"][0].as_str().expect("a warning");
+        assert!(warning.contains("unreadable"), "{warning}");
+        let moved = health["settings"]["recovery"]["moved_to"].as_str().unwrap();
+        assert_eq!(std::fs::read(moved).unwrap(), b"{ this is not json");
+        let (status, _) = service.post("/transmissions", &front_door()).await;
+        assert_eq!(status, 200, "the service works from defaults");
+    }
+}

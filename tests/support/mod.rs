@@ -1,0 +1,145 @@
+//! Starts the real service binary as a child process and talks to it over HTTP.
+
+#![allow(dead_code)] // Each test target uses a different part of this helper.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_toposync-streaming");
+
+/// A running `toposync-streaming serve`, killed (and reaped) when dropped.
+pub struct Service {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Service {
+    /// Starts the service on a free port with its own data dir and waits until it listens.
+    pub fn start(data_dir: &Path) -> Service {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(data_dir)
+            .env("TOPOSYNC_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("service binary starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("service prints its address");
+        let address = line
+            .trim()
+            .strip_prefix("toposync-streaming listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Service {
+            child,
+            base: format!("{address}/api/streams"),
+            data_dir: data_dir.to_path_buf(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        into_parts(self.http.get(self.url(path)).send().await).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        into_parts(self.http.post(self.url(path)).json(body).send().await).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        into_parts(self.http.put(self.url(path)).json(body).send().await).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        into_parts(self.http.patch(self.url(path)).json(body).send().await).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        into_parts(self.http.delete(self.url(path)).send().await).await
+    }
+
+    /// Sends a signal and waits for the process to exit; returns its exit status.
+    pub fn signal_and_wait(&mut self, signal: i32) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's PID has no memory-safety preconditions.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+        self.child.wait().expect("service exits")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn into_parts(response: reqwest::Result<reqwest::Response>) -> (u16, Value) {
+    let response = response.expect("request reaches the service");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body reads");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// Polls `probe` until it returns `Some`, failing the test after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "condition not met within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `loc` of the first error in a 4xx body, joined with dots (`body.outputs.0.protocol`).
+pub fn first_loc(body: &Value) -> String {
+    body["detail"][0]["loc"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no loc in {body}"))
+        .iter()
+        .map(|part| match part {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Names of the transmission actors in the live actor tree.
+pub fn transmission_actors(tree: &Value) -> Vec<String> {
+    tree["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["kind"] == "transmissions_supervisor")
+        .flat_map(|s| s["children"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
