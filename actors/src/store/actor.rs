@@ -188,7 +188,7 @@ async fn commit(
 
 /// The running store, found by name (it may have been restarted since the last call).
 pub fn store() -> Result<ActorRef<StoreMsg>, StoreError> {
-    ractor::registry::where_is(STORE.to_string())
+    ractor::registry::where_is(STORE)
         .map(ActorRef::from)
         .ok_or(StoreError::Unavailable(AskError::Unavailable))
 }

@@ -1,0 +1,87 @@
+//! The supervision tree restarts what dies and keeps it wired. One test function: actor names
+//! are process-global, so only one tree may run in this test binary at a time.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use toposync_actors::Runtime;
+use toposync_actors::model::edit;
+use toposync_actors::store::{self, STORE};
+use toposync_actors::supervision::observe::ActorSnapshot;
+use toposync_actors::transmissions::TRANSMISSIONS;
+
+const DEADLINE: Duration = Duration::from_secs(5);
+
+async fn wait_for(runtime: &Runtime, what: &str, test: impl Fn(&ActorSnapshot) -> bool) -> ActorSnapshot {
+    let start = Instant::now();
+    loop {
+        let tree = runtime.snapshot(Duration::from_millis(500)).await;
+        if test(&tree) {
+            return tree;
+        }
+        assert!(start.elapsed() < DEADLINE, "{what}: not reached; last tree {tree:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn child<'a>(tree: &'a ActorSnapshot, name: &str) -> &'a ActorSnapshot {
+    tree.children.iter().find(|c| c.name == name).expect("child present")
+}
+
+async fn create(path: &str) -> String {
+    let body = json!({"name": path, "path": path});
+    store::mutate(move |doc| edit::create_transmission(doc, body, &edit::now_rfc3339()), DEADLINE)
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn failed_children_are_restarted_with_their_wiring() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::start(dir.path().to_path_buf()).await.unwrap();
+    let first = create("first").await;
+
+    // A killed transmission actor comes back, counted, with its configuration.
+    let transmissions = ractor::registry::where_is(TRANSMISSIONS).unwrap();
+    let victim = transmissions.get_children().pop().expect("one transmission actor");
+    victim.kill();
+    let tree = wait_for(&runtime, "transmission restarted", |tree| {
+        let node = &child(tree, TRANSMISSIONS).children;
+        node.len() == 1 && node[0].restarts == 1 && node[0].status == "running"
+    })
+    .await;
+    let node = &child(&tree, TRANSMISSIONS).children[0];
+    assert_eq!(node.name, format!("transmission:{first}"));
+    assert_eq!(node.state["path"], "first");
+    assert!(node.last_error.is_some());
+
+    // A killed store is restarted from its file, and still drives the transmissions.
+    ractor::registry::where_is(STORE).unwrap().kill();
+    wait_for(&runtime, "store restarted", |tree| {
+        let store = child(tree, STORE);
+        store.restarts == 1 && store.status == "running"
+    })
+    .await;
+    let revision = store::read(DEADLINE).await.unwrap();
+    assert_eq!(revision.settings.transmissions.len(), 1, "reloaded from disk");
+    let second = create("second").await;
+    let tree = runtime.snapshot(Duration::from_millis(500)).await;
+    let mut names: Vec<&str> = child(&tree, TRANSMISSIONS).children.iter().map(|c| c.name.as_str()).collect();
+    names.sort();
+    let mut expected = [format!("transmission:{first}"), format!("transmission:{second}")];
+    expected.sort();
+    assert_eq!(names, expected, "the restarted store is re-subscribed");
+
+    // A killed transmissions supervisor is restarted and re-synced from the store.
+    ractor::registry::where_is(TRANSMISSIONS).unwrap().kill();
+    wait_for(&runtime, "supervisor restarted and synced", |tree| {
+        let node = child(tree, TRANSMISSIONS);
+        node.restarts == 1 && node.status == "running" && node.children.len() == 2
+    })
+    .await;
+
+    runtime.shutdown().await;
+    assert!(ractor::registry::where_is(STORE).is_none(), "shutdown stops every actor");
+    assert!(ractor::registry::where_is(TRANSMISSIONS).is_none());
+}
