@@ -12,28 +12,41 @@ use toposync_actors::transmissions::TRANSMISSIONS;
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
-async fn wait_for(runtime: &Runtime, what: &str, test: impl Fn(&ActorSnapshot) -> bool) -> ActorSnapshot {
+async fn wait_for(
+    runtime: &Runtime,
+    what: &str,
+    test: impl Fn(&ActorSnapshot) -> bool,
+) -> ActorSnapshot {
     let start = Instant::now();
     loop {
         let tree = runtime.snapshot(Duration::from_millis(500)).await;
         if test(&tree) {
             return tree;
         }
-        assert!(start.elapsed() < DEADLINE, "{what}: not reached; last tree {tree:#?}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what}: not reached; last tree {tree:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 fn child<'a>(tree: &'a ActorSnapshot, name: &str) -> &'a ActorSnapshot {
-    tree.children.iter().find(|c| c.name == name).expect("child present")
+    tree.children
+        .iter()
+        .find(|c| c.name == name)
+        .expect("child present")
 }
 
 async fn create(path: &str) -> String {
     let body = json!({"name": path, "path": path});
-    store::mutate(move |doc| edit::create_transmission(doc, body, &edit::now_rfc3339()), DEADLINE)
-        .await
-        .unwrap()
-        .id
+    store::mutate(
+        move |doc| edit::create_transmission(doc, body, &edit::now_rfc3339()),
+        DEADLINE,
+    )
+    .await
+    .unwrap()
+    .id
 }
 
 #[tokio::test]
@@ -44,7 +57,10 @@ async fn failed_children_are_restarted_with_their_wiring() {
 
     // A killed transmission actor comes back, counted, with its configuration.
     let transmissions = ractor::registry::where_is(TRANSMISSIONS).unwrap();
-    let victim = transmissions.get_children().pop().expect("one transmission actor");
+    let victim = transmissions
+        .get_children()
+        .pop()
+        .expect("one transmission actor");
     victim.kill();
     let tree = wait_for(&runtime, "transmission restarted", |tree| {
         let node = &child(tree, TRANSMISSIONS).children;
@@ -64,12 +80,23 @@ async fn failed_children_are_restarted_with_their_wiring() {
     })
     .await;
     let revision = store::read(DEADLINE).await.unwrap();
-    assert_eq!(revision.settings.transmissions.len(), 1, "reloaded from disk");
+    assert_eq!(
+        revision.settings.transmissions.len(),
+        1,
+        "reloaded from disk"
+    );
     let second = create("second").await;
     let tree = runtime.snapshot(Duration::from_millis(500)).await;
-    let mut names: Vec<&str> = child(&tree, TRANSMISSIONS).children.iter().map(|c| c.name.as_str()).collect();
+    let mut names: Vec<&str> = child(&tree, TRANSMISSIONS)
+        .children
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     names.sort();
-    let mut expected = [format!("transmission:{first}"), format!("transmission:{second}")];
+    let mut expected = [
+        format!("transmission:{first}"),
+        format!("transmission:{second}"),
+    ];
     expected.sort();
     assert_eq!(names, expected, "the restarted store is re-subscribed");
 
@@ -82,6 +109,9 @@ async fn failed_children_are_restarted_with_their_wiring() {
     .await;
 
     runtime.shutdown().await;
-    assert!(ractor::registry::where_is(STORE).is_none(), "shutdown stops every actor");
+    assert!(
+        ractor::registry::where_is(STORE).is_none(),
+        "shutdown stops every actor"
+    );
     assert!(ractor::registry::where_is(TRANSMISSIONS).is_none());
 }
