@@ -2,6 +2,7 @@
 //! request/reply with a deadline.
 
 pub mod observe;
+pub mod process;
 pub mod restart;
 
 use std::time::Duration;
