@@ -1,0 +1,151 @@
+//! What the engine tells the rest of the system: per-path readers from its API, and demand hints
+//! from its log (a client asked for a path nobody publishes yet).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One engine path as `/v3/paths/list` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathState {
+    pub name: String,
+    pub ready: bool,
+    /// Readers of any kind; an HLS muxer counts as one however many clients fetch it.
+    pub readers: usize,
+    pub reader_kinds: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PathsList {
+    #[serde(default)]
+    items: Vec<PathItem>,
+}
+
+#[derive(Deserialize)]
+struct PathItem {
+    name: String,
+    #[serde(default)]
+    ready: bool,
+    #[serde(default)]
+    available: Option<bool>,
+    #[serde(default)]
+    readers: Vec<Reader>,
+}
+
+#[derive(Deserialize)]
+struct Reader {
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+/// Parses a `/v3/paths/list` body.
+pub fn parse_paths_list(body: &[u8]) -> Result<Vec<PathState>, String> {
+    let list: PathsList =
+        serde_json::from_slice(body).map_err(|err| format!("unexpected paths list: {err}"))?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|item| PathState {
+            ready: item.ready || item.available.unwrap_or(false),
+            readers: item.readers.len(),
+            reader_kinds: item.readers.into_iter().map(|r| r.kind).collect(),
+            name: item.name,
+        })
+        .collect())
+}
+
+/// Client of the engine's local API.
+#[derive(Clone)]
+pub struct EngineApi {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl EngineApi {
+    pub fn new(api_port: u16) -> EngineApi {
+        EngineApi {
+            base: format!("http://127.0.0.1:{api_port}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn paths(&self) -> Result<Vec<PathState>, String> {
+        let response = self
+            .client
+            .get(format!("{}/v3/paths/list", self.base))
+            .header("accept", "application/json")
+            .timeout(Duration::from_millis(1200))
+            .send()
+            .await
+            .map_err(|err| format!("engine API unreachable: {err}"))?;
+        if !response.status().is_success() {
+            return Err(format!("engine API answered HTTP {}", response.status().as_u16()));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| format!("engine API body: {err}"))?;
+        parse_paths_list(&body)
+    }
+
+    /// The engine is ready once its API answers.
+    pub async fn is_ready(&self) -> bool {
+        self.paths().await.is_ok()
+    }
+}
+
+/// Events the engine publishes to whoever listens (demand, diagnostics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineEvent {
+    /// A reader asked for this path while nothing published it: treat it as demanded for a while.
+    DemandHint { path: String },
+    /// The engine process started (or restarted) and its API answers.
+    Ready { pid: u32 },
+    /// The engine process is gone.
+    Stopped,
+}
+
+const NO_STREAM: &str = "no stream is available on path '";
+
+/// `... closed: no stream is available on path 'front-door'` -> `front-door`.
+pub fn demand_hint(line: &str) -> Option<&str> {
+    let start = line.find(NO_STREAM)? + NO_STREAM.len();
+    let end = start + line[start..].find('\'')?;
+    let path = &line[start..end];
+    (!path.is_empty()).then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(name: &str) -> Vec<u8> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/mediamtx-v1.16.2/recorded");
+        std::fs::read(dir.join(name)).unwrap()
+    }
+
+    #[test]
+    fn recorded_paths_lists() {
+        assert_eq!(parse_paths_list(&recorded("01-paths-list-empty.json")).unwrap(), vec![]);
+        let published = parse_paths_list(&recorded("05-paths-list-published-noreaders.json")).unwrap();
+        assert_eq!(
+            published,
+            vec![PathState { name: "front-door".into(), ready: true, readers: 0, reader_kinds: vec![] }]
+        );
+        let watched = parse_paths_list(&recorded("07-paths-list-with-readers.json")).unwrap();
+        assert_eq!(watched[0].readers, 2);
+        assert_eq!(watched[0].reader_kinds, vec!["hlsMuxer", "rtspSession"]);
+        assert_eq!(parse_paths_list(&recorded("13-paths-list-after-unpublish.json")).unwrap(), vec![]);
+        assert!(parse_paths_list(b"{\"status\":\"error\"").is_err());
+    }
+
+    #[test]
+    fn demand_hints_from_the_recorded_log() {
+        let log = String::from_utf8(recorded("20-mediamtx-log.txt")).unwrap();
+        let hints: Vec<&str> = log.lines().filter_map(demand_hint).collect();
+        assert_eq!(hints, vec!["front-door", "front-door"], "the RTSP reader and the HLS muxer");
+        assert_eq!(demand_hint("INF [RTSP] [conn 1] closed: EOF"), None);
+        assert_eq!(demand_hint("no stream is available on path ''"), None);
+    }
+}
