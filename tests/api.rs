@@ -864,7 +864,7 @@ mod snapshot {
             .iter()
             .map(|c| c["kind"].as_str().unwrap())
             .collect();
-        assert_eq!(kinds, vec!["store", "transmissions_supervisor"]);
+        assert_eq!(kinds, vec!["store", "transmissions_supervisor", "engine"]);
         assert!(transmission_actors(&tree).is_empty());
 
         let (_, created) = service.post("/transmissions", &front_door()).await;
@@ -956,7 +956,7 @@ mod durability {
                 let acknowledged = acknowledged.clone();
                 let base = base.clone();
                 tokio::spawn(async move {
-                    let http = reqwest::Client::new();
+                    let http = toposync_actors::net::http_client();
                     for n in 0.. {
                         let id = format!("w{writer}-{n}");
                         let body = json!({"id": id, "name": id, "path": id});

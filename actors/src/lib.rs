@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod model;
+pub mod net;
 pub mod root;
 pub mod store;
 pub mod supervision;

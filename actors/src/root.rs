@@ -9,7 +9,9 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::store::{STORE, StoreActor, StoreMsg};
+use crate::engine::signals::EngineEvent;
+use crate::engine::{ENGINE, EngineActor, EngineArgs, EngineMsg, EngineSubscriber};
+use crate::store::{STORE, SettingsSubscriber, StoreActor, StoreMsg};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::supervision::{AskError, ask};
@@ -26,16 +28,22 @@ const WIRING_DEADLINE: Duration = Duration::from_secs(10);
 pub enum ChildKind {
     Store,
     Transmissions,
+    Engine,
 }
 
 impl ChildKind {
     /// Start order; shutdown runs it backwards.
-    const ALL: [ChildKind; 2] = [ChildKind::Store, ChildKind::Transmissions];
+    const ALL: [ChildKind; 3] = [
+        ChildKind::Store,
+        ChildKind::Transmissions,
+        ChildKind::Engine,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             ChildKind::Store => STORE,
             ChildKind::Transmissions => TRANSMISSIONS,
+            ChildKind::Engine => ENGINE,
         }
     }
 }
@@ -79,8 +87,24 @@ impl<M: ractor::Message> Slot<M> {
 
 pub struct RootState {
     data_dir: PathBuf,
+    /// Outlives engine restarts, so listeners keep their subscription.
+    engine_events: tokio::sync::broadcast::Sender<EngineEvent>,
     store: Slot<StoreMsg>,
     transmissions: Slot<TransmissionsMsg>,
+    engine: Slot<EngineMsg>,
+}
+
+impl RootState {
+    fn subscribers(&self) -> Vec<Box<dyn SettingsSubscriber>> {
+        let mut subscribers: Vec<Box<dyn SettingsSubscriber>> = Vec::new();
+        if let Some(transmissions) = &self.transmissions.actor {
+            subscribers.push(Box::new(TransmissionsSubscriber(transmissions.clone())));
+        }
+        if let Some(engine) = &self.engine.actor {
+            subscribers.push(Box::new(EngineSubscriber(engine.clone())));
+        }
+        subscribers
+    }
 }
 
 impl Actor for RootSupervisor {
@@ -95,12 +119,19 @@ impl Actor for RootSupervisor {
     ) -> Result<RootState, ActorProcessingErr> {
         let store = spawn_store(&myself, &args.data_dir).await?;
         let transmissions = spawn_transmissions(&myself).await?;
-        subscribe(&store, &transmissions).await?;
-        Ok(RootState {
+        let (engine_events, _) = tokio::sync::broadcast::channel(64);
+        let engine = spawn_engine(&myself, &args.data_dir, &engine_events).await?;
+        let state = RootState {
             data_dir: args.data_dir,
-            store: Slot::new(store),
+            engine_events,
+            store: Slot::new(store.clone()),
             transmissions: Slot::new(transmissions),
-        })
+            engine: Slot::new(engine),
+        };
+        for subscriber in state.subscribers() {
+            subscribe(&store, subscriber).await?;
+        }
+        Ok(state)
     }
 
     async fn post_stop(
@@ -112,6 +143,7 @@ impl Actor for RootSupervisor {
             let cell = match kind {
                 ChildKind::Store => state.store.actor.take().map(|a| a.get_cell()),
                 ChildKind::Transmissions => state.transmissions.actor.take().map(|a| a.get_cell()),
+                ChildKind::Engine => state.engine.actor.take().map(|a| a.get_cell()),
             };
             if let Some(cell) = cell {
                 tracing::debug!(child = kind.name(), "stopping");
@@ -137,6 +169,7 @@ impl Actor for RootSupervisor {
                         "transmissions_supervisor",
                         &state.transmissions,
                     ),
+                    entry(ENGINE, "engine", &state.engine),
                 ];
                 let _ = reply.send(Observation {
                     pid: None,
@@ -175,6 +208,12 @@ impl Actor for RootSupervisor {
                 ChildKind::Transmissions,
                 state.transmissions.tracker.failed(now, reason.clone()),
             )
+        } else if state.engine.holds(&cell) {
+            state.engine.actor = None;
+            (
+                ChildKind::Engine,
+                state.engine.tracker.failed(now, reason.clone()),
+            )
         } else {
             return Ok(());
         };
@@ -192,8 +231,8 @@ async fn restart(
     match kind {
         ChildKind::Store if state.store.actor.is_none() => {
             let store = spawn_store(myself, &state.data_dir).await?;
-            if let Some(transmissions) = &state.transmissions.actor {
-                subscribe(&store, transmissions).await?;
+            for subscriber in state.subscribers() {
+                subscribe(&store, subscriber).await?;
             }
             state.store.actor = Some(store);
             state.store.tracker.restarted(Instant::now());
@@ -201,10 +240,22 @@ async fn restart(
         ChildKind::Transmissions if state.transmissions.actor.is_none() => {
             let transmissions = spawn_transmissions(myself).await?;
             if let Some(store) = &state.store.actor {
-                subscribe(store, &transmissions).await?;
+                subscribe(
+                    store,
+                    Box::new(TransmissionsSubscriber(transmissions.clone())),
+                )
+                .await?;
             }
             state.transmissions.actor = Some(transmissions);
             state.transmissions.tracker.restarted(Instant::now());
+        }
+        ChildKind::Engine if state.engine.actor.is_none() => {
+            let engine = spawn_engine(myself, &state.data_dir, &state.engine_events).await?;
+            if let Some(store) = &state.store.actor {
+                subscribe(store, Box::new(EngineSubscriber(engine.clone()))).await?;
+            }
+            state.engine.actor = Some(engine);
+            state.engine.tracker.restarted(Instant::now());
         }
         _ => {}
     }
@@ -254,11 +305,29 @@ async fn spawn_transmissions(
     Ok(supervisor)
 }
 
+async fn spawn_engine(
+    myself: &ActorRef<RootMsg>,
+    data_dir: &std::path::Path,
+    events: &tokio::sync::broadcast::Sender<EngineEvent>,
+) -> Result<ActorRef<EngineMsg>, ActorProcessingErr> {
+    let args = EngineArgs {
+        data_dir: data_dir.to_path_buf(),
+        events: events.clone(),
+    };
+    let (engine, _) = Actor::spawn_linked(
+        Some(ENGINE.to_string()),
+        EngineActor,
+        args,
+        myself.get_cell(),
+    )
+    .await?;
+    Ok(engine)
+}
+
 async fn subscribe(
     store: &ActorRef<StoreMsg>,
-    transmissions: &ActorRef<TransmissionsMsg>,
+    subscriber: Box<dyn SettingsSubscriber>,
 ) -> Result<(), ActorProcessingErr> {
-    let subscriber = Box::new(TransmissionsSubscriber(transmissions.clone()));
     ask(
         store,
         |reply| StoreMsg::Subscribe(subscriber, reply),

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::model::settings::StreamingSettings;
+use crate::model::settings::{EngineSettings, StreamingSettings};
 use crate::model::transmission::{
     LatencyProfile, Protocol, QualityProfileId, Resolution, Transmission,
 };
@@ -55,14 +55,7 @@ pub fn resolve_urls(
     request: &UrlRequest<'_>,
 ) -> UrlsResponse {
     let engine = &settings.engine;
-    let host = if engine.expose_to_lan {
-        request
-            .request_host
-            .and_then(host_without_port)
-            .unwrap_or("127.0.0.1")
-    } else {
-        "127.0.0.1"
-    };
+    let host = advertised_host(engine, request.request_host);
     let mut warnings = Vec::new();
     let ports = request.running_ports.unwrap_or_else(|| {
         warnings.push(ENGINE_NOT_RUNNING.to_string());
@@ -109,6 +102,18 @@ pub fn resolve_urls(
         engine_running: request.running_ports.is_some(),
         outputs,
         warnings,
+    }
+}
+
+/// The host put in playback URLs: the one the client used to reach us when the engine is exposed
+/// to the LAN, else loopback.
+pub fn advertised_host<'a>(engine: &EngineSettings, request_host: Option<&'a str>) -> &'a str {
+    if engine.expose_to_lan {
+        request_host
+            .and_then(host_without_port)
+            .unwrap_or("127.0.0.1")
+    } else {
+        "127.0.0.1"
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP layer: routes grouped by API area. Handlers parse, ask an actor, map the reply.
 
+mod engine;
 mod error;
 mod extract;
 mod runtime;
@@ -11,8 +12,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
+use axum::http::header::HOST;
+use axum::routing::{get, post, put};
 use toposync_actors::Runtime;
 
 use crate::cli::ServeArgs;
@@ -34,7 +37,12 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
             put(transmissions::replace).delete(transmissions::delete),
         )
         .route("/transmissions/{id}/urls", get(transmissions::urls))
-        .route("/runtime/actors", get(runtime::actors));
+        .route("/runtime/actors", get(runtime::actors))
+        .route("/engine/status", get(engine::status))
+        .route("/engine/start", post(engine::start))
+        .route("/engine/stop", post(engine::stop))
+        .route("/engine/restart", post(engine::restart))
+        .route("/engine/download", post(engine::download));
     Router::new()
         .nest("/api/streams", api)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
@@ -43,6 +51,11 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         })
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .with_state(runtime)
+}
+
+/// The `Host` the client used, for URLs advertised to the LAN.
+pub fn request_host(headers: &HeaderMap) -> Option<&str> {
+    headers.get(HOST).and_then(|h| h.to_str().ok())
 }
 
 /// Runs the service until SIGINT or SIGTERM, then stops HTTP and the actor tree in order.

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::Path;
 use axum::http::HeaderMap;
-use axum::http::header::HOST;
 use serde_json::{Value, json};
 use toposync_actors::model::edit;
 use toposync_actors::model::transmission::Transmission;
@@ -80,9 +79,8 @@ pub async fn urls(
         }
     }
     let request = UrlRequest {
-        // The engine actor is not part of the tree yet: URLs use the preferred ports.
-        running_ports: None,
-        request_host: headers.get(HOST).and_then(|h| h.to_str().ok()),
+        running_ports: super::engine::running_ports().await,
+        request_host: super::request_host(&headers),
         output_id,
     };
     Ok(Json(resolve_urls(

@@ -44,7 +44,7 @@ impl Service {
             child,
             base: format!("{address}/api/streams"),
             data_dir: data_dir.to_path_buf(),
-            http: reqwest::Client::new(),
+            http: toposync_actors::net::http_client(),
         }
     }
 

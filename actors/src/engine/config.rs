@@ -339,15 +339,15 @@ mod tests {
     }
 
     fn compatible(ours: &Value, reference: &Value) -> bool {
-        match (ours, reference) {
-            (_, Value::Null) => true,
-            (Value::Bool(_), Value::Bool(_))
-            | (Value::Number(_), Value::Number(_))
-            | (Value::String(_), Value::String(_))
-            | (Value::Sequence(_), Value::Sequence(_))
-            | (Value::Mapping(_), Value::Mapping(_)) => true,
-            _ => false,
-        }
+        matches!(
+            (ours, reference),
+            (_, Value::Null)
+                | (Value::Bool(_), Value::Bool(_))
+                | (Value::Number(_), Value::Number(_))
+                | (Value::String(_), Value::String(_))
+                | (Value::Sequence(_), Value::Sequence(_))
+                | (Value::Mapping(_), Value::Mapping(_))
+        )
     }
 
     /// Every key we emit exists in the reference config of the pinned version, with a

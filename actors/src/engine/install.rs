@@ -250,10 +250,9 @@ impl Release {
     }
 }
 
-/// HTTP client for release downloads. TLS uses rustls with the ring provider (no system OpenSSL).
+/// HTTP client for release downloads.
 pub fn http_client() -> Result<reqwest::Client, InstallError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    crate::net::http_client_builder()
         .user_agent(concat!("toposync-streaming/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
         .build()

@@ -1,7 +1,13 @@
 //! The MediaMTX engine: install, ports, config, the supervised process and its signals.
 
+pub mod actor;
 pub mod config;
 pub mod credentials;
 pub mod install;
 pub mod ports;
+pub mod process;
 pub mod signals;
+
+pub use actor::{
+    ENGINE, EngineActor, EngineArgs, EngineMsg, EngineStatus, EngineSubscriber, engine,
+};

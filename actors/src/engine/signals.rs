@@ -65,7 +65,7 @@ impl EngineApi {
     pub fn new(api_port: u16) -> EngineApi {
         EngineApi {
             base: format!("http://127.0.0.1:{api_port}"),
-            client: reqwest::Client::new(),
+            client: crate::net::http_client(),
         }
     }
 
@@ -79,7 +79,10 @@ impl EngineApi {
             .await
             .map_err(|err| format!("engine API unreachable: {err}"))?;
         if !response.status().is_success() {
-            return Err(format!("engine API answered HTTP {}", response.status().as_u16()));
+            return Err(format!(
+                "engine API answered HTTP {}",
+                response.status().as_u16()
+            ));
         }
         let body = response
             .bytes()
@@ -127,16 +130,28 @@ mod tests {
 
     #[test]
     fn recorded_paths_lists() {
-        assert_eq!(parse_paths_list(&recorded("01-paths-list-empty.json")).unwrap(), vec![]);
-        let published = parse_paths_list(&recorded("05-paths-list-published-noreaders.json")).unwrap();
+        assert_eq!(
+            parse_paths_list(&recorded("01-paths-list-empty.json")).unwrap(),
+            vec![]
+        );
+        let published =
+            parse_paths_list(&recorded("05-paths-list-published-noreaders.json")).unwrap();
         assert_eq!(
             published,
-            vec![PathState { name: "front-door".into(), ready: true, readers: 0, reader_kinds: vec![] }]
+            vec![PathState {
+                name: "front-door".into(),
+                ready: true,
+                readers: 0,
+                reader_kinds: vec![]
+            }]
         );
         let watched = parse_paths_list(&recorded("07-paths-list-with-readers.json")).unwrap();
         assert_eq!(watched[0].readers, 2);
         assert_eq!(watched[0].reader_kinds, vec!["hlsMuxer", "rtspSession"]);
-        assert_eq!(parse_paths_list(&recorded("13-paths-list-after-unpublish.json")).unwrap(), vec![]);
+        assert_eq!(
+            parse_paths_list(&recorded("13-paths-list-after-unpublish.json")).unwrap(),
+            vec![]
+        );
         assert!(parse_paths_list(b"{\"status\":\"error\"").is_err());
     }
 
@@ -144,7 +159,11 @@ mod tests {
     fn demand_hints_from_the_recorded_log() {
         let log = String::from_utf8(recorded("20-mediamtx-log.txt")).unwrap();
         let hints: Vec<&str> = log.lines().filter_map(demand_hint).collect();
-        assert_eq!(hints, vec!["front-door", "front-door"], "the RTSP reader and the HLS muxer");
+        assert_eq!(
+            hints,
+            vec!["front-door", "front-door"],
+            "the RTSP reader and the HLS muxer"
+        );
         assert_eq!(demand_hint("INF [RTSP] [conn 1] closed: EOF"), None);
         assert_eq!(demand_hint("no stream is available on path ''"), None);
     }

@@ -1,0 +1,582 @@
+//! The engine actor (registered `engine`): keeps MediaMTX as the settings want it. It installs the
+//! binary, resolves ports, renders the config, and supervises the [`EngineProcessActor`]: a process
+//! that dies is restarted with capped exponential backoff; a settings change that only touches
+//! paths or users rewrites the config, which MediaMTX reloads in place without dropping anyone;
+//! only bind host, ports or version changes restart the process.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::config::{self, TEST_PATH, WebrtcEnv};
+use super::credentials::PublishSecret;
+use super::install::{InstallError, Platform, Progress, ProgressView, Release};
+use super::ports::{self, EnginePorts};
+use super::process::{EngineProcessActor, EngineProcessArgs, EngineProcessMsg};
+use super::signals::{EngineApi, EngineEvent, PathState};
+use crate::model::settings::{PreferredPorts, StreamingSettings};
+use crate::store::{Revision, SettingsSubscriber};
+use crate::supervision::ask;
+use crate::supervision::observe::{BoxFuture, ChildEntry, Observable, Observation};
+use crate::supervision::restart::{RestartPolicy, RestartTracker};
+
+pub const ENGINE: &str = "engine";
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
+const LOGS_KEPT: usize = 8;
+
+pub enum EngineMsg {
+    /// A committed settings revision (from the store subscription).
+    Apply(Revision, RpcReplyPort<()>),
+    /// Answered once the engine runs and answers, or with why it does not.
+    WaitReady(RpcReplyPort<Result<(), String>>),
+    /// Stop and start the process again (ports are resolved anew).
+    Restart(RpcReplyPort<()>),
+    /// Install the binary without starting it.
+    Download(RpcReplyPort<Result<PathBuf, String>>),
+    Status(RpcReplyPort<EngineStatus>),
+    Paths(RpcReplyPort<Result<Vec<PathState>, String>>),
+    Subscribe(RpcReplyPort<broadcast::Receiver<EngineEvent>>),
+    Observe(RpcReplyPort<Observation>),
+    // Internal.
+    ProcessReady {
+        pid: u32,
+    },
+    DownloadFinished {
+        generation: u64,
+        result: Result<PathBuf, InstallError>,
+    },
+    RetryStart {
+        generation: u64,
+    },
+}
+
+impl From<RpcReplyPort<Observation>> for EngineMsg {
+    fn from(reply: RpcReplyPort<Observation>) -> Self {
+        EngineMsg::Observe(reply)
+    }
+}
+
+/// What `GET /api/streams/engine/status` reports (URLs are added by the HTTP layer).
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineStatus {
+    pub enabled: bool,
+    pub running: bool,
+    /// The process runs and its API answers.
+    pub ready: bool,
+    pub pid: Option<u32>,
+    pub uptime_seconds: Option<f64>,
+    pub started_at_unix: Option<f64>,
+    pub bind_host: String,
+    pub ports: Option<EnginePorts>,
+    pub preferred_ports: PreferredPorts,
+    pub last_error: Option<String>,
+    pub mediamtx_version: String,
+    pub platform: Option<String>,
+    pub binary_path: Option<PathBuf>,
+    pub config_path: PathBuf,
+    pub log_path: Option<PathBuf>,
+    pub test_path: &'static str,
+    pub warnings: Vec<String>,
+    pub restart_count: u32,
+    pub download: ProgressView,
+}
+
+pub struct EngineArgs {
+    pub data_dir: PathBuf,
+    pub events: broadcast::Sender<EngineEvent>,
+}
+
+pub struct EngineActor;
+
+/// Settings that can only change by starting a new process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RestartKey {
+    bind: IpAddr,
+    preferred: PreferredPorts,
+    version: String,
+}
+
+impl RestartKey {
+    fn of(settings: &StreamingSettings) -> RestartKey {
+        RestartKey {
+            bind: config::bind_host(&settings.engine),
+            preferred: settings.engine.preferred_ports,
+            version: settings.engine.mediamtx_version.clone(),
+        }
+    }
+}
+
+struct Running {
+    actor: ActorRef<EngineProcessMsg>,
+    key: RestartKey,
+    ports: EnginePorts,
+    binary: PathBuf,
+    log_path: PathBuf,
+    started_at: SystemTime,
+    /// Set once the API answers.
+    pid: Option<u32>,
+}
+
+pub struct EngineState {
+    runtime_dir: PathBuf,
+    config_path: PathBuf,
+    settings: Arc<StreamingSettings>,
+    secret: PublishSecret,
+    events: broadcast::Sender<EngineEvent>,
+    running: Option<Running>,
+    port_warnings: Vec<String>,
+    tracker: RestartTracker,
+    /// A failure happened; the next successful start counts as a restart.
+    recovering: bool,
+    /// While set, a start waits for this instant (a `RetryStart` is scheduled for it).
+    backoff_until: Option<Instant>,
+    last_error: Option<String>,
+    progress: Arc<Progress>,
+    downloading: bool,
+    /// Bumped on every stop/restart so late timers and downloads of an older intent are ignored.
+    generation: u64,
+    ready_waiters: Vec<RpcReplyPort<Result<(), String>>>,
+    download_waiters: Vec<RpcReplyPort<Result<PathBuf, String>>>,
+}
+
+impl Actor for EngineActor {
+    type Msg = EngineMsg;
+    type State = EngineState;
+    type Arguments = EngineArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<EngineMsg>,
+        args: EngineArgs,
+    ) -> Result<EngineState, ActorProcessingErr> {
+        let runtime_dir = args.data_dir.join("runtime").join("streaming");
+        std::fs::create_dir_all(runtime_dir.join("logs"))?;
+        let secret = PublishSecret::load_or_create(&runtime_dir)?;
+        Ok(EngineState {
+            config_path: runtime_dir.join("mediamtx.yml"),
+            runtime_dir,
+            settings: Arc::new(StreamingSettings::default()),
+            secret,
+            events: args.events,
+            running: None,
+            port_warnings: Vec::new(),
+            tracker: RestartTracker::new(RestartPolicy::PROCESS, Instant::now()),
+            recovering: false,
+            backoff_until: None,
+            last_error: None,
+            progress: Arc::new(Progress::default()),
+            downloading: false,
+            generation: 0,
+            ready_waiters: Vec::new(),
+            download_waiters: Vec::new(),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<EngineMsg>,
+        state: &mut EngineState,
+    ) -> Result<(), ActorProcessingErr> {
+        stop_process(state).await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<EngineMsg>,
+        msg: EngineMsg,
+        state: &mut EngineState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            EngineMsg::Apply(revision, reply) => {
+                state.settings = revision.settings;
+                reconcile(&myself, state).await;
+                let _ = reply.send(());
+            }
+            EngineMsg::WaitReady(reply) => {
+                if !state.settings.engine.enabled {
+                    let _ = reply.send(Err("Engine is disabled in settings.".into()));
+                } else if state.running.as_ref().is_some_and(|r| r.pid.is_some()) {
+                    let _ = reply.send(Ok(()));
+                } else {
+                    state.ready_waiters.push(reply);
+                }
+            }
+            EngineMsg::Restart(reply) => {
+                stop_process(state).await;
+                state.backoff_until = None;
+                reconcile(&myself, state).await;
+                let _ = reply.send(());
+            }
+            EngineMsg::Download(reply) => {
+                match release(&state.settings).and_then(|r| r.installed()) {
+                    Ok(Some(path)) => {
+                        let _ = reply.send(Ok(path));
+                    }
+                    Ok(None) => {
+                        state.download_waiters.push(reply);
+                        start_download(&myself, state);
+                    }
+                    Err(err) => {
+                        let _ = reply.send(Err(err.to_string()));
+                    }
+                }
+            }
+            EngineMsg::Status(reply) => {
+                let _ = reply.send(status(state));
+            }
+            EngineMsg::Paths(reply) => match state.running.as_ref().filter(|r| r.pid.is_some()) {
+                Some(running) => {
+                    let api = EngineApi::new(running.ports.api);
+                    tokio::spawn(async move {
+                        let _ = reply.send(api.paths().await);
+                    });
+                }
+                None => {
+                    let _ = reply.send(Err("Engine is not running.".into()));
+                }
+            },
+            EngineMsg::Subscribe(reply) => {
+                let _ = reply.send(state.events.subscribe());
+            }
+            EngineMsg::Observe(reply) => {
+                let children = state
+                    .running
+                    .as_ref()
+                    .map(|running| ChildEntry {
+                        name: "mediamtx".into(),
+                        kind: "engine_process",
+                        actor: Some(Box::new(running.actor.clone()) as Box<dyn Observable>),
+                        restarts: state.tracker.restarts,
+                        last_error: state.tracker.last_error.clone(),
+                    })
+                    .into_iter()
+                    .collect();
+                let status = status(state);
+                let _ = reply.send(Observation {
+                    pid: None,
+                    state: json!({
+                        "enabled": status.enabled,
+                        "ready": status.ready,
+                        "ports": status.ports,
+                        "download": status.download,
+                        "backoff": state.backoff_until.is_some(),
+                    }),
+                    children,
+                });
+            }
+            EngineMsg::ProcessReady { pid } => {
+                if let Some(running) = &mut state.running {
+                    running.pid = Some(pid);
+                    if std::mem::take(&mut state.recovering) {
+                        state.tracker.restarted(Instant::now());
+                    }
+                    state.last_error = None;
+                    for waiter in state.ready_waiters.drain(..) {
+                        let _ = waiter.send(Ok(()));
+                    }
+                    let _ = state.events.send(EngineEvent::Ready { pid });
+                }
+            }
+            EngineMsg::DownloadFinished { generation, result } => {
+                state.downloading = false;
+                let outcome = result.clone().map_err(|err| err.to_string());
+                for waiter in state.download_waiters.drain(..) {
+                    let _ = waiter.send(outcome.clone());
+                }
+                if generation == state.generation {
+                    match result {
+                        Ok(_) => reconcile(&myself, state).await,
+                        Err(err) => {
+                            failed(&myself, state, format!("MediaMTX download failed: {err}"))
+                        }
+                    }
+                }
+            }
+            EngineMsg::RetryStart { generation } => {
+                if generation == state.generation {
+                    state.backoff_until = None;
+                    reconcile(&myself, state).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<EngineMsg>,
+        event: SupervisionEvent,
+        state: &mut EngineState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (
+                cell,
+                reason.unwrap_or_else(|| "MediaMTX process actor stopped".into()),
+            ),
+            _ => return Ok(()),
+        };
+        let ours = state
+            .running
+            .as_ref()
+            .is_some_and(|r| r.actor.get_id() == cell.get_id());
+        if ours {
+            state.running = None;
+            let _ = state.events.send(EngineEvent::Stopped);
+            tracing::warn!(%reason, "MediaMTX failed");
+            failed(&myself, state, reason);
+        }
+        Ok(())
+    }
+}
+
+/// Brings the process in line with the settings. Never waits for a download or for readiness.
+async fn reconcile(myself: &ActorRef<EngineMsg>, state: &mut EngineState) {
+    let settings = state.settings.clone();
+    if !settings.engine.enabled {
+        stop_process(state).await;
+        state.backoff_until = None;
+        state.recovering = false;
+        for waiter in state.ready_waiters.drain(..) {
+            let _ = waiter.send(Err("Engine is disabled in settings.".into()));
+        }
+        return;
+    }
+    let key = RestartKey::of(&settings);
+    if let Some(running) = &state.running {
+        if running.key == key {
+            // Paths and users only: MediaMTX reloads the file in place, viewers stay connected.
+            let ports = running.ports;
+            if let Err(err) = write_config(state, &ports) {
+                tracing::error!(%err, "cannot rewrite the MediaMTX config");
+            }
+            return;
+        }
+        tracing::info!("engine bind host, ports or version changed; restarting MediaMTX");
+        stop_process(state).await;
+    }
+    if state.backoff_until.is_some() || state.downloading {
+        return;
+    }
+    if let Err(reason) = start(myself, state, key).await {
+        failed(myself, state, reason);
+    }
+}
+
+async fn start(
+    myself: &ActorRef<EngineMsg>,
+    state: &mut EngineState,
+    key: RestartKey,
+) -> Result<(), String> {
+    let release = release(&state.settings).map_err(|e| e.to_string())?;
+    let Some(binary) = release.installed().map_err(|e| e.to_string())? else {
+        start_download(myself, state);
+        return Ok(());
+    };
+    let (ports, warnings) = ports::resolve(key.bind, &key.preferred)?;
+    state.port_warnings = warnings;
+    write_config(state, &ports)
+        .map_err(|err| format!("cannot write the MediaMTX config: {err}"))?;
+    let log_path = new_log_path(&state.runtime_dir);
+    let args = EngineProcessArgs {
+        binary: binary.clone(),
+        config_path: state.config_path.clone(),
+        log_path: log_path.clone(),
+        api_port: ports.api,
+        manager: myself.clone(),
+        events: state.events.clone(),
+    };
+    // Unnamed: found through this actor, so a restarted process never collides with a name.
+    let (actor, _) = Actor::spawn_linked(None, EngineProcessActor, args, myself.get_cell())
+        .await
+        .map_err(|err| format!("cannot start the MediaMTX process actor: {err}"))?;
+    state.running = Some(Running {
+        actor,
+        key,
+        ports,
+        binary,
+        log_path,
+        started_at: SystemTime::now(),
+        pid: None,
+    });
+    Ok(())
+}
+
+fn failed(myself: &ActorRef<EngineMsg>, state: &mut EngineState, reason: String) {
+    let delay = state.tracker.failed(Instant::now(), reason.clone());
+    state.last_error = Some(reason.clone());
+    state.recovering = true;
+    state.backoff_until = Some(Instant::now() + delay);
+    for waiter in state.ready_waiters.drain(..) {
+        let _ = waiter.send(Err(reason.clone()));
+    }
+    let generation = state.generation;
+    myself.send_after(delay, move || EngineMsg::RetryStart { generation });
+}
+
+fn start_download(myself: &ActorRef<EngineMsg>, state: &mut EngineState) {
+    if state.downloading {
+        return;
+    }
+    let release = match release(&state.settings) {
+        Ok(release) => release,
+        Err(err) => {
+            let _ = myself.send_message(EngineMsg::DownloadFinished {
+                generation: state.generation,
+                result: Err(err),
+            });
+            return;
+        }
+    };
+    state.downloading = true;
+    let progress = state.progress.clone();
+    let generation = state.generation;
+    let myself = myself.clone();
+    tokio::spawn(async move {
+        let result = release.ensure(progress).await;
+        let _ = myself.send_message(EngineMsg::DownloadFinished { generation, result });
+    });
+}
+
+async fn stop_process(state: &mut EngineState) {
+    state.generation += 1;
+    if let Some(running) = state.running.take() {
+        // The process actor's post_stop stops MediaMTX and reaps it before this returns.
+        let _ = running.actor.stop_and_wait(None, Some(STOP_DEADLINE)).await;
+        let _ = state.events.send(EngineEvent::Stopped);
+    }
+    state.port_warnings.clear();
+}
+
+fn write_config(state: &EngineState, ports: &EnginePorts) -> std::io::Result<()> {
+    let rules = config::path_rules(&state.settings, &state.secret);
+    let text = config::render(
+        &state.settings.engine,
+        ports,
+        &rules,
+        &WebrtcEnv::from_env(),
+    );
+    let tmp = state.config_path.with_extension("yml.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &state.config_path)
+}
+
+fn release(settings: &StreamingSettings) -> Result<Release, InstallError> {
+    Release::mediamtx(&settings.engine.mediamtx_version)
+}
+
+/// `logs/mediamtx-YYYYMMDD-HHMMSS.log`, keeping the newest few.
+fn new_log_path(runtime_dir: &std::path::Path) -> PathBuf {
+    let logs = runtime_dir.join("logs");
+    let mut existing: Vec<PathBuf> = std::fs::read_dir(&logs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("mediamtx-"))
+        })
+        .collect();
+    existing.sort();
+    while existing.len() >= LOGS_KEPT {
+        let _ = std::fs::remove_file(existing.remove(0));
+    }
+    let stamp: String = crate::model::edit::now_rfc3339()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(14)
+        .collect();
+    logs.join(format!("mediamtx-{}-{}.log", &stamp[..8], &stamp[8..]))
+}
+
+fn status(state: &EngineState) -> EngineStatus {
+    let settings = &state.settings;
+    let enabled = settings.engine.enabled;
+    let release = release(settings).ok();
+    let installed = release.as_ref().and_then(|r| r.installed().ok().flatten());
+    let running = state.running.as_ref();
+    let mut warnings = state.port_warnings.clone();
+    if !enabled {
+        warnings.push("Engine is disabled in settings.".into());
+    } else if running.is_none() {
+        warnings.push("Engine is enabled but not running.".into());
+        if installed.is_none() {
+            warnings.push(
+                "MediaMTX binary is not installed yet. Starting the engine will download it (internet required), \
+                 or set TOPOSYNC_STREAMING_ENGINE_PATH to a local path."
+                    .into(),
+            );
+        }
+        if let Some(until) = state.backoff_until {
+            let left = until
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            warnings.push(format!(
+                "MediaMTX auto-restart backoff active for {left:.1}s."
+            ));
+        }
+    }
+    let unix = |t: SystemTime| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).ok();
+    EngineStatus {
+        enabled,
+        running: running.is_some(),
+        ready: running.is_some_and(|r| r.pid.is_some()),
+        pid: running.and_then(|r| r.pid),
+        uptime_seconds: running
+            .and_then(|r| r.started_at.elapsed().ok())
+            .map(|d| d.as_secs_f64()),
+        started_at_unix: running.and_then(|r| unix(r.started_at)),
+        bind_host: config::bind_host(&settings.engine).to_string(),
+        ports: running.map(|r| r.ports),
+        preferred_ports: settings.engine.preferred_ports,
+        last_error: state.last_error.clone(),
+        mediamtx_version: settings.engine.mediamtx_version.clone(),
+        platform: Platform::current().ok().map(|p| p.key()),
+        binary_path: running.map(|r| r.binary.clone()).or(installed),
+        config_path: state.config_path.clone(),
+        log_path: running.map(|r| r.log_path.clone()),
+        test_path: TEST_PATH,
+        warnings,
+        restart_count: state.tracker.restarts,
+        download: state.progress.view(),
+    }
+}
+
+/// The running engine actor, found by name.
+pub fn engine() -> Option<ActorRef<EngineMsg>> {
+    ractor::registry::where_is(ENGINE).map(ActorRef::from)
+}
+
+/// Delivers committed revisions to the engine actor.
+pub struct EngineSubscriber(pub ActorRef<EngineMsg>);
+
+impl SettingsSubscriber for EngineSubscriber {
+    fn name(&self) -> &'static str {
+        ENGINE
+    }
+
+    fn settings_changed(&self, revision: Revision) -> BoxFuture<()> {
+        let engine = self.0.clone();
+        Box::pin(async move {
+            if let Err(err) = ask(
+                &engine,
+                |reply| EngineMsg::Apply(revision, reply),
+                STOP_DEADLINE * 2,
+            )
+            .await
+            {
+                tracing::warn!(?err, "engine did not apply settings");
+            }
+        })
+    }
+}

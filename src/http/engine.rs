@@ -1,0 +1,121 @@
+//! `/api/streams/engine/*`: status and lifecycle of the MediaMTX engine.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use toposync_actors::engine::{EngineMsg, EngineStatus, engine};
+use toposync_actors::model::edit;
+use toposync_actors::store;
+use toposync_actors::supervision::{AskError, ask};
+use toposync_actors::urls::{PlaybackPorts, advertised_host};
+
+use super::STORE_DEADLINE;
+use super::error::ApiError;
+
+const STATUS_DEADLINE: Duration = Duration::from_secs(2);
+/// How long start/restart wait for the engine to answer before reporting what they see.
+const START_WAIT: Duration = Duration::from_secs(20);
+/// A release download on a slow link.
+const DOWNLOAD_WAIT: Duration = Duration::from_secs(900);
+
+pub async fn status(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    Ok(Json(status_json(&headers).await?))
+}
+
+pub async fn start(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    set_enabled(true).await?;
+    wait_ready().await?;
+    status(headers).await
+}
+
+pub async fn stop(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    set_enabled(false).await?;
+    status(headers).await
+}
+
+pub async fn restart(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    ask(&actor()?, EngineMsg::Restart, STORE_DEADLINE)
+        .await
+        .map_err(|err| ApiError::unavailable("streaming engine", err))?;
+    wait_ready().await?;
+    status(headers).await
+}
+
+pub async fn download(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    ask(&actor()?, EngineMsg::Download, DOWNLOAD_WAIT)
+        .await
+        .map_err(|err| ApiError::unavailable("streaming engine", err))?
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("Failed to download MediaMTX engine: {err}"),
+            )
+        })?;
+    status(headers).await
+}
+
+/// The engine's ports when it runs and answers, for URL resolution.
+pub async fn running_ports() -> Option<PlaybackPorts> {
+    let status = current_status().await.ok()?;
+    let ports = status.ports.filter(|_| status.ready)?;
+    Some(PlaybackPorts {
+        rtsp: ports.rtsp,
+        hls: ports.hls,
+        webrtc: ports.webrtc,
+    })
+}
+
+async fn set_enabled(enabled: bool) -> Result<(), ApiError> {
+    store::mutate(
+        move |doc| {
+            let patch = json!({"engine": {"enabled": enabled}});
+            edit::patch_settings(doc, patch, &edit::now_rfc3339()).map(|_| ())
+        },
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Waits for the engine to run. A failure is reported; a slow start (a download) is not.
+async fn wait_ready() -> Result<(), ApiError> {
+    match ask(&actor()?, EngineMsg::WaitReady, START_WAIT).await {
+        Ok(Ok(())) | Err(AskError::Timeout) => Ok(()),
+        Ok(Err(reason)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Failed to start streaming engine: {reason}"),
+        )),
+        Err(err) => Err(ApiError::unavailable("streaming engine", err)),
+    }
+}
+
+async fn current_status() -> Result<EngineStatus, ApiError> {
+    ask(&actor()?, EngineMsg::Status, STATUS_DEADLINE)
+        .await
+        .map_err(|err| ApiError::unavailable("streaming engine", err))
+}
+
+async fn status_json(headers: &HeaderMap) -> Result<Value, ApiError> {
+    let status = current_status().await?;
+    let settings = store::read(STORE_DEADLINE).await?.settings;
+    let host = advertised_host(&settings.engine, super::request_host(headers));
+    let preferred = status.preferred_ports;
+    let (rtsp, hls, webrtc) = match status.ports {
+        Some(p) => (p.rtsp as i64, p.hls as i64, p.webrtc as i64),
+        None => (preferred.rtsp, preferred.hls, preferred.webrtc),
+    };
+    let path = status.test_path;
+    let mut body = serde_json::to_value(&status).expect("status serializes");
+    body["urls"] = json!({
+        "rtsp_url": format!("rtsp://{host}:{rtsp}/{path}"),
+        "hls_url": format!("http://{host}:{hls}/{path}/index.m3u8"),
+        "webrtc_url": format!("http://{host}:{webrtc}/{path}/whep"),
+    });
+    Ok(body)
+}
+
+fn actor() -> Result<ractor::ActorRef<EngineMsg>, ApiError> {
+    engine().ok_or_else(|| ApiError::unavailable("streaming engine", AskError::Unavailable))
+}
