@@ -18,22 +18,24 @@ use ractor::{Actor, ActorRef};
 use root::{ROOT, RootArgs, RootMsg, RootSupervisor};
 use supervision::observe::{ActorSnapshot, ChildEntry, snapshot};
 
+/// Long enough for every child process to get SIGINT, its grace period, and SIGKILL.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+
 /// The running supervision tree.
 pub struct Runtime {
     root: ActorRef<RootMsg>,
-    handle: tokio::task::JoinHandle<()>,
 }
 
 impl Runtime {
     /// Starts the tree: loads settings from `data_dir` and starts every singleton.
     pub async fn start(data_dir: PathBuf) -> Result<Self, ractor::SpawnErr> {
-        let (root, handle) = Actor::spawn(
+        let (root, _) = Actor::spawn(
             Some(ROOT.to_string()),
             RootSupervisor,
             RootArgs { data_dir },
         )
         .await?;
-        Ok(Self { root, handle })
+        Ok(Self { root })
     }
 
     /// The live tree, each actor given `deadline` to answer.
@@ -48,9 +50,9 @@ impl Runtime {
         snapshot(root, deadline).await
     }
 
-    /// Stops every actor, children in reverse start order, and waits for them.
-    pub async fn shutdown(self) {
-        self.root.stop(None);
-        let _ = self.handle.await;
+    /// Stops every actor, children in reverse start order, and waits for them (and for the
+    /// processes they own) to be gone.
+    pub async fn shutdown(&self) {
+        let _ = self.root.stop_and_wait(None, Some(SHUTDOWN_DEADLINE)).await;
     }
 }

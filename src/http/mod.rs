@@ -82,10 +82,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|err| format!("HTTP server failed: {err}"));
     tracing::info!("shutting down");
-    match Arc::try_unwrap(runtime) {
-        Ok(runtime) => runtime.shutdown().await,
-        Err(_) => tracing::warn!("requests still hold the runtime; stopping without waiting"),
-    }
+    runtime.shutdown().await;
     served
 }
 

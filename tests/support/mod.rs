@@ -22,10 +22,27 @@ pub struct Service {
 impl Service {
     /// Starts the service on a free port with its own data dir and waits until it listens.
     pub fn start(data_dir: &Path) -> Service {
-        let mut child = Command::new(BIN)
+        Service::start_with(data_dir, &[])
+    }
+
+    /// As [`Service::start`], with extra environment variables.
+    pub fn start_with(data_dir: &Path, env: &[(&str, &Path)]) -> Service {
+        let mut command = Command::new(BIN);
+        command
+            .env("TOPOSYNC_LOG", "warn")
+            // Never reach out to the internet from tests, whatever a test forgets to set.
+            .env(
+                "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL",
+                "http://127.0.0.1:9/unreachable",
+            )
+            .env(
+                "TOPOSYNC_STREAMING_ENGINE_CACHE_DIR",
+                data_dir.join("cache"),
+            )
+            .envs(env.iter().map(|(k, v)| (k, v.as_os_str())));
+        let mut child = command
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(data_dir)
-            .env("TOPOSYNC_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -97,6 +114,44 @@ async fn into_parts(response: reqwest::Result<reqwest::Response>) -> (u16, Value
     let text = response.text().await.expect("body reads");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body)
+}
+
+/// The MediaMTX test stand-in (`stand-ins/`), built on first use if the workspace build has not.
+pub fn mediamtx_stand_in() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target_dir = std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+                .expect("test binary lives in target/<profile>/deps");
+            let path = target_dir.join("mediamtx-stand-in");
+            if !path.exists() {
+                let status = Command::new(env!("CARGO"))
+                    .args(["build", "--quiet", "-p", "toposync-test-stand-ins"])
+                    .status()
+                    .expect("cargo runs");
+                assert!(status.success(), "building the stand-in failed");
+            }
+            path
+        })
+        .clone()
+}
+
+/// Whether a process with this PID exists (and is not a zombie).
+pub fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
 }
 
 /// Polls `probe` until it returns `Some`, failing the test after `deadline`.

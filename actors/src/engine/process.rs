@@ -49,6 +49,8 @@ pub struct EngineProcessActor;
 pub struct EngineProcessState {
     args: EngineProcessArgs,
     process: Option<OwnedProcess>,
+    /// Copies stdout to the log; answers the last error line once the process closed stdout.
+    log_follower: Option<tokio::task::JoinHandle<Option<String>>>,
 }
 
 impl Actor for EngineProcessActor {
@@ -65,6 +67,7 @@ impl Actor for EngineProcessActor {
         Ok(EngineProcessState {
             args,
             process: None,
+            log_follower: None,
         })
     }
 
@@ -106,11 +109,11 @@ impl Actor for EngineProcessActor {
         state.process = Some(process);
 
         if let Some(stdout) = io.stdout.take() {
-            tokio::spawn(follow_log(
+            state.log_follower = Some(tokio::spawn(follow_log(
                 stdout,
                 tokio::fs::File::from_std(log),
                 args.events.clone(),
-            ));
+            )));
         }
         let api = EngineApi::new(args.api_port);
         let manager = args.manager.clone();
@@ -150,7 +153,15 @@ impl Actor for EngineProcessActor {
         match msg {
             EngineProcessMsg::Exited(reason) => {
                 state.process = None;
-                let hint = log_hint(&state.args.log_path);
+                // The last error line the engine printed usually says why it exited.
+                let hint = match state.log_follower.take() {
+                    Some(follower) => tokio::time::timeout(Duration::from_secs(1), follower)
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .flatten(),
+                    None => None,
+                };
                 Err(match hint {
                     Some(hint) => format!("{reason}. MediaMTX log: {hint}"),
                     None => reason,
@@ -179,34 +190,52 @@ impl Actor for EngineProcessActor {
     }
 }
 
-/// Copies the engine's log lines to its log file, and turns "no stream is available on path"
-/// lines into demand hints for the rest of the system.
+/// Copies the engine's log lines to its log file, turns "no stream is available on path" lines
+/// into demand hints for the rest of the system, and returns the last error line it saw.
 async fn follow_log(
     stdout: tokio::process::ChildStdout,
     mut file: tokio::fs::File,
     events: broadcast::Sender<EngineEvent>,
-) {
+) -> Option<String> {
     let mut lines = BufReader::new(stdout).lines();
+    let mut last_error = None;
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(path) = demand_hint(&line) {
             let _ = events.send(EngineEvent::DemandHint {
                 path: path.to_string(),
             });
         }
+        if let Some(error) = error_text(&line) {
+            last_error = Some(error.to_string());
+        }
         let _ = file.write_all(line.as_bytes()).await;
         let _ = file.write_all(b"\n").await;
     }
     let _ = file.flush().await;
+    last_error
 }
 
-/// The newest `ERR`/`FTL` line of the last 4 KiB of the log, to explain a failure.
-fn log_hint(path: &std::path::Path) -> Option<String> {
-    let text = std::fs::read(path).ok()?;
-    let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(4096)..]).into_owned();
-    tail.lines().rev().take(30).find_map(|line| {
-        [" ERR ", " FTL "].iter().find_map(|marker| {
-            line.find(marker)
-                .map(|at| line[at + marker.len()..].trim().to_string())
-        })
-    })
+/// The message of an `ERR`/`FTL` log line.
+fn error_text(line: &str) -> Option<&str> {
+    [" ERR ", " FTL "]
+        .iter()
+        .find_map(|marker| line.find(marker).map(|at| line[at + marker.len()..].trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_explain_a_failure() {
+        assert_eq!(
+            error_text("2026/01/01 00:00:01 ERR listen tcp :8554: bind: address already in use"),
+            Some("listen tcp :8554: bind: address already in use")
+        );
+        assert_eq!(
+            error_text("2026/01/01 00:00:01 FTL bad config"),
+            Some("bad config")
+        );
+        assert_eq!(error_text("2026/01/01 00:00:01 INF fine"), None);
+    }
 }

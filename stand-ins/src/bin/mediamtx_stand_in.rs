@@ -1,0 +1,149 @@
+//! TEST STAND-IN for MediaMTX. Not MediaMTX, and never shipped: the tests start it where the
+//! service would start the real engine, because the real binary cannot be downloaded on test
+//! machines. It does just enough of what the engine does for supervision tests:
+//!
+//! - takes the config path as its only argument and reads `apiAddress` and `rtspAddress`;
+//! - answers `GET /v3/paths/list` on the API address with the contents of the file named by
+//!   `STAND_IN_PATHS_FILE` (an empty list when unset or missing);
+//! - on the RTSP address, answers any request with `404 Not Found` and logs MediaMTX's
+//!   `no stream is available on path '<path>'` line, as the real engine does for a reader
+//!   that arrives before any publisher;
+//! - logs `reloading configuration (file changed)` when the config file changes, like MediaMTX;
+//! - `STAND_IN_FAIL_AT_START=<code>` makes it log an ERR line and exit with that code at once;
+//!   `STAND_IN_SKIP_API=1` makes it never open the API (a hung start).
+//!
+//! Crashes and hangs at run time are made from outside with SIGKILL and SIGSTOP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, SystemTime};
+
+fn log(line: &str) {
+    // Same shape as MediaMTX's lines: date, time, level, message.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "2026/01/01 00:00:00 {line}");
+    let _ = out.flush();
+}
+
+fn setting(config: &str, key: &str) -> Option<String> {
+    config.lines().find_map(|line| {
+        let value = line.strip_prefix(key)?.strip_prefix(':')?.trim();
+        Some(value.trim_matches('\'').to_string())
+    })
+}
+
+fn bind_address(value: &str) -> String {
+    if value.starts_with(':') {
+        format!("0.0.0.0{value}")
+    } else {
+        value.to_string()
+    }
+}
+
+fn serve_api(listener: TcpListener) {
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            let mut stream = stream;
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+            }
+            let (status, body) = if request_line.starts_with("GET /v3/paths/list") {
+                let body = std::env::var("STAND_IN_PATHS_FILE")
+                    .ok()
+                    .and_then(|file| std::fs::read_to_string(file).ok())
+                    .unwrap_or_else(|| r#"{"itemCount":0,"pageCount":0,"items":[]}"#.to_string());
+                ("200 OK", body)
+            } else {
+                (
+                    "404 Not Found",
+                    r#"{"status":"error","error":"not found"}"#.to_string(),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        });
+    }
+}
+
+fn serve_rtsp(listener: TcpListener) {
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || answer_rtsp(stream));
+    }
+}
+
+fn answer_rtsp(mut stream: TcpStream) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    log(&format!("INF [RTSP] [conn {peer}] opened"));
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let request = String::from_utf8_lossy(&buffer);
+    let url = request.split_whitespace().nth(1).unwrap_or("");
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .unwrap_or("")
+        .trim_end_matches('/');
+    let cseq = request
+        .lines()
+        .find_map(|l| l.strip_prefix("CSeq:").map(str::trim))
+        .unwrap_or("1");
+    let _ = write!(stream, "RTSP/1.0 404 Not Found\r\nCSeq: {cseq}\r\n\r\n");
+    log(&format!(
+        "INF [RTSP] [conn {peer}] closed: no stream is available on path '{path}'"
+    ));
+}
+
+fn modified(path: &str) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn main() {
+    let config_path = std::env::args()
+        .nth(1)
+        .expect("usage: mediamtx-stand-in <config>");
+    log("INF MediaMTX TEST STAND-IN (not MediaMTX)");
+    if let Ok(code) = std::env::var("STAND_IN_FAIL_AT_START") {
+        log("ERR stand-in told to fail at start");
+        std::process::exit(code.parse().unwrap_or(1));
+    }
+    let config = std::fs::read_to_string(&config_path).expect("config readable");
+    log(&format!("INF configuration loaded from {config_path}"));
+    if let Some(rtsp) = setting(&config, "rtspAddress") {
+        let listener = TcpListener::bind(bind_address(&rtsp)).expect("rtsp address free");
+        log(&format!("INF [RTSP] listener opened on {rtsp} (TCP/RTSP)"));
+        std::thread::spawn(move || serve_rtsp(listener));
+    }
+    if std::env::var("STAND_IN_SKIP_API").is_err() {
+        let api = setting(&config, "apiAddress").expect("apiAddress in config");
+        let listener = TcpListener::bind(bind_address(&api)).expect("api address free");
+        log(&format!("INF [API] listener opened on {api}"));
+        std::thread::spawn(move || serve_api(listener));
+    }
+    let mut last = modified(&config_path);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = modified(&config_path);
+        if now != last {
+            last = now;
+            log("INF reloading configuration (file changed)");
+        }
+    }
+}
