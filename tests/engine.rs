@@ -321,6 +321,32 @@ mod supervision {
     }
 
     #[tokio::test]
+    async fn an_engine_that_never_answers_is_given_up_on_and_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let stand_in = mediamtx_stand_in();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_ENGINE_PATH", &stand_in),
+                ("STAND_IN_SKIP_API", Path::new("1")),
+            ],
+        ))
+        .await;
+        let (status, body) = service.post("/engine/start", &json!({})).await;
+        assert_eq!(status, 503, "{body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("MediaMTX startup timed out on API port"),
+            "{detail}"
+        );
+        let (_, status) = service.get("/engine/status").await;
+        assert_eq!(
+            status["running"], false,
+            "the hung process was stopped: {status}"
+        );
+    }
+
+    #[tokio::test]
     async fn without_binary_or_network_start_fails_clearly_and_stop_stops_retrying() {
         let dir = tempfile::tempdir().unwrap();
         let service = Service::start(dir.path());

@@ -205,7 +205,10 @@ impl Release {
             .text()
             .await
             .map_err(|err| {
-                InstallError::Download(format!("Failed to download {checksums_url}: {err}"))
+                InstallError::Download(format!(
+                    "Failed to download {checksums_url}: {}",
+                    chain(&err)
+                ))
             })?;
         let expected = expected_sha256(&checksums, &asset)?;
 
@@ -222,7 +225,7 @@ impl Release {
             let mut file = fs::File::create(&archive_path)?;
             let mut hasher = Sha256::new();
             while let Some(chunk) = response.chunk().await.map_err(|err| {
-                InstallError::Download(format!("Failed to download {asset_url}: {err}"))
+                InstallError::Download(format!("Failed to download {asset_url}: {}", chain(&err)))
             })? {
                 hasher.update(&chunk);
                 file.write_all(&chunk)?;
@@ -269,7 +272,9 @@ async fn fetch(
         .timeout(timeout)
         .send()
         .await
-        .map_err(|err| InstallError::Download(format!("Failed to download {url}: {err}")))?;
+        .map_err(|err| {
+            InstallError::Download(format!("Failed to download {url}: {}", chain(&err)))
+        })?;
     let status = response.status();
     if !status.is_success() {
         let body: String = response
@@ -381,6 +386,21 @@ fn extract_to(archive: &Path, binary: &str, tmp: &Path) -> Result<(), InstallErr
 fn set_executable(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+}
+
+/// An error with its causes (`error sending request: connection refused`), so a user sees why.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 pub fn hex(bytes: &[u8]) -> String {
