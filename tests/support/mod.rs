@@ -29,6 +29,8 @@ impl Service {
     pub fn start_with(data_dir: &Path, env: &[(&str, &Path)]) -> Service {
         let mut command = Command::new(BIN);
         command
+            // Only what a test passes decides which engine runs (a developer may have a real one set).
+            .env_remove("TOPOSYNC_STREAMING_ENGINE_PATH")
             .env("TOPOSYNC_LOG", "warn")
             // Never reach out to the internet from tests, whatever a test forgets to set.
             .env(
