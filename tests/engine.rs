@@ -53,6 +53,30 @@ async fn start_engine(service: &Service) -> Value {
     body
 }
 
+/// The stand-in told to misbehave through one of its `STAND_IN_*` knobs.
+async fn with_misbehaving_stand_in(dir: &Path, knob: &str, value: &str) -> Service {
+    let stand_in = mediamtx_stand_in();
+    isolated(Service::start_with(
+        dir,
+        &[
+            ("TOPOSYNC_STREAMING_ENGINE_PATH", &stand_in),
+            (knob, Path::new(value)),
+        ],
+    ))
+    .await
+}
+
+/// Starting answers 503 with a detail that contains `expected`, and the engine does not run.
+async fn start_fails(service: &Service, expected: &str) -> String {
+    let (status, body) = service.post("/engine/start", &json!({})).await;
+    assert_eq!(status, 503, "{body}");
+    let detail = body["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains(expected), "{detail}");
+    let (_, status) = service.get("/engine/status").await;
+    assert_eq!(status["running"], false, "{status}");
+    detail
+}
+
 fn pid_of(status: &Value) -> u32 {
     status["pid"].as_u64().expect("a pid") as u32
 }
@@ -286,33 +310,19 @@ mod supervision {
     #[tokio::test]
     async fn an_engine_failing_at_start_is_reported_and_backed_off() {
         let dir = tempfile::tempdir().unwrap();
-        let stand_in = mediamtx_stand_in();
-        let service = isolated(Service::start_with(
-            dir.path(),
-            &[
-                ("TOPOSYNC_STREAMING_ENGINE_PATH", &stand_in),
-                ("STAND_IN_FAIL_AT_START", Path::new("3")),
-            ],
-        ))
-        .await;
-        let (status, body) = service.post("/engine/start", &json!({})).await;
-        assert_eq!(status, 503, "{body}");
-        let detail = body["detail"].as_str().unwrap();
+        let service = with_misbehaving_stand_in(dir.path(), "STAND_IN_FAIL_AT_START", "3").await;
+        let detail = start_fails(&service, "MediaMTX log: stand-in told to fail at start").await;
         assert!(
             detail.starts_with(
                 "Failed to start streaming engine: MediaMTX exited unexpectedly (code=3)"
             ),
             "{detail}"
         );
-        assert!(
-            detail.contains("MediaMTX log: stand-in told to fail at start"),
-            "{detail}"
-        );
         let (_, status) = service.get("/engine/status").await;
-        assert_eq!(status["running"], false);
         assert!(status["last_error"].as_str().unwrap().contains("code=3"));
+        let warnings = status["warnings"].as_array().unwrap();
         assert!(
-            status["warnings"].as_array().unwrap().iter().any(|w| w
+            warnings.iter().any(|w| w
                 .as_str()
                 .unwrap()
                 .starts_with("MediaMTX auto-restart backoff active")),
@@ -323,27 +333,8 @@ mod supervision {
     #[tokio::test]
     async fn an_engine_that_never_answers_is_given_up_on_and_retried() {
         let dir = tempfile::tempdir().unwrap();
-        let stand_in = mediamtx_stand_in();
-        let service = isolated(Service::start_with(
-            dir.path(),
-            &[
-                ("TOPOSYNC_STREAMING_ENGINE_PATH", &stand_in),
-                ("STAND_IN_SKIP_API", Path::new("1")),
-            ],
-        ))
-        .await;
-        let (status, body) = service.post("/engine/start", &json!({})).await;
-        assert_eq!(status, 503, "{body}");
-        let detail = body["detail"].as_str().unwrap();
-        assert!(
-            detail.contains("MediaMTX startup timed out on API port"),
-            "{detail}"
-        );
-        let (_, status) = service.get("/engine/status").await;
-        assert_eq!(
-            status["running"], false,
-            "the hung process was stopped: {status}"
-        );
+        let service = with_misbehaving_stand_in(dir.path(), "STAND_IN_SKIP_API", "1").await;
+        start_fails(&service, "MediaMTX startup timed out on API port").await;
     }
 
     #[tokio::test]

@@ -187,13 +187,9 @@ impl Actor for RootSupervisor {
         event: SupervisionEvent,
         state: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (
-                cell,
-                reason.unwrap_or_else(|| "stopped unexpectedly".into()),
-            ),
-            _ => return Ok(()),
+        let Some((cell, reason)) = crate::supervision::child_exit(event, "stopped unexpectedly")
+        else {
+            return Ok(());
         };
         let now = Instant::now();
         let (kind, delay) = if state.store.holds(&cell) {

@@ -316,13 +316,10 @@ impl Actor for EngineActor {
         event: SupervisionEvent,
         state: &mut EngineState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (
-                cell,
-                reason.unwrap_or_else(|| "MediaMTX process actor stopped".into()),
-            ),
-            _ => return Ok(()),
+        let Some((cell, reason)) =
+            crate::supervision::child_exit(event, "MediaMTX process actor stopped")
+        else {
+            return Ok(());
         };
         let ours = state
             .running

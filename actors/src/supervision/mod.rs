@@ -7,7 +7,7 @@ pub mod restart;
 
 use std::time::Duration;
 
-use ractor::{ActorRef, Message, RpcReplyPort, rpc::CallResult};
+use ractor::{ActorCell, ActorRef, Message, RpcReplyPort, SupervisionEvent, rpc::CallResult};
 
 /// Why an actor did not answer a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,5 +32,17 @@ where
         Ok(CallResult::Success(reply)) => Ok(reply),
         Ok(CallResult::Timeout) => Err(AskError::Timeout),
         Ok(CallResult::SenderError) | Err(_) => Err(AskError::Unavailable),
+    }
+}
+
+/// The child that stopped and why, for a supervision event that means a child is gone.
+/// `stopped` names an exit without a reason (a stop nobody asked for is still a failure).
+pub fn child_exit(event: SupervisionEvent, stopped: &str) -> Option<(ActorCell, String)> {
+    match event {
+        SupervisionEvent::ActorFailed(cell, err) => Some((cell, err.to_string())),
+        SupervisionEvent::ActorTerminated(cell, _, reason) => {
+            Some((cell, reason.unwrap_or_else(|| stopped.to_string())))
+        }
+        _ => None,
     }
 }

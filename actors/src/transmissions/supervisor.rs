@@ -126,13 +126,9 @@ impl Actor for TransmissionsSupervisor {
         event: SupervisionEvent,
         state: &mut TransmissionsState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (
-                cell,
-                reason.unwrap_or_else(|| "stopped unexpectedly".into()),
-            ),
-            _ => return Ok(()),
+        let Some((cell, reason)) = crate::supervision::child_exit(event, "stopped unexpectedly")
+        else {
+            return Ok(());
         };
         // A child we stopped on purpose is already gone from the map and is ignored here.
         let failed = state.children.iter_mut().find(|(_, child)| {
