@@ -58,8 +58,10 @@ pub async fn download(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
 
 /// The engine's ports when it runs and answers, for URL resolution.
 pub async fn running_ports() -> Option<PlaybackPorts> {
-    let status = current_status().await.ok()?;
-    let ports = status.ports.filter(|_| status.ready)?;
+    let ports = ask(&actor().ok()?, EngineMsg::ReadyPorts, STATUS_DEADLINE)
+        .await
+        .ok()
+        .flatten()?;
     Some(PlaybackPorts {
         rtsp: ports.rtsp,
         hls: ports.hls,

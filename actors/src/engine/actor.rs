@@ -41,6 +41,8 @@ pub enum EngineMsg {
     /// Install the binary without starting it.
     Download(RpcReplyPort<Result<PathBuf, String>>),
     Status(RpcReplyPort<EngineStatus>),
+    /// The actual ports while the engine runs and answers; cheap, for URL resolution.
+    ReadyPorts(RpcReplyPort<Option<EnginePorts>>),
     Paths(RpcReplyPort<Result<Vec<PathState>, String>>),
     Subscribe(RpcReplyPort<broadcast::Receiver<EngineEvent>>),
     Observe(RpcReplyPort<Observation>),
@@ -231,6 +233,14 @@ impl Actor for EngineActor {
             }
             EngineMsg::Status(reply) => {
                 let _ = reply.send(status(state));
+            }
+            EngineMsg::ReadyPorts(reply) => {
+                let ports = state
+                    .running
+                    .as_ref()
+                    .filter(|r| r.pid.is_some())
+                    .map(|r| r.ports);
+                let _ = reply.send(ports);
             }
             EngineMsg::Paths(reply) => match state.running.as_ref().filter(|r| r.pid.is_some()) {
                 Some(running) => {

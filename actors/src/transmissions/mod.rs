@@ -2,6 +2,7 @@
 //! keeps the set equal to what the store holds.
 
 pub mod actor;
+pub mod arbitration;
 pub mod supervisor;
 
 pub use actor::{TransmissionActor, TransmissionMsg};
