@@ -1064,3 +1064,184 @@ mod durability {
         assert_eq!(status, 200, "the service works from defaults");
     }
 }
+
+/// Writers feeding frames over HTTP, and what arbitration selects, seen through runtime health.
+mod ingest {
+    use super::*;
+    use std::time::Duration;
+
+    async fn transmission(service: &Service, arbitration: &str) -> String {
+        let (status, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "n", "path": "p", "arbitration": arbitration}),
+            )
+            .await;
+        assert_eq!(status, 200, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    }
+
+    async fn send_frame(
+        service: &Service,
+        id: &str,
+        writer: &str,
+        query: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let response = service
+            .http
+            .post(service.url(&format!(
+                "/transmissions/{id}/writers/{writer}/frame?{query}"
+            )))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn health_of(service: &Service, id: &str) -> Value {
+        let (status, health) = service.get("/runtime/health").await;
+        assert_eq!(status, 200, "{health}");
+        health["transmissions"][id].clone()
+    }
+
+    const QVGA: &str = "width=320&height=240";
+
+    fn qvga() -> Vec<u8> {
+        vec![128u8; 320 * 240 * 3]
+    }
+
+    #[tokio::test]
+    async fn priority_decides_and_closing_hands_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let id = transmission(&service, "priority_latest").await;
+        let health = health_of(&service, &id).await;
+        assert_eq!(health["fallback_reason"], "no_frame");
+        assert_eq!(health["active_writer_id"], Value::Null);
+
+        let (status, _) = send_frame(
+            &service,
+            &id,
+            "vision:overlay",
+            &format!("{QVGA}&priority=10&lifecycle=open"),
+            qvga(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, _) = send_frame(
+            &service,
+            &id,
+            "camera:raw",
+            &format!("{QVGA}&priority=1&lifecycle=open"),
+            qvga(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let health = health_of(&service, &id).await;
+        assert_eq!(health["active_writer_id"], "vision:overlay");
+        assert_eq!(health["selected_writer_id"], "vision:overlay");
+        assert_eq!(health["fallback_reason"], Value::Null);
+        assert_eq!(health["writers"].as_array().unwrap().len(), 2);
+
+        let (status, _) = service
+            .post(
+                &format!("/transmissions/{id}/writers/vision:overlay/close"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let health = health_of(&service, &id).await;
+        assert_eq!(
+            health["active_writer_id"], "camera:raw",
+            "a closed writer is ineligible at once"
+        );
+        let overlay = health["writers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["writer_id"] == "vision:overlay")
+            .unwrap();
+        assert_eq!(overlay["lifecycle"], "close");
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_stops_sending_goes_stale_and_the_last_frame_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let id = transmission(&service, "latest").await;
+        send_frame(&service, &id, "w", QVGA, qvga()).await;
+        assert_eq!(health_of(&service, &id).await["active_writer_id"], "w");
+        let health = eventually(Duration::from_secs(10), || async {
+            let health = health_of(&service, &id).await;
+            health["active_writer_id"].is_null().then_some(health)
+        })
+        .await;
+        assert_eq!(health["fallback_reason"], "no_active_writer");
+        assert_eq!(health["selected_writer_id"], "w");
+        assert!(health["selected_frame_age_seconds"].as_f64().unwrap() > 2.0);
+    }
+
+    #[tokio::test]
+    async fn a_720p_frame_fits_and_a_wrong_size_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let id = transmission(&service, "latest").await;
+        let (status, body) = send_frame(
+            &service,
+            &id,
+            "w",
+            "width=1280&height=720",
+            vec![0u8; 1280 * 720 * 3],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = send_frame(&service, &id, "w2", QVGA, vec![0u8; 100]).await;
+        assert_eq!(status, 422);
+        assert_eq!(body["detail"][0]["loc"], json!(["body"]));
+        assert!(
+            body["detail"][0]["msg"]
+                .as_str()
+                .unwrap()
+                .contains("230400 bytes, got 100")
+        );
+        let health = health_of(&service, &id).await;
+        assert_eq!(
+            health["writers"].as_array().unwrap().len(),
+            1,
+            "the refused frame changed nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_queries_and_unknown_transmissions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let id = transmission(&service, "latest").await;
+        let (status, body) = send_frame(&service, &id, "w", "height=240", qvga()).await;
+        assert_eq!((status, first_loc(&body)), (422, "query.width".to_string()));
+        let (status, body) = send_frame(&service, &id, "w", "width=0&height=240", qvga()).await;
+        assert_eq!((status, first_loc(&body)), (422, "query.width".to_string()));
+        let (status, body) = send_frame(
+            &service,
+            &id,
+            "w",
+            &format!("{QVGA}&lifecycle=close"),
+            qvga(),
+        )
+        .await;
+        assert_eq!(
+            (status, first_loc(&body)),
+            (422, "query.lifecycle".to_string())
+        );
+        let (status, body) = send_frame(&service, "nope", "w", QVGA, qvga()).await;
+        assert_eq!(
+            (status, body),
+            (404, json!({"detail": "Transmission not found or disabled"}))
+        );
+        assert_eq!(health_of(&service, &id).await["writers"], json!([]));
+    }
+}

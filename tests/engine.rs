@@ -126,7 +126,13 @@ mod lifecycle {
         let config = read(&status["config_path"]);
         assert!(config.contains("authMethod: internal"), "{config}");
         assert!(config.contains("  test: {}"), "{config}");
-        assert!(read(&status["log_path"]).contains("configuration loaded"));
+        // The engine's output reaches its log file asynchronously.
+        eventually(PATIENCE, || async {
+            read(&status["log_path"])
+                .contains("configuration loaded")
+                .then_some(())
+        })
+        .await;
 
         let (_, tree) = service.get("/runtime/actors").await;
         let engine = tree["children"]

@@ -3,6 +3,7 @@
 mod engine;
 mod error;
 mod extract;
+mod ingest;
 mod runtime;
 mod settings;
 mod transmissions;
@@ -38,6 +39,15 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         )
         .route("/transmissions/{id}/urls", get(transmissions::urls))
         .route("/runtime/actors", get(runtime::actors))
+        .route("/runtime/health", get(ingest::health))
+        .route(
+            "/transmissions/{id}/writers/{writer_id}/frame",
+            post(ingest::frame).layer(DefaultBodyLimit::max(ingest::FRAME_LIMIT)),
+        )
+        .route(
+            "/transmissions/{id}/writers/{writer_id}/close",
+            post(ingest::close),
+        )
         .route("/engine/status", get(engine::status))
         .route("/engine/start", post(engine::start))
         .route("/engine/stop", post(engine::stop))

@@ -6,4 +6,4 @@ pub mod arbitration;
 pub mod supervisor;
 
 pub use actor::{TransmissionActor, TransmissionMsg};
-pub use supervisor::{TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor};
+pub use supervisor::{TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor, transmissions};

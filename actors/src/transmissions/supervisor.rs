@@ -10,7 +10,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::actor::{TransmissionActor, TransmissionMsg};
+use super::actor::{TransmissionActor, TransmissionHealth, TransmissionMsg};
 use crate::model::transmission::Transmission;
 use crate::store::{Revision, SettingsSubscriber};
 use crate::supervision::ask;
@@ -18,6 +18,8 @@ use crate::supervision::observe::{BoxFuture, ChildEntry, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 
 pub const TRANSMISSIONS: &str = "transmissions";
+
+const HEALTH_DEADLINE: Duration = Duration::from_millis(500);
 
 /// How long a removed transmission gets to stop before the supervisor moves on.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -27,6 +29,10 @@ pub enum TransmissionsMsg {
     Apply(Revision, RpcReplyPort<()>),
     /// A failed child's backoff has elapsed.
     Restart(String),
+    /// The actor of an enabled transmission.
+    Lookup(String, RpcReplyPort<Option<ActorRef<TransmissionMsg>>>),
+    /// Health of every running transmission (each gets `HEALTH_DEADLINE` to answer).
+    Health(RpcReplyPort<Vec<TransmissionHealth>>),
     Observe(RpcReplyPort<Observation>),
 }
 
@@ -95,6 +101,26 @@ impl Actor for TransmissionsSupervisor {
                         child.tracker.restarted(Instant::now());
                     }
                 }
+            }
+            TransmissionsMsg::Lookup(id, reply) => {
+                let _ = reply.send(state.children.get(&id).and_then(|c| c.actor.clone()));
+            }
+            TransmissionsMsg::Health(reply) => {
+                let actors: Vec<_> = state
+                    .children
+                    .values()
+                    .filter_map(|c| c.actor.clone())
+                    .collect();
+                // Gathered off the mailbox so one slow transmission never blocks this supervisor.
+                tokio::spawn(async move {
+                    let answers = futures_util::future::join_all(
+                        actors
+                            .iter()
+                            .map(|actor| ask(actor, TransmissionMsg::Health, HEALTH_DEADLINE)),
+                    )
+                    .await;
+                    let _ = reply.send(answers.into_iter().filter_map(Result::ok).collect());
+                });
             }
             TransmissionsMsg::Observe(reply) => {
                 let children = state
@@ -236,4 +262,9 @@ impl SettingsSubscriber for TransmissionsSubscriber {
             }
         })
     }
+}
+
+/// The running transmissions supervisor, found by name.
+pub fn transmissions() -> Option<ActorRef<TransmissionsMsg>> {
+    ractor::registry::where_is(TRANSMISSIONS).map(ActorRef::from)
 }
