@@ -2,6 +2,7 @@
 //! that owns state, processes and timing. See `docs/architecture.md` for the tree as built.
 
 pub mod engine;
+pub mod frames;
 pub mod model;
 pub mod net;
 pub mod root;

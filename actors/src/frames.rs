@@ -1,0 +1,248 @@
+//! Frames at an output's size: contain geometry, contain resize (SIMD, via fast_image_resize) with
+//! black letterbox/pillarbox padding, and cached solid placeholders.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use fast_image_resize::images::{CroppedImageMut, Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use serde::Serialize;
+
+use crate::model::transmission::Placeholder;
+use crate::transmissions::arbitration::Frame;
+
+/// Where the picture sits inside a contained frame, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ContentRect {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Scales `source` to fit `target` keeping its aspect, centred (an odd padding pixel goes
+/// right/bottom). Rounds half to even, as the original (Python `round`) did.
+pub fn contain_rect(source: (u32, u32), target: (u32, u32)) -> ContentRect {
+    let (sw, sh) = (source.0.max(1) as f64, source.1.max(1) as f64);
+    let (tw, th) = (target.0.max(1), target.1.max(1));
+    let source_aspect = sw / sh;
+    let (width, height) = if source_aspect >= tw as f64 / th as f64 {
+        (tw, (tw as f64 / source_aspect).round_ties_even() as u32)
+    } else {
+        ((th as f64 * source_aspect).round_ties_even() as u32, th)
+    };
+    let (width, height) = (width.clamp(1, tw), height.clamp(1, th));
+    ContentRect {
+        x: (tw - width) / 2,
+        y: (th - height) / 2,
+        width,
+        height,
+    }
+}
+
+/// Reuses its SIMD buffers between frames; one per output.
+#[derive(Default)]
+pub struct ContainResizer {
+    resizer: Resizer,
+}
+
+impl ContainResizer {
+    /// `frame` at `target` size: unchanged (shared, not copied) when it already matches, else
+    /// scaled into a black canvas. The one copy on the frame path.
+    pub fn resize(&mut self, frame: &Frame, target: (u32, u32)) -> Frame {
+        let (tw, th) = (target.0.max(1), target.1.max(1));
+        if (frame.width, frame.height) == (tw, th) {
+            return frame.clone();
+        }
+        let rect = contain_rect((frame.width, frame.height), (tw, th));
+        let mut canvas = Image::new(tw, th, PixelType::U8x3);
+        let source = ImageRef::new(frame.width, frame.height, &frame.data, PixelType::U8x3)
+            .expect("a Frame's length matches its size");
+        let mut area = CroppedImageMut::new(&mut canvas, rect.x, rect.y, rect.width, rect.height)
+            .expect("the content rect lies inside the canvas");
+        // A fixed bilinear kernel is fastest and fine down to half size; beyond that a kernel that
+        // widens with the scale (area-like) keeps thin lines from aliasing.
+        let shrink =
+            (frame.width as f64 / rect.width as f64).max(frame.height as f64 / rect.height as f64);
+        let algorithm = if shrink > 2.0 {
+            ResizeAlg::Convolution(FilterType::Bilinear)
+        } else {
+            ResizeAlg::Interpolation(FilterType::Bilinear)
+        };
+        let options = ResizeOptions::new().resize_alg(algorithm);
+        self.resizer
+            .resize(&source, &mut area, &options)
+            .expect("U8x3 to U8x3 resizes");
+        Frame {
+            data: Bytes::from(canvas.into_vec()),
+            width: tw,
+            height: th,
+        }
+    }
+}
+
+/// (width, height, colour) of a placeholder.
+type PlaceholderKey = (u32, u32, Placeholder);
+
+/// Solid placeholder frames, one shared buffer per (size, colour), made once.
+#[derive(Default, Clone)]
+pub struct Placeholders {
+    cache: Arc<Mutex<HashMap<PlaceholderKey, Frame>>>,
+}
+
+impl Placeholders {
+    pub fn get(&self, size: (u32, u32), colour: Placeholder) -> Frame {
+        let (width, height) = (size.0.max(1), size.1.max(1));
+        let mut cache = self.cache.lock().expect("placeholder cache lock");
+        cache
+            .entry((width, height, colour))
+            .or_insert_with(|| {
+                let value = match colour {
+                    Placeholder::Gray => 127,
+                    Placeholder::Black => 0,
+                };
+                Frame {
+                    data: Bytes::from(vec![value; width as usize * height as usize * 3]),
+                    width,
+                    height,
+                }
+            })
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solid(width: u32, height: u32, value: u8) -> Frame {
+        Frame::bgr24(
+            Bytes::from(vec![value; (width * height * 3) as usize]),
+            width,
+            height,
+        )
+        .unwrap()
+    }
+
+    fn pixel(frame: &Frame, x: u32, y: u32) -> [u8; 3] {
+        let at = ((y * frame.width + x) * 3) as usize;
+        [frame.data[at], frame.data[at + 1], frame.data[at + 2]]
+    }
+
+    #[test]
+    fn geometry() {
+        let r = |s, t| contain_rect(s, t);
+        assert_eq!(
+            r((1920, 1080), (1280, 720)),
+            ContentRect {
+                x: 0,
+                y: 0,
+                width: 1280,
+                height: 720
+            }
+        );
+        // Portrait into landscape: pillarbox.
+        assert_eq!(
+            r((720, 1280), (1280, 720)),
+            ContentRect {
+                x: 437,
+                y: 0,
+                width: 405,
+                height: 720
+            }
+        );
+        // 4:3 into 16:9.
+        assert_eq!(
+            r((640, 480), (1280, 720)),
+            ContentRect {
+                x: 160,
+                y: 0,
+                width: 960,
+                height: 720
+            }
+        );
+        // Odd padding: the extra pixel goes right.
+        assert_eq!(
+            r((1, 1), (4, 3)),
+            ContentRect {
+                x: 0,
+                y: 0,
+                width: 3,
+                height: 3
+            }
+        );
+        assert_eq!(
+            r((1, 1), (1, 1)),
+            ContentRect {
+                x: 0,
+                y: 0,
+                width: 1,
+                height: 1
+            }
+        );
+        // Half rounds to even: 100 * 9 / 16 = 56.25 -> 56; 5 / 2 = 2.5 -> 2.
+        assert_eq!(r((16, 9), (100, 100)).height, 56);
+        assert_eq!(r((2, 1), (5, 5)).height, 2);
+        // Degenerate sizes are clamped, never zero.
+        assert_eq!(
+            r((0, 0), (0, 0)),
+            ContentRect {
+                x: 0,
+                y: 0,
+                width: 1,
+                height: 1
+            }
+        );
+    }
+
+    #[test]
+    fn an_exact_match_is_shared_not_copied() {
+        let frame = solid(64, 36, 200);
+        let out = ContainResizer::default().resize(&frame, (64, 36));
+        assert_eq!(out.data.as_ptr(), frame.data.as_ptr());
+    }
+
+    #[test]
+    fn portrait_into_landscape_is_pillarboxed_in_black() {
+        let frame = solid(90, 160, 200);
+        let out = ContainResizer::default().resize(&frame, (160, 90));
+        assert_eq!(
+            (out.width, out.height, out.data.len()),
+            (160, 90, 160 * 90 * 3)
+        );
+        let rect = contain_rect((90, 160), (160, 90));
+        assert_eq!(pixel(&out, 0, 45), [0, 0, 0], "left bar");
+        assert_eq!(pixel(&out, 159, 45), [0, 0, 0], "right bar");
+        assert_eq!(
+            pixel(&out, rect.x + rect.width / 2, 45),
+            [200, 200, 200],
+            "picture"
+        );
+    }
+
+    #[test]
+    fn odd_sizes_and_one_pixel_targets() {
+        let frame = solid(33, 17, 90);
+        let out = ContainResizer::default().resize(&frame, (7, 5));
+        assert_eq!(out.data.len(), 7 * 5 * 3);
+        let tiny = ContainResizer::default().resize(&frame, (1, 1));
+        assert_eq!(tiny.data.len(), 3);
+        assert_eq!(pixel(&tiny, 0, 0), [90, 90, 90]);
+    }
+
+    #[test]
+    fn placeholders_are_cached_per_size_and_colour() {
+        let placeholders = Placeholders::default();
+        let gray = placeholders.get((8, 4), Placeholder::Gray);
+        assert_eq!(pixel(&gray, 3, 2), [127, 127, 127]);
+        assert_eq!(
+            placeholders.get((8, 4), Placeholder::Gray).data.as_ptr(),
+            gray.data.as_ptr()
+        );
+        assert_eq!(
+            pixel(&placeholders.get((8, 4), Placeholder::Black), 0, 0),
+            [0, 0, 0]
+        );
+    }
+}
