@@ -1244,4 +1244,176 @@ mod ingest {
         );
         assert_eq!(health_of(&service, &id).await["writers"], json!([]));
     }
+
+    mod websocket {
+        use super::*;
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+
+        type Socket = tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >;
+
+        async fn connect(service: &Service, id: &str, writer: &str, query: &str) -> Socket {
+            let url = service
+                .url(&format!("/transmissions/{id}/writers/{writer}/ws?{query}"))
+                .replacen("http", "ws", 1);
+            tokio_tungstenite::connect_async(url)
+                .await
+                .expect("upgrade accepted")
+                .0
+        }
+
+        /// A real JPEG, as a camera or a vision pipeline would send it.
+        fn jpeg(size: &str) -> Vec<u8> {
+            let output = std::process::Command::new("ffmpeg")
+                .args([
+                    "-v",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    &format!("testsrc=size={size}"),
+                    "-frames:v",
+                    "1",
+                    "-f",
+                    "mjpeg",
+                    "-",
+                ])
+                .output()
+                .expect("ffmpeg runs");
+            assert!(output.status.success());
+            output.stdout
+        }
+
+        async fn next_error(socket: &mut Socket) -> String {
+            loop {
+                match tokio::time::timeout(Duration::from_secs(5), socket.next())
+                    .await
+                    .expect("an answer")
+                {
+                    Some(Ok(Message::Text(text))) => {
+                        let value: Value = serde_json::from_str(&text).unwrap();
+                        assert_eq!(value["type"], "error");
+                        return value["detail"].as_str().unwrap().to_string();
+                    }
+                    Some(Ok(_)) => continue,
+                    other => panic!("socket ended: {other:?}"),
+                }
+            }
+        }
+
+        async fn active_writer(service: &Service, id: &str, expected: &str) -> Value {
+            eventually(Duration::from_secs(10), || async {
+                let health = health_of(service, id).await;
+                (health["active_writer_id"] == expected).then_some(health)
+            })
+            .await
+        }
+
+        #[tokio::test]
+        async fn two_socket_writers_with_priorities_and_closing_a_socket_closes_its_writer() {
+            let dir = tempfile::tempdir().unwrap();
+            let service = Service::start(dir.path());
+            let id = transmission(&service, "priority_latest").await;
+            let mut high = connect(&service, &id, "vision:overlay", "priority=10").await;
+            let mut low = connect(&service, &id, "camera:raw", "priority=1").await;
+            high.send(Message::Binary(jpeg("320x240").into()))
+                .await
+                .unwrap();
+            low.send(Message::Text(
+                r#"{"type": "format", "format": "bgr24", "width": 320, "height": 240}"#.into(),
+            ))
+            .await
+            .unwrap();
+            low.send(Message::Binary(qvga().into())).await.unwrap();
+            let health = eventually(Duration::from_secs(10), || async {
+                let health = health_of(&service, &id).await;
+                (health["writers"].as_array().unwrap().len() == 2).then_some(health)
+            })
+            .await;
+            assert_eq!(health["active_writer_id"], "vision:overlay", "{health}");
+
+            high.close(None).await.unwrap();
+            low.send(Message::Binary(qvga().into())).await.unwrap();
+            let health = active_writer(&service, &id, "camera:raw").await;
+            let overlay = health["writers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|w| w["writer_id"] == "vision:overlay")
+                .unwrap();
+            assert_eq!(overlay["lifecycle"], "close");
+        }
+
+        #[tokio::test]
+        async fn bad_frames_get_a_clear_error_and_change_nothing() {
+            let dir = tempfile::tempdir().unwrap();
+            let service = Service::start(dir.path());
+            let id = transmission(&service, "latest").await;
+            let mut socket = connect(&service, &id, "w", "").await;
+            socket
+                .send(Message::Binary(b"not a jpeg".to_vec().into()))
+                .await
+                .unwrap();
+            assert!(
+                next_error(&mut socket)
+                    .await
+                    .starts_with("not a decodable JPEG")
+            );
+            socket
+                .send(Message::Text(
+                    r#"{"type": "format", "format": "bgr24", "width": 320, "height": 240}"#.into(),
+                ))
+                .await
+                .unwrap();
+            socket
+                .send(Message::Binary(vec![0u8; 10].into()))
+                .await
+                .unwrap();
+            assert_eq!(
+                next_error(&mut socket).await,
+                "a 320x240 BGR24 frame is 230400 bytes, got 10"
+            );
+            socket
+                .send(Message::Text(r#"{"type": "dance"}"#.into()))
+                .await
+                .unwrap();
+            assert!(
+                next_error(&mut socket)
+                    .await
+                    .starts_with("invalid control message")
+            );
+            assert_eq!(
+                health_of(&service, &id).await["writers"],
+                json!([]),
+                "nothing reached the transmission"
+            );
+
+            socket
+                .send(Message::Text(r#"{"type": "close"}"#.into()))
+                .await
+                .unwrap();
+            socket.send(Message::Binary(qvga().into())).await.unwrap();
+            assert!(
+                next_error(&mut socket)
+                    .await
+                    .starts_with("the writer is closed")
+            );
+        }
+
+        #[tokio::test]
+        async fn unknown_transmissions_refuse_the_upgrade() {
+            let dir = tempfile::tempdir().unwrap();
+            let service = Service::start(dir.path());
+            let url = service
+                .url("/transmissions/nope/writers/w/ws")
+                .replacen("http", "ws", 1);
+            let err = tokio_tungstenite::connect_async(url).await.unwrap_err();
+            let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(response.status(), 404);
+        }
+    }
 }

@@ -7,8 +7,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
+use axum::response::Response;
 use ractor::ActorRef;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use toposync_actors::supervision::{AskError, ask};
 use toposync_actors::transmissions::arbitration::{Frame, Lifecycle};
@@ -30,12 +33,7 @@ pub async fn frame(
 ) -> Result<Json<Value>, ApiError> {
     let width = dimension(&params, "width", 7680)?;
     let height = dimension(&params, "height", 4320)?;
-    let priority = match params.get("priority") {
-        None => 0,
-        Some(raw) => raw
-            .parse::<i64>()
-            .map_err(|_| query_error("priority", "Input should be a valid integer", raw))?,
-    };
+    let priority = priority(&params)?;
     let lifecycle = match params.get("lifecycle") {
         None | Some("update") => Lifecycle::Update,
         Some("open") => Lifecycle::Open,
@@ -110,6 +108,187 @@ pub async fn health() -> Result<Json<Value>, ApiError> {
         .map(|health| (health.transmission_id.clone(), json!(health)))
         .collect();
     Ok(Json(json!({"transmissions": by_id})))
+}
+
+/// `WS /transmissions/{id}/writers/{writer_id}/ws[?priority=P]`: a long-lived writer.
+/// Binary messages are frames (JPEG by default, or raw BGR24 after a `format` message); text
+/// messages are JSON control (`open`, `update`, `close`, `format`). Problems are answered with a
+/// text `{"type": "error", "detail": ...}` and change nothing; closing the socket closes the writer.
+pub async fn socket(
+    Path((id, writer_id)): Path<(String, String)>,
+    params: Params,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let priority = priority(&params)?;
+    let transmission = transmission(&id).await?;
+    Ok(upgrade
+        .max_message_size(FRAME_LIMIT)
+        .on_upgrade(move |socket| writer_session(socket, transmission, writer_id, priority)))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum Control {
+    Open {
+        priority: Option<i64>,
+    },
+    Update {
+        priority: Option<i64>,
+    },
+    Close,
+    Format {
+        format: FrameFormat,
+        width: Option<u32>,
+        height: Option<u32>,
+    },
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum FrameFormat {
+    Jpeg,
+    Bgr24,
+}
+
+/// What one socket's writer has declared so far.
+struct Session {
+    writer_id: String,
+    priority: i64,
+    lifecycle: Lifecycle,
+    /// `None`: JPEG (each frame carries its size); `Some`: raw BGR24 of this size.
+    raw_size: Option<(u32, u32)>,
+}
+
+async fn writer_session(
+    mut socket: WebSocket,
+    transmission: ActorRef<TransmissionMsg>,
+    writer_id: String,
+    priority: i64,
+) {
+    let mut session = Session {
+        writer_id,
+        priority,
+        lifecycle: Lifecycle::Open,
+        raw_size: None,
+    };
+    while let Some(Ok(message)) = socket.recv().await {
+        let outcome = match message {
+            Message::Text(text) => control(&transmission, &mut session, &text).await,
+            Message::Binary(data) => frame_message(&transmission, &mut session, data).await,
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => Ok(()),
+        };
+        if let Err(detail) = outcome {
+            let error = json!({"type": "error", "detail": detail}).to_string();
+            if socket.send(Message::Text(error.into())).await.is_err() {
+                break;
+            }
+        }
+    }
+    let writer_id = session.writer_id;
+    let _ = ask(
+        &transmission,
+        |reply| TransmissionMsg::WriterClose { writer_id, reply },
+        DEADLINE,
+    )
+    .await;
+}
+
+async fn control(
+    transmission: &ActorRef<TransmissionMsg>,
+    session: &mut Session,
+    text: &str,
+) -> Result<(), String> {
+    let control: Control =
+        serde_json::from_str(text).map_err(|err| format!("invalid control message: {err}"))?;
+    match control {
+        Control::Open { priority } => {
+            session.priority = priority.unwrap_or(session.priority);
+            session.lifecycle = Lifecycle::Open;
+            deliver(transmission, session, None).await
+        }
+        Control::Update { priority } => {
+            session.priority = priority.unwrap_or(session.priority);
+            session.lifecycle = Lifecycle::Update;
+            deliver(transmission, session, None).await
+        }
+        Control::Close => {
+            session.lifecycle = Lifecycle::Close;
+            let writer_id = session.writer_id.clone();
+            ask(
+                transmission,
+                |reply| TransmissionMsg::WriterClose { writer_id, reply },
+                DEADLINE,
+            )
+            .await
+            .map_err(|err| format!("the transmission did not answer: {err:?}"))
+        }
+        Control::Format {
+            format: FrameFormat::Jpeg,
+            ..
+        } => {
+            session.raw_size = None;
+            Ok(())
+        }
+        Control::Format {
+            format: FrameFormat::Bgr24,
+            width,
+            height,
+        } => match (width, height) {
+            (Some(w), Some(h)) if (1..=7680).contains(&w) && (1..=4320).contains(&h) => {
+                session.raw_size = Some((w, h));
+                Ok(())
+            }
+            _ => Err("bgr24 needs width (1..7680) and height (1..4320)".into()),
+        },
+    }
+}
+
+async fn frame_message(
+    transmission: &ActorRef<TransmissionMsg>,
+    session: &mut Session,
+    data: Bytes,
+) -> Result<(), String> {
+    if session.lifecycle == Lifecycle::Close {
+        return Err("the writer is closed; send {\"type\": \"open\"} first".into());
+    }
+    let frame = match session.raw_size {
+        Some((width, height)) => Frame::bgr24(data, width, height)?,
+        None => Frame::from_jpeg(&data)?,
+    };
+    deliver(transmission, session, Some(frame)).await
+}
+
+async fn deliver(
+    transmission: &ActorRef<TransmissionMsg>,
+    session: &mut Session,
+    frame: Option<Frame>,
+) -> Result<(), String> {
+    let lifecycle = session.lifecycle;
+    // After the first message the writer is updating.
+    session.lifecycle = Lifecycle::Update;
+    ask(
+        transmission,
+        |reply| TransmissionMsg::WriterUpdate {
+            writer_id: session.writer_id.clone(),
+            lifecycle,
+            priority: session.priority,
+            frame,
+            reply,
+        },
+        DEADLINE,
+    )
+    .await
+    .map_err(|err| format!("the transmission did not answer: {err:?}"))
+}
+
+fn priority(params: &Params) -> Result<i64, ApiError> {
+    match params.get("priority") {
+        None => Ok(0),
+        Some(raw) => raw
+            .parse::<i64>()
+            .map_err(|_| query_error("priority", "Input should be a valid integer", raw)),
+    }
 }
 
 async fn transmission(id: &str) -> Result<ActorRef<TransmissionMsg>, ApiError> {

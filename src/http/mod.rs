@@ -48,6 +48,10 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
             "/transmissions/{id}/writers/{writer_id}/close",
             post(ingest::close),
         )
+        .route(
+            "/transmissions/{id}/writers/{writer_id}/ws",
+            get(ingest::socket),
+        )
         .route("/engine/status", get(engine::status))
         .route("/engine/start", post(engine::start))
         .route("/engine/stop", post(engine::stop))

@@ -55,6 +55,28 @@ impl Frame {
     }
 }
 
+impl Frame {
+    /// Decodes a JPEG straight to BGR24 (the only buffer made for it).
+    pub fn from_jpeg(jpeg: &[u8]) -> Result<Frame, String> {
+        use zune_jpeg::zune_core::bytestream::ZCursor;
+        use zune_jpeg::zune_core::colorspace::ColorSpace;
+        use zune_jpeg::zune_core::options::DecoderOptions;
+        let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::BGR);
+        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+        let pixels = decoder
+            .decode()
+            .map_err(|err| format!("not a decodable JPEG: {err:?}"))?;
+        let info = decoder
+            .info()
+            .ok_or("not a decodable JPEG: no image header")?;
+        Frame::bgr24(
+            Bytes::from(pixels),
+            u32::from(info.width),
+            u32::from(info.height),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArbitrationConfig {
     /// A writer's frame older than this makes it ineligible.
