@@ -449,9 +449,15 @@ mod real_engine {
         match std::env::var_os("TOPOSYNC_STREAMING_ENGINE_PATH") {
             Some(path) => Some(path.into()),
             None => {
-                eprintln!(
-                    "skipped: set TOPOSYNC_STREAMING_ENGINE_PATH to a real MediaMTX binary to run this test"
-                );
+                {
+                    // Written to the stream itself (not eprintln!, which the harness captures)
+                    // so the reason shows in CI logs.
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "real_engine: skipped: set TOPOSYNC_STREAMING_ENGINE_PATH to a real MediaMTX binary to run it"
+                    );
+                }
                 None
             }
         }
