@@ -77,6 +77,18 @@ async fn start_fails(service: &Service, expected: &str) -> String {
     detail
 }
 
+/// The engine actor's node in the live actor tree.
+async fn engine_node(service: &Service) -> Value {
+    let (_, tree) = service.get("/runtime/actors").await;
+    tree["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "engine")
+        .cloned()
+        .expect("an engine actor in the tree")
+}
+
 fn pid_of(status: &Value) -> u32 {
     status["pid"].as_u64().expect("a pid") as u32
 }
@@ -134,13 +146,7 @@ mod lifecycle {
         })
         .await;
 
-        let (_, tree) = service.get("/runtime/actors").await;
-        let engine = tree["children"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["kind"] == "engine")
-            .unwrap();
+        let engine = engine_node(&service).await;
         assert_eq!(engine["children"][0]["kind"], "engine_process");
         assert_eq!(engine["children"][0]["pid"], json!(pid));
     }
@@ -288,13 +294,7 @@ mod supervision {
         let status = wait_for_new_pid(&service, pid).await;
         assert_eq!(status["restart_count"], 1, "{status}");
         assert!(!is_alive(pid));
-        let (_, tree) = service.get("/runtime/actors").await;
-        let engine = tree["children"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["kind"] == "engine")
-            .unwrap();
+        let engine = engine_node(&service).await;
         assert_eq!(engine["children"][0]["restarts"], 1);
         assert!(
             engine["children"][0]["last_error"]
