@@ -1,10 +1,12 @@
-//! One enabled transmission: its writers' latest frames and arbitration between them.
+//! One enabled transmission: its writers' latest frames, arbitration between them, and the
+//! selected frame on a latest-wins channel for whoever shows it (publishers, stills, JSMpeg).
 
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::arbitration::{Arbiter, ArbitrationConfig, Frame, Lifecycle};
@@ -34,6 +36,8 @@ pub enum TransmissionMsg {
         reply: RpcReplyPort<()>,
     },
     Health(RpcReplyPort<TransmissionHealth>),
+    /// The selected frame, latest wins: a slow reader skips frames, it never queues them.
+    SubscribeSelected(RpcReplyPort<watch::Receiver<Option<SelectedFrame>>>),
     Observe(RpcReplyPort<Observation>),
 }
 
@@ -75,6 +79,8 @@ pub struct TransmissionState {
     arbiter: Arbiter,
     /// Last frame shown and when it arrived, kept when its writer stops being eligible.
     last_shown: Option<(SelectedFrame, Instant)>,
+    /// The live selection (`None` while no writer is eligible).
+    selected: watch::Sender<Option<SelectedFrame>>,
 }
 
 impl TransmissionState {
@@ -82,14 +88,34 @@ impl TransmissionState {
     /// eligible any more.
     fn refresh(&mut self, now: Instant) {
         self.arbiter.select(now);
-        if let Some((id, frame)) = self.arbiter.selected_frame() {
-            let frame_at = self.arbiter.writers()[id].frame_at.unwrap_or(now);
-            let shown = SelectedFrame {
+        let current = self
+            .arbiter
+            .selected_frame()
+            .map(|(id, frame)| SelectedFrame {
                 writer_id: id.to_string(),
                 frame: frame.clone(),
-            };
-            self.last_shown = Some((shown, frame_at));
+            });
+        if let Some(shown) = &current {
+            let frame_at = self.arbiter.writers()[&shown.writer_id]
+                .frame_at
+                .unwrap_or(now);
+            self.last_shown = Some((shown.clone(), frame_at));
         }
+        // Wake readers only for a different writer or a new frame (same bytes = same frame).
+        self.selected.send_if_modified(|published| {
+            let changed = match (published.as_ref(), current.as_ref()) {
+                (Some(old), Some(new)) => {
+                    old.writer_id != new.writer_id
+                        || old.frame.data.as_ptr() != new.frame.data.as_ptr()
+                }
+                (None, None) => false,
+                _ => true,
+            };
+            if changed {
+                *published = current;
+            }
+            changed
+        });
     }
 
     fn health(&mut self, now: Instant) -> TransmissionHealth {
@@ -144,6 +170,7 @@ impl Actor for TransmissionActor {
             arbiter: Arbiter::new(config.arbitration, ArbitrationConfig::default()),
             config,
             last_shown: None,
+            selected: watch::channel(None).0,
         })
     }
 
@@ -188,6 +215,9 @@ impl Actor for TransmissionActor {
             TransmissionMsg::Health(reply) => {
                 let _ = reply.send(state.health(now));
             }
+            TransmissionMsg::SubscribeSelected(reply) => {
+                let _ = reply.send(state.selected.subscribe());
+            }
             TransmissionMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,
@@ -226,4 +256,78 @@ fn observed_state(state: &TransmissionState) -> Value {
         "outputs": outputs,
         "writers": writers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervision::ask;
+    use bytes::Bytes;
+    use std::time::Duration;
+
+    const DEADLINE: Duration = Duration::from_secs(5);
+
+    fn frame(fill: u8) -> Frame {
+        Frame::bgr24(Bytes::from(vec![fill; 320 * 240 * 3]), 320, 240).unwrap()
+    }
+
+    async fn push(actor: &ActorRef<TransmissionMsg>, writer: &str, frame: Frame) {
+        ask(
+            actor,
+            |reply| TransmissionMsg::WriterUpdate {
+                writer_id: writer.into(),
+                lifecycle: Lifecycle::Update,
+                priority: 0,
+                frame: Some(frame),
+                reply,
+            },
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_sees_only_the_latest_frame_and_nothing_is_queued() {
+        let config: Transmission =
+            serde_json::from_value(json!({"id": "t", "path": "t", "arbitration": "latest"}))
+                .unwrap();
+        let (actor, _) = Actor::spawn(None, TransmissionActor, Arc::new(config))
+            .await
+            .unwrap();
+        let mut selected = ask(&actor, TransmissionMsg::SubscribeSelected, DEADLINE)
+            .await
+            .unwrap();
+        assert!(selected.borrow().is_none());
+
+        // 200 frames while the reader looks away: it is woken once and sees the last one.
+        let frames: Vec<Frame> = (0..200).map(|n| frame(n as u8)).collect();
+        for f in &frames {
+            push(&actor, "w", f.clone()).await;
+        }
+        assert!(selected.has_changed().unwrap());
+        let seen = selected.borrow_and_update().clone().expect("a selection");
+        assert_eq!(seen.writer_id, "w");
+        assert_eq!(
+            seen.frame.data.as_ptr(),
+            frames[199].data.as_ptr(),
+            "the latest frame, not a copy"
+        );
+        assert!(!selected.has_changed().unwrap(), "one value, not a queue");
+
+        // Closing the only writer withdraws the selection.
+        ask(
+            &actor,
+            |reply| TransmissionMsg::WriterClose {
+                writer_id: "w".into(),
+                reply,
+            },
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+        assert!(selected.has_changed().unwrap());
+        assert!(selected.borrow_and_update().is_none());
+        actor.stop(None);
+    }
 }
