@@ -1,6 +1,7 @@
 //! Ingest costs of the real service, printed as a table: `cargo bench --bench ingest`.
-//! Starts the release binary, feeds 1280x720 frames over the writer WebSocket as fast as the
-//! socket takes them, and reads the service's CPU time and RSS from /proc.
+//! Starts the release binary, feeds 1280x720 frames (raw BGR24 and JPEG over the writer
+//! WebSocket, raw over HTTP POST) as fast as the service takes them, and reads the service's CPU
+//! time and RSS from /proc. Needs `ffmpeg` for the test JPEG.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -37,7 +38,7 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
-async fn writer_closed(http: &reqwest::Client, base: &str, id: &str) -> bool {
+async fn writer_closed(http: &reqwest::Client, base: &str, id: &str, writer: &str) -> bool {
     let health: Value = http
         .get(format!("{base}/runtime/health"))
         .send()
@@ -46,7 +47,19 @@ async fn writer_closed(http: &reqwest::Client, base: &str, id: &str) -> bool {
         .json()
         .await
         .unwrap();
-    health["transmissions"][id]["writers"][0]["lifecycle"] == "close"
+    health["transmissions"][id]["writers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|w| w["writer_id"] == writer && w["lifecycle"] == "close")
+}
+
+fn report(label: &str, elapsed: Duration, cpu: f64, rss_before: f64, rss_after: f64) {
+    println!(
+        "| {label} | {FRAMES} | {:.0} | {:.3} ms | {rss_before:.1} / {rss_after:.1} MiB |",
+        FRAMES as f64 / elapsed.as_secs_f64(),
+        cpu * 1000.0 / FRAMES as f64
+    );
 }
 
 #[tokio::main]
@@ -80,48 +93,88 @@ async fn main() {
     let id = created["id"].as_str().unwrap().to_string();
     let frame: Vec<u8> = (0..1280 * 720 * 3).map(|i| (i % 251) as u8).collect();
 
-    println!("| measurement | value |");
-    println!("|---|---|");
-    let rss_before = rss_mib(pid);
-    let url = format!(
-        "{}/transmissions/{id}/writers/bench:1/ws",
-        base.replacen("http", "ws", 1)
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    socket
-        .send(Message::Text(
-            r#"{"type": "format", "format": "bgr24", "width": 1280, "height": 720}"#.into(),
-        ))
-        .await
-        .unwrap();
-    let cpu_before = cpu_seconds(pid);
-    let start = Instant::now();
-    for _ in 0..FRAMES {
-        socket
-            .send(Message::Binary(frame.clone().into()))
-            .await
-            .unwrap();
+    let jpeg = {
+        let output = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=1280x720",
+                "-frames:v",
+                "1",
+                "-q:v",
+                "4",
+                "-f",
+                "mjpeg",
+                "-",
+            ])
+            .output()
+            .expect("ffmpeg makes the test JPEG");
+        output.stdout
+    };
+
+    println!("| path | frames | frames/s | service CPU per frame | RSS before / after |");
+    println!("|---|---|---|---|---|");
+    let mut writer = 0;
+    for (label, format, payload) in [
+        (
+            "WebSocket, 1280x720 BGR24",
+            Some(r#"{"type": "format", "format": "bgr24", "width": 1280, "height": 720}"#),
+            &frame,
+        ),
+        ("WebSocket, 1280x720 JPEG", None, &jpeg),
+    ] {
+        writer += 1;
+        let rss_before = rss_mib(pid);
+        let url = format!(
+            "{}/transmissions/{id}/writers/bench:{writer}/ws",
+            base.replacen("http", "ws", 1)
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        if let Some(format) = format {
+            socket.send(Message::Text(format.into())).await.unwrap();
+        }
+        let cpu_before = cpu_seconds(pid);
+        let start = Instant::now();
+        for _ in 0..FRAMES {
+            socket
+                .send(Message::Binary(payload.clone().into()))
+                .await
+                .unwrap();
+        }
+        socket.close(None).await.unwrap();
+        // The writer closes after its last frame was handled: everything sent has been ingested.
+        while !writer_closed(&http, &base, &id, &format!("bench:{writer}")).await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        report(
+            label,
+            start.elapsed(),
+            cpu_seconds(pid) - cpu_before,
+            rss_before,
+            rss_mib(pid),
+        );
     }
-    socket.close(None).await.unwrap();
-    // The writer closes after its last frame was handled: everything sent has been ingested.
-    while !writer_closed(&http, &base, &id).await {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    {
+        let rss_before = rss_mib(pid);
+        let url =
+            format!("{base}/transmissions/{id}/writers/bench:http/frame?width=1280&height=720");
+        let cpu_before = cpu_seconds(pid);
+        let start = Instant::now();
+        for _ in 0..FRAMES {
+            let response = http.post(&url).body(frame.clone()).send().await.unwrap();
+            assert!(response.status().is_success());
+        }
+        report(
+            "HTTP POST, 1280x720 BGR24",
+            start.elapsed(),
+            cpu_seconds(pid) - cpu_before,
+            rss_before,
+            rss_mib(pid),
+        );
     }
-    let elapsed = start.elapsed();
-    let cpu = cpu_seconds(pid) - cpu_before;
-    println!("| 1280x720 BGR24 frames over one WebSocket | {FRAMES} |");
-    println!(
-        "| ingest rate | {:.0} frames/s |",
-        FRAMES as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "| service CPU per ingested frame | {:.3} ms |",
-        cpu * 1000.0 / FRAMES as f64
-    );
-    println!(
-        "| service RSS before / after | {rss_before:.1} MiB / {:.1} MiB |",
-        rss_mib(pid)
-    );
 
     let _ = child.kill();
     let _ = child.wait();
