@@ -67,7 +67,7 @@ fn main() {
     let (median, mean) = measure(100_000, || {
         tick += 1;
         let now = start + Duration::from_micros(tick);
-        let writer = if tick % 2 == 0 { "a" } else { "b" };
+        let writer = if tick.is_multiple_of(2) { "a" } else { "b" };
         arbiter.update(now, writer, Lifecycle::Update, 0, Some(hd.clone()));
         black_box(arbiter.selected_frame());
     });

@@ -5,6 +5,7 @@ pub mod engine;
 pub mod frames;
 pub mod model;
 pub mod net;
+pub mod pipelines;
 pub mod root;
 pub mod store;
 pub mod supervision;

@@ -195,6 +195,6 @@ mod tests {
         let taken = squat.local_addr().unwrap().port();
         let even = taken & !1;
         let pair = pick_pair(localhost, even, &HashSet::new()).unwrap();
-        assert!(pair > even && pair % 2 == 0, "{pair} after {even}");
+        assert!(pair > even && pair.is_multiple_of(2), "{pair} after {even}");
     }
 }

@@ -1,0 +1,122 @@
+//! The camera reader with real FFmpeg decoding a generated source: frames reach the
+//! transmission at the asked size, and a killed or frozen FFmpeg is replaced.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::Actor;
+use toposync_actors::model::transmission::Transmission;
+use toposync_actors::pipelines::camera_reader::{CameraReaderActor, CameraReaderArgs};
+use toposync_actors::supervision::ask;
+use toposync_actors::supervision::observe::{ActorSnapshot, ChildEntry, snapshot};
+use toposync_actors::transmissions::{TransmissionActor, TransmissionMsg};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn decoder_node(
+    reader: &ractor::ActorRef<toposync_actors::pipelines::camera_reader::CameraReaderMsg>,
+) -> ActorSnapshot {
+    let entry = ChildEntry {
+        name: "reader".into(),
+        kind: "camera_reader",
+        actor: Some(Box::new(reader.clone())),
+        restarts: 0,
+        last_error: None,
+    };
+    let mut tree = snapshot(entry, Duration::from_secs(1)).await;
+    tree.children.remove(0)
+}
+
+/// Waits until the decoder runs with a PID other than `old` and has read a frame.
+async fn running_decoder(
+    reader: &ractor::ActorRef<toposync_actors::pipelines::camera_reader::CameraReaderMsg>,
+    old: Option<u32>,
+) -> ActorSnapshot {
+    let start = std::time::Instant::now();
+    loop {
+        let node = decoder_node(reader).await;
+        if node.pid.is_some() && node.pid != old && node.state["frames"].as_u64().unwrap_or(0) > 0 {
+            return node;
+        }
+        assert!(start.elapsed() < PATIENCE, "decoder not back: {node:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
+    let config: Transmission = serde_json::from_value(
+        serde_json::json!({"id": "t", "path": "t", "arbitration": "latest"}),
+    )
+    .unwrap();
+    let (transmission, _) = Actor::spawn(None, TransmissionActor, Arc::new(config))
+        .await
+        .unwrap();
+    let mut selected = ask(&transmission, TransmissionMsg::SubscribeSelected, PATIENCE)
+        .await
+        .unwrap();
+    let args = CameraReaderArgs {
+        source: "lavfi:testsrc2=size=640x480:rate=10".into(),
+        size: (320, 180),
+        fps: 5.0,
+        writer_id: "camera.source:reader".into(),
+        priority: 0,
+        transmission: transmission.clone(),
+        stall_after: Duration::from_secs(2),
+    };
+    let (reader, _) = Actor::spawn(None, CameraReaderActor, args).await.unwrap();
+
+    // A 4:3 source contained into 16:9: the frame has the asked size.
+    tokio::time::timeout(PATIENCE, selected.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    let frame = selected.borrow_and_update().clone().expect("a frame");
+    assert_eq!((frame.frame.width, frame.frame.height), (320, 180));
+    assert_eq!(frame.writer_id, "camera.source:reader");
+
+    let first = running_decoder(&reader, None).await;
+    let pid = first.pid.unwrap();
+    // SAFETY: kill(2) on the PID the decoder reported.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let second = running_decoder(&reader, Some(pid)).await;
+    assert_eq!(second.restarts, 1);
+    assert!(
+        second
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("FFmpeg decoder exited")
+    );
+
+    // A frozen FFmpeg produces nothing: the watchdog replaces it.
+    let frozen = second.pid.unwrap();
+    unsafe { libc::kill(frozen as i32, libc::SIGSTOP) };
+    let third = running_decoder(&reader, Some(frozen)).await;
+    assert_eq!(third.restarts, 2);
+    assert!(
+        third
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("no frame from the source")
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{frozen}")).exists(),
+        "the frozen FFmpeg was reaped"
+    );
+
+    reader.stop_and_wait(None, Some(PATIENCE)).await.unwrap();
+    let pid = third.pid.unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "stopping the reader stops FFmpeg"
+    );
+    let health = ask(&transmission, TransmissionMsg::Health, PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(
+        health.writers[0].lifecycle,
+        toposync_actors::transmissions::arbitration::Lifecycle::Close
+    );
+}
