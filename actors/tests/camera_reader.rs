@@ -120,3 +120,98 @@ async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
         toposync_actors::transmissions::arbitration::Lifecycle::Close
     );
 }
+
+/// The GStreamer RTSP test camera (`tests/cameras/rtsp_test_camera.py`), stopped when dropped.
+struct TestCamera {
+    child: std::process::Child,
+    url: String,
+}
+
+impl TestCamera {
+    fn start(size: &str, fps: u32) -> TestCamera {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/cameras/rtsp_test_camera.py");
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .args([port.to_string(), size.to_string(), fps.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 with GStreamer (scripts/test installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the test camera did not start");
+        TestCamera {
+            child,
+            url: format!("rtsp://127.0.0.1:{port}/cam"),
+        }
+    }
+}
+
+impl Drop for TestCamera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_real_rtsp_camera_produces_fresh_frames() {
+    let camera = TestCamera::start("640x360", 10);
+    let config: Transmission =
+        serde_json::from_value(serde_json::json!({"id": "cam", "path": "cam"})).unwrap();
+    let (transmission, _) = Actor::spawn(None, TransmissionActor, Arc::new(config))
+        .await
+        .unwrap();
+    let mut selected = ask(&transmission, TransmissionMsg::SubscribeSelected, PATIENCE)
+        .await
+        .unwrap();
+    let args = CameraReaderArgs {
+        source: camera.url.clone(),
+        size: (320, 240),
+        fps: 5.0,
+        writer_id: "front:camera.source".into(),
+        priority: 0,
+        transmission: transmission.clone(),
+        stall_after: Duration::from_secs(5),
+    };
+    let (reader, _) = Actor::spawn(None, CameraReaderActor, args).await.unwrap();
+    // Several distinct frames: the camera is live, not one decoded picture.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        tokio::time::timeout(PATIENCE, selected.changed())
+            .await
+            .unwrap()
+            .unwrap();
+        let frame = selected.borrow_and_update().clone().expect("a frame");
+        assert_eq!(
+            (frame.frame.width, frame.frame.height),
+            (320, 240),
+            "16:9 contained into 4:3"
+        );
+        seen.push(frame.frame.data);
+    }
+    assert_ne!(seen[0], seen[2], "the ball moves");
+    // Letterbox: the top rows are black padding, the middle is picture.
+    let top = &seen[2][..320 * 3];
+    assert!(
+        top.iter().all(|b| *b == 0),
+        "black bar above a 16:9 picture in 4:3"
+    );
+    let health = ask(&transmission, TransmissionMsg::Health, PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(
+        health.active_writer_id.as_deref(),
+        Some("front:camera.source")
+    );
+    assert!(health.selected_frame_age_seconds.unwrap() < 2.0, "fresh");
+    reader.stop_and_wait(None, Some(PATIENCE)).await.unwrap();
+}
