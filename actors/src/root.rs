@@ -53,11 +53,7 @@ pub enum RootMsg {
     Observe(RpcReplyPort<Observation>),
 }
 
-impl From<RpcReplyPort<Observation>> for RootMsg {
-    fn from(reply: RpcReplyPort<Observation>) -> Self {
-        RootMsg::Observe(reply)
-    }
-}
+crate::observe_requests!(RootMsg);
 
 pub struct RootArgs {
     pub data_dir: PathBuf,

@@ -59,11 +59,7 @@ pub enum EngineMsg {
     },
 }
 
-impl From<RpcReplyPort<Observation>> for EngineMsg {
-    fn from(reply: RpcReplyPort<Observation>) -> Self {
-        EngineMsg::Observe(reply)
-    }
-}
+crate::observe_requests!(EngineMsg);
 
 /// What `GET /api/streams/engine/status` reports (URLs are added by the HTTP layer).
 #[derive(Debug, Clone, Serialize)]

@@ -38,11 +38,7 @@ pub enum EngineProcessMsg {
     Observe(RpcReplyPort<Observation>),
 }
 
-impl From<RpcReplyPort<Observation>> for EngineProcessMsg {
-    fn from(reply: RpcReplyPort<Observation>) -> Self {
-        EngineProcessMsg::Observe(reply)
-    }
-}
+crate::observe_requests!(EngineProcessMsg);
 
 pub struct EngineProcessActor;
 

@@ -90,11 +90,7 @@ pub enum CameraReaderMsg {
     Observe(RpcReplyPort<Observation>),
 }
 
-impl From<RpcReplyPort<Observation>> for CameraReaderMsg {
-    fn from(reply: RpcReplyPort<Observation>) -> Self {
-        CameraReaderMsg::Observe(reply)
-    }
-}
+crate::observe_requests!(CameraReaderMsg);
 
 pub struct CameraReaderActor;
 
@@ -218,11 +214,7 @@ pub enum DecoderMsg {
     Observe(RpcReplyPort<Observation>),
 }
 
-impl From<RpcReplyPort<Observation>> for DecoderMsg {
-    fn from(reply: RpcReplyPort<Observation>) -> Self {
-        DecoderMsg::Observe(reply)
-    }
-}
+crate::observe_requests!(DecoderMsg);
 
 pub struct DecoderActor;
 

@@ -65,11 +65,7 @@ pub enum StoreMsg {
     Observe(RpcReplyPort<Observation>),
 }
 
-impl From<RpcReplyPort<Observation>> for StoreMsg {
-    fn from(reply: RpcReplyPort<Observation>) -> Self {
-        StoreMsg::Observe(reply)
-    }
-}
+crate::observe_requests!(StoreMsg);
 
 pub struct StoreActor;
 

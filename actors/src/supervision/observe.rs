@@ -60,6 +60,21 @@ where
     }
 }
 
+/// Lets a message enum carry observe requests (it needs a variant `Observe(RpcReplyPort<Observation>)`),
+/// so `ActorRef<ThatMsg>` is [`Observable`].
+#[macro_export]
+macro_rules! observe_requests {
+    ($msg:ident) => {
+        impl From<ractor::RpcReplyPort<$crate::supervision::observe::Observation>> for $msg {
+            fn from(
+                reply: ractor::RpcReplyPort<$crate::supervision::observe::Observation>,
+            ) -> Self {
+                $msg::Observe(reply)
+            }
+        }
+    };
+}
+
 #[derive(Debug, Serialize)]
 pub struct ActorSnapshot {
     pub name: String,

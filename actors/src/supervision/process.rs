@@ -161,8 +161,15 @@ mod tests {
 
     #[tokio::test]
     async fn stop_interrupts_and_reaps() {
-        let (process, _io) =
-            OwnedProcess::spawn(sleeper("sleep 30"), |_| panic!("not an unexpected exit")).unwrap();
+        let mut command = sleeper("echo ready; exec sleep 30");
+        command.stdout(std::process::Stdio::piped());
+        let (process, mut io) =
+            OwnedProcess::spawn(command, |_| panic!("not an unexpected exit")).unwrap();
+        // Stop only once the program runs: a signal that lands between fork and exec is a race
+        // of the test, not of the stop.
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(io.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"));
         let pid = process.pid();
         assert!(is_alive(pid));
         assert_eq!(

@@ -41,11 +41,7 @@ pub enum TransmissionMsg {
     Observe(RpcReplyPort<Observation>),
 }
 
-impl From<RpcReplyPort<Observation>> for TransmissionMsg {
-    fn from(reply: RpcReplyPort<Observation>) -> Self {
-        TransmissionMsg::Observe(reply)
-    }
-}
+crate::observe_requests!(TransmissionMsg);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WriterHealth {

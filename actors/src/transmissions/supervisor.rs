@@ -36,11 +36,7 @@ pub enum TransmissionsMsg {
     Observe(RpcReplyPort<Observation>),
 }
 
-impl From<RpcReplyPort<Observation>> for TransmissionsMsg {
-    fn from(reply: RpcReplyPort<Observation>) -> Self {
-        TransmissionsMsg::Observe(reply)
-    }
-}
+crate::observe_requests!(TransmissionsMsg);
 
 pub struct TransmissionsSupervisor;
 
