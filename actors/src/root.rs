@@ -10,12 +10,12 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::engine::signals::EngineEvent;
-use crate::engine::{ENGINE, EngineActor, EngineArgs, EngineMsg, EngineSubscriber};
+use crate::engine::{ENGINE, EngineActor, EngineArgs, EngineMsg, engine_subscriber};
 use crate::store::{STORE, SettingsSubscriber, StoreActor, StoreMsg};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::supervision::{AskError, ask};
-use crate::transmissions::supervisor::TransmissionsSubscriber;
+use crate::transmissions::supervisor::transmissions_subscriber;
 use crate::transmissions::{TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor};
 
 pub const ROOT: &str = "root";
@@ -94,10 +94,10 @@ impl RootState {
     fn subscribers(&self) -> Vec<Box<dyn SettingsSubscriber>> {
         let mut subscribers: Vec<Box<dyn SettingsSubscriber>> = Vec::new();
         if let Some(transmissions) = &self.transmissions.actor {
-            subscribers.push(Box::new(TransmissionsSubscriber(transmissions.clone())));
+            subscribers.push(Box::new(transmissions_subscriber(transmissions.clone())));
         }
         if let Some(engine) = &self.engine.actor {
-            subscribers.push(Box::new(EngineSubscriber(engine.clone())));
+            subscribers.push(Box::new(engine_subscriber(engine.clone())));
         }
         subscribers
     }
@@ -234,7 +234,7 @@ async fn restart(
             if let Some(store) = &state.store.actor {
                 subscribe(
                     store,
-                    Box::new(TransmissionsSubscriber(transmissions.clone())),
+                    Box::new(transmissions_subscriber(transmissions.clone())),
                 )
                 .await?;
             }
@@ -244,7 +244,7 @@ async fn restart(
         ChildKind::Engine if state.engine.actor.is_none() => {
             let engine = spawn_engine(myself, &state.data_dir, &state.engine_events).await?;
             if let Some(store) = &state.store.actor {
-                subscribe(store, Box::new(EngineSubscriber(engine.clone()))).await?;
+                subscribe(store, Box::new(engine_subscriber(engine.clone()))).await?;
             }
             state.engine.actor = Some(engine);
             state.engine.tracker.restarted(Instant::now());

@@ -22,9 +22,8 @@ use super::ports::{self, EnginePorts};
 use super::process::{EngineProcessActor, EngineProcessArgs, EngineProcessMsg};
 use super::signals::{EngineApi, EngineEvent, PathState};
 use crate::model::settings::{PreferredPorts, StreamingSettings};
-use crate::store::{Revision, SettingsSubscriber};
-use crate::supervision::ask;
-use crate::supervision::observe::{BoxFuture, ChildEntry, Observable, Observation};
+use crate::store::{ActorSubscriber, Revision};
+use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 
 pub const ENGINE: &str = "engine";
@@ -560,26 +559,12 @@ pub fn engine() -> Option<ActorRef<EngineMsg>> {
     ractor::registry::where_is(ENGINE).map(ActorRef::from)
 }
 
-/// Delivers committed revisions to the engine actor.
-pub struct EngineSubscriber(pub ActorRef<EngineMsg>);
-
-impl SettingsSubscriber for EngineSubscriber {
-    fn name(&self) -> &'static str {
-        ENGINE
-    }
-
-    fn settings_changed(&self, revision: Revision) -> BoxFuture<()> {
-        let engine = self.0.clone();
-        Box::pin(async move {
-            if let Err(err) = ask(
-                &engine,
-                |reply| EngineMsg::Apply(revision, reply),
-                STOP_DEADLINE * 2,
-            )
-            .await
-            {
-                tracing::warn!(?err, "engine did not apply settings");
-            }
-        })
+/// Delivers committed revisions to the engine actor; a restart on a port change is inside this.
+pub fn engine_subscriber(engine: ActorRef<EngineMsg>) -> ActorSubscriber<EngineMsg> {
+    ActorSubscriber {
+        name: ENGINE,
+        actor: engine,
+        apply: EngineMsg::Apply,
+        deadline: STOP_DEADLINE * 2,
     }
 }

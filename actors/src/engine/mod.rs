@@ -9,5 +9,5 @@ pub mod process;
 pub mod signals;
 
 pub use actor::{
-    ENGINE, EngineActor, EngineArgs, EngineMsg, EngineStatus, EngineSubscriber, engine,
+    ENGINE, EngineActor, EngineArgs, EngineMsg, EngineStatus, engine, engine_subscriber,
 };

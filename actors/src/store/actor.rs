@@ -38,6 +38,31 @@ pub trait SettingsSubscriber: Send + Sync + 'static {
     fn settings_changed(&self, revision: Revision) -> BoxFuture<()>;
 }
 
+/// A subscriber that is an actor applying revisions through one request message; it waits for the
+/// actor's answer (bounded by `deadline`, so a stuck actor cannot wedge the store).
+pub struct ActorSubscriber<M: ractor::Message> {
+    pub name: &'static str,
+    pub actor: ActorRef<M>,
+    pub apply: fn(Revision, RpcReplyPort<()>) -> M,
+    pub deadline: Duration,
+}
+
+impl<M: ractor::Message> SettingsSubscriber for ActorSubscriber<M> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn settings_changed(&self, revision: Revision) -> BoxFuture<()> {
+        let (actor, apply, deadline, name) =
+            (self.actor.clone(), self.apply, self.deadline, self.name);
+        Box::pin(async move {
+            if let Err(err) = ask(&actor, |reply| apply(revision, reply), deadline).await {
+                tracing::warn!(?err, subscriber = name, "settings were not applied");
+            }
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum StoreError {
     Rejected(ModelError),

@@ -4,6 +4,6 @@ pub mod actor;
 pub mod persist;
 
 pub use actor::{
-    Revision, STORE, SettingsSubscriber, StoreActor, StoreError, StoreMsg, StoreStatus, mutate,
-    read, status,
+    ActorSubscriber, Revision, STORE, SettingsSubscriber, StoreActor, StoreError, StoreMsg,
+    StoreStatus, mutate, read, status,
 };

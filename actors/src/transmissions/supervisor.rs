@@ -12,9 +12,9 @@ use tokio::time::Instant;
 
 use super::actor::{TransmissionActor, TransmissionHealth, TransmissionMsg};
 use crate::model::transmission::Transmission;
-use crate::store::{Revision, SettingsSubscriber};
+use crate::store::{ActorSubscriber, Revision};
 use crate::supervision::ask;
-use crate::supervision::observe::{BoxFuture, ChildEntry, Observation};
+use crate::supervision::observe::{ChildEntry, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 
 pub const TRANSMISSIONS: &str = "transmissions";
@@ -233,30 +233,18 @@ async fn spawn(
     Ok(actor)
 }
 
-/// Delivers every committed revision to the transmissions supervisor and waits until applied.
-pub struct TransmissionsSubscriber(pub ActorRef<TransmissionsMsg>);
-
 /// Applying a revision spawns and stops actors; it is bounded so a stuck child cannot wedge the store.
 const APPLY_DEADLINE: Duration = Duration::from_secs(10);
 
-impl SettingsSubscriber for TransmissionsSubscriber {
-    fn name(&self) -> &'static str {
-        TRANSMISSIONS
-    }
-
-    fn settings_changed(&self, revision: Revision) -> BoxFuture<()> {
-        let supervisor = self.0.clone();
-        Box::pin(async move {
-            if let Err(err) = ask(
-                &supervisor,
-                |reply| TransmissionsMsg::Apply(revision, reply),
-                APPLY_DEADLINE,
-            )
-            .await
-            {
-                tracing::warn!(?err, "transmissions supervisor did not apply settings");
-            }
-        })
+/// Delivers every committed revision to the transmissions supervisor and waits until applied.
+pub fn transmissions_subscriber(
+    supervisor: ActorRef<TransmissionsMsg>,
+) -> ActorSubscriber<TransmissionsMsg> {
+    ActorSubscriber {
+        name: TRANSMISSIONS,
+        actor: supervisor,
+        apply: TransmissionsMsg::Apply,
+        deadline: APPLY_DEADLINE,
     }
 }
 
