@@ -1,11 +1,15 @@
 //! Everything below HTTP: the settings model and its pure rules, and the ractor supervision tree
 //! that owns state, processes and timing. See `docs/architecture.md` for the tree as built.
 
+pub mod demand;
 pub mod engine;
+pub mod ffmpeg;
 pub mod frames;
+pub mod logs;
 pub mod model;
 pub mod net;
 pub mod pipelines;
+pub mod publishers;
 pub mod root;
 pub mod store;
 pub mod supervision;

@@ -9,13 +9,14 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::demand::{DEMAND, DemandActor, DemandArgs, DemandMsg, demand_subscriber};
 use crate::engine::signals::EngineEvent;
 use crate::engine::{ENGINE, EngineActor, EngineArgs, EngineMsg, engine_subscriber};
 use crate::store::{STORE, SettingsSubscriber, StoreActor, StoreMsg};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::supervision::{AskError, ask};
-use crate::transmissions::supervisor::transmissions_subscriber;
+use crate::transmissions::supervisor::{TransmissionsArgs, transmissions_subscriber};
 use crate::transmissions::{TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor};
 
 pub const ROOT: &str = "root";
@@ -27,23 +28,26 @@ const WIRING_DEADLINE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChildKind {
     Store,
-    Transmissions,
     Engine,
+    Transmissions,
+    Demand,
 }
 
 impl ChildKind {
-    /// Start order; shutdown runs it backwards.
-    const ALL: [ChildKind; 3] = [
+    /// Start order; shutdown runs it backwards, so publishers stop before the engine they feed.
+    const ALL: [ChildKind; 4] = [
         ChildKind::Store,
-        ChildKind::Transmissions,
         ChildKind::Engine,
+        ChildKind::Transmissions,
+        ChildKind::Demand,
     ];
 
     fn name(self) -> &'static str {
         match self {
             ChildKind::Store => STORE,
-            ChildKind::Transmissions => TRANSMISSIONS,
             ChildKind::Engine => ENGINE,
+            ChildKind::Transmissions => TRANSMISSIONS,
+            ChildKind::Demand => DEMAND,
         }
     }
 }
@@ -88,6 +92,7 @@ pub struct RootState {
     store: Slot<StoreMsg>,
     transmissions: Slot<TransmissionsMsg>,
     engine: Slot<EngineMsg>,
+    demand: Slot<DemandMsg>,
 }
 
 impl RootState {
@@ -98,6 +103,9 @@ impl RootState {
         }
         if let Some(engine) = &self.engine.actor {
             subscribers.push(Box::new(engine_subscriber(engine.clone())));
+        }
+        if let Some(demand) = &self.demand.actor {
+            subscribers.push(Box::new(demand_subscriber(demand.clone())));
         }
         subscribers
     }
@@ -114,15 +122,17 @@ impl Actor for RootSupervisor {
         args: RootArgs,
     ) -> Result<RootState, ActorProcessingErr> {
         let store = spawn_store(&myself, &args.data_dir).await?;
-        let transmissions = spawn_transmissions(&myself).await?;
         let (engine_events, _) = tokio::sync::broadcast::channel(64);
         let engine = spawn_engine(&myself, &args.data_dir, &engine_events).await?;
+        let transmissions = spawn_transmissions(&myself, &args.data_dir).await?;
+        let demand = spawn_demand(&myself, &engine_events).await?;
         let state = RootState {
             data_dir: args.data_dir,
             engine_events,
             store: Slot::new(store.clone()),
             transmissions: Slot::new(transmissions),
             engine: Slot::new(engine),
+            demand: Slot::new(demand),
         };
         for subscriber in state.subscribers() {
             subscribe(&store, subscriber).await?;
@@ -140,6 +150,7 @@ impl Actor for RootSupervisor {
                 ChildKind::Store => state.store.actor.take().map(|a| a.get_cell()),
                 ChildKind::Transmissions => state.transmissions.actor.take().map(|a| a.get_cell()),
                 ChildKind::Engine => state.engine.actor.take().map(|a| a.get_cell()),
+                ChildKind::Demand => state.demand.actor.take().map(|a| a.get_cell()),
             };
             if let Some(cell) = cell {
                 tracing::debug!(child = kind.name(), "stopping");
@@ -166,6 +177,7 @@ impl Actor for RootSupervisor {
                         &state.transmissions,
                     ),
                     entry(ENGINE, "engine", &state.engine),
+                    entry(DEMAND, "demand", &state.demand),
                 ];
                 let _ = reply.send(Observation {
                     pid: None,
@@ -206,6 +218,12 @@ impl Actor for RootSupervisor {
                 ChildKind::Engine,
                 state.engine.tracker.failed(now, reason.clone()),
             )
+        } else if state.demand.holds(&cell) {
+            state.demand.actor = None;
+            (
+                ChildKind::Demand,
+                state.demand.tracker.failed(now, reason.clone()),
+            )
         } else {
             return Ok(());
         };
@@ -230,7 +248,7 @@ async fn restart(
             state.store.tracker.restarted(Instant::now());
         }
         ChildKind::Transmissions if state.transmissions.actor.is_none() => {
-            let transmissions = spawn_transmissions(myself).await?;
+            let transmissions = spawn_transmissions(myself, &state.data_dir).await?;
             if let Some(store) = &state.store.actor {
                 subscribe(
                     store,
@@ -248,6 +266,14 @@ async fn restart(
             }
             state.engine.actor = Some(engine);
             state.engine.tracker.restarted(Instant::now());
+        }
+        ChildKind::Demand if state.demand.actor.is_none() => {
+            let demand = spawn_demand(myself, &state.engine_events).await?;
+            if let Some(store) = &state.store.actor {
+                subscribe(store, Box::new(demand_subscriber(demand.clone()))).await?;
+            }
+            state.demand.actor = Some(demand);
+            state.demand.tracker.restarted(Instant::now());
         }
         _ => {}
     }
@@ -286,15 +312,36 @@ async fn spawn_store(
 
 async fn spawn_transmissions(
     myself: &ActorRef<RootMsg>,
+    data_dir: &std::path::Path,
 ) -> Result<ActorRef<TransmissionsMsg>, ActorProcessingErr> {
+    let args = TransmissionsArgs {
+        logs_dir: data_dir.join("runtime").join("streaming").join("logs"),
+    };
     let (supervisor, _) = Actor::spawn_linked(
         Some(TRANSMISSIONS.to_string()),
         TransmissionsSupervisor,
-        (),
+        args,
         myself.get_cell(),
     )
     .await?;
     Ok(supervisor)
+}
+
+async fn spawn_demand(
+    myself: &ActorRef<RootMsg>,
+    events: &tokio::sync::broadcast::Sender<EngineEvent>,
+) -> Result<ActorRef<DemandMsg>, ActorProcessingErr> {
+    let args = DemandArgs {
+        engine_events: events.subscribe(),
+    };
+    let (demand, _) = Actor::spawn_linked(
+        Some(DEMAND.to_string()),
+        DemandActor,
+        args,
+        myself.get_cell(),
+    )
+    .await?;
+    Ok(demand)
 }
 
 async fn spawn_engine(

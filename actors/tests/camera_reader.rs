@@ -9,6 +9,7 @@ use toposync_actors::model::transmission::Transmission;
 use toposync_actors::pipelines::camera_reader::{CameraReaderActor, CameraReaderArgs};
 use toposync_actors::supervision::ask;
 use toposync_actors::supervision::observe::{ActorSnapshot, ChildEntry, snapshot};
+use toposync_actors::transmissions::actor::TransmissionArgs;
 use toposync_actors::transmissions::{TransmissionActor, TransmissionMsg};
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -49,9 +50,13 @@ async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
         serde_json::json!({"id": "t", "path": "t", "arbitration": "latest"}),
     )
     .unwrap();
-    let (transmission, _) = Actor::spawn(None, TransmissionActor, Arc::new(config))
-        .await
-        .unwrap();
+    let (transmission, _) = Actor::spawn(
+        None,
+        TransmissionActor,
+        TransmissionArgs::without_demand(Arc::new(config)),
+    )
+    .await
+    .unwrap();
     let mut selected = ask(&transmission, TransmissionMsg::SubscribeSelected, PATIENCE)
         .await
         .unwrap();
@@ -167,9 +172,13 @@ async fn a_real_rtsp_camera_produces_fresh_frames() {
     let camera = TestCamera::start("640x360", 10);
     let config: Transmission =
         serde_json::from_value(serde_json::json!({"id": "cam", "path": "cam"})).unwrap();
-    let (transmission, _) = Actor::spawn(None, TransmissionActor, Arc::new(config))
-        .await
-        .unwrap();
+    let (transmission, _) = Actor::spawn(
+        None,
+        TransmissionActor,
+        TransmissionArgs::without_demand(Arc::new(config)),
+    )
+    .await
+    .unwrap();
     let mut selected = ask(&transmission, TransmissionMsg::SubscribeSelected, PATIENCE)
         .await
         .unwrap();

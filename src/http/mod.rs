@@ -1,5 +1,6 @@
 //! The HTTP layer: routes grouped by API area. Handlers parse, ask an actor, map the reply.
 
+mod demand;
 mod engine;
 mod error;
 mod extract;
@@ -38,6 +39,13 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
             put(transmissions::replace).delete(transmissions::delete),
         )
         .route("/transmissions/{id}/urls", get(transmissions::urls))
+        .route("/transmissions/{id}/demand", get(demand::get))
+        .route("/transmissions/{id}/demand/prime", post(demand::prime))
+        .route(
+            "/transmissions/{id}/demand/heartbeat",
+            post(demand::heartbeat),
+        )
+        .route("/runtime/outputs", get(demand::runtime_outputs))
         .route("/runtime/actors", get(runtime::actors))
         .route("/runtime/health", get(ingest::health))
         .route(

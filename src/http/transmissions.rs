@@ -78,6 +78,7 @@ pub async fn urls(
             return Err(ApiError::not_found("Output not found"));
         }
     }
+    super::demand::prime_quietly(&id, output_id).await;
     let request = UrlRequest {
         running_ports: super::engine::running_ports().await,
         request_host: super::request_host(&headers),

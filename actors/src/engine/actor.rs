@@ -43,6 +43,9 @@ pub enum EngineMsg {
     /// The actual ports while the engine runs and answers; cheap, for URL resolution.
     ReadyPorts(RpcReplyPort<Option<EnginePorts>>),
     Paths(RpcReplyPort<Result<Vec<PathState>, String>>),
+    /// Where a publisher pushes `path` (with that path's publish credentials), while the engine
+    /// runs and answers. Secret: never log it.
+    PublishUrl(String, RpcReplyPort<Option<String>>),
     Subscribe(RpcReplyPort<broadcast::Receiver<EngineEvent>>),
     Observe(RpcReplyPort<Observation>),
     // Internal.
@@ -237,6 +240,20 @@ impl Actor for EngineActor {
                     .map(|r| r.ports);
                 let _ = reply.send(ports);
             }
+            EngineMsg::PublishUrl(path, reply) => {
+                let url = state
+                    .running
+                    .as_ref()
+                    .filter(|r| r.pid.is_some())
+                    .map(|running| {
+                        let credentials = state.secret.credentials_for(&path);
+                        format!(
+                            "rtsp://{}:{}@127.0.0.1:{}/{path}",
+                            credentials.user, credentials.pass, running.ports.rtsp
+                        )
+                    });
+                let _ = reply.send(url);
+            }
             EngineMsg::Paths(reply) => match state.running.as_ref().filter(|r| r.pid.is_some()) {
                 Some(running) => {
                     let api = EngineApi::new(running.ports.api);
@@ -387,7 +404,8 @@ async fn start(
     state.port_warnings = warnings;
     write_config(state, &ports)
         .map_err(|err| format!("cannot write the MediaMTX config: {err}"))?;
-    let log_path = new_log_path(&state.runtime_dir);
+    let log_path =
+        crate::logs::new_log_path(&state.runtime_dir.join("logs"), "mediamtx", LOGS_KEPT);
     let args = EngineProcessArgs {
         binary: binary.clone(),
         config_path: state.config_path.clone(),
@@ -473,32 +491,6 @@ fn write_config(state: &EngineState, ports: &EnginePorts) -> std::io::Result<()>
 
 fn release(settings: &StreamingSettings) -> Result<Release, InstallError> {
     Release::mediamtx(&settings.engine.mediamtx_version)
-}
-
-/// `logs/mediamtx-YYYYMMDD-HHMMSS.log`, keeping the newest few.
-fn new_log_path(runtime_dir: &std::path::Path) -> PathBuf {
-    let logs = runtime_dir.join("logs");
-    let mut existing: Vec<PathBuf> = std::fs::read_dir(&logs)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("mediamtx-"))
-        })
-        .collect();
-    existing.sort();
-    while existing.len() >= LOGS_KEPT {
-        let _ = std::fs::remove_file(existing.remove(0));
-    }
-    let stamp: String = crate::model::edit::now_rfc3339()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .take(14)
-        .collect();
-    logs.join(format!("mediamtx-{}-{}.log", &stamp[..8], &stamp[8..]))
 }
 
 fn status(state: &EngineState) -> EngineStatus {

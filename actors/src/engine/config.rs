@@ -180,9 +180,10 @@ impl Serialize for Paths {
     }
 }
 
-/// How long MediaMTX keeps an HLS muxer after its last request. The original's 60 s kept the
-/// encoder busy a minute after the last viewer; HLS demand is counted from requests instead.
-pub const HLS_MUXER_CLOSE_AFTER: &str = "10s";
+/// How long MediaMTX keeps an HLS muxer after its last request. The muxer counts as the path's
+/// reader, so this bounds how long the encoder outlives the last HLS viewer (plus the 1 s viewer
+/// poll and the 3 s stop debounce: about 9 s). The original's 60 s kept it a minute.
+pub const HLS_MUXER_CLOSE_AFTER: &str = "5s";
 
 pub fn render(
     engine: &EngineSettings,

@@ -254,9 +254,7 @@ impl Actor for DecoderActor {
         state: &mut DecoderState,
     ) -> Result<(), ActorProcessingErr> {
         let args = &state.args;
-        let ffmpeg =
-            std::env::var_os("TOPOSYNC_STREAMING_FFMPEG_PATH").unwrap_or_else(|| "ffmpeg".into());
-        let mut command = tokio::process::Command::new(ffmpeg);
+        let mut command = tokio::process::Command::new(crate::ffmpeg::ffmpeg_program());
         command
             .args(decoder_args(&args.source, args.size, args.fps))
             .stdin(Stdio::null())

@@ -1,7 +1,10 @@
 //! One enabled transmission: its writers' latest frames, arbitration between them, and the
 //! selected frame on a latest-wins channel for whoever shows it (publishers, stills, JSMpeg).
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
@@ -10,8 +13,19 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::arbitration::{Arbiter, ArbitrationConfig, Frame, Lifecycle};
-use crate::model::transmission::Transmission;
-use crate::supervision::observe::Observation;
+use crate::frames::Placeholders;
+use crate::model::transmission::{Protocol, Transmission};
+use crate::publishers::actor::DEFAULT_STALL_AFTER;
+use crate::publishers::{
+    OutputTarget, PublisherActor, PublisherArgs, PublisherMsg, PublisherStatus,
+};
+use crate::supervision::ask;
+use crate::supervision::observe::{ChildEntry, Observable, Observation};
+use crate::supervision::restart::{RestartPolicy, RestartTracker};
+
+const STATUS_DEADLINE: Duration = Duration::from_millis(500);
+/// A publisher gets this long to stop FFmpeg (SIGINT, grace, SIGKILL) when its transmission stops.
+const PUBLISHER_STOP_DEADLINE: Duration = Duration::from_secs(8);
 
 /// The frame outputs should show now, shared (never copied).
 #[derive(Debug, Clone)]
@@ -36,6 +50,12 @@ pub enum TransmissionMsg {
         reply: RpcReplyPort<()>,
     },
     Health(RpcReplyPort<TransmissionHealth>),
+    /// The outputs that should be encoding now (from the demand actor, via the supervisor).
+    SetDemand(BTreeSet<String>),
+    /// A failed publisher's backoff has elapsed.
+    RestartPublisher(String),
+    /// Runtime state of every enabled output.
+    Outputs(RpcReplyPort<Vec<OutputRuntime>>),
     /// The selected frame, latest wins: a slow reader skips frames, it never queues them.
     SubscribeSelected(RpcReplyPort<watch::Receiver<Option<SelectedFrame>>>),
     Observe(RpcReplyPort<Observation>),
@@ -68,10 +88,59 @@ pub struct TransmissionHealth {
     pub writers: Vec<WriterHealth>,
 }
 
+/// One enabled output at runtime, as `GET /runtime/outputs` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputRuntime {
+    pub output_key: String,
+    pub transmission_id: String,
+    pub output_id: String,
+    pub protocol: Protocol,
+    pub target: OutputTarget,
+    /// The demand actor wants it encoding.
+    pub encoding_wanted: bool,
+    /// `running`, `backoff` (failed, waiting to restart) or `stopped`.
+    pub publisher_state: &'static str,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    pub publisher: Option<PublisherStatus>,
+}
+
+pub struct TransmissionArgs {
+    pub config: Arc<Transmission>,
+    pub logs_dir: PathBuf,
+    pub placeholders: Placeholders,
+    pub demanded: BTreeSet<String>,
+}
+
+impl TransmissionArgs {
+    /// A transmission on its own (no demand, so no publisher): for the frame path alone.
+    pub fn without_demand(config: Arc<Transmission>) -> TransmissionArgs {
+        TransmissionArgs {
+            config,
+            logs_dir: std::env::temp_dir(),
+            placeholders: Placeholders::default(),
+            demanded: BTreeSet::new(),
+        }
+    }
+}
+
 pub struct TransmissionActor;
+
+/// A publisher slot per enabled output; the actor exists only while the output is demanded.
+struct PublisherChild {
+    actor: Option<ActorRef<PublisherMsg>>,
+    target: OutputTarget,
+    tracker: RestartTracker,
+    /// Failed and waiting out its backoff.
+    in_backoff: bool,
+}
 
 pub struct TransmissionState {
     config: Arc<Transmission>,
+    logs_dir: PathBuf,
+    placeholders: Placeholders,
+    demanded: BTreeSet<String>,
+    publishers: BTreeMap<String, PublisherChild>,
     arbiter: Arbiter,
     /// Last frame shown and when it arrived, kept when its writer stops being eligible.
     last_shown: Option<(SelectedFrame, Instant)>,
@@ -155,24 +224,82 @@ impl TransmissionState {
 impl Actor for TransmissionActor {
     type Msg = TransmissionMsg;
     type State = TransmissionState;
-    type Arguments = Arc<Transmission>;
+    type Arguments = TransmissionArgs;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<TransmissionMsg>,
-        config: Arc<Transmission>,
+        args: TransmissionArgs,
     ) -> Result<TransmissionState, ActorProcessingErr> {
+        let config = args.config;
         Ok(TransmissionState {
             arbiter: Arbiter::new(config.arbitration, ArbitrationConfig::default()),
             config,
+            logs_dir: args.logs_dir,
+            placeholders: args.placeholders,
+            demanded: args.demanded,
+            publishers: BTreeMap::new(),
             last_shown: None,
             selected: watch::channel(None).0,
         })
     }
 
-    async fn handle(
+    async fn post_start(
+        &self,
+        myself: ActorRef<TransmissionMsg>,
+        state: &mut TransmissionState,
+    ) -> Result<(), ActorProcessingErr> {
+        sync_publishers(&myself, state).await
+    }
+
+    async fn post_stop(
         &self,
         _myself: ActorRef<TransmissionMsg>,
+        state: &mut TransmissionState,
+    ) -> Result<(), ActorProcessingErr> {
+        let stopping = std::mem::take(&mut state.publishers)
+            .into_values()
+            .filter_map(|child| child.actor)
+            .map(|actor| async move {
+                let _ = actor
+                    .stop_and_wait(None, Some(PUBLISHER_STOP_DEADLINE))
+                    .await;
+            });
+        futures_util::future::join_all(stopping).await;
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<TransmissionMsg>,
+        event: ractor::SupervisionEvent,
+        state: &mut TransmissionState,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some((cell, reason)) = crate::supervision::child_exit(event, "publisher stopped")
+        else {
+            return Ok(());
+        };
+        // A publisher stopped on purpose was already detached from its slot and is ignored.
+        let failed = state.publishers.iter_mut().find(|(_, child)| {
+            child
+                .actor
+                .as_ref()
+                .is_some_and(|a| a.get_id() == cell.get_id())
+        });
+        if let Some((output_id, child)) = failed {
+            child.actor = None;
+            child.in_backoff = true;
+            let delay = child.tracker.failed(Instant::now(), reason.clone());
+            tracing::warn!(output = %child.target.output_key, %reason, ?delay, "publisher failed; restarting");
+            let output_id = output_id.clone();
+            myself.send_after(delay, move || TransmissionMsg::RestartPublisher(output_id));
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<TransmissionMsg>,
         msg: TransmissionMsg,
         state: &mut TransmissionState,
     ) -> Result<(), ActorProcessingErr> {
@@ -182,6 +309,38 @@ impl Actor for TransmissionActor {
                 state.arbiter.mode = config.arbitration;
                 state.config = config;
                 state.refresh(now);
+                sync_publishers(&myself, state).await?;
+            }
+            TransmissionMsg::SetDemand(demanded) => {
+                if demanded != state.demanded {
+                    state.demanded = demanded;
+                    sync_publishers(&myself, state).await?;
+                }
+            }
+            TransmissionMsg::RestartPublisher(output_id) => {
+                if let Some(child) = state.publishers.get_mut(&output_id) {
+                    if child.in_backoff {
+                        child.in_backoff = false;
+                        child.tracker.restarted(now);
+                        sync_publishers(&myself, state).await?;
+                    }
+                }
+            }
+            TransmissionMsg::Outputs(reply) => {
+                let pending = outputs(state);
+                // Publishers answer off this mailbox, so a busy one never delays frames.
+                tokio::spawn(async move {
+                    let mut outputs = Vec::with_capacity(pending.len());
+                    for (mut output, actor) in pending {
+                        if let Some(actor) = actor {
+                            output.publisher = ask(&actor, PublisherMsg::Status, STATUS_DEADLINE)
+                                .await
+                                .ok();
+                        }
+                        outputs.push(output);
+                    }
+                    let _ = reply.send(outputs);
+                });
             }
             TransmissionMsg::WriterUpdate {
                 writer_id,
@@ -215,15 +374,123 @@ impl Actor for TransmissionActor {
                 let _ = reply.send(state.selected.subscribe());
             }
             TransmissionMsg::Observe(reply) => {
+                let children = state
+                    .publishers
+                    .iter()
+                    .map(|(output_id, child)| ChildEntry {
+                        name: format!("output:{output_id}"),
+                        kind: "publisher",
+                        actor: child
+                            .actor
+                            .clone()
+                            .map(|a| Box::new(a) as Box<dyn Observable>),
+                        restarts: child.tracker.restarts,
+                        last_error: child.tracker.last_error.clone(),
+                    })
+                    .collect();
                 let _ = reply.send(Observation {
                     pid: None,
                     state: observed_state(state),
-                    children: Vec::new(),
+                    children,
                 });
             }
         }
         Ok(())
     }
+}
+
+/// Brings publishers in line with the enabled outputs and the demand: a demanded output gets a
+/// publisher (unless it waits out a backoff), an undemanded one loses it, and a publisher whose
+/// output changed is replaced.
+async fn sync_publishers(
+    myself: &ActorRef<TransmissionMsg>,
+    state: &mut TransmissionState,
+) -> Result<(), ActorProcessingErr> {
+    let targets = OutputTarget::all(&state.config);
+    let enabled: BTreeSet<&str> = targets.iter().map(|t| t.output_id.as_str()).collect();
+    state.publishers.retain(|output_id, child| {
+        let keep = enabled.contains(output_id.as_str());
+        if !keep {
+            stop_publisher(child);
+        }
+        keep
+    });
+    let now = Instant::now();
+    for target in targets {
+        let child = state
+            .publishers
+            .entry(target.output_id.clone())
+            .or_insert_with(|| PublisherChild {
+                actor: None,
+                target: target.clone(),
+                tracker: RestartTracker::new(RestartPolicy::PROCESS, now),
+                in_backoff: false,
+            });
+        if child.target != target {
+            stop_publisher(child);
+            child.target = target;
+        }
+        let wanted = state.demanded.contains(&child.target.output_id);
+        if !wanted {
+            stop_publisher(child);
+            child.in_backoff = false;
+        } else if child.actor.is_none() && !child.in_backoff {
+            let args = PublisherArgs {
+                target: child.target.clone(),
+                selected: state.selected.subscribe(),
+                placeholders: state.placeholders.clone(),
+                logs_dir: state.logs_dir.clone(),
+                stall_after: DEFAULT_STALL_AFTER,
+            };
+            // Unnamed and linked: a failure reaches `handle_supervisor_evt` as a restartable event.
+            let (actor, _) =
+                Actor::spawn_linked(None, PublisherActor, args, myself.get_cell()).await?;
+            child.actor = Some(actor);
+        }
+    }
+    Ok(())
+}
+
+/// Detaches the publisher and lets it stop FFmpeg on its own time, so this mailbox (which
+/// carries frames) never waits for a process to exit.
+fn stop_publisher(child: &mut PublisherChild) {
+    if let Some(actor) = child.actor.take() {
+        actor.stop(Some("no longer demanded".into()));
+    }
+}
+
+type PendingOutput = (OutputRuntime, Option<ActorRef<PublisherMsg>>);
+
+fn outputs(state: &TransmissionState) -> Vec<PendingOutput> {
+    let config = &state.config;
+    config
+        .enabled_outputs()
+        .filter_map(|output| {
+            let child = state.publishers.get(&output.id)?;
+            let publisher_state = if child.actor.is_some() {
+                "running"
+            } else if child.in_backoff {
+                "backoff"
+            } else {
+                "stopped"
+            };
+            Some((
+                OutputRuntime {
+                    output_key: child.target.output_key.clone(),
+                    transmission_id: config.id.clone(),
+                    output_id: output.id.clone(),
+                    protocol: output.protocol,
+                    target: child.target.clone(),
+                    encoding_wanted: state.demanded.contains(&output.id),
+                    publisher_state,
+                    restarts: child.tracker.restarts,
+                    last_error: child.tracker.last_error.clone(),
+                    publisher: None,
+                },
+                child.actor.clone(),
+            ))
+        })
+        .collect()
 }
 
 fn observed_state(state: &TransmissionState) -> Value {
@@ -288,9 +555,8 @@ mod tests {
         let config: Transmission =
             serde_json::from_value(json!({"id": "t", "path": "t", "arbitration": "latest"}))
                 .unwrap();
-        let (actor, _) = Actor::spawn(None, TransmissionActor, Arc::new(config))
-            .await
-            .unwrap();
+        let args = TransmissionArgs::without_demand(Arc::new(config));
+        let (actor, _) = Actor::spawn(None, TransmissionActor, args).await.unwrap();
         let mut selected = ask(&actor, TransmissionMsg::SubscribeSelected, DEADLINE)
             .await
             .unwrap();

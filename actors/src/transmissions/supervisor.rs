@@ -2,7 +2,8 @@
 //! revision: a settings change is applied as a diff (spawn added, update changed, stop removed),
 //! and a transmission actor that dies is restarted with backoff while it is still wanted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::actor::{TransmissionActor, TransmissionHealth, TransmissionMsg};
+use super::actor::{
+    OutputRuntime, TransmissionActor, TransmissionArgs, TransmissionHealth, TransmissionMsg,
+};
+use crate::frames::Placeholders;
 use crate::model::transmission::Transmission;
 use crate::store::{ActorSubscriber, Revision};
 use crate::supervision::ask;
@@ -33,6 +37,10 @@ pub enum TransmissionsMsg {
     Lookup(String, RpcReplyPort<Option<ActorRef<TransmissionMsg>>>),
     /// Health of every running transmission (each gets `HEALTH_DEADLINE` to answer).
     Health(RpcReplyPort<Vec<TransmissionHealth>>),
+    /// Keys (`<transmission>:<output>`) of every output that should be encoding now.
+    Demand(Arc<BTreeSet<String>>),
+    /// Runtime state of every enabled output of every transmission.
+    Outputs(RpcReplyPort<Vec<OutputRuntime>>),
     Observe(RpcReplyPort<Observation>),
 }
 
@@ -47,23 +55,58 @@ struct Child {
     tracker: RestartTracker,
 }
 
-#[derive(Default)]
+pub struct TransmissionsArgs {
+    /// Where publishers write their FFmpeg logs.
+    pub logs_dir: PathBuf,
+}
+
 pub struct TransmissionsState {
     children: BTreeMap<String, Child>,
     revision: u64,
+    logs_dir: PathBuf,
+    /// Shared by every publisher: one buffer per (size, colour).
+    placeholders: Placeholders,
+    /// The latest demand, handed to transmissions as they (re)start.
+    demand: Arc<BTreeSet<String>>,
+}
+
+impl TransmissionsState {
+    /// The output ids of `transmission_id` that should be encoding.
+    fn demanded_outputs(&self, transmission_id: &str) -> BTreeSet<String> {
+        let prefix = format!("{transmission_id}:");
+        self.demand
+            .iter()
+            .filter_map(|key| key.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    }
+
+    fn args(&self, config: Arc<Transmission>) -> TransmissionArgs {
+        TransmissionArgs {
+            demanded: self.demanded_outputs(&config.id),
+            config,
+            logs_dir: self.logs_dir.clone(),
+            placeholders: self.placeholders.clone(),
+        }
+    }
 }
 
 impl Actor for TransmissionsSupervisor {
     type Msg = TransmissionsMsg;
     type State = TransmissionsState;
-    type Arguments = ();
+    type Arguments = TransmissionsArgs;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<TransmissionsMsg>,
-        _args: (),
+        args: TransmissionsArgs,
     ) -> Result<TransmissionsState, ActorProcessingErr> {
-        Ok(TransmissionsState::default())
+        Ok(TransmissionsState {
+            children: BTreeMap::new(),
+            revision: 0,
+            logs_dir: args.logs_dir,
+            placeholders: Placeholders::default(),
+            demand: Arc::default(),
+        })
     }
 
     async fn post_stop(
@@ -91,9 +134,11 @@ impl Actor for TransmissionsSupervisor {
                 let _ = reply.send(());
             }
             TransmissionsMsg::Restart(id) => {
-                if let Some(child) = state.children.get_mut(&id) {
-                    if child.actor.is_none() {
-                        child.actor = Some(spawn(&myself, child.config.clone()).await?);
+                let waiting = state.children.get(&id).filter(|c| c.actor.is_none());
+                if let Some(config) = waiting.map(|c| c.config.clone()) {
+                    let actor = spawn(&myself, state.args(config)).await?;
+                    if let Some(child) = state.children.get_mut(&id) {
+                        child.actor = Some(actor);
                         child.tracker.restarted(Instant::now());
                     }
                 }
@@ -116,6 +161,40 @@ impl Actor for TransmissionsSupervisor {
                     )
                     .await;
                     let _ = reply.send(answers.into_iter().filter_map(Result::ok).collect());
+                });
+            }
+            TransmissionsMsg::Demand(demand) => {
+                if demand != state.demand {
+                    state.demand = demand;
+                    for (id, child) in &state.children {
+                        if let Some(actor) = &child.actor {
+                            let _ = actor.send_message(TransmissionMsg::SetDemand(
+                                state.demanded_outputs(id),
+                            ));
+                        }
+                    }
+                }
+            }
+            TransmissionsMsg::Outputs(reply) => {
+                let actors: Vec<_> = state
+                    .children
+                    .values()
+                    .filter_map(|c| c.actor.clone())
+                    .collect();
+                tokio::spawn(async move {
+                    let answers = futures_util::future::join_all(
+                        actors
+                            .iter()
+                            .map(|actor| ask(actor, TransmissionMsg::Outputs, HEALTH_DEADLINE)),
+                    )
+                    .await;
+                    let _ = reply.send(
+                        answers
+                            .into_iter()
+                            .filter_map(Result::ok)
+                            .flatten()
+                            .collect(),
+                    );
                 });
             }
             TransmissionsMsg::Observe(reply) => {
@@ -208,7 +287,7 @@ async fn apply(
             }
             None => {
                 let config = Arc::new(transmission.clone());
-                let actor = spawn(myself, config.clone()).await?;
+                let actor = spawn(myself, state.args(config.clone())).await?;
                 state.children.insert(
                     id.to_string(),
                     Child {
@@ -225,11 +304,10 @@ async fn apply(
 
 async fn spawn(
     myself: &ActorRef<TransmissionsMsg>,
-    config: Arc<Transmission>,
+    args: TransmissionArgs,
 ) -> Result<ActorRef<TransmissionMsg>, ActorProcessingErr> {
     // Unnamed: per-entity actors are found through this supervisor, so a restart never collides.
-    let (actor, _) =
-        Actor::spawn_linked(None, TransmissionActor, config, myself.get_cell()).await?;
+    let (actor, _) = Actor::spawn_linked(None, TransmissionActor, args, myself.get_cell()).await?;
     Ok(actor)
 }
 

@@ -1,0 +1,252 @@
+//! The demand actor (registered `demand`): owns the [`DemandBook`], feeds it viewers polled from
+//! the engine every second, engine log hints, primes and heartbeats, and tells the transmissions
+//! supervisor which outputs should be encoding whenever that changes (and every second, so a
+//! restarted supervisor catches up).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::json;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::book::{DemandBook, HeartbeatClient, OutputDemandView, OutputFilter};
+use crate::engine::EngineMsg;
+use crate::engine::signals::EngineEvent;
+use crate::store::{ActorSubscriber, Revision};
+use crate::supervision::ask;
+use crate::supervision::observe::Observation;
+use crate::transmissions::TransmissionsMsg;
+
+pub const DEMAND: &str = "demand";
+
+/// Debounce and TTL expiry are checked this often.
+const EVALUATE_EVERY: Duration = Duration::from_millis(250);
+/// Viewers are asked from the engine this often (spec: 1 s).
+const POLL_VIEWERS_EVERY: Duration = Duration::from_secs(1);
+const ENGINE_DEADLINE: Duration = Duration::from_millis(1500);
+const APPLY_DEADLINE: Duration = Duration::from_secs(5);
+
+pub enum DemandMsg {
+    Apply(Revision, RpcReplyPort<()>),
+    Prime {
+        transmission_id: String,
+        filter: OutputFilter,
+        ttl: Duration,
+        reply: RpcReplyPort<usize>,
+    },
+    Heartbeat {
+        transmission_id: String,
+        filter: OutputFilter,
+        session: String,
+        client: HeartbeatClient,
+        ttl: Duration,
+        reply: RpcReplyPort<Vec<String>>,
+    },
+    /// Demand of one transmission's outputs, or of all.
+    Views(Option<String>, RpcReplyPort<Vec<OutputDemandView>>),
+    Observe(RpcReplyPort<Observation>),
+    // Internal.
+    Evaluate,
+    PollViewers,
+    Viewers(Result<HashMap<String, usize>, String>),
+    Hint(String),
+}
+
+crate::observe_requests!(DemandMsg);
+
+pub struct DemandArgs {
+    pub engine_events: broadcast::Receiver<EngineEvent>,
+}
+
+pub struct DemandActor;
+
+pub struct DemandState {
+    book: DemandBook,
+    /// What the transmissions supervisor was last told.
+    encoding: Arc<BTreeSet<String>>,
+    viewers_error: Option<String>,
+    polling: bool,
+    hint_forwarder: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Actor for DemandActor {
+    type Msg = DemandMsg;
+    type State = DemandState;
+    type Arguments = DemandArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<DemandMsg>,
+        args: DemandArgs,
+    ) -> Result<DemandState, ActorProcessingErr> {
+        let mut events = args.engine_events;
+        let forward_to = myself.clone();
+        let hint_forwarder = tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(EngineEvent::DemandHint { path }) => {
+                        let _ = forward_to.send_message(DemandMsg::Hint(path));
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        myself.send_interval(EVALUATE_EVERY, || DemandMsg::Evaluate);
+        myself.send_interval(POLL_VIEWERS_EVERY, || DemandMsg::PollViewers);
+        Ok(DemandState {
+            book: DemandBook::default(),
+            encoding: Arc::default(),
+            viewers_error: None,
+            polling: false,
+            hint_forwarder: Some(hint_forwarder),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<DemandMsg>,
+        state: &mut DemandState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(task) = state.hint_forwarder.take() {
+            task.abort();
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<DemandMsg>,
+        msg: DemandMsg,
+        state: &mut DemandState,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = Instant::now();
+        match msg {
+            DemandMsg::Apply(revision, reply) => {
+                state
+                    .book
+                    .set_transmissions(revision.settings.transmissions.iter());
+                publish(state, now, false);
+                let _ = reply.send(());
+            }
+            DemandMsg::Prime {
+                transmission_id,
+                filter,
+                ttl,
+                reply,
+            } => {
+                let primed = state.book.prime(now, &transmission_id, &filter, ttl);
+                publish(state, now, false);
+                let _ = reply.send(primed);
+            }
+            DemandMsg::Heartbeat {
+                transmission_id,
+                filter,
+                session,
+                client,
+                ttl,
+                reply,
+            } => {
+                let renewed =
+                    state
+                        .book
+                        .heartbeat(now, &transmission_id, &filter, &session, client, ttl);
+                publish(state, now, false);
+                let _ = reply.send(renewed);
+            }
+            DemandMsg::Views(transmission_id, reply) => {
+                let _ = reply.send(state.book.views(now, transmission_id.as_deref()));
+            }
+            DemandMsg::Evaluate => publish(state, now, false),
+            DemandMsg::PollViewers => {
+                // Resend the decision every second: a restarted supervisor then catches up.
+                publish(state, now, true);
+                if !state.polling {
+                    state.polling = true;
+                    tokio::spawn(poll_viewers(myself.clone()));
+                }
+            }
+            DemandMsg::Viewers(result) => {
+                state.polling = false;
+                let readers = match result {
+                    Ok(readers) => {
+                        state.viewers_error = None;
+                        readers
+                    }
+                    Err(error) => {
+                        // No engine, no viewers: primes, leases and hints still count.
+                        state.viewers_error = Some(error);
+                        HashMap::new()
+                    }
+                };
+                state.book.set_viewers(&readers);
+                publish(state, now, false);
+            }
+            DemandMsg::Hint(path) => {
+                state.book.hint(now, &path);
+                publish(state, now, false);
+            }
+            DemandMsg::Observe(reply) => {
+                let _ = reply.send(Observation {
+                    pid: None,
+                    state: json!({
+                        "encoding": *state.encoding,
+                        "viewers_error": state.viewers_error,
+                    }),
+                    children: Vec::new(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Evaluates the book and tells the transmissions supervisor when the decision changed (or
+/// always, with `resend`).
+fn publish(state: &mut DemandState, now: Instant, resend: bool) {
+    let encoding = state.book.evaluate(now);
+    if !resend && encoding == *state.encoding {
+        return;
+    }
+    if encoding != *state.encoding {
+        tracing::debug!(?encoding, "demand changed");
+    }
+    state.encoding = Arc::new(encoding);
+    if let Some(transmissions) = crate::transmissions::transmissions() {
+        let _ = transmissions.send_message(TransmissionsMsg::Demand(state.encoding.clone()));
+    }
+}
+
+/// Readers per engine path, off the demand actor's mailbox.
+async fn poll_viewers(demand: ActorRef<DemandMsg>) {
+    let result = match crate::engine::engine() {
+        None => Err("the engine actor is not running".to_string()),
+        Some(engine) => match ask(&engine, EngineMsg::Paths, ENGINE_DEADLINE).await {
+            Ok(Ok(paths)) => Ok(paths
+                .into_iter()
+                .map(|path| (path.name, path.readers))
+                .collect()),
+            Ok(Err(error)) => Err(error),
+            Err(err) => Err(format!("the engine did not answer: {err:?}")),
+        },
+    };
+    let _ = demand.send_message(DemandMsg::Viewers(result));
+}
+
+/// Delivers every committed revision to the demand actor.
+pub fn demand_subscriber(actor: ActorRef<DemandMsg>) -> ActorSubscriber<DemandMsg> {
+    ActorSubscriber {
+        name: DEMAND,
+        actor,
+        apply: DemandMsg::Apply,
+        deadline: APPLY_DEADLINE,
+    }
+}
+
+/// The running demand actor, found by name.
+pub fn demand() -> Option<ActorRef<DemandMsg>> {
+    ractor::registry::where_is(DEMAND.to_string()).map(ActorRef::from)
+}

@@ -1,0 +1,236 @@
+//! What one output's publisher encodes, resolved from the stored output with the original's
+//! defaults, and the FFmpeg command line for it. Pure, so every argument is unit-tested.
+
+use serde::Serialize;
+
+use crate::model::transmission::{
+    LatencyProfile, Placeholder, ResizeMode, Transmission, TransmissionOutput,
+};
+
+/// Output size when the output leaves it empty.
+pub const DEFAULT_SIZE: (u32, u32) = (1280, 720);
+pub const DEFAULT_FPS: f64 = 12.0;
+/// Smallest encoded dimension (x264 and the engine's muxers dislike tiny frames).
+const MIN_DIMENSION: u32 = 16;
+const MAX_FPS: f64 = 60.0;
+
+/// `"<transmission_id>:<output_id>"`, the key every runtime view of an output uses.
+pub fn output_key(transmission_id: &str, output_id: &str) -> String {
+    format!("{transmission_id}:{output_id}")
+}
+
+/// Everything a publisher needs to know about its output; compared by value to decide whether a
+/// running publisher must be restarted after a settings change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputTarget {
+    pub output_key: String,
+    pub transmission_id: String,
+    pub output_id: String,
+    pub engine_path: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub bitrate_kbps: Option<u32>,
+    pub latency_profile: LatencyProfile,
+    pub resize_mode: ResizeMode,
+    pub placeholder: Placeholder,
+}
+
+impl OutputTarget {
+    pub fn resolve(transmission: &Transmission, output: &TransmissionOutput) -> OutputTarget {
+        let (width, height) = output
+            .resolution
+            .map(|r| {
+                (
+                    (r.width.max(0) as u32).max(MIN_DIMENSION),
+                    (r.height.max(0) as u32).max(MIN_DIMENSION),
+                )
+            })
+            .unwrap_or(DEFAULT_SIZE);
+        OutputTarget {
+            output_key: output_key(&transmission.id, &output.id),
+            transmission_id: transmission.id.clone(),
+            output_id: output.id.clone(),
+            engine_path: transmission.engine_path(output),
+            width,
+            height,
+            fps: output
+                .fps_limit
+                .map_or(DEFAULT_FPS, |fps| (fps as f64).clamp(1.0, MAX_FPS)),
+            bitrate_kbps: output
+                .bitrate_kbps
+                .filter(|kbps| *kbps > 0)
+                .map(|kbps| kbps.clamp(64, 250_000) as u32),
+            latency_profile: output.latency_profile,
+            resize_mode: output.resize_mode(),
+            placeholder: transmission.placeholder,
+        }
+    }
+
+    /// Every enabled output of a transmission.
+    pub fn all(transmission: &Transmission) -> Vec<OutputTarget> {
+        transmission
+            .enabled_outputs()
+            .map(|output| OutputTarget::resolve(transmission, output))
+            .collect()
+    }
+
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Frames between keyframes: one per second (round half to even, at least 1).
+    pub fn gop(&self) -> u32 {
+        (self.fps.round_ties_even() as u32).max(1)
+    }
+}
+
+/// x264 preset for a latency profile. The original meant this mapping but always used
+/// `veryfast` by accident; this service applies it.
+fn x264_preset(profile: LatencyProfile) -> &'static str {
+    match profile {
+        LatencyProfile::Normal => "veryfast",
+        LatencyProfile::Low => "faster",
+        LatencyProfile::UltraLow => "ultrafast",
+    }
+}
+
+/// The publisher's command line (after the program name): BGR24 frames of exactly the output
+/// size on stdin at the output fps, libx264 with a one-second GOP, progress reports on stdout
+/// (the stall watchdog reads them), RTSP over TCP to `publish_url`.
+pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-hide_banner".into(),
+        "-loglevel".into(),
+        loglevel.into(),
+        "-nostats".into(),
+        "-progress".into(),
+        "pipe:1".into(),
+        "-stats_period".into(),
+        "0.5".into(),
+        "-f".into(),
+        "rawvideo".into(),
+        "-pix_fmt".into(),
+        "bgr24".into(),
+        "-s".into(),
+        format!("{}x{}", target.width, target.height),
+        "-r".into(),
+        format!("{:.3}", target.fps.max(1.0)),
+        "-i".into(),
+        "pipe:0".into(),
+        "-an".into(),
+        "-c:v".into(),
+        "libx264".into(),
+        "-preset".into(),
+        x264_preset(target.latency_profile).into(),
+        "-tune".into(),
+        "zerolatency".into(),
+        "-pix_fmt".into(),
+        "yuv420p".into(),
+    ];
+    if target.latency_profile != LatencyProfile::Normal {
+        args.extend(["-bf".into(), "0".into()]);
+    }
+    if let Some(kbps) = target.bitrate_kbps {
+        let maxrate = (kbps as f64 * 1.1).round_ties_even() as u32;
+        args.extend([
+            "-b:v".into(),
+            format!("{kbps}k"),
+            "-maxrate".into(),
+            format!("{maxrate}k"),
+            "-bufsize".into(),
+            format!("{}k", (2 * kbps).max(512)),
+        ]);
+    }
+    let gop = target.gop().to_string();
+    args.extend([
+        "-g".into(),
+        gop.clone(),
+        "-keyint_min".into(),
+        gop,
+        "-sc_threshold".into(),
+        "0".into(),
+        "-f".into(),
+        "rtsp".into(),
+        "-rtsp_transport".into(),
+        "tcp".into(),
+        publish_url.into(),
+    ]);
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn transmission(outputs: serde_json::Value) -> Transmission {
+        serde_json::from_value(json!({"id": "t1", "path": "front-door", "outputs": outputs}))
+            .unwrap()
+    }
+
+    #[test]
+    fn empty_outputs_get_the_spec_defaults() {
+        let t = transmission(json!([{"id": "main", "protocol": "rtsp"}]));
+        let target = OutputTarget::resolve(&t, &t.outputs[0]);
+        assert_eq!(target.output_key, "t1:main");
+        assert_eq!(target.engine_path, "front-door");
+        assert_eq!(target.size(), (1280, 720));
+        assert_eq!(target.fps, 12.0);
+        assert_eq!(target.bitrate_kbps, None);
+        assert_eq!(target.gop(), 12);
+    }
+
+    #[test]
+    fn values_are_clamped_like_the_original() {
+        let t = transmission(json!([
+            {"id": "a", "protocol": "hls", "resolution": {"width": 8, "height": 4000}, "fps_limit": 120},
+            {"id": "b", "protocol": "hls", "fps_limit": 1, "path": "custom"}
+        ]));
+        let targets = OutputTarget::all(&t);
+        assert_eq!(targets[0].size(), (16, 4000));
+        assert_eq!(targets[0].fps, 60.0);
+        assert_eq!(targets[0].engine_path, "front-door-a");
+        assert_eq!(targets[1].engine_path, "custom");
+        assert_eq!(targets[1].gop(), 1);
+    }
+
+    #[test]
+    fn the_original_command_line_for_a_720p_output() {
+        let t = transmission(json!([{
+            "id": "main", "protocol": "rtsp", "resolution": {"width": 1280, "height": 720},
+            "fps_limit": 12, "bitrate_kbps": 2000
+        }]));
+        let target = OutputTarget::resolve(&t, &t.outputs[0]);
+        let args = publisher_args(&target, "warning", "rtsp://u:p@127.0.0.1:8554/front-door");
+        assert_eq!(
+            args.join(" "),
+            "-hide_banner -loglevel warning -nostats -progress pipe:1 -stats_period 0.5 \
+             -f rawvideo -pix_fmt bgr24 -s 1280x720 -r 12.000 -i pipe:0 -an -c:v libx264 \
+             -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 2000k -maxrate 2200k \
+             -bufsize 4000k -g 12 -keyint_min 12 -sc_threshold 0 -f rtsp -rtsp_transport tcp \
+             rtsp://u:p@127.0.0.1:8554/front-door"
+        );
+    }
+
+    #[test]
+    fn latency_profiles_pick_preset_and_b_frames() {
+        let t = transmission(json!([
+            {"id": "a", "protocol": "webrtc", "latency_profile": "ultra_low", "bitrate_kbps": 100},
+            {"id": "b", "protocol": "hls", "latency_profile": "low"}
+        ]));
+        let targets = OutputTarget::all(&t);
+        let ultra = publisher_args(&targets[0], "error", "rtsp://x").join(" ");
+        assert!(ultra.contains("-preset ultrafast -tune zerolatency -pix_fmt yuv420p -bf 0"));
+        assert!(
+            ultra.contains("-b:v 100k -maxrate 110k -bufsize 512k"),
+            "{ultra}"
+        );
+        let low = publisher_args(&targets[1], "error", "rtsp://x").join(" ");
+        assert!(low.contains("-preset faster") && low.contains("-bf 0"));
+        assert!(
+            !low.contains("-b:v"),
+            "no bitrate: x264's default rate control"
+        );
+    }
+}

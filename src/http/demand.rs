@@ -1,0 +1,349 @@
+//! Demand routes: what each output's demand is and why, primes, heartbeat leases, and the
+//! runtime view of every output (demand joined with its publisher).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::Path;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use toposync_actors::demand::book::{
+    DEFAULT_PRIME_TTL, HEARTBEAT_TTL_RANGE, PRIME_TTL_RANGE, clamp_ttl,
+};
+use toposync_actors::demand::{DemandMsg, DemandReason, HeartbeatClient, OutputFilter, demand};
+use toposync_actors::model::error::{Errors, Loc, ModelError, from_value};
+use toposync_actors::model::transmission::{QualityProfileId, Transmission};
+use toposync_actors::store;
+use toposync_actors::supervision::ask;
+use toposync_actors::transmissions::{TransmissionsMsg, transmissions};
+
+use super::STORE_DEADLINE;
+use super::error::ApiError;
+use super::extract::{JsonBody, Params};
+
+const DEMAND_DEADLINE: Duration = Duration::from_secs(2);
+
+pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<Value>, ApiError> {
+    let transmission = stored(&id).await?;
+    let filter = filter(&transmission, &params)?;
+    let views = ask(
+        &demand_actor()?,
+        |reply| DemandMsg::Views(Some(id.clone()), reply),
+        DEMAND_DEADLINE,
+    )
+    .await
+    .map_err(|err| ApiError::unavailable("demand runtime", err))?;
+    let mut outputs: Vec<_> = views
+        .into_iter()
+        .filter(|v| filter.output_id.as_ref().is_none_or(|o| *o == v.output_id))
+        .filter(|v| {
+            filter
+                .quality_profile_id
+                .is_none_or(|q| Some(q) == v.quality_profile_id)
+        })
+        .collect();
+    outputs.sort_by(|a, b| a.output_id.cmp(&b.output_id));
+    let viewer_count_total: usize = outputs.iter().map(|o| o.viewer_count).sum();
+    // The most direct reason any matching output is demanded (reasons are ordered).
+    let reason = outputs
+        .iter()
+        .map(|o| o.reason)
+        .min_by_key(|r| *r as u8)
+        .map_or(json!("no_matching_outputs"), |r| json!(r));
+    Ok(Json(json!({
+        "transmission_id": id,
+        // As the original: viewers counted by the engine; primes and leases are in `demand_active`.
+        "demand_signal": viewer_count_total > 0,
+        "demand_active": outputs.iter().any(|o| o.demanded),
+        "reason": reason,
+        "viewer_count_total": viewer_count_total,
+        "outputs": outputs,
+    })))
+}
+
+pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Value>, ApiError> {
+    let transmission = stored(&id).await?;
+    let filter = filter(&transmission, &params)?;
+    let ttl = match params.get("ttl_seconds") {
+        None => DEFAULT_PRIME_TTL,
+        Some(raw) => {
+            let seconds = raw
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite())
+                .ok_or_else(|| {
+                    ModelError::invalid(
+                        &Loc::query().key("ttl_seconds"),
+                        "ttl_seconds must be a number",
+                    )
+                })?;
+            clamp_ttl(Some(seconds), DEFAULT_PRIME_TTL, PRIME_TTL_RANGE)
+        }
+    };
+    let primed = ask(
+        &demand_actor()?,
+        |reply| DemandMsg::Prime {
+            transmission_id: id.clone(),
+            filter,
+            ttl,
+            reply,
+        },
+        DEMAND_DEADLINE,
+    )
+    .await
+    .map_err(|err| ApiError::unavailable("demand runtime", err))?;
+    Ok(Json(json!({
+        "transmission_id": id,
+        "primed": primed > 0,
+        "primed_outputs": primed,
+        "ttl_seconds": ttl.as_secs_f64(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeartbeatRequest {
+    playback_session_id: String,
+    #[serde(default)]
+    output_id: Option<String>,
+    #[serde(default)]
+    quality_profile_id: Option<QualityProfileId>,
+    /// Accepted (and checked) for compatibility; every transport renews the same lease.
+    #[serde(default, rename = "transport")]
+    _transport: Option<Transport>,
+    /// The original's `player` / `home_assistant_entity`; `client` is more precise.
+    #[serde(default)]
+    source: Option<HeartbeatSource>,
+    #[serde(default)]
+    client: Option<HeartbeatClient>,
+    #[serde(default)]
+    ttl_seconds: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Transport {
+    Hls,
+    Webrtc,
+    Rtsp,
+    Mse,
+    Jsmpeg,
+}
+
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum HeartbeatSource {
+    Player,
+    HomeAssistantEntity,
+}
+
+pub async fn heartbeat(
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let request: HeartbeatRequest = from_value(body, &Loc::body())?;
+    let mut errors = Errors::default();
+    let session_len = request.playback_session_id.chars().count();
+    if !(1..=256).contains(&session_len) {
+        errors.push(
+            &Loc::body().key("playback_session_id"),
+            "playback_session_id must be 1 to 256 characters",
+        );
+    }
+    if let Some(ttl) = request.ttl_seconds {
+        let (min, max) = HEARTBEAT_TTL_RANGE;
+        errors.range_f64(
+            &Loc::body().key("ttl_seconds"),
+            "ttl_seconds",
+            ttl,
+            min as f64,
+            max as f64,
+        );
+    }
+    errors.into_result()?;
+    let transmission = stored(&id).await?;
+    if let Some(output_id) = &request.output_id {
+        if !transmission.outputs.iter().any(|o| o.id == *output_id) {
+            return Err(ApiError::not_found("Output not found"));
+        }
+    }
+    let client = request.client.unwrap_or(match request.source {
+        Some(HeartbeatSource::HomeAssistantEntity) => HeartbeatClient::HaEntity,
+        _ => HeartbeatClient::Web,
+    });
+    let ttl = clamp_ttl(
+        request.ttl_seconds,
+        client.default_ttl(),
+        HEARTBEAT_TTL_RANGE,
+    );
+    let filter = OutputFilter {
+        output_id: request.output_id,
+        quality_profile_id: request.quality_profile_id,
+    };
+    let session = request.playback_session_id;
+    let renewed = ask(
+        &demand_actor()?,
+        |reply| DemandMsg::Heartbeat {
+            transmission_id: id.clone(),
+            filter,
+            session: session.clone(),
+            client,
+            ttl,
+            reply,
+        },
+        DEMAND_DEADLINE,
+    )
+    .await
+    .map_err(|err| ApiError::unavailable("demand runtime", err))?;
+    Ok(Json(json!({
+        "transmission_id": id,
+        "playback_session_id": session,
+        "client": client,
+        "renewed": !renewed.is_empty(),
+        "renewed_outputs": renewed.len(),
+        "output_ids": renewed,
+        "lease_seconds": ttl.as_secs_f64(),
+    })))
+}
+
+/// Every enabled output: its demand and its publisher, sorted by (transmission, output).
+pub async fn runtime_outputs() -> Result<Json<Value>, ApiError> {
+    let views = ask(
+        &demand_actor()?,
+        |reply| DemandMsg::Views(None, reply),
+        DEMAND_DEADLINE,
+    )
+    .await
+    .map_err(|err| ApiError::unavailable("demand runtime", err))?;
+    let supervisor = transmissions().ok_or_else(|| {
+        ApiError::unavailable(
+            "transmissions runtime",
+            toposync_actors::supervision::AskError::Unavailable,
+        )
+    })?;
+    let runtimes = ask(&supervisor, TransmissionsMsg::Outputs, DEMAND_DEADLINE)
+        .await
+        .map_err(|err| ApiError::unavailable("transmissions runtime", err))?;
+    let mut outputs: Vec<Value> = views
+        .into_iter()
+        .map(|view| {
+            let runtime = runtimes.iter().find(|r| r.output_key == view.output_key);
+            let publisher = runtime.and_then(|r| r.publisher.as_ref());
+            json!({
+                "output_key": view.output_key,
+                "transmission_id": view.transmission_id,
+                "output_id": view.output_id,
+                "engine_path": view.engine_path,
+                "protocol": runtime.map(|r| r.protocol),
+                "target": runtime.map(|r| &r.target),
+                "demand": {
+                    "demanded": view.demanded,
+                    "reason": view.reason,
+                    "why": why(view.reason),
+                    "viewer_count": view.viewer_count,
+                    "primed": view.primed,
+                    "primed_expires_in_seconds": view.primed_expires_in_seconds,
+                    "heartbeat_sessions": view.heartbeat_sessions,
+                    "hint_active": view.hint_active,
+                    "encoding": view.encoding,
+                    "stops_in_seconds": view.stops_in_seconds,
+                },
+                "publisher_state": runtime.map_or("stopped", |r| r.publisher_state),
+                "pid": publisher.and_then(|p| p.pid),
+                "input_mode": publisher.map(|p| p.input_mode),
+                "restarts": runtime.map_or(0, |r| r.restarts),
+                "last_error": runtime.and_then(|r| r.last_error.clone()),
+                "frames_written": publisher.map_or(0, |p| p.frames_written),
+                "frames_dropped": publisher.map_or(0, |p| p.frames_dropped),
+                "frames_encoded": publisher.map_or(0, |p| p.frames_encoded),
+                "showing": publisher.map(|p| p.showing),
+                "log_path": publisher.map(|p| &p.log_path),
+                "stderr_tail": publisher.map(|p| &p.stderr_tail),
+            })
+        })
+        .collect();
+    outputs.sort_by(|a, b| {
+        (a["transmission_id"].as_str(), a["output_id"].as_str())
+            .cmp(&(b["transmission_id"].as_str(), b["output_id"].as_str()))
+    });
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    Ok(Json(json!({"updated_at_unix": now, "outputs": outputs})))
+}
+
+/// URL resolution primes the outputs it answers for, best effort (spec: "URL resolution also
+/// primes demand"): a player opening the URL then finds a publisher starting.
+pub async fn prime_quietly(transmission_id: &str, output_id: Option<&str>) {
+    let Some(actor) = demand() else { return };
+    let filter = OutputFilter {
+        output_id: output_id.map(str::to_string),
+        quality_profile_id: None,
+    };
+    let transmission_id = transmission_id.to_string();
+    let _ = ask(
+        &actor,
+        |reply| DemandMsg::Prime {
+            transmission_id,
+            filter,
+            ttl: DEFAULT_PRIME_TTL,
+            reply,
+        },
+        DEMAND_DEADLINE,
+    )
+    .await;
+}
+
+fn why(reason: DemandReason) -> &'static str {
+    match reason {
+        DemandReason::ViewerCount => "the engine counts readers on this path",
+        DemandReason::HeartbeatLease => "a player renewed a heartbeat lease",
+        DemandReason::Prime => "primed (a player is about to connect)",
+        DemandReason::EngineNoStreamHint => "a reader just asked the engine for this path",
+        DemandReason::NoActiveDemand => "nobody is watching",
+    }
+}
+
+async fn stored(id: &str) -> Result<Transmission, ApiError> {
+    let revision = store::read(STORE_DEADLINE).await?;
+    revision
+        .settings
+        .transmission(id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("Transmission not found"))
+}
+
+/// `output_id` / `quality_profile_id` query filters, checked against the transmission.
+fn filter(transmission: &Transmission, params: &Params) -> Result<OutputFilter, ApiError> {
+    let output_id = params.get("output_id").map(str::to_string);
+    if let Some(output_id) = &output_id {
+        if !transmission.outputs.iter().any(|o| o.id == *output_id) {
+            return Err(ApiError::not_found("Output not found"));
+        }
+    }
+    let quality_profile_id = match params.get("quality_profile_id") {
+        None => None,
+        Some(raw) => Some(
+            serde_json::from_value::<QualityProfileId>(json!(raw)).map_err(|_| {
+                ModelError::invalid(
+                    &Loc::query().key("quality_profile_id"),
+                    "quality_profile_id must be one of 'quad_grid', 'stable_apple_tv', \
+                     'fullscreen_quality', 'diagnostic_low'",
+                )
+            })?,
+        ),
+    };
+    Ok(OutputFilter {
+        output_id,
+        quality_profile_id,
+    })
+}
+
+fn demand_actor() -> Result<ractor::ActorRef<DemandMsg>, ApiError> {
+    demand().ok_or_else(|| {
+        ApiError::unavailable(
+            "demand runtime",
+            toposync_actors::supervision::AskError::Unavailable,
+        )
+    })
+}
