@@ -864,7 +864,10 @@ mod snapshot {
             .iter()
             .map(|c| c["kind"].as_str().unwrap())
             .collect();
-        assert_eq!(kinds, vec!["store", "transmissions_supervisor", "engine"]);
+        assert_eq!(
+            kinds,
+            vec!["store", "engine", "transmissions_supervisor", "demand"]
+        );
         assert!(transmission_actors(&tree).is_empty());
 
         let (_, created) = service.post("/transmissions", &front_door()).await;
@@ -872,7 +875,7 @@ mod snapshot {
         let name = format!("transmission:{id}");
         let (_, tree) = service.get("/runtime/actors").await;
         assert_eq!(transmission_actors(&tree), vec![name.clone()]);
-        let node = &tree["children"][1]["children"][0];
+        let node = &tree["children"][2]["children"][0];
         assert_eq!(node["state"]["outputs"][0]["engine_path"], "front-door");
         assert_eq!(node["state"]["writers"], json!([]));
 
@@ -881,7 +884,7 @@ mod snapshot {
         service.put(&format!("/transmissions/{id}"), &changed).await;
         let (_, tree) = service.get("/runtime/actors").await;
         assert_eq!(
-            tree["children"][1]["children"][0]["state"]["outputs"][0]["engine_path"],
+            tree["children"][2]["children"][0]["state"]["outputs"][0]["engine_path"],
             "porch"
         );
 

@@ -538,3 +538,461 @@ mod real_engine {
         service.signal_and_wait(libc::SIGTERM);
     }
 }
+
+/// Output publishers and demand, end to end with real FFmpeg: the engine is the stand-in (for
+/// viewer counts and publish credentials) with its RTSP port left to a real receiving RTSP
+/// server, FFmpeg in listen mode, that decodes what a viewer of the engine path would get.
+mod publishing {
+    use super::*;
+    use std::io::Read;
+    use std::process::{Child, Command, Stdio};
+
+    const W: usize = 320;
+    const H: usize = 240;
+    const FRAME: usize = W * H * 3;
+    const PATH: &str = "door";
+
+    struct Setup {
+        service: Service,
+        rtsp: u16,
+        paths_file: std::path::PathBuf,
+        transmission: String,
+        dir: tempfile::TempDir,
+    }
+
+    async fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let stand_in = mediamtx_stand_in();
+        let paths_file = dir.path().join("paths.json");
+        std::fs::write(&paths_file, r#"{"items": []}"#).unwrap();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_ENGINE_PATH", &stand_in),
+                ("STAND_IN_SKIP_RTSP", Path::new("1")),
+                ("STAND_IN_PATHS_FILE", &paths_file),
+            ],
+        ))
+        .await;
+        let status = start_engine(&service).await;
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap() as u16;
+        let (code, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Door", "path": PATH, "outputs": [{
+                    "id": "main", "protocol": "rtsp",
+                    "resolution": {"width": W, "height": H}, "fps_limit": 10
+                }]}),
+            )
+            .await;
+        assert_eq!(code, 200, "{created}");
+        Setup {
+            service,
+            rtsp,
+            paths_file,
+            transmission: created["id"].as_str().unwrap().to_string(),
+            dir,
+        }
+    }
+
+    /// A real RTSP server for one publisher: FFmpeg listening on the engine's RTSP port,
+    /// decoding what it receives to RGB frames on stdout and describing the stream on stderr.
+    struct Receiver {
+        child: Child,
+        stderr_path: std::path::PathBuf,
+    }
+
+    impl Receiver {
+        fn listen(setup: &Setup) -> Receiver {
+            let stderr_path = setup.dir.path().join(format!(
+                "receiver-{}.log",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ));
+            let child = Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "info", "-rtsp_flags", "listen"])
+                .args(["-timeout", "60", "-i"])
+                .arg(format!("rtsp://127.0.0.1:{}/{PATH}", setup.rtsp))
+                .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(&stderr_path).unwrap())
+                .spawn()
+                .expect("ffmpeg runs");
+            wait_until_listening(setup.rtsp);
+            Receiver { child, stderr_path }
+        }
+
+        /// The next decoded frame (RGB), or `None` when the publisher went away.
+        async fn frame(&mut self) -> Option<Vec<u8>> {
+            let mut stdout = self.child.stdout.take()?;
+            let (stdout, frame) = tokio::task::spawn_blocking(move || {
+                let mut frame = vec![0u8; FRAME];
+                let read = stdout.read_exact(&mut frame).ok().map(|_| frame);
+                (stdout, read)
+            })
+            .await
+            .unwrap();
+            self.child.stdout = Some(stdout);
+            frame
+        }
+
+        /// Reads frames until one has `rgb` in its centre (within the encoder's loss).
+        async fn until_centre_is(&mut self, rgb: [u8; 3]) -> Vec<u8> {
+            let deadline = std::time::Instant::now() + PATIENCE;
+            loop {
+                let frame = self.frame().await.expect("the publisher keeps publishing");
+                if close(centre(&frame), rgb) {
+                    return frame;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "centre never became {rgb:?}, last {:?}",
+                    centre(&frame)
+                );
+            }
+        }
+
+        fn described(&self) -> String {
+            std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        }
+    }
+
+    impl Drop for Receiver {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Waits until something listens on the TCP port, read from /proc (connecting to find out
+    /// would use up the listener's one connection).
+    fn wait_until_listening(port: u16) {
+        let wanted = format!(":{port:04X} ");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+            // Columns: sl local_address rem_address st ...; st 0A is LISTEN.
+            let listening = table.lines().any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.len() > 3
+                    && format!("{} ", fields[1]).ends_with(&wanted)
+                    && fields[3] == "0A"
+            });
+            if listening {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing listens on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn centre(frame: &[u8]) -> [u8; 3] {
+        let at = ((H / 2) * W + W / 2) * 3;
+        [frame[at], frame[at + 1], frame[at + 2]]
+    }
+
+    fn close(a: [u8; 3], b: [u8; 3]) -> bool {
+        a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 12)
+    }
+
+    async fn prime(setup: &Setup, ttl: u32) -> Value {
+        let (code, body) = setup
+            .service
+            .post(
+                &format!(
+                    "/transmissions/{}/demand/prime?ttl_seconds={ttl}",
+                    setup.transmission
+                ),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    async fn output_runtime(setup: &Setup) -> Value {
+        let (code, body) = setup.service.get("/runtime/outputs").await;
+        assert_eq!(code, 200, "{body}");
+        body["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["transmission_id"] == setup.transmission.as_str())
+            .cloned()
+            .expect("the output is listed")
+    }
+
+    /// Waits until the output's publisher runs with a PID other than `old`; returns it.
+    async fn running_publisher(setup: &Setup, old: Option<u64>) -> Value {
+        eventually(PATIENCE, || async {
+            let output = output_runtime(setup).await;
+            (output["publisher_state"] == "running"
+                && output["pid"].as_u64().is_some_and(|p| Some(p) != old)
+                && output["frames_encoded"].as_u64() > Some(0))
+            .then_some(output)
+        })
+        .await
+    }
+
+    async fn stopped_publisher(setup: &Setup) -> Value {
+        eventually(Duration::from_secs(30), || async {
+            let output = output_runtime(setup).await;
+            (output["publisher_state"] == "stopped").then_some(output)
+        })
+        .await
+    }
+
+    async fn send_solid_frame(setup: &Setup, bgr: [u8; 3]) {
+        let body: Vec<u8> = bgr.iter().copied().cycle().take(FRAME).collect();
+        let response = setup
+            .service
+            .http
+            .post(setup.service.url(&format!(
+                "/transmissions/{}/writers/camera/frame?width={W}&height={H}",
+                setup.transmission
+            )))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn nothing_encodes_until_demanded() {
+        let setup = setup().await;
+        let output = output_runtime(&setup).await;
+        assert_eq!(output["publisher_state"], "stopped", "{output}");
+        assert_eq!(output["demand"]["reason"], "no_active_demand");
+        assert!(output["pid"].is_null());
+    }
+
+    #[tokio::test]
+    async fn a_prime_publishes_h264_placeholder_then_writer_pixels_and_ends_after_its_ttl() {
+        let setup = setup().await;
+        let mut receiver = Receiver::listen(&setup);
+        let primed = prime(&setup, 6).await;
+        assert_eq!(primed["primed_outputs"], 1, "{primed}");
+
+        // No writer: the gray placeholder, at the output size, in H.264.
+        receiver.until_centre_is([127, 127, 127]).await;
+        let described = receiver.described();
+        assert!(described.contains("Video: h264"), "{described}");
+        assert!(described.contains(&format!("{W}x{H}")), "{described}");
+        let running = running_publisher(&setup, None).await;
+        assert_eq!(running["demand"]["reason"], "prime", "{running}");
+        assert_eq!(running["input_mode"], "rawvideo_pipe");
+        assert_eq!(running["showing"], "placeholder");
+
+        // A writer's frame (BGR red) is what the viewer sees next.
+        send_solid_frame(&setup, [0, 0, 255]).await;
+        receiver.until_centre_is([255, 0, 0]).await;
+
+        // Roughly the output fps: 10 frames take about a second.
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            receiver.frame().await.expect("frames keep coming");
+        }
+        let fps = 20.0 / started.elapsed().as_secs_f64();
+        assert!(
+            (6.0..16.0).contains(&fps),
+            "received {fps:.1} fps for a 10 fps output"
+        );
+
+        // The prime ends (6 s), the debounce passes (3 s): the encoder is gone.
+        let pid = running["pid"].as_u64().unwrap() as u32;
+        let stopped = stopped_publisher(&setup).await;
+        assert_eq!(stopped["demand"]["reason"], "no_active_demand");
+        assert!(!is_alive(pid), "FFmpeg {pid} still runs");
+        // What was already in flight drains, then the stream ends.
+        let mut in_flight = 0;
+        while receiver.frame().await.is_some() {
+            in_flight += 1;
+            assert!(
+                in_flight < 100,
+                "frames keep coming after the publisher stopped"
+            );
+        }
+        let log = read(&running["log_path"]);
+        assert!(
+            !log.contains("pub_"),
+            "publish credentials in the FFmpeg log: {log}"
+        );
+    }
+
+    #[tokio::test]
+    async fn engine_viewers_keep_it_running_end_the_prime_and_it_stops_after_they_leave() {
+        let setup = setup().await;
+        let _receiver = Receiver::listen(&setup);
+        prime(&setup, 600).await;
+        running_publisher(&setup, None).await;
+        std::fs::write(
+            &setup.paths_file,
+            json!({"items": [{"name": PATH, "ready": true,
+                              "readers": [{"type": "rtspSession", "id": "r1"}]}]})
+            .to_string(),
+        )
+        .unwrap();
+        let watched = eventually(PATIENCE, || async {
+            let output = output_runtime(&setup).await;
+            (output["demand"]["viewer_count"] == 1).then_some(output)
+        })
+        .await;
+        assert_eq!(watched["demand"]["reason"], "viewer_count", "{watched}");
+        assert_eq!(
+            watched["demand"]["primed"], false,
+            "a counted viewer ends the prime"
+        );
+        let (_, demand) = setup
+            .service
+            .get(&format!("/transmissions/{}/demand", setup.transmission))
+            .await;
+        assert_eq!(demand["demand_signal"], true, "{demand}");
+        assert_eq!(demand["viewer_count_total"], 1);
+
+        // The viewer leaves: the 600 s prime no longer holds the encoder.
+        std::fs::write(&setup.paths_file, r#"{"items": []}"#).unwrap();
+        let stopped = stopped_publisher(&setup).await;
+        assert_eq!(stopped["demand"]["viewer_count"], 0, "{stopped}");
+    }
+
+    #[tokio::test]
+    async fn a_killed_or_frozen_ffmpeg_is_replaced_and_publishes_again() {
+        let setup = setup().await;
+        let mut receiver = Receiver::listen(&setup);
+        prime(&setup, 600).await;
+        receiver.until_centre_is([127, 127, 127]).await;
+        let first = running_publisher(&setup, None).await;
+        let first_pid = first["pid"].as_u64().unwrap();
+
+        // kill -9: FFmpeg exits, the transmission restarts it after its backoff.
+        // (The receiver is replaced after the signal: dropping it first would end FFmpeg too.)
+        unsafe { libc::kill(first_pid as i32, libc::SIGKILL) };
+        let mut receiver = Receiver::listen_after(receiver, &setup);
+        let second = running_publisher(&setup, Some(first_pid)).await;
+        assert_eq!(second["restarts"], 1, "{second}");
+        assert!(
+            second["last_error"].as_str().unwrap().contains("exited"),
+            "{second}"
+        );
+        receiver.until_centre_is([127, 127, 127]).await;
+
+        // SIGSTOP: no progress, the watchdog stops it and a new one takes over.
+        let second_pid = second["pid"].as_u64().unwrap();
+        unsafe { libc::kill(second_pid as i32, libc::SIGSTOP) };
+        let receiver = Receiver::listen_after(receiver, &setup);
+        let third = running_publisher(&setup, Some(second_pid)).await;
+        assert_eq!(third["restarts"], 2, "{third}");
+        assert!(
+            third["last_error"].as_str().unwrap().contains("stalled"),
+            "{third}"
+        );
+        eventually(PATIENCE, || async {
+            (!is_alive(second_pid as u32)).then_some(())
+        })
+        .await;
+        drop(receiver);
+    }
+
+    impl Receiver {
+        /// A fresh listener for the next publisher run, once this one's connection is gone.
+        fn listen_after(previous: Receiver, setup: &Setup) -> Receiver {
+            drop(previous);
+            Receiver::listen(setup)
+        }
+    }
+
+    #[tokio::test]
+    async fn killing_the_service_leaves_no_publisher_behind() {
+        let mut setup = setup().await;
+        let _receiver = Receiver::listen(&setup);
+        prime(&setup, 600).await;
+        let running = running_publisher(&setup, None).await;
+        let pid = running["pid"].as_u64().unwrap() as u32;
+        setup.service.signal_and_wait(libc::SIGKILL);
+        eventually(PATIENCE, || async { (!is_alive(pid)).then_some(()) }).await;
+    }
+
+    #[tokio::test]
+    async fn heartbeats_hold_demand_per_client_and_bad_ones_change_nothing() {
+        let setup = setup().await;
+        let path = format!("/transmissions/{}/demand/heartbeat", setup.transmission);
+        let (code, body) = setup
+            .service
+            .post(
+                &path,
+                &json!({"playback_session_id": "s1", "client": "ha_entity"}),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["lease_seconds"], 90.0);
+        assert_eq!(body["renewed_outputs"], 1);
+        let (_, body) = setup
+            .service
+            .post(
+                &path,
+                &json!({"playback_session_id": "s2", "source": "player", "ttl_seconds": 5}),
+            )
+            .await;
+        assert_eq!(body["lease_seconds"], 5.0, "{body}");
+        let output = output_runtime(&setup).await;
+        assert_eq!(output["demand"]["reason"], "heartbeat_lease", "{output}");
+        assert_eq!(output["demand"]["heartbeat_sessions"], 2);
+
+        for (bad, loc) in [
+            (
+                json!({"playback_session_id": ""}),
+                "body.playback_session_id",
+            ),
+            (
+                json!({"playback_session_id": "s", "ttl_seconds": 2}),
+                "body.ttl_seconds",
+            ),
+            (
+                json!({"playback_session_id": "s", "client": "tv"}),
+                "body.client",
+            ),
+            (
+                json!({"playback_session_id": "s", "transport": "smoke"}),
+                "body.transport",
+            ),
+            (json!({"ttl_seconds": 10}), "body.playback_session_id"),
+        ] {
+            let (code, body) = setup.service.post(&path, &bad).await;
+            assert_eq!(code, 422, "{bad} -> {body}");
+            assert_eq!(support::first_loc(&body), loc, "{body}");
+        }
+        let (code, _) = setup
+            .service
+            .post(
+                "/transmissions/nope/demand/heartbeat",
+                &json!({"playback_session_id": "s"}),
+            )
+            .await;
+        assert_eq!(code, 404);
+        let (code, body) = setup
+            .service
+            .post(
+                &format!(
+                    "/transmissions/{}/demand/prime?quality_profile_id=huge",
+                    setup.transmission
+                ),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(support::first_loc(&body), "query.quality_profile_id");
+        let after = output_runtime(&setup).await;
+        assert_eq!(
+            after["demand"]["heartbeat_sessions"], 2,
+            "nothing changed: {after}"
+        );
+    }
+}

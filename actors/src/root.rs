@@ -171,12 +171,12 @@ impl Actor for RootSupervisor {
             RootMsg::Observe(reply) => {
                 let children = vec![
                     entry(STORE, "store", &state.store),
+                    entry(ENGINE, "engine", &state.engine),
                     entry(
                         TRANSMISSIONS,
                         "transmissions_supervisor",
                         &state.transmissions,
                     ),
-                    entry(ENGINE, "engine", &state.engine),
                     entry(DEMAND, "demand", &state.demand),
                 ];
                 let _ = reply.send(Observation {

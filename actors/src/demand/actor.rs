@@ -248,5 +248,5 @@ pub fn demand_subscriber(actor: ActorRef<DemandMsg>) -> ActorSubscriber<DemandMs
 
 /// The running demand actor, found by name.
 pub fn demand() -> Option<ActorRef<DemandMsg>> {
-    ractor::registry::where_is(DEMAND.to_string()).map(ActorRef::from)
+    ractor::registry::where_is(DEMAND).map(ActorRef::from)
 }

@@ -10,7 +10,9 @@
 //!   that arrives before any publisher;
 //! - logs `reloading configuration (file changed)` when the config file changes, like MediaMTX;
 //! - `STAND_IN_FAIL_AT_START=<code>` makes it log an ERR line and exit with that code at once;
-//!   `STAND_IN_SKIP_API=1` makes it never open the API (a hung start).
+//!   `STAND_IN_SKIP_API=1` makes it never open the API (a hung start);
+//!   `STAND_IN_SKIP_RTSP=1` leaves the RTSP port to a real receiving RTSP server (FFmpeg in
+//!   listen mode) that the publisher tests start there.
 //!
 //! Crashes and hangs at run time are made from outside with SIGKILL and SIGSTOP.
 
@@ -126,7 +128,9 @@ fn main() {
     }
     let config = std::fs::read_to_string(&config_path).expect("config readable");
     log(&format!("INF configuration loaded from {config_path}"));
-    if let Some(rtsp) = setting(&config, "rtspAddress") {
+    let rtsp =
+        setting(&config, "rtspAddress").filter(|_| std::env::var("STAND_IN_SKIP_RTSP").is_err());
+    if let Some(rtsp) = rtsp {
         let listener = TcpListener::bind(bind_address(&rtsp)).expect("rtsp address free");
         log(&format!("INF [RTSP] listener opened on {rtsp} (TCP/RTSP)"));
         std::thread::spawn(move || serve_rtsp(listener));
