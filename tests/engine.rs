@@ -445,7 +445,7 @@ mod real_engine {
     use super::*;
 
     /// Runs only against a real MediaMTX named by `TOPOSYNC_STREAMING_ENGINE_PATH`.
-    fn real_binary() -> Option<std::path::PathBuf> {
+    pub(super) fn real_binary() -> Option<std::path::PathBuf> {
         match std::env::var_os("TOPOSYNC_STREAMING_ENGINE_PATH") {
             Some(path) => Some(path.into()),
             None => {
@@ -536,6 +536,81 @@ mod real_engine {
         service.post("/engine/stop", &json!({})).await;
         assert!(!is_alive(pid));
         service.signal_and_wait(libc::SIGTERM);
+    }
+}
+
+mod real_engine_publishing {
+    use super::*;
+
+    /// Readers on RTSP and on HLS make the publisher start through the real engine's demand
+    /// signals (no prime), and it stops after the last reader left.
+    #[tokio::test]
+    async fn readers_start_the_publisher_and_it_stops_after_they_leave() {
+        let Some(binary) = super::real_engine::real_binary() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_STREAMING_ENGINE_PATH", &binary)],
+        ))
+        .await;
+        let status = start_engine(&service).await;
+        let (rtsp, hls) = (
+            status["ports"]["rtsp"].as_u64().unwrap(),
+            status["ports"]["hls"].as_u64().unwrap(),
+        );
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Door", "path": "door", "outputs": [{"id": "main", "protocol": "rtsp",
+                        "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let encoding = |want: bool| {
+            let service = &service;
+            let id = id.clone();
+            async move {
+                eventually(Duration::from_secs(30), || async {
+                    let (_, demand) = service.get(&format!("/transmissions/{id}/demand")).await;
+                    (demand["outputs"][0]["encoding"] == want).then_some(())
+                })
+                .await
+            }
+        };
+        // RTSP: the first try may find no stream yet (that is the hint); players retry.
+        let probe = eventually(Duration::from_secs(30), || async {
+            let output = std::process::Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-rtsp_transport",
+                    "tcp",
+                    "-show_entries",
+                    "stream=codec_name,width,height",
+                    "-of",
+                    "csv=p=0",
+                ])
+                .arg(format!("rtsp://127.0.0.1:{rtsp}/door"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+            (!text.is_empty()).then_some(text)
+        })
+        .await;
+        assert_eq!(probe, "h264,320,240");
+        encoding(false).await;
+
+        // HLS: a client polling the playlist keeps it; the muxer closes 5 s after it stops.
+        let playlist = format!("http://127.0.0.1:{hls}/door/index.m3u8");
+        eventually(Duration::from_secs(30), || async {
+            let response = service.http.get(&playlist).send().await.ok()?;
+            (response.status() == 200).then_some(())
+        })
+        .await;
+        encoding(true).await;
+        encoding(false).await;
     }
 }
 
@@ -763,6 +838,35 @@ mod publishing {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_player_asking_the_engine_too_early_makes_demand() {
+        // The stand-in's own RTSP port here: it answers 404 and logs MediaMTX's no-stream line.
+        let dir = tempfile::tempdir().unwrap();
+        let service = with_stand_in(dir.path()).await;
+        let status = start_engine(&service).await;
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Door", "path": PATH, "outputs": [{"id": "main", "protocol": "rtsp"}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let player = Command::new("ffprobe")
+            .args(["-v", "quiet", "-rtsp_transport", "tcp"])
+            .arg(format!("rtsp://127.0.0.1:{rtsp}/{PATH}"))
+            .status()
+            .unwrap();
+        assert!(!player.success(), "nothing is published yet");
+        let demand = eventually(PATIENCE, || async {
+            let (_, demand) = service.get(&format!("/transmissions/{id}/demand")).await;
+            (demand["outputs"][0]["hint_active"] == true).then_some(demand)
+        })
+        .await;
+        assert_eq!(demand["demand_active"], true, "{demand}");
+        assert_eq!(demand["demand_signal"], false, "a hint is not a viewer");
     }
 
     #[tokio::test]
