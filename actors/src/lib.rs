@@ -10,6 +10,7 @@ pub mod model;
 pub mod net;
 pub mod pipelines;
 pub mod publishers;
+pub mod reconcile;
 pub mod root;
 pub mod store;
 pub mod supervision;

@@ -5,7 +5,10 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::camera::Camera;
 use super::error::{Errors, FieldError, Loc, ModelError};
+use super::pipeline::Pipeline;
+use super::publication::{CameraLiveView, Publication};
 use super::transmission::{REDACTED, Transmission, normalize_path_slug};
 
 pub const MEDIAMTX_VERSION: &str = "v1.16.2";
@@ -13,11 +16,17 @@ pub const GO2RTC_VERSION: &str = "v1.9.14";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamingSettings {
-    /// Publication intents; typed and reconciled by the publications work, kept verbatim until then.
+    /// Publication intents, kept equal to the cameras and pipelines by the reconciler.
     #[serde(default)]
-    pub publications: Vec<Map<String, Value>>,
+    pub publications: Vec<Publication>,
     #[serde(default)]
-    pub camera_live_views: Vec<Map<String, Value>>,
+    pub camera_live_views: Vec<CameraLiveView>,
+    /// The camera registry (the original kept it in its cameras extension).
+    #[serde(default)]
+    pub cameras: Vec<Camera>,
+    /// Pipeline graphs (the original kept them in its core).
+    #[serde(default)]
+    pub pipelines: Vec<Pipeline>,
     #[serde(default)]
     pub transmissions: Vec<Transmission>,
     #[serde(default)]
@@ -265,6 +274,12 @@ impl StreamingSettings {
         for transmission in &mut self.transmissions {
             transmission.normalize();
         }
+        for camera in &mut self.cameras {
+            camera.normalize();
+        }
+        for pipeline in &mut self.pipelines {
+            pipeline.normalize();
+        }
         let engine = &mut self.engine;
         engine.webrtc_ice_servers = normalize_string_list(&engine.webrtc_ice_servers)
             .into_iter()
@@ -314,6 +329,12 @@ impl StreamingSettings {
         for (index, transmission) in self.transmissions.iter().enumerate() {
             transmission.validate(&loc.key("transmissions").index(index), &mut errors);
         }
+        for (index, camera) in self.cameras.iter().enumerate() {
+            camera.validate(&loc.key("cameras").index(index), &mut errors);
+        }
+        for (index, pipeline) in self.pipelines.iter().enumerate() {
+            pipeline.validate(&loc.key("pipelines").index(index), &mut errors);
+        }
         errors.into_result()?;
         self.check_unique(loc)?;
         self.check_hosts(loc)
@@ -353,6 +374,24 @@ impl StreamingSettings {
                         ),
                     ));
                 }
+            }
+        }
+        let mut camera_ids = HashSet::new();
+        for (index, camera) in self.cameras.iter().enumerate() {
+            if !camera_ids.insert(camera.id.as_str()) {
+                return Err(conflict(
+                    &loc.key("cameras").index(index).key("id"),
+                    format!("Duplicate camera id: {}", camera.id),
+                ));
+            }
+        }
+        let mut pipeline_names = HashSet::new();
+        for (index, pipeline) in self.pipelines.iter().enumerate() {
+            if !pipeline_names.insert(pipeline.name.as_str()) {
+                return Err(conflict(
+                    &loc.key("pipelines").index(index).key("name"),
+                    format!("Pipeline already exists: {}", pipeline.name),
+                ));
             }
         }
         let mut server_ids = HashSet::new();
@@ -396,6 +435,14 @@ impl StreamingSettings {
         self.transmissions.iter().find(|t| t.id == id)
     }
 
+    pub fn camera(&self, id: &str) -> Option<&Camera> {
+        self.cameras.iter().find(|c| c.id == id)
+    }
+
+    pub fn pipeline(&self, name: &str) -> Option<&Pipeline> {
+        self.pipelines.iter().find(|p| p.name == name)
+    }
+
     /// A copy safe to show: output and processing-server passwords replaced by the marker.
     pub fn redacted(&self) -> StreamingSettings {
         let mut copy = self.clone();
@@ -404,6 +451,7 @@ impl StreamingSettings {
             .iter()
             .map(Transmission::redacted)
             .collect();
+        copy.cameras = self.cameras.iter().map(Camera::redacted).collect();
         for server in &mut copy.processing_servers {
             if server.password.is_some() {
                 server.password = Some(REDACTED.to_string());

@@ -1,0 +1,307 @@
+//! The camera registry: cameras with their video sources, shaped as the original cameras
+//! extension stored them. This service stands alone, so it keeps them in its settings document.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::error::{Errors, Loc};
+use super::transmission::REDACTED;
+
+/// What a source is for; anything unknown reads as `custom` (the original's rule).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceRole {
+    Main,
+    Sub,
+    Zoom,
+    #[default]
+    #[serde(other)]
+    Custom,
+}
+
+impl SourceRole {
+    /// The label the original shows for a role.
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceRole::Main => "Principal",
+            SourceRole::Sub => "Baixa resolução",
+            SourceRole::Zoom => "Zoom",
+            SourceRole::Custom => "Personalizada",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceRole::Main => "main",
+            SourceRole::Sub => "sub",
+            SourceRole::Zoom => "zoom",
+            SourceRole::Custom => "custom",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VideoInfo {
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+    #[serde(default)]
+    pub fps: Option<f64>,
+}
+
+/// Where a source's video comes from. `rtsp_url` may also be `demo:<name>` (a generated test
+/// pattern, for the demo camera) or any other input FFmpeg reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceOrigin {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub rtsp_url: Option<String>,
+    #[serde(default)]
+    pub stream_username: Option<String>,
+    #[serde(default)]
+    pub stream_password: Option<String>,
+    #[serde(default)]
+    pub has_ptz: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CameraSource {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "video")]
+    pub kind: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub role: SourceRole,
+    #[serde(default)]
+    pub video: Option<VideoInfo>,
+    #[serde(default)]
+    pub origin: Option<SourceOrigin>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl CameraSource {
+    /// An enabled video source: the only kind that is published.
+    pub fn is_live_video(&self) -> bool {
+        self.enabled && self.kind == "video" && !self.id.is_empty()
+    }
+
+    /// The URL FFmpeg reads, with the stream credentials put into it. Secret: never log it.
+    pub fn input_url(&self) -> Option<String> {
+        let origin = self.origin.as_ref()?;
+        let url = origin.rtsp_url.as_deref()?.trim();
+        if url.is_empty() {
+            return None;
+        }
+        let user = origin.stream_username.as_deref().unwrap_or("").trim();
+        let (scheme, rest) = match url.split_once("://") {
+            Some(parts) if !user.is_empty() && !parts.1.contains('@') => parts,
+            _ => return Some(url.to_string()),
+        };
+        let pass = origin.stream_password.as_deref().unwrap_or("");
+        let userinfo = if pass.is_empty() {
+            encode_userinfo(user)
+        } else {
+            format!("{}:{}", encode_userinfo(user), encode_userinfo(pass))
+        };
+        Some(format!("{scheme}://{userinfo}@{rest}"))
+    }
+
+    /// A display name: the source's name, else its id.
+    pub fn display_name(&self) -> &str {
+        if self.name.trim().is_empty() {
+            &self.id
+        } else {
+            self.name.trim()
+        }
+    }
+}
+
+/// Percent-encodes the characters that would break a URL's userinfo.
+fn encode_userinfo(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' | '_' | '~' => c.to_string(),
+            other => {
+                let mut buffer = [0u8; 4];
+                other
+                    .encode_utf8(&mut buffer)
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect()
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Camera {
+    #[serde(default = "super::transmission::new_id")]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub sources: Vec<CameraSource>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Camera {
+    pub fn normalize(&mut self) {
+        self.id = self.id.trim().to_string();
+        self.name = self.name.trim().to_string();
+        for source in &mut self.sources {
+            source.id = source.id.trim().to_string();
+            source.name = source.name.trim().to_string();
+            source.kind = source.kind.trim().to_lowercase();
+        }
+    }
+
+    pub fn validate(&self, loc: &Loc, errors: &mut Errors) {
+        if self.id.is_empty() {
+            errors.push(&loc.key("id"), "camera id must not be empty");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (index, source) in self.sources.iter().enumerate() {
+            let source_loc = loc.key("sources").index(index);
+            if source.id.is_empty() {
+                errors.push(&source_loc.key("id"), "source id must not be empty");
+            } else if !seen.insert(source.id.as_str()) {
+                errors.push(
+                    &source_loc.key("id"),
+                    format!("Duplicate source id in camera '{}': {}", self.id, source.id),
+                );
+            }
+        }
+    }
+
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.id
+        } else {
+            &self.name
+        }
+    }
+
+    /// An enabled video source by id.
+    pub fn live_source(&self, source_id: &str) -> Option<&CameraSource> {
+        self.sources
+            .iter()
+            .find(|s| s.id == source_id && s.is_live_video())
+    }
+
+    pub fn has_ptz(&self) -> bool {
+        self.sources
+            .iter()
+            .any(|s| s.origin.as_ref().is_some_and(|o| o.has_ptz))
+    }
+
+    /// A copy safe to show: stream passwords replaced by the marker.
+    pub fn redacted(&self) -> Camera {
+        let mut copy = self.clone();
+        for source in &mut copy.sources {
+            if let Some(origin) = &mut source.origin {
+                if origin
+                    .stream_password
+                    .as_deref()
+                    .is_some_and(|p| !p.is_empty())
+                {
+                    origin.stream_password = Some(REDACTED.to_string());
+                }
+            }
+        }
+        copy
+    }
+
+    /// Puts back stored passwords where a client sent the redaction marker.
+    pub fn restore_redacted_passwords(&mut self, stored: Option<&Camera>) {
+        for source in &mut self.sources {
+            let Some(origin) = &mut source.origin else {
+                continue;
+            };
+            if origin.stream_password.as_deref() != Some(REDACTED) {
+                continue;
+            }
+            origin.stream_password = stored
+                .and_then(|c| c.sources.iter().find(|s| s.id == source.id))
+                .and_then(|s| s.origin.as_ref())
+                .and_then(|o| o.stream_password.clone());
+        }
+    }
+}
+
+fn video() -> String {
+    "video".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn source(origin: Value) -> CameraSource {
+        serde_json::from_value(json!({"id": "main", "origin": origin})).unwrap()
+    }
+
+    #[test]
+    fn stream_credentials_go_into_the_url_encoded() {
+        let s = source(json!({"rtsp_url": "rtsp://10.0.0.5:554/main",
+                              "stream_username": "admin", "stream_password": "p@ss:w/rd"}));
+        assert_eq!(
+            s.input_url().unwrap(),
+            "rtsp://admin:p%40ss%3Aw%2Frd@10.0.0.5:554/main"
+        );
+        let inline = source(json!({"rtsp_url": "rtsp://u:p@cam/x", "stream_username": "other"}));
+        assert_eq!(
+            inline.input_url().unwrap(),
+            "rtsp://u:p@cam/x",
+            "URL credentials win"
+        );
+        assert_eq!(
+            source(json!({"rtsp_url": "demo:main"}))
+                .input_url()
+                .unwrap(),
+            "demo:main"
+        );
+        assert_eq!(source(json!({})).input_url(), None);
+    }
+
+    #[test]
+    fn unknown_roles_are_custom_and_passwords_redact_and_restore() {
+        let camera: Camera = serde_json::from_value(json!({
+            "id": "c", "sources": [{"id": "a", "role": "thermal",
+                "origin": {"rtsp_url": "rtsp://x", "stream_password": "secret"}}]
+        }))
+        .unwrap();
+        assert_eq!(camera.sources[0].role, SourceRole::Custom);
+        let shown = camera.redacted();
+        assert_eq!(
+            shown.sources[0]
+                .origin
+                .as_ref()
+                .unwrap()
+                .stream_password
+                .as_deref(),
+            Some(REDACTED)
+        );
+        let mut back = shown.clone();
+        back.restore_redacted_passwords(Some(&camera));
+        assert_eq!(back, camera);
+    }
+}
