@@ -866,7 +866,13 @@ mod snapshot {
             .collect();
         assert_eq!(
             kinds,
-            vec!["store", "engine", "transmissions_supervisor", "demand"]
+            vec![
+                "store",
+                "engine",
+                "transmissions_supervisor",
+                "pipelines_supervisor",
+                "demand"
+            ]
         );
         assert!(transmission_actors(&tree).is_empty());
 

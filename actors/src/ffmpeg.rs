@@ -21,3 +21,64 @@ pub fn ffmpeg_loglevel() -> String {
         .filter(|level| !level.is_empty())
         .unwrap_or_else(|| "warning".into())
 }
+
+/// FFmpeg input options for a source URL: `rtsp://` over TCP; `lavfi:<graph>` and
+/// `demo:<W>x<H>` (a test pattern with a running frame counter, for the demo camera) generated
+/// in real time; anything else as FFmpeg reads it (a file, `http://`...).
+pub fn input_args(source: &str) -> Vec<String> {
+    let generated = |graph: String| {
+        ["-re", "-f", "lavfi", "-i"]
+            .map(String::from)
+            .into_iter()
+            .chain([graph])
+            .collect()
+    };
+    if let Some(graph) = source.strip_prefix("lavfi:") {
+        return generated(graph.to_string());
+    }
+    if let Some(size) = source.strip_prefix("demo:") {
+        let size = if is_size(size) { size } else { "1280x720" };
+        return generated(format!("testsrc=size={size}:rate=25"));
+    }
+    let mut args = Vec::new();
+    if source.starts_with("rtsp://") || source.starts_with("rtsps://") {
+        args.extend(["-rtsp_transport", "tcp"].map(String::from));
+    }
+    args.extend(["-i".to_string(), source.to_string()]);
+    args
+}
+
+/// `1280x720` and the like.
+fn is_size(text: &str) -> bool {
+    text.split_once('x').is_some_and(|(w, h)| {
+        [w, h]
+            .iter()
+            .all(|n| !n.is_empty() && n.len() <= 5 && n.chars().all(|c| c.is_ascii_digit()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_by_kind() {
+        assert_eq!(
+            input_args("rtsp://cam/x").join(" "),
+            "-rtsp_transport tcp -i rtsp://cam/x"
+        );
+        assert_eq!(
+            input_args("lavfi:color=red").join(" "),
+            "-re -f lavfi -i color=red"
+        );
+        assert_eq!(
+            input_args("demo:640x360").join(" "),
+            "-re -f lavfi -i testsrc=size=640x360:rate=25"
+        );
+        assert_eq!(
+            input_args("demo:;rm").join(" "),
+            "-re -f lavfi -i testsrc=size=1280x720:rate=25"
+        );
+        assert_eq!(input_args("/tmp/a.mp4").join(" "), "-i /tmp/a.mp4");
+    }
+}

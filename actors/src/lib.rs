@@ -1,6 +1,7 @@
 //! Everything below HTTP: the settings model and its pure rules, and the ractor supervision tree
 //! that owns state, processes and timing. See `docs/architecture.md` for the tree as built.
 
+pub mod bypass;
 pub mod demand;
 pub mod engine;
 pub mod ffmpeg;
@@ -16,6 +17,7 @@ pub mod store;
 pub mod supervision;
 pub mod transmissions;
 pub mod urls;
+pub mod wizard;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::demand::{DEMAND, DemandActor, DemandArgs, DemandMsg, demand_subscriber};
 use crate::engine::signals::EngineEvent;
 use crate::engine::{ENGINE, EngineActor, EngineArgs, EngineMsg, engine_subscriber};
+use crate::pipelines::{PIPELINES, PipelinesMsg, PipelinesSupervisor, pipelines_subscriber};
 use crate::store::{STORE, SettingsSubscriber, StoreActor, StoreMsg};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
@@ -30,15 +31,17 @@ pub enum ChildKind {
     Store,
     Engine,
     Transmissions,
+    Pipelines,
     Demand,
 }
 
 impl ChildKind {
     /// Start order; shutdown runs it backwards, so publishers stop before the engine they feed.
-    const ALL: [ChildKind; 4] = [
+    const ALL: [ChildKind; 5] = [
         ChildKind::Store,
         ChildKind::Engine,
         ChildKind::Transmissions,
+        ChildKind::Pipelines,
         ChildKind::Demand,
     ];
 
@@ -47,6 +50,7 @@ impl ChildKind {
             ChildKind::Store => STORE,
             ChildKind::Engine => ENGINE,
             ChildKind::Transmissions => TRANSMISSIONS,
+            ChildKind::Pipelines => PIPELINES,
             ChildKind::Demand => DEMAND,
         }
     }
@@ -92,6 +96,7 @@ pub struct RootState {
     store: Slot<StoreMsg>,
     transmissions: Slot<TransmissionsMsg>,
     engine: Slot<EngineMsg>,
+    pipelines: Slot<PipelinesMsg>,
     demand: Slot<DemandMsg>,
 }
 
@@ -103,6 +108,9 @@ impl RootState {
         }
         if let Some(engine) = &self.engine.actor {
             subscribers.push(Box::new(engine_subscriber(engine.clone())));
+        }
+        if let Some(pipelines) = &self.pipelines.actor {
+            subscribers.push(Box::new(pipelines_subscriber(pipelines.clone())));
         }
         if let Some(demand) = &self.demand.actor {
             subscribers.push(Box::new(demand_subscriber(demand.clone())));
@@ -125,6 +133,7 @@ impl Actor for RootSupervisor {
         let (engine_events, _) = tokio::sync::broadcast::channel(64);
         let engine = spawn_engine(&myself, &args.data_dir, &engine_events).await?;
         let transmissions = spawn_transmissions(&myself, &args.data_dir).await?;
+        let pipelines = spawn_pipelines(&myself).await?;
         let demand = spawn_demand(&myself, &engine_events).await?;
         let state = RootState {
             data_dir: args.data_dir,
@@ -132,6 +141,7 @@ impl Actor for RootSupervisor {
             store: Slot::new(store.clone()),
             transmissions: Slot::new(transmissions),
             engine: Slot::new(engine),
+            pipelines: Slot::new(pipelines),
             demand: Slot::new(demand),
         };
         for subscriber in state.subscribers() {
@@ -150,6 +160,7 @@ impl Actor for RootSupervisor {
                 ChildKind::Store => state.store.actor.take().map(|a| a.get_cell()),
                 ChildKind::Transmissions => state.transmissions.actor.take().map(|a| a.get_cell()),
                 ChildKind::Engine => state.engine.actor.take().map(|a| a.get_cell()),
+                ChildKind::Pipelines => state.pipelines.actor.take().map(|a| a.get_cell()),
                 ChildKind::Demand => state.demand.actor.take().map(|a| a.get_cell()),
             };
             if let Some(cell) = cell {
@@ -177,6 +188,7 @@ impl Actor for RootSupervisor {
                         "transmissions_supervisor",
                         &state.transmissions,
                     ),
+                    entry(PIPELINES, "pipelines_supervisor", &state.pipelines),
                     entry(DEMAND, "demand", &state.demand),
                 ];
                 let _ = reply.send(Observation {
@@ -217,6 +229,12 @@ impl Actor for RootSupervisor {
             (
                 ChildKind::Engine,
                 state.engine.tracker.failed(now, reason.clone()),
+            )
+        } else if state.pipelines.holds(&cell) {
+            state.pipelines.actor = None;
+            (
+                ChildKind::Pipelines,
+                state.pipelines.tracker.failed(now, reason.clone()),
             )
         } else if state.demand.holds(&cell) {
             state.demand.actor = None;
@@ -266,6 +284,14 @@ async fn restart(
             }
             state.engine.actor = Some(engine);
             state.engine.tracker.restarted(Instant::now());
+        }
+        ChildKind::Pipelines if state.pipelines.actor.is_none() => {
+            let pipelines = spawn_pipelines(myself).await?;
+            if let Some(store) = &state.store.actor {
+                subscribe(store, Box::new(pipelines_subscriber(pipelines.clone()))).await?;
+            }
+            state.pipelines.actor = Some(pipelines);
+            state.pipelines.tracker.restarted(Instant::now());
         }
         ChildKind::Demand if state.demand.actor.is_none() => {
             let demand = spawn_demand(myself, &state.engine_events).await?;
@@ -325,6 +351,19 @@ async fn spawn_transmissions(
     )
     .await?;
     Ok(supervisor)
+}
+
+async fn spawn_pipelines(
+    myself: &ActorRef<RootMsg>,
+) -> Result<ActorRef<PipelinesMsg>, ActorProcessingErr> {
+    let (pipelines, _) = Actor::spawn_linked(
+        Some(PIPELINES.to_string()),
+        PipelinesSupervisor,
+        (),
+        myself.get_cell(),
+    )
+    .await?;
+    Ok(pipelines)
 }
 
 async fn spawn_demand(

@@ -1,6 +1,6 @@
 //! The demand actor (registered `demand`): owns the [`DemandBook`], feeds it viewers polled from
 //! the engine every second, engine log hints, primes and heartbeats, and tells the transmissions
-//! supervisor which outputs should be encoding whenever that changes (and every second, so a
+//! and pipelines supervisors which outputs should be encoding whenever that changes (and every second, so a
 //! restarted supervisor catches up).
 
 use std::collections::{BTreeSet, HashMap};
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::book::{DemandBook, HeartbeatClient, OutputDemandView, OutputFilter};
 use crate::engine::EngineMsg;
 use crate::engine::signals::EngineEvent;
+use crate::pipelines::PipelinesMsg;
 use crate::store::{ActorSubscriber, Revision};
 use crate::supervision::ask;
 use crate::supervision::observe::Observation;
@@ -217,6 +218,9 @@ fn publish(state: &mut DemandState, now: Instant, resend: bool) {
     state.encoding = Arc::new(encoding);
     if let Some(transmissions) = crate::transmissions::transmissions() {
         let _ = transmissions.send_message(TransmissionsMsg::Demand(state.encoding.clone()));
+    }
+    if let Some(pipelines) = crate::pipelines::pipelines() {
+        let _ = pipelines.send_message(PipelinesMsg::Demand(state.encoding.clone()));
     }
 }
 

@@ -5,5 +5,6 @@ pub mod edit;
 pub mod error;
 pub mod pipeline;
 pub mod publication;
+pub mod registry;
 pub mod settings;
 pub mod transmission;

@@ -33,7 +33,7 @@ const DELIVERY_DEADLINE: Duration = Duration::from_secs(2);
 /// What to read and where the frames go.
 #[derive(Clone)]
 pub struct CameraReaderArgs {
-    /// An FFmpeg input: `rtsp://...`, a file, or `lavfi:<filter graph>` for a generated source.
+    /// An FFmpeg input: `rtsp://...`, a file, `lavfi:<filter graph>` or `demo:<W>x<H>` (generated).
     pub source: String,
     /// Frames are contained (letterboxed) into this size.
     pub size: (u32, u32),
@@ -50,15 +50,7 @@ pub fn decoder_args(source: &str, (width, height): (u32, u32), fps: f64) -> Vec<
     let mut args: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin"]
         .map(String::from)
         .to_vec();
-    if let Some(graph) = source.strip_prefix("lavfi:") {
-        // Generated sources run as fast as they can unless paced like a camera.
-        args.extend(["-re", "-f", "lavfi", "-i", graph].map(String::from));
-    } else {
-        if source.starts_with("rtsp://") {
-            args.extend(["-rtsp_transport", "tcp"].map(String::from));
-        }
-        args.extend(["-i".to_string(), source.to_string()]);
-    }
+    args.extend(crate::ffmpeg::input_args(source));
     let filter = format!(
         "fps={fps},scale={width}:{height}:force_original_aspect_ratio=decrease,\
          pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,format=bgr24"
@@ -190,6 +182,11 @@ impl Actor for CameraReaderActor {
             .is_some_and(|d| d.get_id() == cell.get_id())
         {
             state.decoder = None;
+            // A transmission that is gone will not come back under this reference: fail, so the
+            // pipelines supervisor starts a reader bound to the new one.
+            if state.args.transmission.get_status() != ractor::ActorStatus::Running {
+                return Err(format!("its transmission stopped ({reason})").into());
+            }
             let delay = state.tracker.failed(Instant::now(), reason.clone());
             tracing::warn!(source = %redact_url(&state.args.source), %reason, ?delay, "camera decoder failed");
             myself.send_after(delay, || CameraReaderMsg::Restart);
@@ -304,6 +301,7 @@ impl Actor for DecoderActor {
             args.writer_id.clone(),
             args.priority,
         );
+        let decoder = myself.clone();
         state.tasks.push(tokio::spawn(async move {
             let mut lifecycle = Lifecycle::Open;
             while frames.changed().await.is_ok() {
@@ -324,6 +322,9 @@ impl Actor for DecoderActor {
                 )
                 .await;
                 if delivered.is_err() {
+                    let _ = decoder.send_message(DecoderMsg::Exited(
+                        "the transmission stopped taking frames".into(),
+                    ));
                     return;
                 }
                 lifecycle = Lifecycle::Update;

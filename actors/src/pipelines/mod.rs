@@ -1,4 +1,9 @@
-//! Pipeline operators this service runs itself. For now: the camera reader that feeds a
-//! transmission from any FFmpeg input.
+//! Pipelines this service runs itself: the camera reader that feeds a transmission from any
+//! FFmpeg input, under the pipelines supervisor that follows the stored graphs.
 
 pub mod camera_reader;
+pub mod supervisor;
+
+pub use supervisor::{
+    PIPELINES, PipelinesMsg, PipelinesSupervisor, pipelines, pipelines_subscriber,
+};

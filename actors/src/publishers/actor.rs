@@ -22,7 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::target::{OutputTarget, publisher_args};
+use super::target::{OutputTarget, PublisherInput, publisher_args};
 use crate::engine::EngineMsg;
 use crate::ffmpeg::{ffmpeg_loglevel, ffmpeg_program};
 use crate::frames::{ContainResizer, Placeholders};
@@ -37,6 +37,8 @@ use crate::transmissions::arbitration::Frame;
 pub const PLACEHOLDER_AFTER: Duration = Duration::from_secs(8);
 /// No progress from FFmpeg for this long is a stall (a few GOPs at any fps this service allows).
 pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(5);
+/// A pulling publisher also waits for the camera to answer and send a keyframe.
+pub const PULL_STALL_AFTER: Duration = Duration::from_secs(10);
 const WATCHDOG_TICK: Duration = Duration::from_millis(500);
 /// A frozen FFmpeg will not honour SIGINT; it gets this long before SIGKILL.
 const STALLED_GRACE: Duration = Duration::from_millis(500);
@@ -152,9 +154,10 @@ impl Actor for PublisherActor {
             .open(&state.log_path)?;
         let ffmpeg = ffmpeg_program();
         let mut command = tokio::process::Command::new(&ffmpeg);
+        let piped = target.input == PublisherInput::RawvideoPipe;
         command
             .args(publisher_args(&target, &ffmpeg_loglevel(), &publish_url))
-            .stdin(Stdio::piped())
+            .stdin(if piped { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let exited = myself.clone();
@@ -280,7 +283,7 @@ fn status(state: &PublisherState) -> PublisherStatus {
     let counters = &state.counters;
     PublisherStatus {
         pid: state.process.as_ref().map(OwnedProcess::pid),
-        input_mode: "rawvideo_pipe",
+        input_mode: state.args.target.input.mode(),
         started_at_unix: state
             .started_at
             .duration_since(UNIX_EPOCH)

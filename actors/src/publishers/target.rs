@@ -1,7 +1,7 @@
 //! What one output's publisher encodes, resolved from the stored output with the original's
 //! defaults, and the FFmpeg command line for it. Pure, so every argument is unit-tested.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::model::transmission::{
     LatencyProfile, Placeholder, ResizeMode, Transmission, TransmissionOutput,
@@ -19,6 +19,37 @@ pub fn output_key(transmission_id: &str, output_id: &str) -> String {
     format!("{transmission_id}:{output_id}")
 }
 
+/// Where a publisher's pictures come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublisherInput {
+    /// BGR24 frames of the transmission's selection, written to FFmpeg's stdin.
+    RawvideoPipe,
+    /// Bypass: FFmpeg reads the camera itself (the URL holds its credentials).
+    RtspPull { url: String },
+}
+
+impl PublisherInput {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            PublisherInput::RawvideoPipe => "rawvideo_pipe",
+            PublisherInput::RtspPull { .. } => "rtsp_pull",
+        }
+    }
+}
+
+/// Shows the mode and, for a pull, the source with its password redacted.
+impl Serialize for PublisherInput {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("mode", self.mode())?;
+        if let PublisherInput::RtspPull { url } = self {
+            map.serialize_entry("source", &crate::pipelines::camera_reader::redact_url(url))?;
+        }
+        map.end()
+    }
+}
+
 /// Everything a publisher needs to know about its output; compared by value to decide whether a
 /// running publisher must be restarted after a settings change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,6 +65,7 @@ pub struct OutputTarget {
     pub latency_profile: LatencyProfile,
     pub resize_mode: ResizeMode,
     pub placeholder: Placeholder,
+    pub input: PublisherInput,
 }
 
 impl OutputTarget {
@@ -64,7 +96,19 @@ impl OutputTarget {
             latency_profile: output.latency_profile,
             resize_mode: output.resize_mode(),
             placeholder: transmission.placeholder,
+            input: PublisherInput::RawvideoPipe,
         }
+    }
+
+    /// The same output pulling `url` directly, at most at `fps_limit`.
+    pub fn pulling(mut self, url: &str, fps_limit: Option<f64>) -> OutputTarget {
+        self.input = PublisherInput::RtspPull {
+            url: url.to_string(),
+        };
+        if let Some(limit) = fps_limit {
+            self.fps = self.fps.min(limit.clamp(1.0, MAX_FPS));
+        }
+        self
     }
 
     /// Every enabled output of a transmission.
@@ -95,41 +139,70 @@ fn x264_preset(profile: LatencyProfile) -> &'static str {
     }
 }
 
-/// The publisher's command line (after the program name): BGR24 frames of exactly the output
-/// size on stdin at the output fps, libx264 with a one-second GOP, progress reports on stdout
-/// (the stall watchdog reads them), RTSP over TCP to `publish_url`.
+/// The publisher's command line (after the program name): the input (BGR24 frames of exactly
+/// the output size on stdin at the output fps, or the camera pulled and contained into the output
+/// size at the output fps), libx264 with a one-second GOP, progress reports on stdout (the stall
+/// watchdog reads them), RTSP over TCP to `publish_url`.
 pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "-hide_banner".into(),
-        "-loglevel".into(),
-        loglevel.into(),
-        "-nostats".into(),
-        "-progress".into(),
-        "pipe:1".into(),
-        "-stats_period".into(),
-        "0.5".into(),
-        "-f".into(),
-        "rawvideo".into(),
-        "-pix_fmt".into(),
-        "bgr24".into(),
-        "-s".into(),
-        format!("{}x{}", target.width, target.height),
-        "-r".into(),
-        format!("{:.3}", target.fps.max(1.0)),
-        "-i".into(),
-        "pipe:0".into(),
-        "-an".into(),
-        "-c:v".into(),
-        "libx264".into(),
-        "-preset".into(),
-        x264_preset(target.latency_profile).into(),
-        "-tune".into(),
-        "zerolatency".into(),
-        "-pix_fmt".into(),
-        "yuv420p".into(),
-    ];
+    let (width, height) = (target.width, target.height);
+    let fps = format!("{:.3}", target.fps.max(1.0));
+    let mut args: Vec<String> = [
+        "-hide_banner",
+        "-loglevel",
+        loglevel,
+        "-nostats",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.5",
+    ]
+    .map(String::from)
+    .to_vec();
+    match &target.input {
+        PublisherInput::RawvideoPipe => args.extend(
+            [
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "bgr24",
+                "-s",
+                &format!("{width}x{height}"),
+                "-r",
+                &fps,
+            ]
+            .map(String::from)
+            .into_iter()
+            .chain(["-i".into(), "pipe:0".into()]),
+        ),
+        PublisherInput::RtspPull { url } => {
+            if url.starts_with("rtsp") {
+                args.extend(["-fflags".into(), "nobuffer".into()]);
+            }
+            args.extend(crate::ffmpeg::input_args(url));
+        }
+    }
+    args.extend(
+        [
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            x264_preset(target.latency_profile),
+        ]
+        .map(String::from),
+    );
+    args.extend(["-tune", "zerolatency", "-pix_fmt", "yuv420p"].map(String::from));
     if target.latency_profile != LatencyProfile::Normal {
         args.extend(["-bf".into(), "0".into()]);
+    }
+    if matches!(target.input, PublisherInput::RtspPull { .. }) {
+        args.extend([
+            "-vf".into(),
+            format!(
+                "fps={fps},scale={width}:{height}:force_original_aspect_ratio=decrease,\
+                 pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
+            ),
+        ]);
     }
     if let Some(kbps) = target.bitrate_kbps {
         let maxrate = (kbps as f64 * 1.1).round_ties_even() as u32;
@@ -143,19 +216,8 @@ pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) 
         ]);
     }
     let gop = target.gop().to_string();
-    args.extend([
-        "-g".into(),
-        gop.clone(),
-        "-keyint_min".into(),
-        gop,
-        "-sc_threshold".into(),
-        "0".into(),
-        "-f".into(),
-        "rtsp".into(),
-        "-rtsp_transport".into(),
-        "tcp".into(),
-        publish_url.into(),
-    ]);
+    args.extend(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0"].map(String::from));
+    args.extend(["-f", "rtsp", "-rtsp_transport", "tcp", publish_url].map(String::from));
     args
 }
 
@@ -231,6 +293,30 @@ mod tests {
         assert!(
             !low.contains("-b:v"),
             "no bitrate: x264's default rate control"
+        );
+    }
+
+    #[test]
+    fn bypass_pulls_the_camera_and_contains_it() {
+        let t = transmission(json!([{"id": "main", "protocol": "hls", "fps_limit": 15,
+                                     "resolution": {"width": 640, "height": 360}}]));
+        let target =
+            OutputTarget::resolve(&t, &t.outputs[0]).pulling("rtsp://u:pw@cam/main", Some(5.0));
+        assert_eq!(target.fps, 5.0);
+        let args = publisher_args(&target, "warning", "rtsp://pub@engine/door").join(" ");
+        assert!(
+            args.contains("-fflags nobuffer -rtsp_transport tcp -i rtsp://u:pw@cam/main -an"),
+            "{args}"
+        );
+        assert!(
+            args.contains("-vf fps=5.000,scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2:black"),
+            "{args}"
+        );
+        assert!(!args.contains("pipe:0"));
+        let shown = serde_json::to_value(&target.input).unwrap();
+        assert_eq!(
+            shown,
+            json!({"mode": "rtsp_pull", "source": "rtsp://u:********@cam/main"})
         );
     }
 }

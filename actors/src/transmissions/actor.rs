@@ -13,9 +13,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::arbitration::{Arbiter, ArbitrationConfig, Frame, Lifecycle};
+use crate::bypass::BypassSource;
 use crate::frames::Placeholders;
 use crate::model::transmission::{Protocol, Transmission};
-use crate::publishers::actor::DEFAULT_STALL_AFTER;
+use crate::publishers::actor::{DEFAULT_STALL_AFTER, PULL_STALL_AFTER};
+use crate::publishers::target::PublisherInput;
 use crate::publishers::{
     OutputTarget, PublisherActor, PublisherArgs, PublisherMsg, PublisherStatus,
 };
@@ -35,8 +37,9 @@ pub struct SelectedFrame {
 }
 
 pub enum TransmissionMsg {
-    /// The stored configuration changed (the supervisor only sends real changes).
-    Update(Arc<Transmission>),
+    /// The stored configuration or its bypass camera changed (the supervisor only sends real
+    /// changes).
+    Update(Arc<Transmission>, Option<BypassSource>),
     /// A writer's open/update, with a new frame or keeping its last one.
     WriterUpdate {
         writer_id: String,
@@ -107,6 +110,8 @@ pub struct OutputRuntime {
 
 pub struct TransmissionArgs {
     pub config: Arc<Transmission>,
+    /// The camera its publishers pull directly, when a simple camera pipeline feeds it.
+    pub bypass: Option<BypassSource>,
     pub logs_dir: PathBuf,
     pub placeholders: Placeholders,
     pub demanded: BTreeSet<String>,
@@ -117,6 +122,7 @@ impl TransmissionArgs {
     pub fn without_demand(config: Arc<Transmission>) -> TransmissionArgs {
         TransmissionArgs {
             config,
+            bypass: None,
             logs_dir: std::env::temp_dir(),
             placeholders: Placeholders::default(),
             demanded: BTreeSet::new(),
@@ -137,6 +143,7 @@ struct PublisherChild {
 
 pub struct TransmissionState {
     config: Arc<Transmission>,
+    bypass: Option<BypassSource>,
     logs_dir: PathBuf,
     placeholders: Placeholders,
     demanded: BTreeSet<String>,
@@ -235,6 +242,7 @@ impl Actor for TransmissionActor {
         Ok(TransmissionState {
             arbiter: Arbiter::new(config.arbitration, ArbitrationConfig::default()),
             config,
+            bypass: args.bypass,
             logs_dir: args.logs_dir,
             placeholders: args.placeholders,
             demanded: args.demanded,
@@ -305,9 +313,10 @@ impl Actor for TransmissionActor {
     ) -> Result<(), ActorProcessingErr> {
         let now = Instant::now();
         match msg {
-            TransmissionMsg::Update(config) => {
+            TransmissionMsg::Update(config, bypass) => {
                 state.arbiter.mode = config.arbitration;
                 state.config = config;
+                state.bypass = bypass;
                 state.refresh(now);
                 sync_publishers(&myself, state).await?;
             }
@@ -406,7 +415,13 @@ async fn sync_publishers(
     myself: &ActorRef<TransmissionMsg>,
     state: &mut TransmissionState,
 ) -> Result<(), ActorProcessingErr> {
-    let targets = OutputTarget::all(&state.config);
+    let targets: Vec<OutputTarget> = OutputTarget::all(&state.config)
+        .into_iter()
+        .map(|target| match &state.bypass {
+            Some(camera) => target.pulling(&camera.url, camera.fps_limit),
+            None => target,
+        })
+        .collect();
     let enabled: BTreeSet<&str> = targets.iter().map(|t| t.output_id.as_str()).collect();
     state.publishers.retain(|output_id, child| {
         let keep = enabled.contains(output_id.as_str());
@@ -440,7 +455,10 @@ async fn sync_publishers(
                 selected: state.selected.subscribe(),
                 placeholders: state.placeholders.clone(),
                 logs_dir: state.logs_dir.clone(),
-                stall_after: DEFAULT_STALL_AFTER,
+                stall_after: match child.target.input {
+                    PublisherInput::RawvideoPipe => DEFAULT_STALL_AFTER,
+                    PublisherInput::RtspPull { .. } => PULL_STALL_AFTER,
+                },
             };
             // Unnamed and linked: a failure reaches `handle_supervisor_evt` as a restartable event.
             let (actor, _) =
@@ -516,6 +534,7 @@ fn observed_state(state: &TransmissionState) -> Value {
         "name": config.name,
         "path": config.path,
         "arbitration": config.arbitration,
+        "bypass_pipeline": state.bypass.as_ref().map(|b| &b.pipeline),
         "outputs": outputs,
         "writers": writers,
     })

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::actor::{
     OutputRuntime, TransmissionActor, TransmissionArgs, TransmissionHealth, TransmissionMsg,
 };
+use crate::bypass::{BypassSource, bypass_sources};
 use crate::frames::Placeholders;
 use crate::model::transmission::Transmission;
 use crate::store::{ActorSubscriber, Revision};
@@ -52,6 +53,7 @@ struct Child {
     /// `None` while waiting out a restart backoff.
     actor: Option<ActorRef<TransmissionMsg>>,
     config: Arc<Transmission>,
+    bypass: Option<BypassSource>,
     tracker: RestartTracker,
 }
 
@@ -80,10 +82,11 @@ impl TransmissionsState {
             .collect()
     }
 
-    fn args(&self, config: Arc<Transmission>) -> TransmissionArgs {
+    fn args(&self, config: Arc<Transmission>, bypass: Option<BypassSource>) -> TransmissionArgs {
         TransmissionArgs {
             demanded: self.demanded_outputs(&config.id),
             config,
+            bypass,
             logs_dir: self.logs_dir.clone(),
             placeholders: self.placeholders.clone(),
         }
@@ -135,8 +138,10 @@ impl Actor for TransmissionsSupervisor {
             }
             TransmissionsMsg::Restart(id) => {
                 let waiting = state.children.get(&id).filter(|c| c.actor.is_none());
-                if let Some(config) = waiting.map(|c| c.config.clone()) {
-                    let actor = spawn(&myself, state.args(config)).await?;
+                if let Some((config, bypass)) =
+                    waiting.map(|c| (c.config.clone(), c.bypass.clone()))
+                {
+                    let actor = spawn(&myself, state.args(config, bypass)).await?;
                     if let Some(child) = state.children.get_mut(&id) {
                         child.actor = Some(actor);
                         child.tracker.restarted(Instant::now());
@@ -276,23 +281,30 @@ async fn apply(
             let _ = actor.stop_and_wait(None, Some(STOP_GRACE)).await;
         }
     }
+    let mut bypass = bypass_sources(&revision.settings);
     for (id, transmission) in wanted {
+        let camera = bypass.remove(id);
         match state.children.get_mut(id) {
-            Some(child) if *child.config == *transmission => {}
+            Some(child) if *child.config == *transmission && child.bypass == camera => {}
             Some(child) => {
                 child.config = Arc::new(transmission.clone());
+                child.bypass = camera;
                 if let Some(actor) = &child.actor {
-                    let _ = actor.send_message(TransmissionMsg::Update(child.config.clone()));
+                    let _ = actor.send_message(TransmissionMsg::Update(
+                        child.config.clone(),
+                        child.bypass.clone(),
+                    ));
                 }
             }
             None => {
                 let config = Arc::new(transmission.clone());
-                let actor = spawn(myself, state.args(config.clone())).await?;
+                let actor = spawn(myself, state.args(config.clone(), camera.clone())).await?;
                 state.children.insert(
                     id.to_string(),
                     Child {
                         actor: Some(actor),
                         config,
+                        bypass: camera,
                         tracker: RestartTracker::new(RestartPolicy::INTERNAL, Instant::now()),
                     },
                 );
