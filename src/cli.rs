@@ -38,6 +38,11 @@ pub struct ServeArgs {
     /// Default: ~/.toposync
     #[arg(long, env = "TOPOSYNC_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Register (once) a demo camera whose sources are generated test patterns
+    /// (`demo:1280x720` main, `demo:640x360` sub), published like any camera: no camera needed.
+    #[arg(long, env = "TOPOSYNC_STREAMING_DEMO")]
+    pub demo: bool,
 }
 
 impl ServeArgs {

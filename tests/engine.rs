@@ -627,15 +627,17 @@ mod publishing {
     const FRAME: usize = W * H * 3;
     const PATH: &str = "door";
 
-    struct Setup {
-        service: Service,
-        rtsp: u16,
+    pub(super) struct Setup {
+        pub service: Service,
+        pub rtsp: u16,
         paths_file: std::path::PathBuf,
-        transmission: String,
-        dir: tempfile::TempDir,
+        pub transmission: String,
+        pub dir: tempfile::TempDir,
     }
 
-    async fn setup() -> Setup {
+    /// The service with the stand-in engine started, its RTSP port left free for a receiver.
+    pub(super) async fn engine_without_rtsp()
+    -> (Service, u16, std::path::PathBuf, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let stand_in = mediamtx_stand_in();
         let paths_file = dir.path().join("paths.json");
@@ -651,6 +653,11 @@ mod publishing {
         .await;
         let status = start_engine(&service).await;
         let rtsp = status["ports"]["rtsp"].as_u64().unwrap() as u16;
+        (service, rtsp, paths_file, dir)
+    }
+
+    async fn setup() -> Setup {
+        let (service, rtsp, paths_file, dir) = engine_without_rtsp().await;
         let (code, created) = service
             .post(
                 "/transmissions",
@@ -672,14 +679,21 @@ mod publishing {
 
     /// A real RTSP server for one publisher: FFmpeg listening on the engine's RTSP port,
     /// decoding what it receives to RGB frames on stdout and describing the stream on stderr.
-    struct Receiver {
+    pub(super) struct Receiver {
         child: Child,
         stderr_path: std::path::PathBuf,
+        width: usize,
+        height: usize,
     }
 
     impl Receiver {
         fn listen(setup: &Setup) -> Receiver {
-            let stderr_path = setup.dir.path().join(format!(
+            Receiver::at(setup.dir.path(), setup.rtsp, PATH, (W, H))
+        }
+
+        /// A receiver of `path` on the engine's RTSP port, for frames of `size`.
+        pub(super) fn at(dir: &Path, rtsp: u16, path: &str, size: (usize, usize)) -> Receiver {
+            let stderr_path = dir.join(format!(
                 "receiver-{}.log",
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -689,22 +703,28 @@ mod publishing {
             let child = Command::new("ffmpeg")
                 .args(["-hide_banner", "-loglevel", "info", "-rtsp_flags", "listen"])
                 .args(["-timeout", "60", "-i"])
-                .arg(format!("rtsp://127.0.0.1:{}/{PATH}", setup.rtsp))
+                .arg(format!("rtsp://127.0.0.1:{rtsp}/{path}"))
                 .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(std::fs::File::create(&stderr_path).unwrap())
                 .spawn()
                 .expect("ffmpeg runs");
-            wait_until_listening(setup.rtsp);
-            Receiver { child, stderr_path }
+            wait_until_listening(rtsp);
+            Receiver {
+                child,
+                stderr_path,
+                width: size.0,
+                height: size.1,
+            }
         }
 
         /// The next decoded frame (RGB), or `None` when the publisher went away.
-        async fn frame(&mut self) -> Option<Vec<u8>> {
+        pub(super) async fn frame(&mut self) -> Option<Vec<u8>> {
             let mut stdout = self.child.stdout.take()?;
+            let len = self.width * self.height * 3;
             let (stdout, frame) = tokio::task::spawn_blocking(move || {
-                let mut frame = vec![0u8; FRAME];
+                let mut frame = vec![0u8; len];
                 let read = stdout.read_exact(&mut frame).ok().map(|_| frame);
                 (stdout, read)
             })
@@ -730,7 +750,7 @@ mod publishing {
             }
         }
 
-        fn described(&self) -> String {
+        pub(super) fn described(&self) -> String {
             std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
         }
     }
@@ -914,7 +934,8 @@ mod publishing {
         let pid = running["pid"].as_u64().unwrap() as u32;
         let stopped = stopped_publisher(&setup).await;
         assert_eq!(stopped["demand"]["reason"], "no_active_demand");
-        assert!(!is_alive(pid), "FFmpeg {pid} still runs");
+        // Stopping FFmpeg (SIGINT, then its exit) follows the detach shortly.
+        eventually(PATIENCE, || async { (!is_alive(pid)).then_some(()) }).await;
         // What was already in flight drains, then the stream ends.
         let mut in_flight = 0;
         while receiver.frame().await.is_some() {
@@ -1098,5 +1119,192 @@ mod publishing {
             after["demand"]["heartbeat_sessions"], 2,
             "nothing changed: {after}"
         );
+    }
+}
+
+/// A camera added is a camera you can watch: the registry, the reconciler, bypass publishers and
+/// camera readers, end to end with a real GStreamer RTSP camera and real FFmpeg.
+mod cameras {
+    use super::publishing::{Receiver, engine_without_rtsp};
+    use super::*;
+    use support::TestCamera;
+
+    async fn output_of(service: &Service, key: &str) -> Value {
+        let (_, body) = service.get("/runtime/outputs").await;
+        body["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["output_key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no output {key} in {body}"))
+    }
+
+    #[tokio::test]
+    async fn a_published_rtsp_camera_is_watchable_and_unpublishing_removes_everything() {
+        let camera = TestCamera::start("640x360", 10);
+        let (service, rtsp, _, dir) = engine_without_rtsp().await;
+        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let response = service
+            .http
+            .post(format!("{root}/api/cameras"))
+            .json(&json!({"id": "front", "name": "Front Door", "sources": [
+                {"id": "main", "name": "Principal", "role": "main", "is_default": true,
+                 "origin": {"rtsp_url": camera.url, "stream_username": "viewer", "stream_password": "s3cret"}}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let created: Value = response.json().await.unwrap();
+        assert_eq!(
+            created["sources"][0]["origin"]["stream_password"],
+            "********"
+        );
+
+        let (_, views) = service.get("/camera-live-views").await;
+        let view = &views[0];
+        assert_eq!(view["id"], "live-front-door-front");
+        assert_eq!(view["defaults"]["fullscreen_variant_id"], "main");
+        let tx = view["variants"][0]["transmission_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(tx, "tx-camera-front-main-main");
+        let (_, transmissions) = service.get("/transmissions").await;
+        assert_eq!(transmissions[0]["id"], tx.as_str());
+        assert_eq!(transmissions[0]["generated_by"], "stream_publication");
+        let (_, pipelines) = service.get("/runtime/pipelines").await;
+        assert_eq!(pipelines["pipelines"][0]["mode"], "bypass", "{pipelines}");
+        assert!(
+            !pipelines.to_string().contains("s3cret"),
+            "credentials shown: {pipelines}"
+        );
+
+        // Prime the quad-grid output (640x360, 10 fps): its publisher pulls the camera.
+        let path = format!("{tx}-hls_quad_grid");
+        let mut receiver = Receiver::at(dir.path(), rtsp, &path, (640, 360));
+        let (code, primed) = service
+            .post(
+                &format!("/transmissions/{tx}/demand/prime?output_id=hls_quad_grid"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(code, 200, "{primed}");
+        let frame = receiver.frame().await.expect("video from the camera");
+        assert_eq!(frame.len(), 640 * 360 * 3);
+        let described = receiver.described();
+        assert!(described.contains("Video: h264"), "{described}");
+        let key = format!("{tx}:hls_quad_grid");
+        let output = output_of(&service, &key).await;
+        assert_eq!(output["input_mode"], "rtsp_pull", "{output}");
+        assert_eq!(
+            output["target"]["input"]["source"],
+            camera.url.replace("rtsp://", "rtsp://viewer:********@")
+        );
+        let pid = output["pid"].as_u64().unwrap() as u32;
+
+        // Unpublish: transmission, implicit pipeline and publisher go away.
+        let (code, body) = service
+            .put(
+                "/publications/camera-sources/front/main",
+                &json!({"enabled": false}),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["enabled"], false);
+        let (_, transmissions) = service.get("/transmissions").await;
+        assert_eq!(transmissions, json!([]));
+        let pipelines: Value = service
+            .http
+            .get(format!("{root}/api/pipelines"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(pipelines, json!([]));
+        eventually(PATIENCE, || async { (!is_alive(pid)).then_some(()) }).await;
+    }
+
+    #[tokio::test]
+    async fn force_off_runs_the_camera_reader_and_the_frame_path() {
+        // The demo camera (generated pattern) into a manual transmission, bypass forced off:
+        // a camera reader decodes it and the publisher encodes the writer's frames from the pipe.
+        let (service, rtsp, _, dir) = engine_without_rtsp().await;
+        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let camera = json!({"id": "pattern", "sources": [{"id": "main", "role": "main", "is_default": true,
+                                                          "origin": {"rtsp_url": "demo:320x240"}}]});
+        let response = service
+            .http
+            .post(format!("{root}/api/cameras"))
+            .json(&camera)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        // The camera's own publication is not what this test watches: switch it off.
+        service
+            .put(
+                "/publications/camera-sources/pattern/main",
+                &json!({"enabled": false}),
+            )
+            .await;
+        let (_, created) = service
+            .post("/transmissions", &json!({"name": "Lab", "path": "lab", "outputs": [
+                {"id": "main", "protocol": "rtsp", "resolution": {"width": 320, "height": 240}, "fps_limit": 10}]}))
+            .await;
+        let tx = created["id"].as_str().unwrap().to_string();
+        let (code, wizard) = service
+            .post("/wizard/create-pipeline", &json!({
+                "transmission_id": tx, "camera_id": "pattern", "preset_id": "simple_stream",
+                "optional_parameters": {"pipeline_name": "lab_reader", "bypass_mode": "force_off"}}))
+            .await;
+        assert_eq!(code, 200, "{wizard}");
+        assert_eq!(wizard["pipeline_name"], "lab_reader");
+        let (_, pipelines) = service.get("/runtime/pipelines").await;
+        let lab = pipelines["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pipeline_name"] == "lab_reader")
+            .cloned()
+            .unwrap();
+        assert_eq!(lab["mode"], "reader", "{lab}");
+
+        let mut receiver = Receiver::at(dir.path(), rtsp, "lab", (320, 240));
+        service
+            .post(&format!("/transmissions/{tx}/demand/prime"), &json!({}))
+            .await;
+        receiver.frame().await.expect("video");
+        let (_, health) = service.get("/runtime/health").await;
+        let writers = &health["transmissions"][&tx]["writers"];
+        assert_eq!(writers[0]["writer_id"], "lab_reader:stream", "{health}");
+        let output = eventually(PATIENCE, || async {
+            let output = output_of(&service, &format!("{tx}:main")).await;
+            (output["showing"] == "live").then_some(output)
+        })
+        .await;
+        assert_eq!(output["input_mode"], "rawvideo_pipe");
+        let (_, pipelines) = service.get("/runtime/pipelines").await;
+        assert!(
+            pipelines
+                .to_string()
+                .contains("\"reader_state\":\"reading\""),
+            "{pipelines}"
+        );
+
+        // Generated pipelines are read-only; manual ones can go.
+        let (code, body) = service
+            .post(&format!("/transmissions/{tx}/demand/prime"), &json!({}))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        let deleted = service
+            .http
+            .delete(format!("{root}/api/pipelines/lab_reader"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 200);
     }
 }

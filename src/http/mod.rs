@@ -5,6 +5,8 @@ mod engine;
 mod error;
 mod extract;
 mod ingest;
+mod publications;
+mod registry;
 mod runtime;
 mod settings;
 mod transmissions;
@@ -46,6 +48,17 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
             post(demand::heartbeat),
         )
         .route("/runtime/outputs", get(demand::runtime_outputs))
+        .route("/runtime/pipelines", get(publications::runtime_pipelines))
+        .route("/publications", get(publications::list))
+        .route(
+            "/publications/camera-sources/{camera_id}/{source_id}",
+            put(publications::put_camera_source),
+        )
+        .route("/reconcile", post(publications::reconcile_now))
+        .route("/quality-profiles", get(publications::quality_profiles))
+        .route("/live-views", get(publications::live_views))
+        .route("/camera-live-views", get(publications::live_views))
+        .route("/wizard/create-pipeline", post(publications::wizard))
         .route("/runtime/actors", get(runtime::actors))
         .route("/runtime/health", get(ingest::health))
         .route(
@@ -65,8 +78,29 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/engine/stop", post(engine::stop))
         .route("/engine/restart", post(engine::restart))
         .route("/engine/download", post(engine::download));
+    let cameras = Router::new()
+        .route(
+            "/",
+            get(registry::list_cameras).post(registry::create_camera),
+        )
+        .route(
+            "/{id}",
+            get(registry::get_camera)
+                .put(registry::replace_camera)
+                .delete(registry::delete_camera),
+        );
+    let pipelines = Router::new()
+        .route("/", get(registry::list_pipelines))
+        .route(
+            "/{name}",
+            get(registry::get_pipeline)
+                .put(registry::put_pipeline)
+                .delete(registry::delete_pipeline),
+        );
     Router::new()
         .nest("/api/streams", api)
+        .nest("/api/cameras", cameras)
+        .nest("/api/pipelines", pipelines)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
@@ -96,6 +130,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|err| format!("cannot start the actor tree: {err}"))?,
     );
+    if args.demo {
+        let added = toposync_actors::store::mutate(
+            |doc| {
+                toposync_actors::model::registry::ensure_demo_camera(
+                    doc,
+                    &toposync_actors::model::edit::now_rfc3339(),
+                )
+            },
+            STORE_DEADLINE,
+        )
+        .await
+        .map_err(|err| format!("cannot register the demo camera: {err:?}"))?;
+        if added {
+            tracing::info!("registered the demo camera (id 'demo')");
+        }
+    }
     tracing::info!(data_dir = %data_dir.display(), %address, "started");
     // Tests and scripts read this line to find a port chosen with --port 0.
     println!("toposync-streaming listening on http://{address}");

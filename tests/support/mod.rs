@@ -200,3 +200,43 @@ pub fn transmission_actors(tree: &Value) -> Vec<String> {
         .map(|c| c["name"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// The GStreamer RTSP test camera (`tests/cameras/rtsp_test_camera.py`), stopped when dropped.
+pub struct TestCamera {
+    child: Child,
+    pub url: String,
+}
+
+impl TestCamera {
+    pub fn start(size: &str, fps: u32) -> TestCamera {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cameras/rtsp_test_camera.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .args([port.to_string(), size.to_string(), fps.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with GStreamer (scripts/test installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the test camera did not start");
+        TestCamera {
+            child,
+            url: format!("rtsp://127.0.0.1:{port}/cam"),
+        }
+    }
+}
+
+impl Drop for TestCamera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

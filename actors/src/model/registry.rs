@@ -216,3 +216,28 @@ pub fn put_camera_source_publication(
         .cloned()
         .expect("reconciled"))
 }
+
+/// The id of the camera `serve --demo` registers.
+pub const DEMO_CAMERA_ID: &str = "demo";
+
+/// Registers the demo camera unless a camera with its id exists (then nothing changes, so a user's
+/// edits of it survive restarts). Returns whether it was added.
+pub fn ensure_demo_camera(doc: &mut StreamingSettings, now: &str) -> Result<bool, ModelError> {
+    if doc.camera(DEMO_CAMERA_ID).is_some() {
+        return Ok(false);
+    }
+    let camera = serde_json::json!({
+        "id": DEMO_CAMERA_ID,
+        "name": "Demo camera",
+        "sources": [
+            {"id": "main", "name": "Principal", "role": "main", "is_default": true,
+             "video": {"width": 1280, "height": 720, "fps": 25},
+             "origin": {"type": "rtsp", "rtsp_url": "demo:1280x720"}},
+            {"id": "sub", "name": "Baixa resolução", "role": "sub",
+             "video": {"width": 640, "height": 360, "fps": 25},
+             "origin": {"type": "rtsp", "rtsp_url": "demo:640x360"}}
+        ]
+    });
+    create_camera(doc, camera, now)?;
+    Ok(true)
+}

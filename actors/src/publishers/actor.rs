@@ -178,24 +178,29 @@ impl Actor for PublisherActor {
                 ffmpeg.to_string_lossy()
             )
         })?;
-        tracing::info!(output = %target.output_key, pid = process.pid(), path = %target.engine_path, "publisher started");
+        tracing::info!(output = %target.output_key, pid = process.pid(), path = %target.engine_path,
+                       input = target.input.mode(), "publisher started");
         state.process = Some(process);
 
-        let slot = Arc::new(FrameSlot::default());
-        state.tasks.push(tokio::spawn(pace(
-            target.clone(),
-            state.args.selected.clone(),
-            state.args.placeholders.clone(),
-            slot.clone(),
-            state.counters.clone(),
-            state.showing.clone(),
-        )));
-        let stdin = io.stdin.take().ok_or("FFmpeg has no stdin")?;
-        state.tasks.push(tokio::spawn(write_frames(
-            stdin,
-            slot,
-            state.counters.clone(),
-        )));
+        if piped {
+            let slot = Arc::new(FrameSlot::default());
+            state.tasks.push(tokio::spawn(pace(
+                target.clone(),
+                state.args.selected.clone(),
+                state.args.placeholders.clone(),
+                slot.clone(),
+                state.counters.clone(),
+                state.showing.clone(),
+            )));
+            let stdin = io.stdin.take().ok_or("FFmpeg has no stdin")?;
+            state.tasks.push(tokio::spawn(write_frames(
+                stdin,
+                slot,
+                state.counters.clone(),
+            )));
+        } else {
+            *state.showing.lock().expect("showing lock") = "camera";
+        }
         let stdout = io.stdout.take().ok_or("FFmpeg has no stdout")?;
         state.tasks.push(tokio::spawn(read_progress(
             stdout,

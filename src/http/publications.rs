@@ -1,0 +1,229 @@
+//! Publications, reconciliation, quality profiles, camera live views, the pipeline runtime view
+//! and the advanced wizard.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::Path;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use toposync_actors::model::edit::now_rfc3339;
+use toposync_actors::model::error::{Loc, ModelError, from_value};
+use toposync_actors::model::pipeline::Pipeline;
+use toposync_actors::model::publication::{
+    CameraLiveView, DEFAULT_PROFILE, Publication, QUALITY_PROFILES,
+};
+use toposync_actors::model::registry;
+use toposync_actors::pipelines::{PipelinesMsg, pipelines};
+use toposync_actors::reconcile;
+use toposync_actors::store;
+use toposync_actors::supervision::{AskError, ask};
+use toposync_actors::wizard::{self, Options, Preset};
+
+use super::STORE_DEADLINE;
+use super::error::ApiError;
+use super::extract::{JsonBody, Params};
+
+pub async fn list(params: Params) -> Result<Json<Vec<Publication>>, ApiError> {
+    let revision = store::read(STORE_DEADLINE).await?;
+    let camera = params.get("camera_id").map(str::trim);
+    Ok(Json(
+        reconcile::publications(&revision.settings)
+            .into_iter()
+            .filter(|p| camera.is_none_or(|c| p.camera_id.as_deref() == Some(c)))
+            .collect(),
+    ))
+}
+
+pub async fn put_camera_source(
+    Path((camera_id, source_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Publication>, ApiError> {
+    let publication = store::mutate(
+        move |doc| {
+            registry::put_camera_source_publication(
+                doc,
+                &camera_id,
+                &source_id,
+                body,
+                &now_rfc3339(),
+            )
+        },
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(publication))
+}
+
+/// `POST /reconcile`: the saved document (secrets redacted) and what could not be generated.
+pub async fn reconcile_now() -> Result<Json<Value>, ApiError> {
+    let warnings = store::mutate(
+        |doc| Ok(reconcile::reconcile(doc, &now_rfc3339())),
+        STORE_DEADLINE,
+    )
+    .await?;
+    let revision = store::read(STORE_DEADLINE).await?;
+    let mut document =
+        serde_json::to_value(revision.settings.redacted()).expect("settings serialize");
+    document["warnings"] = json!(warnings);
+    Ok(Json(document))
+}
+
+pub async fn quality_profiles() -> Json<Value> {
+    Json(json!({
+        "default_profile_id": DEFAULT_PROFILE,
+        "profiles": QUALITY_PROFILES.iter().map(|p| p.view()).collect::<Vec<_>>(),
+    }))
+}
+
+pub async fn live_views() -> Result<Json<Vec<CameraLiveView>>, ApiError> {
+    let revision = store::read(STORE_DEADLINE).await?;
+    Ok(Json(revision.settings.camera_live_views.clone()))
+}
+
+/// `GET /runtime/pipelines`: which pipeline feeds which transmission, and how.
+pub async fn runtime_pipelines() -> Result<Json<Value>, ApiError> {
+    let supervisor = pipelines()
+        .ok_or_else(|| ApiError::unavailable("pipelines runtime", AskError::Unavailable))?;
+    let runtimes = ask(&supervisor, PipelinesMsg::Status, Duration::from_secs(2))
+        .await
+        .map_err(|err| ApiError::unavailable("pipelines runtime", err))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    Ok(Json(json!({"updated_at_unix": now, "pipelines": runtimes})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WizardRequest {
+    transmission_id: String,
+    camera_id: String,
+    #[serde(default)]
+    camera_source_id: Option<String>,
+    preset_id: Preset,
+    #[serde(default)]
+    optional_parameters: Option<Options>,
+}
+
+pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    let request: WizardRequest = from_value(body, &Loc::body())?;
+    for (field, value) in [
+        ("transmission_id", &request.transmission_id),
+        ("camera_id", &request.camera_id),
+    ] {
+        if value.trim().is_empty() {
+            return Err(ModelError::invalid(&Loc::body().key(field), "Field is required").into());
+        }
+    }
+    let options = request.optional_parameters.unwrap_or_default();
+    if let Some(fps) = options.fps_limit {
+        if !(0.5..=60.0).contains(&fps) {
+            return Err(ModelError::invalid(
+                &Loc::body().key("optional_parameters").key("fps_limit"),
+                "fps_limit must be between 0.5 and 60",
+            )
+            .into());
+        }
+    }
+    let answer = store::mutate(
+        move |doc| {
+            let transmission_id = request.transmission_id.trim().to_string();
+            let transmission = doc
+                .transmission(&transmission_id)
+                .cloned()
+                .ok_or_else(|| ModelError::NotFound("Transmission not found".into()))?;
+            let camera_id = request.camera_id.trim().to_string();
+            let camera = doc.camera(&camera_id).cloned().ok_or_else(|| ModelError::NotFound("Camera not found".into()))?;
+            let source = match request.camera_source_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(id) => camera.live_source(id),
+                None => camera.sources.iter().find(|s| s.is_default && s.is_live_video()),
+            }
+            .ok_or_else(|| conflict("Camera source not found or disabled"))?;
+            let host = options
+                .processing_server_id
+                .as_deref()
+                .map(toposync_actors::model::transmission::normalize_server_id)
+                .unwrap_or_else(|| "local".into());
+            if !doc.is_known_host(&host) {
+                return Err(ModelError::BadRequest(format!("Unknown host_server_id: {host}")));
+            }
+            if host != transmission.host_server_id {
+                return Err(ModelError::BadRequest(format!(
+                    "Transmission host_server_id must match pipeline processing_server_id. \
+                     Transmission='{}' Pipeline='{host}'.",
+                    transmission.host_server_id
+                )));
+            }
+            let name = match options.pipeline_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                Some(name) => {
+                    if doc.pipeline(name).is_some() {
+                        return Err(conflict(&format!("Pipeline already exists: {name}")));
+                    }
+                    name.to_string()
+                }
+                None => {
+                    let base = wizard::suggested_name(&transmission.path, &camera.id, &source.id, request.preset_id);
+                    let mut name = base.clone();
+                    let mut n = 2;
+                    while doc.pipeline(&name).is_some() {
+                        name = format!("{base}_{n}");
+                        n += 1;
+                    }
+                    name
+                }
+            };
+            let graph = wizard::graph(&transmission.id, &camera.id, &source.id, request.preset_id, &options);
+            let pipeline: Pipeline = serde_json::from_value(json!({
+                "name": name, "enabled": options.enabled.unwrap_or(true), "processing_server_id": host,
+                "editor_mode": "interactive", "python_source": "", "graph": graph,
+            }))
+            .expect("wizard pipelines are well-formed");
+            doc.pipelines.push(pipeline);
+            reconcile::reconcile(doc, &now_rfc3339());
+            let mut warnings: Vec<String> = Vec::new();
+            if host != "local" {
+                warnings.push(
+                    "Pipeline is assigned to a remote processing server. Check engine status on the selected \
+                     processing server."
+                        .into(),
+                );
+            } else if !doc.engine.enabled {
+                warnings.push("Streaming engine is not running. Start the engine to publish this pipeline.".into());
+            }
+            if !transmission.enabled {
+                warnings.push("Transmission is disabled. Enable it to publish frames.".into());
+            }
+            if options.stream_behavior == wizard::StreamBehavior::EventGated {
+                warnings.push(
+                    "This pipeline is event-gated. It may intentionally stop publishing frames when no \
+                     motion/detection event is present."
+                        .into(),
+                );
+            }
+            let runnable = doc.pipeline(&name).map(|p| p.unsupported_operators().is_empty()).unwrap_or(false);
+            if !runnable {
+                warnings.push(format!(
+                    "Pipeline '{name}' uses operators that do not run in this service; it is stored for a \
+                     processing server that has them."
+                ));
+            }
+            Ok(json!({
+                "pipeline_name": name, "transmission_id": transmission.id, "camera_id": camera.id,
+                "camera_source_id": source.id, "preset_id": request.preset_id,
+                "engine_running": host == "local" && doc.engine.enabled, "warnings": warnings,
+            }))
+        },
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(answer))
+}
+
+fn conflict(message: &str) -> ModelError {
+    ModelError::Conflict(toposync_actors::model::error::FieldError::new(
+        "conflict",
+        &Loc::body(),
+        message,
+    ))
+}

@@ -1,0 +1,117 @@
+//! `/api/cameras` and `/api/pipelines`: the camera registry and pipeline graphs. Every write
+//! reconciles publications in the same atomic settings revision.
+
+use axum::Json;
+use axum::extract::Path;
+use serde_json::{Value, json};
+use toposync_actors::model::camera::Camera;
+use toposync_actors::model::edit::now_rfc3339;
+use toposync_actors::model::pipeline::Pipeline;
+use toposync_actors::model::registry;
+use toposync_actors::store;
+
+use super::STORE_DEADLINE;
+use super::error::ApiError;
+use super::extract::{JsonBody, Params};
+
+fn shown(camera: Camera, include_secrets: bool) -> Camera {
+    if include_secrets {
+        camera
+    } else {
+        camera.redacted()
+    }
+}
+
+pub async fn list_cameras(params: Params) -> Result<Json<Vec<Camera>>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
+    let revision = store::read(STORE_DEADLINE).await?;
+    Ok(Json(
+        revision
+            .settings
+            .cameras
+            .iter()
+            .map(|c| shown(c.clone(), secrets))
+            .collect(),
+    ))
+}
+
+pub async fn get_camera(Path(id): Path<String>, params: Params) -> Result<Json<Camera>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
+    let revision = store::read(STORE_DEADLINE).await?;
+    let camera = revision
+        .settings
+        .camera(&id)
+        .ok_or_else(|| ApiError::not_found("Camera not found"))?;
+    Ok(Json(shown(camera.clone(), secrets)))
+}
+
+pub async fn create_camera(
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Camera>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
+    let camera = store::mutate(
+        move |doc| registry::create_camera(doc, body, &now_rfc3339()),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(shown(camera, secrets)))
+}
+
+pub async fn replace_camera(
+    Path(id): Path<String>,
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Camera>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
+    let camera = store::mutate(
+        move |doc| registry::replace_camera(doc, &id, body, &now_rfc3339()),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(shown(camera, secrets)))
+}
+
+pub async fn delete_camera(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    store::mutate(
+        move |doc| registry::delete_camera(doc, &id, &now_rfc3339()),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(json!({"deleted": true})))
+}
+
+pub async fn list_pipelines() -> Result<Json<Vec<Pipeline>>, ApiError> {
+    let revision = store::read(STORE_DEADLINE).await?;
+    Ok(Json(revision.settings.pipelines.clone()))
+}
+
+pub async fn get_pipeline(Path(name): Path<String>) -> Result<Json<Pipeline>, ApiError> {
+    let revision = store::read(STORE_DEADLINE).await?;
+    let pipeline = revision
+        .settings
+        .pipeline(&name)
+        .ok_or_else(|| ApiError::not_found("Pipeline not found"))?;
+    Ok(Json(pipeline.clone()))
+}
+
+pub async fn put_pipeline(
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Pipeline>, ApiError> {
+    let pipeline = store::mutate(
+        move |doc| registry::put_pipeline(doc, &name, body, &now_rfc3339()),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(pipeline))
+}
+
+pub async fn delete_pipeline(Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    store::mutate(
+        move |doc| registry::delete_pipeline(doc, &name, &now_rfc3339()),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(json!({"deleted": true})))
+}
