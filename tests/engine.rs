@@ -1308,3 +1308,92 @@ mod cameras {
         assert_eq!(deleted.status(), 200);
     }
 }
+
+mod bypass_chaos {
+    use super::publishing::{Receiver, engine_without_rtsp};
+    use super::*;
+
+    /// A camera that refuses connections makes its bypass publisher fail and back off (1 s,
+    /// 2 s, 4 s ... 30 s), while another output keeps publishing undisturbed.
+    #[tokio::test]
+    async fn a_dead_camera_restarts_with_backoff_and_disturbs_nobody() {
+        let (service, rtsp, _, dir) = engine_without_rtsp().await;
+        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let refused = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let camera = json!({"id": "dead", "sources": [{"id": "main", "role": "main",
+            "origin": {"rtsp_url": format!("rtsp://127.0.0.1:{refused}/cam")}}]});
+        let response = service
+            .http
+            .post(format!("{root}/api/cameras"))
+            .json(&camera)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (_, healthy) = service
+            .post("/transmissions", &json!({"name": "Lab", "path": "lab", "outputs": [
+                {"id": "main", "protocol": "rtsp", "resolution": {"width": 320, "height": 240}, "fps_limit": 10}]}))
+            .await;
+        let healthy = healthy["id"].as_str().unwrap().to_string();
+        let mut receiver = Receiver::at(dir.path(), rtsp, "lab", (320, 240));
+        let dead_tx = "tx-camera-dead-main-main";
+        for (tx, output) in [
+            (dead_tx, "output_id=hls_diagnostic_low&"),
+            (healthy.as_str(), ""),
+        ] {
+            let (code, body) = service
+                .post(
+                    &format!("/transmissions/{tx}/demand/prime?{output}ttl_seconds=600"),
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(code, 200, "{body}");
+        }
+        receiver
+            .frame()
+            .await
+            .expect("the healthy output publishes");
+        let started = std::time::Instant::now();
+        let window = Duration::from_secs(20);
+        let mut frames = 0;
+        while started.elapsed() < window {
+            receiver
+                .frame()
+                .await
+                .expect("the healthy output is not disturbed");
+            frames += 1;
+        }
+        let (_, outputs) = service.get("/runtime/outputs").await;
+        let find = |key: String| {
+            outputs["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["output_key"] == key)
+                .cloned()
+                .unwrap()
+        };
+        let dead = find(format!("{dead_tx}:hls_diagnostic_low"));
+        let restarts = dead["restarts"].as_u64().unwrap();
+        // 1 + 2 + 4 + 8 s of backoff fit in 20 s; 16 more do not.
+        assert!(
+            (2..=5).contains(&restarts),
+            "{restarts} restarts in {window:?}: {dead}"
+        );
+        assert!(
+            dead["last_error"].as_str().unwrap().contains("FFmpeg"),
+            "{dead}"
+        );
+        let live = find(format!("{healthy}:main"));
+        assert_eq!(live["restarts"], 0, "{live}");
+        assert_eq!(live["publisher_state"], "running");
+        assert!(
+            frames > 100,
+            "only {frames} frames in {window:?} on the healthy output"
+        );
+    }
+}
