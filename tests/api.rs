@@ -1423,3 +1423,335 @@ mod ingest {
         }
     }
 }
+
+/// The camera registry, pipelines, publications and the wizard over HTTP: what a user sends, what
+/// comes back, and that a refused request changes nothing.
+mod registry {
+    use super::*;
+
+    fn api(service: &Service, path: &str) -> String {
+        format!("{}{path}", service.base.trim_end_matches("/api/streams"))
+    }
+
+    async fn send(
+        service: &Service,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = service.http.request(method, api(service, path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    fn lobby() -> Value {
+        json!({"id": "lobby", "name": "Lobby", "sources": [
+            {"id": "main", "role": "main", "is_default": true,
+             "origin": {"rtsp_url": "rtsp://10.0.0.9/main", "stream_username": "admin", "stream_password": "pw1"}},
+            {"id": "sub", "role": "sub", "origin": {"rtsp_url": "rtsp://10.0.0.9/sub"}}]})
+    }
+
+    async fn with_lobby() -> (tempfile::TempDir, Service) {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (code, body) = send(
+            &service,
+            reqwest::Method::POST,
+            "/api/cameras",
+            Some(lobby()),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        (dir, service)
+    }
+
+    async fn document(service: &Service) -> Value {
+        let (_, settings) = service.get("/settings?include_secrets=true").await;
+        settings
+    }
+
+    #[tokio::test]
+    async fn a_camera_generates_its_publications_and_secrets_stay_hidden() {
+        let (_dir, service) = with_lobby().await;
+        let (_, cameras) = send(&service, reqwest::Method::GET, "/api/cameras", None).await;
+        assert_eq!(
+            cameras[0]["sources"][0]["origin"]["stream_password"],
+            "********"
+        );
+        let (_, cameras) = send(
+            &service,
+            reqwest::Method::GET,
+            "/api/cameras?include_secrets=true",
+            None,
+        )
+        .await;
+        assert_eq!(cameras[0]["sources"][0]["origin"]["stream_password"], "pw1");
+        let (_, settings) = service.get("/settings").await;
+        assert!(!settings.to_string().contains("pw1"), "{settings}");
+
+        let (_, publications) = service.get("/publications?camera_id=lobby").await;
+        let ids: Vec<&str> = publications
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["camera:lobby:main", "camera:lobby:sub"]);
+        assert_eq!(publications[1]["label"], "Baixa resolução · sub");
+        let (_, profiles) = service.get("/quality-profiles").await;
+        assert_eq!(profiles["default_profile_id"], "stable_apple_tv");
+        assert_eq!(profiles["profiles"][0]["id"], "quad_grid");
+
+        // A password sent back as the marker keeps the stored one.
+        let mut edited = cameras[0].clone();
+        edited["name"] = json!("Lobby (east)");
+        edited["sources"][0]["origin"]["stream_password"] = json!("********");
+        let (code, _) = send(
+            &service,
+            reqwest::Method::PUT,
+            "/api/cameras/lobby",
+            Some(edited),
+        )
+        .await;
+        assert_eq!(code, 200);
+        let (_, stored) = send(
+            &service,
+            reqwest::Method::GET,
+            "/api/cameras/lobby?include_secrets=true",
+            None,
+        )
+        .await;
+        assert_eq!(stored["sources"][0]["origin"]["stream_password"], "pw1");
+        let (_, views) = service.get("/live-views").await;
+        assert_eq!(views[0]["name"], "Lobby (east)");
+
+        // Reconciling again changes nothing.
+        let before = document(&service).await;
+        let (code, answer) = service.post("/reconcile", &json!({})).await;
+        assert_eq!(code, 200, "{answer}");
+        assert_eq!(answer["warnings"], json!([]));
+        assert_eq!(
+            document(&service).await["transmissions"],
+            before["transmissions"]
+        );
+
+        let (code, _) = send(
+            &service,
+            reqwest::Method::DELETE,
+            "/api/cameras/lobby",
+            None,
+        )
+        .await;
+        assert_eq!(code, 200);
+        let after = document(&service).await;
+        assert_eq!(after["transmissions"], json!([]));
+        assert_eq!(after["pipelines"], json!([]));
+        assert_eq!(after["camera_live_views"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn bad_cameras_are_refused_naming_the_field_and_change_nothing() {
+        let (_dir, service) = with_lobby().await;
+        let before = document(&service).await;
+        let cases = [
+            (
+                json!({"id": "x", "sources": [{"id": ""}]}),
+                422,
+                "body.sources.0.id",
+            ),
+            (
+                json!({"id": "x", "sources": [{"id": "a", "enabled": "yes"}]}),
+                422,
+                "body.sources.0.enabled",
+            ),
+            (
+                json!({"id": "x", "sources": [{"id": "a"}, {"id": "a"}]}),
+                422,
+                "body.sources.1.id",
+            ),
+            (json!({"id": "lobby"}), 409, "body.id"),
+            (json!({"id": "x", "sources": "none"}), 422, "body.sources"),
+        ];
+        for (body, status, loc) in cases {
+            let (code, answer) = send(
+                &service,
+                reqwest::Method::POST,
+                "/api/cameras",
+                Some(body.clone()),
+            )
+            .await;
+            assert_eq!(code, status, "{body} -> {answer}");
+            assert_eq!(first_loc(&answer), loc, "{answer}");
+        }
+        let (code, _) = send(
+            &service,
+            reqwest::Method::PUT,
+            "/api/cameras/lobby",
+            Some(json!({"id": "other"})),
+        )
+        .await;
+        assert_eq!(code, 400);
+        let (code, _) = send(
+            &service,
+            reqwest::Method::PUT,
+            "/api/cameras/nope",
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(code, 404);
+        let (code, body) = service
+            .put(
+                "/publications/camera-sources/lobby/main",
+                &json!({"quality_policy": {"default_profile_id": "8k"}}),
+            )
+            .await;
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(first_loc(&body), "body.quality_policy.default_profile_id");
+        let (code, body) = service
+            .put("/publications/camera-sources/lobby/ghost", &json!({}))
+            .await;
+        assert_eq!(
+            (code, body),
+            (404, json!({"detail": "Camera source not found"}))
+        );
+        assert_eq!(document(&service).await, before, "nothing changed");
+    }
+
+    #[tokio::test]
+    async fn generated_artifacts_are_read_only_and_point_to_their_owner() {
+        let (_dir, service) = with_lobby().await;
+        let (_, transmissions) = service.get("/transmissions").await;
+        let generated = transmissions[0].clone();
+        let id = generated["id"].as_str().unwrap();
+        let (code, body) = service
+            .put(&format!("/transmissions/{id}"), &generated)
+            .await;
+        assert_eq!(code, 409, "{body}");
+        let message = body["detail"][0]["msg"].as_str().unwrap();
+        assert!(
+            message.contains("/api/streams/publications/camera-sources/lobby/main"),
+            "{message}"
+        );
+        let (code, _) = service.delete(&format!("/transmissions/{id}")).await;
+        assert_eq!(code, 409);
+        let name = format!("implicit__{id}");
+        let (code, body) = send(
+            &service,
+            reqwest::Method::DELETE,
+            &format!("/api/pipelines/{name}"),
+            None,
+        )
+        .await;
+        assert_eq!(code, 409, "{body}");
+
+        // Relabelling through the publication is the way.
+        let (code, body) = service
+            .put(
+                "/publications/camera-sources/lobby/main",
+                &json!({"label": "Entrance"}),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        let (_, transmissions) = service.get("/transmissions").await;
+        assert_eq!(transmissions[0]["name"], "Entrance");
+    }
+
+    #[tokio::test]
+    async fn pipelines_are_stored_checked_and_reported() {
+        let (_dir, service) = with_lobby().await;
+        let (_, created) = service.post("/transmissions", &front_door()).await;
+        let tx = created["id"].as_str().unwrap();
+        let graph = json!({"graph": {"nodes": [
+            {"id": "cam", "operator": "camera.source", "config": {"camera_id": "lobby", "source_id": "main"}},
+            {"id": "detect", "operator": "vision.detect", "config": {"emit_mode": "filter"}},
+            {"id": "out", "operator": "stream.publish_video", "config": {"transmission_id": tx}}],
+            "edges": [{"from": {"node": "cam"}, "to": {"node": "detect"}},
+                      {"from": {"node": "detect"}, "to": {"node": "out"}}]}});
+        let (code, body) = send(
+            &service,
+            reqwest::Method::PUT,
+            "/api/pipelines/people",
+            Some(graph),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        let (_, runtime) = service.get("/runtime/pipelines").await;
+        let people = runtime["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pipeline_name"] == "people")
+            .unwrap();
+        assert_eq!(people["mode"], "not_runnable");
+        assert_eq!(
+            people["reason"],
+            "operator 'vision.detect' does not run in this service"
+        );
+        assert_eq!(
+            people["warnings"][0],
+            "stream.publish_video is downstream of detection in filter mode."
+        );
+
+        let broken = json!({"graph": {"nodes": [{"id": "a", "operator": "camera.source"}],
+                                      "edges": [{"from": {"node": "a"}, "to": {"node": "b"}}]}});
+        let (code, body) = send(
+            &service,
+            reqwest::Method::PUT,
+            "/api/pipelines/broken",
+            Some(broken),
+        )
+        .await;
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(first_loc(&body), "body.graph.edges.0.to.node");
+        let (code, _) = send(
+            &service,
+            reqwest::Method::GET,
+            "/api/pipelines/broken",
+            None,
+        )
+        .await;
+        assert_eq!(code, 404, "the refused pipeline was not stored");
+
+        for (body, status) in [
+            (
+                json!({"transmission_id": "nope", "camera_id": "lobby", "preset_id": "simple_stream"}),
+                404,
+            ),
+            (
+                json!({"transmission_id": tx, "camera_id": "nope", "preset_id": "simple_stream"}),
+                404,
+            ),
+            (
+                json!({"transmission_id": tx, "camera_id": "lobby", "preset_id": "teleport"}),
+                422,
+            ),
+            (
+                json!({"transmission_id": tx, "camera_id": "lobby", "preset_id": "simple_stream",
+                    "optional_parameters": {"fps_limit": 100}}),
+                422,
+            ),
+            (
+                json!({"transmission_id": tx, "camera_id": "lobby", "preset_id": "simple_stream",
+                    "optional_parameters": {"pipeline_name": "people"}}),
+                409,
+            ),
+        ] {
+            let (code, answer) = service.post("/wizard/create-pipeline", &body).await;
+            assert_eq!(code, status, "{body} -> {answer}");
+        }
+        let (code, answer) = service
+            .post(
+                "/wizard/create-pipeline",
+                &json!({"transmission_id": tx, "camera_id": "lobby",
+                                                      "preset_id": "motion_gate_stream"}),
+            )
+            .await;
+        assert_eq!(code, 200, "{answer}");
+        assert_eq!(answer["pipeline_name"], "front-door__lobby__main__motion");
+        assert_eq!(answer["camera_source_id"], "main", "the default source");
+    }
+}
