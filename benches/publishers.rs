@@ -17,20 +17,13 @@ use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::cpu_seconds;
+
 const MEASURE: Duration = Duration::from_secs(10);
 const FPS: u64 = 12;
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    // utime and stime of the process itself (children are counted apart), in 1/100 s.
-    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
-}
 
 fn stand_in() -> PathBuf {
     let target = std::env::current_exe()

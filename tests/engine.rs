@@ -103,6 +103,30 @@ async fn wait_for_new_pid(service: &Service, old: u32) -> Value {
     .await
 }
 
+/// `codec,width,height` of the video on an RTSP URL, as a player sees it (None while none).
+fn probe_rtsp(url: &str) -> Option<String> {
+    let output = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-select_streams",
+            "v:0",
+        ])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "csv=p=0",
+            url,
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
 fn read(path: &Value) -> String {
     std::fs::read_to_string(path.as_str().unwrap()).unwrap_or_default()
 }
@@ -510,24 +534,7 @@ mod real_engine {
             .spawn()
             .unwrap();
         let probe = eventually(PATIENCE, || async {
-            let output = std::process::Command::new("ffprobe")
-                .args([
-                    "-v",
-                    "error",
-                    "-rtsp_transport",
-                    "tcp",
-                    "-select_streams",
-                    "v:0",
-                    "-show_entries",
-                    "stream=codec_name,width,height",
-                    "-of",
-                    "csv=p=0",
-                ])
-                .arg(format!("rtsp://127.0.0.1:{rtsp}/test"))
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
-            (!text.is_empty()).then_some(text)
+            probe_rtsp(&format!("rtsp://127.0.0.1:{rtsp}/test"))
         })
         .await;
         assert_eq!(probe, "h264,320,240");
@@ -581,22 +588,7 @@ mod real_engine_publishing {
         };
         // RTSP: the first try may find no stream yet (that is the hint); players retry.
         let probe = eventually(Duration::from_secs(30), || async {
-            let output = std::process::Command::new("ffprobe")
-                .args([
-                    "-v",
-                    "error",
-                    "-rtsp_transport",
-                    "tcp",
-                    "-show_entries",
-                    "stream=codec_name,width,height",
-                    "-of",
-                    "csv=p=0",
-                ])
-                .arg(format!("rtsp://127.0.0.1:{rtsp}/door"))
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
-            (!text.is_empty()).then_some(text)
+            probe_rtsp(&format!("rtsp://127.0.0.1:{rtsp}/door"))
         })
         .await;
         assert_eq!(probe, "h264,320,240");

@@ -80,18 +80,7 @@ pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Value>
             clamp_ttl(Some(seconds), DEFAULT_PRIME_TTL, PRIME_TTL_RANGE)
         }
     };
-    let primed = ask(
-        &demand_actor()?,
-        |reply| DemandMsg::Prime {
-            transmission_id: id.clone(),
-            filter,
-            ttl,
-            reply,
-        },
-        DEMAND_DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("demand runtime", err))?;
+    let primed = prime_outputs(id.clone(), filter, ttl).await?;
     Ok(Json(json!({
         "transmission_id": id,
         "primed": primed > 0,
@@ -275,23 +264,31 @@ pub async fn runtime_outputs() -> Result<Json<Value>, ApiError> {
 /// URL resolution primes the outputs it answers for, best effort (spec: "URL resolution also
 /// primes demand"): a player opening the URL then finds a publisher starting.
 pub async fn prime_quietly(transmission_id: &str, output_id: Option<&str>) {
-    let Some(actor) = demand() else { return };
     let filter = OutputFilter {
         output_id: output_id.map(str::to_string),
         quality_profile_id: None,
     };
-    let transmission_id = transmission_id.to_string();
-    let _ = ask(
-        &actor,
+    let _ = prime_outputs(transmission_id.to_string(), filter, DEFAULT_PRIME_TTL).await;
+}
+
+/// Primes the matching outputs; answers how many.
+async fn prime_outputs(
+    transmission_id: String,
+    filter: OutputFilter,
+    ttl: Duration,
+) -> Result<usize, ApiError> {
+    ask(
+        &demand_actor()?,
         |reply| DemandMsg::Prime {
             transmission_id,
             filter,
-            ttl: DEFAULT_PRIME_TTL,
+            ttl,
             reply,
         },
         DEMAND_DEADLINE,
     )
-    .await;
+    .await
+    .map_err(|err| ApiError::unavailable("demand runtime", err))
 }
 
 fn why(reason: DemandReason) -> &'static str {

@@ -152,20 +152,9 @@ impl Actor for TransmissionsSupervisor {
                 let _ = reply.send(state.children.get(&id).and_then(|c| c.actor.clone()));
             }
             TransmissionsMsg::Health(reply) => {
-                let actors: Vec<_> = state
-                    .children
-                    .values()
-                    .filter_map(|c| c.actor.clone())
-                    .collect();
-                // Gathered off the mailbox so one slow transmission never blocks this supervisor.
+                let answers = ask_every_transmission(state, TransmissionMsg::Health);
                 tokio::spawn(async move {
-                    let answers = futures_util::future::join_all(
-                        actors
-                            .iter()
-                            .map(|actor| ask(actor, TransmissionMsg::Health, HEALTH_DEADLINE)),
-                    )
-                    .await;
-                    let _ = reply.send(answers.into_iter().filter_map(Result::ok).collect());
+                    let _ = reply.send(answers.await);
                 });
             }
             TransmissionsMsg::Demand(demand) => {
@@ -181,25 +170,9 @@ impl Actor for TransmissionsSupervisor {
                 }
             }
             TransmissionsMsg::Outputs(reply) => {
-                let actors: Vec<_> = state
-                    .children
-                    .values()
-                    .filter_map(|c| c.actor.clone())
-                    .collect();
+                let answers = ask_every_transmission(state, TransmissionMsg::Outputs);
                 tokio::spawn(async move {
-                    let answers = futures_util::future::join_all(
-                        actors
-                            .iter()
-                            .map(|actor| ask(actor, TransmissionMsg::Outputs, HEALTH_DEADLINE)),
-                    )
-                    .await;
-                    let _ = reply.send(
-                        answers
-                            .into_iter()
-                            .filter_map(Result::ok)
-                            .flatten()
-                            .collect(),
-                    );
+                    let _ = reply.send(answers.await.into_iter().flatten().collect());
                 });
             }
             TransmissionsMsg::Observe(reply) => {
@@ -251,6 +224,29 @@ impl Actor for TransmissionsSupervisor {
             myself.send_after(delay, move || TransmissionsMsg::Restart(id));
         }
         Ok(())
+    }
+}
+
+/// Asks every running transmission, each within `HEALTH_DEADLINE`; the answers are gathered off
+/// this supervisor's mailbox (the caller spawns the future), so one slow transmission never
+/// blocks it. Transmissions that do not answer are left out.
+fn ask_every_transmission<T: Send + 'static>(
+    state: &TransmissionsState,
+    request: fn(RpcReplyPort<T>) -> TransmissionMsg,
+) -> impl std::future::Future<Output = Vec<T>> + Send + 'static {
+    let actors: Vec<_> = state
+        .children
+        .values()
+        .filter_map(|c| c.actor.clone())
+        .collect();
+    async move {
+        let answers = futures_util::future::join_all(
+            actors
+                .iter()
+                .map(|actor| ask(actor, request, HEALTH_DEADLINE)),
+        )
+        .await;
+        answers.into_iter().filter_map(Result::ok).collect()
     }
 }
 
