@@ -7,6 +7,7 @@ pub mod engine;
 pub mod ffmpeg;
 pub mod frames;
 pub mod logs;
+pub mod media_token;
 pub mod model;
 pub mod net;
 pub mod pipelines;
