@@ -718,6 +718,13 @@ mod redaction {
 mod urls {
     use super::*;
 
+    /// The signed JSMpeg URL of the last output entry.
+    fn jsmpeg_url(urls: &Value) -> &str {
+        urls["outputs"].as_array().unwrap().last().unwrap()["url"]
+            .as_str()
+            .unwrap()
+    }
+
     async fn urls_of(service: &Service, body: Value) -> Value {
         let (status, created) = service.post("/transmissions", &body).await;
         assert_eq!(status, 200, "{created}");
@@ -743,7 +750,15 @@ mod urls {
             json!(["Engine is not running. URLs are based on preferred ports."])
         );
         let outputs = urls["outputs"].as_array().unwrap();
-        assert_eq!(outputs.len(), 1, "disabled outputs have no URL");
+        assert_eq!(outputs.len(), 2, "disabled outputs have no URL: {urls}");
+        // The HLS output also plays over JSMpeg through the service, with a signed URL.
+        assert_eq!(outputs[1]["protocol"], "jsmpeg");
+        assert_eq!(outputs[1]["output_id"], "hls_main");
+        let jsmpeg = outputs[1]["url"].as_str().unwrap();
+        assert!(
+            jsmpeg.contains("/api/streams/media/jsmpeg/front-door/ws?media_token="),
+            "{jsmpeg}"
+        );
         assert_eq!(outputs[0]["resolved_engine_path"], "front-door");
         assert_eq!(
             outputs[0]["url"],
@@ -785,6 +800,7 @@ mod urls {
                     "yard-public",
                     "http://127.0.0.1:8888/yard-public/index.m3u8"
                 ),
+                ("yard-public", jsmpeg_url(&urls)),
             ]
         );
     }
@@ -834,8 +850,13 @@ mod urls {
         let (_, urls) = service
             .get(&format!("/transmissions/{id}/urls?output_id=b"))
             .await;
-        assert_eq!(urls["outputs"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            urls["outputs"].as_array().unwrap().len(),
+            2,
+            "b and its JSMpeg"
+        );
         assert_eq!(urls["outputs"][0]["output_id"], "b");
+        assert_eq!(urls["outputs"][1]["output_id"], "b");
         let (status, body) = service
             .get(&format!("/transmissions/{id}/urls?output_id=zzz"))
             .await;
@@ -871,7 +892,8 @@ mod snapshot {
                 "engine",
                 "transmissions_supervisor",
                 "pipelines_supervisor",
-                "demand"
+                "demand",
+                "jsmpeg_supervisor"
             ]
         );
         assert!(transmission_actors(&tree).is_empty());

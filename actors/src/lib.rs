@@ -6,6 +6,7 @@ pub mod demand;
 pub mod engine;
 pub mod ffmpeg;
 pub mod frames;
+pub mod jsmpeg;
 pub mod logs;
 pub mod media_token;
 pub mod model;
@@ -34,18 +35,25 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 /// The running supervision tree.
 pub struct Runtime {
     root: ActorRef<RootMsg>,
+    /// Signs and checks media URLs; loaded once (the secret never changes while running).
+    pub media_tokens: media_token::MediaTokens,
 }
 
 impl Runtime {
     /// Starts the tree: loads settings from `data_dir` and starts every singleton.
     pub async fn start(data_dir: PathBuf) -> Result<Self, ractor::SpawnErr> {
+        let media_tokens =
+            media_token::MediaTokens::load_or_create(&data_dir.join("runtime").join("streaming"))
+                .map_err(|err| {
+                ractor::SpawnErr::StartupFailed(format!("media token secret: {err}").into())
+            })?;
         let (root, _) = Actor::spawn(
             Some(ROOT.to_string()),
             RootSupervisor,
             RootArgs { data_dir },
         )
         .await?;
-        Ok(Self { root })
+        Ok(Self { root, media_tokens })
     }
 
     /// The live tree, each actor given `deadline` to answer.

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::demand::{DEMAND, DemandActor, DemandArgs, DemandMsg, demand_subscriber};
 use crate::engine::signals::EngineEvent;
 use crate::engine::{ENGINE, EngineActor, EngineArgs, EngineMsg, engine_subscriber};
+use crate::jsmpeg::{JSMPEG, JsmpegMsg, JsmpegSupervisor};
 use crate::pipelines::{PIPELINES, PipelinesMsg, PipelinesSupervisor, pipelines_subscriber};
 use crate::store::{STORE, SettingsSubscriber, StoreActor, StoreMsg};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
@@ -33,16 +34,18 @@ pub enum ChildKind {
     Transmissions,
     Pipelines,
     Demand,
+    Jsmpeg,
 }
 
 impl ChildKind {
     /// Start order; shutdown runs it backwards, so publishers stop before the engine they feed.
-    const ALL: [ChildKind; 5] = [
+    const ALL: [ChildKind; 6] = [
         ChildKind::Store,
         ChildKind::Engine,
         ChildKind::Transmissions,
         ChildKind::Pipelines,
         ChildKind::Demand,
+        ChildKind::Jsmpeg,
     ];
 
     fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl ChildKind {
             ChildKind::Transmissions => TRANSMISSIONS,
             ChildKind::Pipelines => PIPELINES,
             ChildKind::Demand => DEMAND,
+            ChildKind::Jsmpeg => JSMPEG,
         }
     }
 }
@@ -98,6 +102,7 @@ pub struct RootState {
     engine: Slot<EngineMsg>,
     pipelines: Slot<PipelinesMsg>,
     demand: Slot<DemandMsg>,
+    jsmpeg: Slot<JsmpegMsg>,
 }
 
 impl RootState {
@@ -135,6 +140,7 @@ impl Actor for RootSupervisor {
         let transmissions = spawn_transmissions(&myself, &args.data_dir).await?;
         let pipelines = spawn_pipelines(&myself).await?;
         let demand = spawn_demand(&myself, &engine_events).await?;
+        let jsmpeg = spawn_jsmpeg(&myself).await?;
         let state = RootState {
             data_dir: args.data_dir,
             engine_events,
@@ -143,6 +149,7 @@ impl Actor for RootSupervisor {
             engine: Slot::new(engine),
             pipelines: Slot::new(pipelines),
             demand: Slot::new(demand),
+            jsmpeg: Slot::new(jsmpeg),
         };
         for subscriber in state.subscribers() {
             subscribe(&store, subscriber).await?;
@@ -162,6 +169,7 @@ impl Actor for RootSupervisor {
                 ChildKind::Engine => state.engine.actor.take().map(|a| a.get_cell()),
                 ChildKind::Pipelines => state.pipelines.actor.take().map(|a| a.get_cell()),
                 ChildKind::Demand => state.demand.actor.take().map(|a| a.get_cell()),
+                ChildKind::Jsmpeg => state.jsmpeg.actor.take().map(|a| a.get_cell()),
             };
             if let Some(cell) = cell {
                 tracing::debug!(child = kind.name(), "stopping");
@@ -190,6 +198,7 @@ impl Actor for RootSupervisor {
                     ),
                     entry(PIPELINES, "pipelines_supervisor", &state.pipelines),
                     entry(DEMAND, "demand", &state.demand),
+                    entry(JSMPEG, "jsmpeg_supervisor", &state.jsmpeg),
                 ];
                 let _ = reply.send(Observation {
                     pid: None,
@@ -242,6 +251,12 @@ impl Actor for RootSupervisor {
                 ChildKind::Demand,
                 state.demand.tracker.failed(now, reason.clone()),
             )
+        } else if state.jsmpeg.holds(&cell) {
+            state.jsmpeg.actor = None;
+            (
+                ChildKind::Jsmpeg,
+                state.jsmpeg.tracker.failed(now, reason.clone()),
+            )
         } else {
             return Ok(());
         };
@@ -292,6 +307,10 @@ async fn restart(
             }
             state.pipelines.actor = Some(pipelines);
             state.pipelines.tracker.restarted(Instant::now());
+        }
+        ChildKind::Jsmpeg if state.jsmpeg.actor.is_none() => {
+            state.jsmpeg.actor = Some(spawn_jsmpeg(myself).await?);
+            state.jsmpeg.tracker.restarted(Instant::now());
         }
         ChildKind::Demand if state.demand.actor.is_none() => {
             let demand = spawn_demand(myself, &state.engine_events).await?;
@@ -364,6 +383,19 @@ async fn spawn_pipelines(
     )
     .await?;
     Ok(pipelines)
+}
+
+async fn spawn_jsmpeg(
+    myself: &ActorRef<RootMsg>,
+) -> Result<ActorRef<JsmpegMsg>, ActorProcessingErr> {
+    let (jsmpeg, _) = Actor::spawn_linked(
+        Some(JSMPEG.to_string()),
+        JsmpegSupervisor,
+        (),
+        myself.get_cell(),
+    )
+    .await?;
+    Ok(jsmpeg)
 }
 
 async fn spawn_demand(

@@ -5,6 +5,7 @@ mod engine;
 mod error;
 mod extract;
 mod ingest;
+mod media;
 mod publications;
 mod registry;
 mod runtime;
@@ -59,6 +60,8 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/live-views", get(publications::live_views))
         .route("/camera-live-views", get(publications::live_views))
         .route("/wizard/create-pipeline", post(publications::wizard))
+        .route("/jsmpeg/status", get(media::jsmpeg_status))
+        .route("/media/jsmpeg/{engine_path}/ws", get(media::jsmpeg_socket))
         .route("/runtime/actors", get(runtime::actors))
         .route("/runtime/health", get(ingest::health))
         .route(

@@ -1,11 +1,16 @@
 //! `/api/streams/transmissions`: manual CRUD and URL resolution.
 
+use std::sync::Arc;
+
 use axum::Json;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
+use toposync_actors::Runtime;
+use toposync_actors::media_token::{Claims, SCOPE, Transport, now_unix, ttl_seconds};
 use toposync_actors::model::edit;
-use toposync_actors::model::transmission::Transmission;
+use toposync_actors::model::error::{Loc, ModelError};
+use toposync_actors::model::transmission::{Protocol, Transmission};
 use toposync_actors::store;
 use toposync_actors::urls::{UrlRequest, UrlsResponse, resolve_urls};
 
@@ -63,10 +68,11 @@ pub async fn delete(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
 }
 
 pub async fn urls(
+    State(runtime): State<Arc<Runtime>>,
     Path(id): Path<String>,
     params: Params,
     headers: HeaderMap,
-) -> Result<Json<UrlsResponse>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let revision = store::read(STORE_DEADLINE).await?;
     let transmission = revision
         .settings
@@ -78,17 +84,62 @@ pub async fn urls(
             return Err(ApiError::not_found("Output not found"));
         }
     }
+    let requested_ttl = match params.get("media_token_ttl_seconds") {
+        None => None,
+        Some(raw) => Some(raw.parse::<f64>().map_err(|_| {
+            ModelError::invalid(
+                &Loc::query().key("media_token_ttl_seconds"),
+                "media_token_ttl_seconds must be a number",
+            )
+        })?),
+    };
     super::demand::prime_quietly(&id, output_id).await;
     let request = UrlRequest {
         running_ports: super::engine::running_ports().await,
         request_host: super::request_host(&headers),
         output_id,
     };
-    Ok(Json(resolve_urls(
-        &revision.settings,
-        transmission,
-        &request,
-    )))
+    let resolved: UrlsResponse = resolve_urls(&revision.settings, transmission, &request);
+    let mut answer = serde_json::to_value(&resolved).expect("URLs serialize");
+    // Every HLS output also plays over JSMpeg through this service, with a signed URL.
+    let api_host = super::request_host(&headers).unwrap_or("127.0.0.1:8100");
+    let ttl = ttl_seconds(
+        revision.settings.engine.media_auth.token_ttl_seconds,
+        requested_ttl,
+    );
+    let now = now_unix();
+    let signed: Vec<Value> = resolved
+        .outputs
+        .iter()
+        .filter(|o| o.protocol == Protocol::Hls)
+        .map(|o| {
+            let token = runtime.media_tokens.sign(&Claims {
+                engine_path: o.resolved_engine_path.clone(),
+                exp: now + ttl,
+                iat: now,
+                output_id: o.output_id.clone(),
+                scope: SCOPE.into(),
+                transmission_id: id.clone(),
+                transport: Some(Transport::Jsmpeg),
+            });
+            json!({
+                "output_id": o.output_id,
+                "protocol": "jsmpeg",
+                "resolved_engine_path": o.resolved_engine_path,
+                "url": format!("ws://{api_host}/api/streams/media/jsmpeg/{}/ws?media_token={token}",
+                               o.resolved_engine_path),
+                "requires_auth": false,
+                "auth_username": null,
+                "media_auth_type": "signed_token",
+                "quality_profile_id": o.quality_profile_id,
+                "url_expires_at_unix": now + ttl,
+            })
+        })
+        .collect();
+    if let Some(outputs) = answer["outputs"].as_array_mut() {
+        outputs.extend(signed);
+    }
+    Ok(Json(answer))
 }
 
 fn shown(transmission: Transmission, include_secrets: bool) -> Transmission {

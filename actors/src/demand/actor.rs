@@ -68,7 +68,9 @@ pub struct DemandState {
     book: DemandBook,
     /// What the transmissions supervisor was last told.
     encoding: Arc<BTreeSet<String>>,
+    /// Why the last viewer poll failed (the engine is not running or not answering).
     viewers_error: Option<String>,
+    told_engine_ready: bool,
     polling: bool,
     hint_forwarder: Option<tokio::task::JoinHandle<()>>,
 }
@@ -101,7 +103,8 @@ impl Actor for DemandActor {
         Ok(DemandState {
             book: DemandBook::default(),
             encoding: Arc::default(),
-            viewers_error: None,
+            viewers_error: Some("not polled yet".into()),
+            told_engine_ready: false,
             polling: false,
             hint_forwarder: Some(hint_forwarder),
         })
@@ -207,17 +210,28 @@ impl Actor for DemandActor {
 
 /// Evaluates the book and tells the transmissions supervisor when the decision changed (or
 /// always, with `resend`).
+///
+/// Publishers are told only while the engine answers (they have nowhere to publish otherwise;
+/// they start within the next viewer poll once it does); camera readers are told regardless, as
+/// JSMpeg viewers need frames without any engine.
 fn publish(state: &mut DemandState, now: Instant, resend: bool) {
     let encoding = state.book.evaluate(now);
-    if !resend && encoding == *state.encoding {
+    let engine_ready = state.viewers_error.is_none();
+    if !resend && encoding == *state.encoding && engine_ready == state.told_engine_ready {
         return;
     }
     if encoding != *state.encoding {
         tracing::debug!(?encoding, "demand changed");
     }
     state.encoding = Arc::new(encoding);
+    state.told_engine_ready = engine_ready;
     if let Some(transmissions) = crate::transmissions::transmissions() {
-        let _ = transmissions.send_message(TransmissionsMsg::Demand(state.encoding.clone()));
+        let publishers = if engine_ready {
+            state.encoding.clone()
+        } else {
+            Arc::default()
+        };
+        let _ = transmissions.send_message(TransmissionsMsg::Demand(publishers));
     }
     if let Some(pipelines) = crate::pipelines::pipelines() {
         let _ = pipelines.send_message(PipelinesMsg::Demand(state.encoding.clone()));

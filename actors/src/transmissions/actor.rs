@@ -61,6 +61,9 @@ pub enum TransmissionMsg {
     Outputs(RpcReplyPort<Vec<OutputRuntime>>),
     /// The selected frame, latest wins: a slow reader skips frames, it never queues them.
     SubscribeSelected(RpcReplyPort<watch::Receiver<Option<SelectedFrame>>>),
+    /// What a viewer outside the publishers (JSMpeg, stills) shows: the selection, the
+    /// placeholder colour, and the bypass camera when the frame path is skipped.
+    Viewing(RpcReplyPort<Viewing>),
     Observe(RpcReplyPort<Observation>),
 }
 
@@ -106,6 +109,12 @@ pub struct OutputRuntime {
     pub restarts: u32,
     pub last_error: Option<String>,
     pub publisher: Option<PublisherStatus>,
+}
+
+pub struct Viewing {
+    pub selected: watch::Receiver<Option<SelectedFrame>>,
+    pub placeholder: crate::model::transmission::Placeholder,
+    pub bypass: Option<BypassSource>,
 }
 
 pub struct TransmissionArgs {
@@ -378,6 +387,13 @@ impl Actor for TransmissionActor {
             }
             TransmissionMsg::Health(reply) => {
                 let _ = reply.send(state.health(now));
+            }
+            TransmissionMsg::Viewing(reply) => {
+                let _ = reply.send(Viewing {
+                    selected: state.selected.subscribe(),
+                    placeholder: state.config.placeholder,
+                    bypass: state.bypass.clone(),
+                });
             }
             TransmissionMsg::SubscribeSelected(reply) => {
                 let _ = reply.send(state.selected.subscribe());
