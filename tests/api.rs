@@ -1777,3 +1777,198 @@ mod registry {
         assert_eq!(answer["camera_source_id"], "main", "the default source");
     }
 }
+
+/// JSMpeg over the signed WebSocket, with real FFmpeg: what a browser player would receive.
+mod jsmpeg {
+    use super::*;
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    async fn transmission_with_red_writer(service: &Service) -> (String, String) {
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Lab", "path": "lab", "outputs": [
+                {"id": "hls", "protocol": "hls", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let red: Vec<u8> = [0u8, 0, 255]
+            .iter()
+            .copied()
+            .cycle()
+            .take(320 * 240 * 3)
+            .collect();
+        let response = service
+            .http
+            .post(service.url(&format!(
+                "/transmissions/{id}/writers/cam/frame?width=320&height=240"
+            )))
+            .body(red)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
+        let url = urls["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["protocol"] == "jsmpeg")
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .replace(
+                "127.0.0.1:8100",
+                service
+                    .base
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/api/streams"),
+            );
+        (id, url)
+    }
+
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    async fn connect(url: &str) -> Socket {
+        tokio_tungstenite::connect_async(url)
+            .await
+            .expect("the socket upgrades")
+            .0
+    }
+
+    /// Reads binary messages until `bytes` have arrived.
+    async fn mpeg_ts(socket: &mut Socket, bytes: usize) -> Vec<u8> {
+        let mut stream = Vec::new();
+        while stream.len() < bytes {
+            match socket.next().await {
+                Some(Ok(Message::Binary(chunk))) => stream.extend_from_slice(&chunk),
+                other => panic!("expected MPEG-TS, got {other:?}"),
+            }
+        }
+        stream
+    }
+
+    /// The close code and reason the service ends the socket with.
+    async fn refusal(url: &str) -> (CloseCode, String) {
+        let mut socket = connect(url).await;
+        match socket.next().await {
+            Some(Ok(Message::Close(Some(frame)))) => (frame.code, frame.reason.to_string()),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    async fn session_pids(service: &Service) -> Vec<u32> {
+        let (_, tree) = service.get("/runtime/actors").await;
+        let jsmpeg = tree["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == "jsmpeg_supervisor")
+            .unwrap()
+            .clone();
+        jsmpeg["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["pid"].as_u64())
+            .map(|p| p as u32)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_viewer_gets_mpeg1_of_the_writers_frames_at_the_session_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, url) = transmission_with_red_writer(&service).await;
+        let mut socket = connect(&url).await;
+        let stream = mpeg_ts(&mut socket, 64 * 1024).await;
+        let file = dir.path().join("received.ts");
+        std::fs::write(&file, &stream).unwrap();
+        let probe = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        // (MPEG-TS lists the stream once per program and once on its own.)
+        let described = String::from_utf8_lossy(&probe.stdout);
+        assert_eq!(
+            described.lines().next(),
+            Some("mpeg1video,320,240"),
+            "{described}"
+        );
+        let frame = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&file)
+            .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            .output()
+            .unwrap()
+            .stdout;
+        let at = (120 * 320 + 160) * 3;
+        let centre = [frame[at], frame[at + 1], frame[at + 2]];
+        assert!(
+            centre[0] > 200 && centre[1] < 60 && centre[2] < 60,
+            "centre is {centre:?}, not red"
+        );
+        let (_, status) = service.get("/jsmpeg/status").await;
+        assert_eq!(status["running_session_count"], 1, "{status}");
+
+        // The viewer leaves: its FFmpeg goes too.
+        let pids = session_pids(&service).await;
+        assert_eq!(pids.len(), 1);
+        socket.close(None).await.unwrap();
+        eventually(std::time::Duration::from_secs(10), || async {
+            (!support::is_alive(pids[0])).then_some(())
+        })
+        .await;
+        eventually(std::time::Duration::from_secs(10), || async {
+            let (_, status) = service.get("/jsmpeg/status").await;
+            (status["running_session_count"] == 0).then_some(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_third_viewer_of_a_transmission_and_bad_tokens_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, url) = transmission_with_red_writer(&service).await;
+        let mut first = connect(&url).await;
+        let mut second = connect(&url).await;
+        mpeg_ts(&mut first, 1).await;
+        mpeg_ts(&mut second, 1).await;
+        let (code, reason) = refusal(&url).await;
+        assert_eq!(u16::from(code), 1013);
+        assert_eq!(
+            reason,
+            "JSMpeg session limit for this transmission is reached."
+        );
+
+        let forged = format!("{}x", url);
+        let (code, reason) = refusal(&forged).await;
+        assert_eq!(
+            (u16::from(code), reason.as_str()),
+            (1008, "media_token_invalid")
+        );
+        let wrong_path = url.replace("/jsmpeg/lab/", "/jsmpeg/other/");
+        let (code, _) = refusal(&wrong_path).await;
+        assert_eq!(u16::from(code), 1008);
+        assert_eq!(
+            session_pids(&service).await.len(),
+            2,
+            "refusals started nothing"
+        );
+    }
+}
