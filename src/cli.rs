@@ -22,6 +22,21 @@ pub struct Cli {
 pub enum Command {
     /// Run the service: the HTTP API under /api/streams and the actor tree behind it.
     Serve(ServeArgs),
+    /// Write a transmission's live video (MPEG-TS, over the JSMpeg WebSocket) to stdout, e.g.
+    /// `toposync-streaming watch tx-camera-demo-main-main | ffplay -`. Needs no engine.
+    Watch(WatchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// The transmission to watch.
+    pub transmission_id: String,
+    /// Which HLS output's picture (default: the first).
+    #[arg(long)]
+    pub output_id: Option<String>,
+    /// Where the service's API is.
+    #[arg(long, default_value = "http://127.0.0.1:8100")]
+    pub api: String,
 }
 
 #[derive(Args, Debug, Clone)]

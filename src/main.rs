@@ -3,6 +3,7 @@
 
 mod cli;
 mod http;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         cli::Command::Serve(args) => runtime.block_on(http::serve(args)),
+        cli::Command::Watch(args) => runtime.block_on(watch::watch(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1972,3 +1972,67 @@ mod jsmpeg {
         );
     }
 }
+
+/// The README demo: `serve --demo` then `watch` shows the demo camera with no engine and no camera.
+mod demo {
+    use super::*;
+    use std::io::Read;
+
+    #[tokio::test]
+    async fn the_demo_camera_is_watchable_without_an_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_STREAMING_DEMO", std::path::Path::new("true"))],
+        );
+        let (_, transmissions) = service.get("/transmissions").await;
+        let ids: Vec<&str> = transmissions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["tx-camera-demo-main-main", "tx-camera-demo-sub-sub"]);
+        let api = service.base.trim_end_matches("/api/streams").to_string();
+        let mut watcher = std::process::Command::new(support::BIN)
+            .args(["watch", "--api", &api, "tx-camera-demo-sub-sub"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stream = vec![0u8; 128 * 1024];
+        let mut stdout = watcher.stdout.take().unwrap();
+        tokio::task::spawn_blocking(move || stdout.read_exact(&mut stream).map(|_| stream))
+            .await
+            .unwrap()
+            .map(|stream| std::fs::write(dir.path().join("demo.ts"), stream).unwrap())
+            .expect("watch streams the demo");
+        let _ = watcher.kill();
+        let _ = watcher.wait();
+        let probe = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(dir.path().join("demo.ts"))
+            .output()
+            .unwrap();
+        let described = String::from_utf8_lossy(&probe.stdout);
+        assert_eq!(
+            described.lines().next(),
+            Some("mpeg1video,640,360"),
+            "{described}"
+        );
+        // Restarting with --demo again changes nothing (registered once).
+        drop(service);
+        let service = Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_STREAMING_DEMO", std::path::Path::new("true"))],
+        );
+        let (_, cameras) = service.get("/transmissions").await;
+        assert_eq!(cameras.as_array().unwrap().len(), 2);
+    }
+}
