@@ -2036,3 +2036,74 @@ mod demo {
         assert_eq!(cameras.as_array().unwrap().len(), 2);
     }
 }
+
+mod stills {
+    use super::*;
+    use toposync_actors::transmissions::arbitration::Frame;
+
+    async fn still(service: &Service, id: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let response = service
+            .http
+            .get(service.url(&format!("/transmissions/{id}/still.jpg")))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.unwrap().to_vec())
+    }
+
+    #[tokio::test]
+    async fn the_placeholder_then_the_writers_frame_at_its_own_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Lab", "path": "lab", "outputs": [
+                {"id": "hls", "protocol": "hls", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap();
+        let (status, headers, body) = still(&service, id).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], "image/jpeg");
+        assert_eq!(headers["x-toposync-frame-state"], "placeholder");
+        let placeholder = Frame::from_jpeg(&body).unwrap();
+        assert_eq!(
+            (placeholder.width, placeholder.height),
+            (320, 240),
+            "the output's size"
+        );
+        assert!(placeholder.data.iter().all(|v| v.abs_diff(127) < 4), "gray");
+
+        let red: Vec<u8> = [0u8, 0, 255]
+            .iter()
+            .copied()
+            .cycle()
+            .take(160 * 120 * 3)
+            .collect();
+        let response = service
+            .http
+            .post(service.url(&format!(
+                "/transmissions/{id}/writers/cam/frame?width=160&height=120"
+            )))
+            .body(red)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (_, headers, body) = still(&service, id).await;
+        assert_eq!(headers["x-toposync-frame-state"], "live");
+        assert!(headers.contains_key("x-toposync-selected-frame-age-seconds"));
+        let live = Frame::from_jpeg(&body).unwrap();
+        assert_eq!(
+            (live.width, live.height),
+            (160, 120),
+            "the selected frame's size"
+        );
+        assert!(live.data[2] > 200 && live.data[0] < 60, "red (BGR)");
+        let (status, _, _) = still(&service, "nope").await;
+        assert_eq!(status, 404);
+    }
+}

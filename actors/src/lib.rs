@@ -15,6 +15,7 @@ pub mod pipelines;
 pub mod publishers;
 pub mod reconcile;
 pub mod root;
+pub mod stills;
 pub mod store;
 pub mod supervision;
 pub mod transmissions;

@@ -150,3 +150,75 @@ async fn relay(mut socket: WebSocket, mut session: toposync_actors::jsmpeg::Sess
     }
     session.actor.stop(Some("viewer left".into()));
 }
+
+/// `GET /transmissions/{id}/still.jpg[?output_id=&quality_profile_id=]`: the latest frame shown
+/// (at its own size) or the placeholder (at the output's size), as JPEG, encoded once per frame.
+/// Headers say which: `x-toposync-frame-state: live|placeholder` and, for live frames,
+/// `x-toposync-selected-frame-age-seconds`.
+pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, ApiError> {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let revision = store::read(STORE_DEADLINE).await?;
+    let transmission = revision
+        .settings
+        .transmission(&id)
+        .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
+    let output = match params.get("output_id") {
+        Some(output_id) => Some(
+            transmission
+                .outputs
+                .iter()
+                .find(|o| o.id == output_id)
+                .ok_or_else(|| ApiError::not_found("Output not found"))?,
+        ),
+        None => transmission.enabled_outputs().next(),
+    };
+    let size = output
+        .map(|o| toposync_actors::publishers::OutputTarget::resolve(transmission, o).size())
+        .unwrap_or(toposync_actors::publishers::target::DEFAULT_SIZE);
+    // A Home Assistant entity polling stills keeps the picture coming (camera readers run on demand).
+    super::demand::prime_quietly(&id, output.map(|o| o.id.as_str())).await;
+    let supervisor = transmissions()
+        .ok_or_else(|| ApiError::unavailable("transmissions runtime", AskError::Unavailable))?;
+    let actor = ask(
+        &supervisor,
+        |reply| TransmissionsMsg::Lookup(id.clone(), reply),
+        ACTOR_DEADLINE,
+    )
+    .await
+    .map_err(|err| ApiError::unavailable("transmissions runtime", err))?
+    .ok_or_else(|| ApiError::new(axum::http::StatusCode::CONFLICT, "Transmission is disabled"))?;
+    let still = ask(
+        &actor,
+        |reply| TransmissionMsg::Still(size, reply),
+        ACTOR_DEADLINE,
+    )
+    .await
+    .map_err(|err| ApiError::unavailable("transmission runtime", err))?;
+    let (cache, frame) = (still.cache.clone(), still.frame.clone());
+    let jpeg = tokio::task::spawn_blocking(move || cache.jpeg(&frame))
+        .await
+        .map_err(|err| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                err.to_string(),
+            )
+        })?
+        .map_err(|err| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, err))?;
+    let mut response = (
+        [(CONTENT_TYPE, "image/jpeg"), (CACHE_CONTROL, "no-store")],
+        jpeg,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-toposync-frame-state",
+        axum::http::HeaderValue::from_static(still.state),
+    );
+    if let Some(age) = still.age_seconds {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&format!("{age:.3}")) {
+            headers.insert("x-toposync-selected-frame-age-seconds", value);
+        }
+    }
+    Ok(response)
+}

@@ -61,6 +61,7 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/camera-live-views", get(publications::live_views))
         .route("/wizard/create-pipeline", post(publications::wizard))
         .route("/jsmpeg/status", get(media::jsmpeg_status))
+        .route("/transmissions/{id}/still.jpg", get(media::still))
         .route("/media/jsmpeg/{engine_path}/ws", get(media::jsmpeg_socket))
         .route("/runtime/actors", get(runtime::actors))
         .route("/runtime/health", get(ingest::health))

@@ -64,6 +64,9 @@ pub enum TransmissionMsg {
     /// What a viewer outside the publishers (JSMpeg, stills) shows: the selection, the
     /// placeholder colour, and the bypass camera when the frame path is skipped.
     Viewing(RpcReplyPort<Viewing>),
+    /// What `still.jpg` shows: the last frame shown (unless older than the placeholder delay)
+    /// or the placeholder at `size`, and the cache that encodes each frame once.
+    Still((u32, u32), RpcReplyPort<Still>),
     Observe(RpcReplyPort<Observation>),
 }
 
@@ -117,6 +120,14 @@ pub struct Viewing {
     pub bypass: Option<BypassSource>,
 }
 
+pub struct Still {
+    pub frame: Frame,
+    /// `live` or `placeholder`.
+    pub state: &'static str,
+    pub age_seconds: Option<f64>,
+    pub cache: crate::stills::StillCache,
+}
+
 pub struct TransmissionArgs {
     pub config: Arc<Transmission>,
     /// The camera its publishers pull directly, when a simple camera pipeline feeds it.
@@ -157,6 +168,7 @@ pub struct TransmissionState {
     placeholders: Placeholders,
     demanded: BTreeSet<String>,
     publishers: BTreeMap<String, PublisherChild>,
+    stills: crate::stills::StillCache,
     arbiter: Arbiter,
     /// Last frame shown and when it arrived, kept when its writer stops being eligible.
     last_shown: Option<(SelectedFrame, Instant)>,
@@ -256,6 +268,7 @@ impl Actor for TransmissionActor {
             placeholders: args.placeholders,
             demanded: args.demanded,
             publishers: BTreeMap::new(),
+            stills: crate::stills::StillCache::default(),
             last_shown: None,
             selected: watch::channel(None).0,
         })
@@ -387,6 +400,27 @@ impl Actor for TransmissionActor {
             }
             TransmissionMsg::Health(reply) => {
                 let _ = reply.send(state.health(now));
+            }
+            TransmissionMsg::Still(size, reply) => {
+                state.refresh(now);
+                let recent = state.last_shown.as_ref().filter(|(_, at)| {
+                    now.saturating_duration_since(*at) < crate::publishers::actor::PLACEHOLDER_AFTER
+                });
+                let still = match recent {
+                    Some((shown, at)) => Still {
+                        frame: shown.frame.clone(),
+                        state: "live",
+                        age_seconds: Some(now.saturating_duration_since(*at).as_secs_f64()),
+                        cache: state.stills.clone(),
+                    },
+                    None => Still {
+                        frame: state.placeholders.get(size, state.config.placeholder),
+                        state: "placeholder",
+                        age_seconds: None,
+                        cache: state.stills.clone(),
+                    },
+                };
+                let _ = reply.send(still);
             }
             TransmissionMsg::Viewing(reply) => {
                 let _ = reply.send(Viewing {
