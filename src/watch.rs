@@ -49,12 +49,8 @@ pub async fn watch(args: WatchArgs) -> Result<(), String> {
     let mut stdout = tokio::io::stdout();
     while let Some(message) = socket.next().await {
         match message.map_err(|err| format!("the socket failed: {err}"))? {
-            Message::Binary(chunk) => {
-                if stdout.write_all(&chunk).await.is_err() {
-                    // The player went away.
-                    return Ok(());
-                }
-            }
+            // A failed write means the player went away: that ends watching, quietly.
+            Message::Binary(chunk) if stdout.write_all(&chunk).await.is_err() => return Ok(()),
             Message::Close(frame) => {
                 let reason = frame
                     .map(|f| format!("{} {}", u16::from(f.code), f.reason))
