@@ -718,6 +718,14 @@ mod redaction {
 mod urls {
     use super::*;
 
+    /// The signed HLS URL (the entry before the last).
+    fn hls_url(urls: &Value) -> &str {
+        let outputs = urls["outputs"].as_array().unwrap();
+        let url = outputs[outputs.len() - 2]["url"].as_str().unwrap();
+        assert!(url.starts_with("/api/streams/media/hls/"), "{url}");
+        url
+    }
+
     /// The signed JSMpeg URL of the last output entry.
     fn jsmpeg_url(urls: &Value) -> &str {
         urls["outputs"].as_array().unwrap().last().unwrap()["url"]
@@ -760,12 +768,38 @@ mod urls {
             "{jsmpeg}"
         );
         assert_eq!(outputs[0]["resolved_engine_path"], "front-door");
-        assert_eq!(
-            outputs[0]["url"],
-            "http://127.0.0.1:8888/front-door/index.m3u8"
+        // Signed mode (the default): HLS through this service's proxy, with a token.
+        let hls = outputs[0]["url"].as_str().unwrap();
+        assert!(
+            hls.starts_with("/api/streams/media/hls/front-door/index.m3u8?media_token="),
+            "{hls}"
         );
+        assert_eq!(outputs[0]["media_auth_type"], "signed_url");
         assert_eq!(outputs[0]["requires_auth"], false);
         assert_eq!(outputs[0]["auth_username"], Value::Null);
+        // Open mode: the engine's own HLS URL, and a warning.
+        service
+            .patch(
+                "/settings",
+                &json!({"engine": {"media_auth": {"mode": "open"}}}),
+            )
+            .await;
+        let (_, urls) = service
+            .get(&format!(
+                "/transmissions/{}/urls",
+                urls["transmission_id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(
+            urls["outputs"][0]["url"],
+            "http://127.0.0.1:8888/front-door/index.m3u8"
+        );
+        assert!(
+            urls["warnings"]
+                .to_string()
+                .contains("Open HLS media access"),
+            "{urls}"
+        );
     }
 
     #[tokio::test]
@@ -796,10 +830,7 @@ mod urls {
             vec![
                 ("yard-main", "rtsp://127.0.0.1:8554/yard-main"),
                 ("yard-low", "http://127.0.0.1:8889/yard-low/whep"),
-                (
-                    "yard-public",
-                    "http://127.0.0.1:8888/yard-public/index.m3u8"
-                ),
+                ("yard-public", hls_url(&urls)),
                 ("yard-public", jsmpeg_url(&urls)),
             ]
         );
@@ -1819,13 +1850,14 @@ mod jsmpeg {
             .unwrap()["url"]
             .as_str()
             .unwrap()
-            .replace(
-                "127.0.0.1:8100",
-                service
-                    .base
-                    .trim_start_matches("http://")
-                    .trim_end_matches("/api/streams"),
-            );
+            .to_string();
+        let url = format!(
+            "ws://{}{url}",
+            service
+                .base
+                .trim_start_matches("http://")
+                .trim_end_matches("/api/streams")
+        );
         (id, url)
     }
 

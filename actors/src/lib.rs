@@ -6,6 +6,7 @@ pub mod demand;
 pub mod engine;
 pub mod ffmpeg;
 pub mod frames;
+pub mod hls;
 pub mod jsmpeg;
 pub mod logs;
 pub mod media_token;

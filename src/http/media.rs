@@ -222,3 +222,160 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
     }
     Ok(response)
 }
+
+/// An HLS viewer keeps its output demanded this long after its last request through the proxy
+/// (players fetch the playlist every segment, about every second).
+const HLS_PROXY_LEASE: Duration = Duration::from_secs(6);
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `GET /media/hls/{engine_path}/{file…}[?media_token=…]`: the engine's HLS relayed with the
+/// token checked on every request (signed mode), playlists rewritten so segments carry it, and
+/// segments streamed through without being buffered whole. Each request renews a short demand
+/// lease, so HLS viewers are counted by what they fetch, not by the engine's lingering muxer.
+pub async fn hls(
+    State(runtime): State<Arc<Runtime>>,
+    Path((engine_path, file)): Path<(String, String)>,
+    params: Params,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use toposync_actors::hls;
+    use toposync_actors::model::settings::MediaAuthMode;
+    let unauthorized = |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, detail);
+    let ports = super::engine::running_ports().await.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Streaming engine is not running",
+        )
+    })?;
+    let engine_path = normalize_path_slug(&engine_path, "");
+    let file = hls::media_file(&file)
+        .filter(|_| !engine_path.is_empty())
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Invalid HLS media path"))?;
+    let revision = store::read(STORE_DEADLINE).await?;
+    let settings = &revision.settings;
+    let signed = settings.engine.media_auth.mode == MediaAuthMode::SignedProxy;
+    let token = params.get("media_token").unwrap_or("").to_string();
+    let mut credentials = None;
+    if signed {
+        let claims = runtime
+            .media_tokens
+            .verify_for(&token, Transport::Hls, &engine_path, now_unix())
+            .map_err(|err| unauthorized(err.detail()))?;
+        let transmission = settings
+            .transmission(&claims.transmission_id)
+            .ok_or_else(|| unauthorized("media_token_invalid"))?;
+        let output = transmission
+            .enabled_outputs()
+            .find(|o| {
+                o.id == claims.output_id
+                    && o.protocol == toposync_actors::model::transmission::Protocol::Hls
+                    && transmission.engine_path(o) == engine_path
+            })
+            .ok_or_else(|| unauthorized("media_token_invalid"))?;
+        credentials = output
+            .credentials()
+            .map(|(u, p)| (u.to_string(), p.to_string()));
+        if file.ends_with(".m3u8") {
+            renew_hls_lease(&transmission.id, &output.id, claims.iat);
+        }
+    }
+    let mut upstream = toposync_actors::net::http_client()
+        .get(format!(
+            "http://127.0.0.1:{}/{engine_path}/{file}",
+            ports.hls
+        ))
+        .timeout(UPSTREAM_TIMEOUT);
+    for name in ["accept", "range", "user-agent"] {
+        if let Some(value) = headers.get(name) {
+            upstream = upstream.header(name, value.as_bytes());
+        }
+    }
+    if let Some((user, pass)) = &credentials {
+        upstream = upstream.basic_auth(user, Some(pass));
+    }
+    let response = upstream.send().await.map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("HLS media proxy unavailable: {err}"),
+        )
+    })?;
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut passed = axum::http::HeaderMap::new();
+    for name in [
+        "content-type",
+        "cache-control",
+        "accept-ranges",
+        "content-range",
+        "etag",
+        "last-modified",
+    ] {
+        if let Some(value) = response
+            .headers()
+            .get(name)
+            .and_then(|v| axum::http::HeaderValue::from_bytes(v.as_bytes()).ok())
+        {
+            passed.insert(axum::http::HeaderName::from_static(name), value);
+        }
+    }
+    let content_type = passed
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let maybe_playlist = file.ends_with(".m3u8")
+        || content_type
+            .as_deref()
+            .is_some_and(|t| t.contains("mpegurl"));
+    if status.is_success() && maybe_playlist {
+        let body = response.bytes().await.map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("HLS media proxy unavailable: {err}"),
+            )
+        })?;
+        let body = if signed && hls::is_playlist(&file, content_type.as_deref(), &body) {
+            let text = String::from_utf8_lossy(&body);
+            axum::body::Bytes::from(hls::rewrite_playlist(
+                &text,
+                &engine_path,
+                &file,
+                &token,
+                "",
+            ))
+        } else {
+            body
+        };
+        if !passed.contains_key("content-type") {
+            passed.insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/vnd.apple.mpegurl"),
+            );
+        }
+        return Ok((status, passed, body).into_response());
+    }
+    // Segments (and errors) stream through as they arrive.
+    let body = axum::body::Body::from_stream(response.bytes_stream());
+    Ok((status, passed, body).into_response())
+}
+
+/// A playlist fetched through the proxy is a viewer: renew its short demand lease.
+fn renew_hls_lease(transmission_id: &str, output_id: &str, issued_at: f64) {
+    use toposync_actors::demand::{DemandMsg, HeartbeatClient, OutputFilter, demand};
+    let Some(actor) = demand() else { return };
+    let (reply, _) = tokio::sync::oneshot::channel();
+    let _ = actor.send_message(DemandMsg::Heartbeat {
+        transmission_id: transmission_id.to_string(),
+        filter: OutputFilter {
+            output_id: Some(output_id.to_string()),
+            quality_profile_id: None,
+        },
+        // One lease per signed URL: a player that resolves a new URL counts as one more viewer
+        // for a few seconds at most.
+        session: format!("hls-proxy:{output_id}:{issued_at}"),
+        client: HeartbeatClient::Web,
+        ttl: HLS_PROXY_LEASE,
+        reply: reply.into(),
+    });
+}

@@ -62,6 +62,7 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/wizard/create-pipeline", post(publications::wizard))
         .route("/jsmpeg/status", get(media::jsmpeg_status))
         .route("/transmissions/{id}/still.jpg", get(media::still))
+        .route("/media/hls/{engine_path}/{*file}", get(media::hls))
         .route("/media/jsmpeg/{engine_path}/ws", get(media::jsmpeg_socket))
         .route("/runtime/actors", get(runtime::actors))
         .route("/runtime/health", get(ingest::health))

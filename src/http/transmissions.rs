@@ -10,9 +10,13 @@ use toposync_actors::Runtime;
 use toposync_actors::media_token::{Claims, SCOPE, Transport, now_unix, ttl_seconds};
 use toposync_actors::model::edit;
 use toposync_actors::model::error::{Loc, ModelError};
+use toposync_actors::model::settings::MediaAuthMode;
 use toposync_actors::model::transmission::{Protocol, Transmission};
 use toposync_actors::store;
-use toposync_actors::urls::{UrlRequest, UrlsResponse, resolve_urls};
+use toposync_actors::urls::{OutputUrl, UrlRequest, UrlsResponse, resolve_urls};
+
+const OPEN_HLS_WARNING: &str =
+    "Open HLS media access is enabled. Use it only on trusted LAN or for diagnostics.";
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
@@ -100,44 +104,71 @@ pub async fn urls(
         output_id,
     };
     let resolved: UrlsResponse = resolve_urls(&revision.settings, transmission, &request);
-    let mut answer = serde_json::to_value(&resolved).expect("URLs serialize");
-    // Every HLS output also plays over JSMpeg through this service, with a signed URL.
-    let api_host = super::request_host(&headers).unwrap_or("127.0.0.1:8100");
-    let ttl = ttl_seconds(
-        revision.settings.engine.media_auth.token_ttl_seconds,
-        requested_ttl,
-    );
+    let engine = &revision.settings.engine;
+    let signed_hls = engine.media_auth.mode == MediaAuthMode::SignedProxy;
+    let ttl = ttl_seconds(engine.media_auth.token_ttl_seconds, requested_ttl);
     let now = now_unix();
-    let signed: Vec<Value> = resolved
-        .outputs
-        .iter()
-        .filter(|o| o.protocol == Protocol::Hls)
-        .map(|o| {
-            let token = runtime.media_tokens.sign(&Claims {
-                engine_path: o.resolved_engine_path.clone(),
-                exp: now + ttl,
-                iat: now,
-                output_id: o.output_id.clone(),
-                scope: SCOPE.into(),
-                transmission_id: id.clone(),
-                transport: Some(Transport::Jsmpeg),
-            });
-            json!({
-                "output_id": o.output_id,
-                "protocol": "jsmpeg",
-                "resolved_engine_path": o.resolved_engine_path,
-                "url": format!("ws://{api_host}/api/streams/media/jsmpeg/{}/ws?media_token={token}",
-                               o.resolved_engine_path),
-                "requires_auth": false,
-                "auth_username": null,
-                "media_auth_type": "signed_token",
-                "quality_profile_id": o.quality_profile_id,
-                "url_expires_at_unix": now + ttl,
-            })
+    let renew_after = now.max(
+        now + ttl
+            - engine
+                .media_auth
+                .renew_margin_seconds
+                .max(1.0)
+                .min(ttl - 1.0),
+    );
+    let sign = |output: &OutputUrl, transport: Transport| {
+        runtime.media_tokens.sign(&Claims {
+            engine_path: output.resolved_engine_path.clone(),
+            exp: now + ttl,
+            iat: now,
+            output_id: output.output_id.clone(),
+            scope: SCOPE.into(),
+            transmission_id: id.clone(),
+            transport: Some(transport),
         })
-        .collect();
-    if let Some(outputs) = answer["outputs"].as_array_mut() {
-        outputs.extend(signed);
+    };
+    let mut outputs = Vec::new();
+    for output in &resolved.outputs {
+        let mut entry = serde_json::to_value(output).expect("URLs serialize");
+        if output.protocol != Protocol::Hls {
+            outputs.push(entry);
+            continue;
+        }
+        let path = &output.resolved_engine_path;
+        if signed_hls {
+            // Signed mode: HLS goes through this service's proxy, which checks the token.
+            entry["url"] = json!(format!(
+                "/api/streams/media/hls/{path}/index.m3u8?media_token={}",
+                sign(output, Transport::Hls)
+            ));
+            entry["requires_auth"] = json!(false);
+            entry["auth_username"] = Value::Null;
+            entry["media_auth_type"] = json!("signed_url");
+            entry["url_expires_at_unix"] = json!(now + ttl);
+            entry["renew_after_unix"] = json!(renew_after);
+        }
+        outputs.push(entry);
+        // Every HLS output also plays over JSMpeg through this service (a path on this API; the
+        // client makes it a ws:// or wss:// URL, as the original's clients do).
+        let mut jsmpeg = serde_json::to_value(output).expect("URLs serialize");
+        jsmpeg["protocol"] = json!("jsmpeg");
+        jsmpeg["url"] = json!(format!(
+            "/api/streams/media/jsmpeg/{path}/ws?media_token={}",
+            sign(output, Transport::Jsmpeg)
+        ));
+        jsmpeg["requires_auth"] = json!(false);
+        jsmpeg["auth_username"] = Value::Null;
+        jsmpeg["media_auth_type"] = json!("signed_url");
+        jsmpeg["url_expires_at_unix"] = json!(now + ttl);
+        jsmpeg["renew_after_unix"] = json!(renew_after);
+        outputs.push(jsmpeg);
+    }
+    let mut answer = serde_json::to_value(&resolved).expect("URLs serialize");
+    answer["outputs"] = Value::Array(outputs);
+    if !signed_hls {
+        if let Some(warnings) = answer["warnings"].as_array_mut() {
+            warnings.push(json!(OPEN_HLS_WARNING));
+        }
     }
     Ok(Json(answer))
 }

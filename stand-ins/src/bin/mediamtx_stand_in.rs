@@ -12,7 +12,9 @@
 //! - `STAND_IN_FAIL_AT_START=<code>` makes it log an ERR line and exit with that code at once;
 //!   `STAND_IN_SKIP_API=1` makes it never open the API (a hung start);
 //!   `STAND_IN_SKIP_RTSP=1` leaves the RTSP port to a real receiving RTSP server (FFmpeg in
-//!   listen mode) that the publisher tests start there.
+//!   listen mode) that the publisher tests start there;
+//! - `STAND_IN_HLS_DIR=<dir>` serves `GET /<path>/<file>` on the HLS address from `<dir>` (HLS
+//!   that a test made with FFmpeg), logging the request's `Authorization` header if any.
 //!
 //! Crashes and hangs at run time are made from outside with SIGKILL and SIGSTOP.
 
@@ -39,6 +41,49 @@ fn bind_address(value: &str) -> String {
         format!("0.0.0.0{value}")
     } else {
         value.to_string()
+    }
+}
+
+fn serve_files(listener: TcpListener, dir: String) {
+    for stream in listener.incoming().flatten() {
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            let mut stream = stream;
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+                if header.to_ascii_lowercase().starts_with("authorization:") {
+                    log(&format!("INF [HLS] request with {}", header.trim()));
+                }
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+            let path = path
+                .split('?')
+                .next()
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let file = (!path.split('/').any(|part| part == ".." || part.is_empty()))
+                .then(|| std::fs::read(std::path::Path::new(&dir).join(path)).ok())
+                .flatten();
+            let (status, kind, body) = match file {
+                Some(body) if path.ends_with(".m3u8") => {
+                    ("200 OK", "application/vnd.apple.mpegurl", body)
+                }
+                Some(body) => ("200 OK", "video/mp2t", body),
+                None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        });
     }
 }
 
@@ -134,6 +179,14 @@ fn main() {
         let listener = TcpListener::bind(bind_address(&rtsp)).expect("rtsp address free");
         log(&format!("INF [RTSP] listener opened on {rtsp} (TCP/RTSP)"));
         std::thread::spawn(move || serve_rtsp(listener));
+    }
+    if let (Ok(dir), Some(hls)) = (
+        std::env::var("STAND_IN_HLS_DIR"),
+        setting(&config, "hlsAddress"),
+    ) {
+        let listener = TcpListener::bind(bind_address(&hls)).expect("hls address free");
+        log(&format!("INF [HLS] listener opened on {hls}"));
+        std::thread::spawn(move || serve_files(listener, dir));
     }
     if std::env::var("STAND_IN_SKIP_API").is_err() {
         let api = setting(&config, "apiAddress").expect("apiAddress in config");
