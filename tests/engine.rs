@@ -1389,3 +1389,135 @@ mod bypass_chaos {
         );
     }
 }
+
+/// The signed HLS proxy against the stand-in engine serving real HLS that FFmpeg made.
+mod hls_proxy {
+    use super::*;
+
+    #[tokio::test]
+    async fn players_get_hls_through_the_proxy_only_with_a_valid_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = dir.path().join("hls");
+        std::fs::create_dir_all(media.join("door")).unwrap();
+        let made = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=10",
+                "-t",
+                "3",
+            ])
+            .args([
+                "-c:v",
+                "libx264",
+                "-g",
+                "10",
+                "-f",
+                "hls",
+                "-hls_time",
+                "1",
+                "-hls_list_size",
+                "0",
+            ])
+            .arg(media.join("door/index.m3u8"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let stand_in = mediamtx_stand_in();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_ENGINE_PATH", &stand_in),
+                ("STAND_IN_HLS_DIR", &media),
+            ],
+        ))
+        .await;
+        start_engine(&service).await;
+        let (_, created) = service
+            .post("/transmissions", &json!({"name": "Door", "path": "door", "outputs": [{"id": "hls", "protocol": "hls"}]}))
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
+        let path = urls["outputs"][0]["url"].as_str().unwrap().to_string();
+        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let playlist_url = format!("{root}{path}");
+
+        let playlist = service.http.get(&playlist_url).send().await.unwrap();
+        assert_eq!(playlist.status(), 200);
+        let text = playlist.text().await.unwrap();
+        let token = path.split("media_token=").nth(1).unwrap();
+        let segment = text
+            .lines()
+            .find(|l| !l.starts_with('#') && !l.is_empty())
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            segment,
+            format!("/api/streams/media/hls/door/index0.ts?media_token={token}")
+        );
+        let bytes = service
+            .http
+            .get(format!("{root}{segment}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(
+            bytes.as_ref(),
+            std::fs::read(media.join("door/index0.ts")).unwrap(),
+            "relayed unchanged"
+        );
+
+        // A real player follows the rewritten playlist through the proxy.
+        let probe = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&playlist_url)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&probe.stdout).lines().next(),
+            Some("h264,320,240")
+        );
+
+        // Every playlist fetch is a viewer for a few seconds.
+        let (_, demand) = service.get(&format!("/transmissions/{id}/demand")).await;
+        assert_eq!(demand["outputs"][0]["heartbeat_sessions"], 1, "{demand}");
+
+        let forged = playlist_url.replace("media_token=", "media_token=x");
+        for (url, status, detail) in [
+            (forged.as_str(), 401, "media_token_invalid"),
+            (
+                &format!("{root}/api/streams/media/hls/door/index.m3u8") as &str,
+                401,
+                "media_token_invalid",
+            ),
+            (
+                &playlist_url.replace("/door/", "/other/") as &str,
+                401,
+                "media_token_invalid",
+            ),
+            (
+                &format!("{root}/api/streams/media/hls/door/a//b.ts?media_token={token}") as &str,
+                400,
+                "Invalid HLS media path",
+            ),
+        ] {
+            let response = service.http.get(url).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{url}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["detail"], detail, "{url}");
+        }
+    }
+}
