@@ -755,7 +755,10 @@ mod urls {
         assert_eq!(urls["engine_running"], false);
         assert_eq!(
             urls["warnings"],
-            json!(["Engine is not running. URLs are based on preferred ports."])
+            json!([
+                "Engine is not running. URLs are based on preferred ports.",
+                "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version."
+            ])
         );
         let outputs = urls["outputs"].as_array().unwrap();
         assert_eq!(outputs.len(), 2, "disabled outputs have no URL: {urls}");
@@ -2137,5 +2140,78 @@ mod stills {
         assert!(live.data[2] > 200 && live.data[0] < 60, "red (BGR)");
         let (status, _, _) = still(&service, "nope").await;
         assert_eq!(status, 404);
+    }
+}
+
+mod playback_plan {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_generated_camera_transmission_plans_hls_with_reasons_for_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let camera = json!({"id": "front", "name": "Front", "sources": [
+            {"id": "zoom", "role": "zoom", "origin": {"rtsp_url": "rtsp://10.0.0.5/zoom"}}]});
+        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let response = service
+            .http
+            .post(format!("{root}/api/cameras"))
+            .json(&camera)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let id = "tx-camera-front-zoom-zoom";
+        let (code, plan) = service
+            .get(&format!(
+                "/transmissions/{id}/playback-plan?client=web&context=fullscreen"
+            ))
+            .await;
+        assert_eq!(code, 200, "{plan}");
+        let order: Vec<(&str, bool)> = plan["transports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["transport"].as_str().unwrap(), t["available"] == true))
+            .collect();
+        // A zoom source makes WebRTC contextual on the web; no engine and no go2rtc here.
+        assert_eq!(
+            order,
+            [
+                ("webrtc", true),
+                ("mse", false),
+                ("hls", true),
+                ("jsmpeg", true)
+            ]
+        );
+        assert_eq!(plan["selected_transport"], "webrtc");
+        let mse = &plan["transports"][1];
+        assert_eq!(
+            mse["blocking_errors"],
+            json!([
+                "MediaMTX engine is not running; MSE needs the internal RTSP output.",
+                "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version."
+            ])
+        );
+        assert_eq!(plan["transports"][2]["output_id"], "hls_stable_apple_tv");
+        assert_eq!(plan["transports"][3]["output_id"], "hls_diagnostic_low");
+        assert_eq!(plan["lease_seconds"], 45.0);
+
+        let (_, app) = service
+            .get(&format!("/transmissions/{id}/playback-plan?client=app"))
+            .await;
+        assert_eq!(app["selected_transport"], "hls", "{app}");
+        let (code, body) = service
+            .get(&format!("/transmissions/{id}/playback-plan?client=tv"))
+            .await;
+        assert_eq!(code, 422);
+        assert_eq!(first_loc(&body), "query.client");
+        let (code, body) = service
+            .get(&format!("/transmissions/{id}/playback-plan?context=wall"))
+            .await;
+        assert_eq!(code, 422);
+        assert_eq!(first_loc(&body), "query.context");
+        let (code, _) = service.get("/transmissions/nope/playback-plan").await;
+        assert_eq!(code, 404);
     }
 }

@@ -13,6 +13,7 @@ pub mod media_token;
 pub mod model;
 pub mod net;
 pub mod pipelines;
+pub mod playback;
 pub mod publishers;
 pub mod reconcile;
 pub mod root;

@@ -42,6 +42,10 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
             put(transmissions::replace).delete(transmissions::delete),
         )
         .route("/transmissions/{id}/urls", get(transmissions::urls))
+        .route(
+            "/transmissions/{id}/playback-plan",
+            get(transmissions::playback_plan),
+        )
         .route("/transmissions/{id}/demand", get(demand::get))
         .route("/transmissions/{id}/demand/prime", post(demand::prime))
         .route(

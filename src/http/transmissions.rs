@@ -11,9 +11,18 @@ use toposync_actors::media_token::{Claims, SCOPE, Transport, now_unix, ttl_secon
 use toposync_actors::model::edit;
 use toposync_actors::model::error::{Loc, ModelError};
 use toposync_actors::model::settings::MediaAuthMode;
-use toposync_actors::model::transmission::{Protocol, Transmission};
+use toposync_actors::model::transmission::{Protocol, QualityProfileId, Transmission};
+use toposync_actors::playback::{Client, Context, PlanRequest, Urls as PlanUrls, plan};
+use toposync_actors::supervision::ask;
+use toposync_actors::transmissions::{TransmissionMsg, TransmissionsMsg, transmissions};
+
+const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 use toposync_actors::store;
 use toposync_actors::urls::{OutputUrl, UrlRequest, UrlsResponse, resolve_urls};
+
+/// Said while MSE is enabled in settings: the go2rtc sidecar is not part of this version yet.
+const MSE_NOT_BUILT: &str =
+    "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version.";
 
 const OPEN_HLS_WARNING: &str =
     "Open HLS media access is enabled. Use it only on trusted LAN or for diagnostics.";
@@ -77,6 +86,110 @@ pub async fn urls(
     params: Params,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(signed_urls(&runtime, &id, &params, &headers).await?))
+}
+
+/// `GET /transmissions/{id}/playback-plan`: every transport ranked for this client and context.
+pub async fn playback_plan(
+    State(runtime): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let client: Client = query_enum(&params, "client")?.unwrap_or_default();
+    let context: Option<Context> = query_enum(&params, "context")?;
+    let low_latency = params.flag("low_latency")?;
+    let urls = signed_urls(&runtime, &id, &params, &headers).await?;
+    let revision = store::read(STORE_DEADLINE).await?;
+    let role = revision
+        .settings
+        .transmission(&id)
+        .and_then(|t| t.extra.get("role"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let request = PlanRequest {
+        client,
+        context,
+        low_latency,
+        transmission_role: role,
+        quality_profile_id: params.get("quality_profile_id").map(str::to_string),
+    };
+    Ok(Json(plan_from(&id, &request, &urls).await))
+}
+
+/// The plan over resolved URLs, with the transmission's runtime health in each entry.
+pub async fn plan_from(id: &str, request: &PlanRequest, urls: &Value) -> Value {
+    let strings = |key: &str| -> Vec<String> {
+        urls[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    let resolved = PlanUrls {
+        engine_running: urls["engine_running"] == true,
+        outputs: urls["outputs"].as_array().cloned().unwrap_or_default(),
+        warnings: strings("warnings"),
+        hls_warnings: strings("hls_warnings"),
+        webrtc_warnings: strings("webrtc_warnings"),
+        blocking_errors: strings("blocking_errors"),
+    };
+    let health = transmission_health(id).await;
+    plan(id, request, &resolved, &health)
+}
+
+async fn transmission_health(id: &str) -> Value {
+    let Some(supervisor) = transmissions() else {
+        return json!({});
+    };
+    let Ok(Some(actor)) = ask(
+        &supervisor,
+        |reply| TransmissionsMsg::Lookup(id.to_string(), reply),
+        HEALTH_DEADLINE,
+    )
+    .await
+    else {
+        return json!({});
+    };
+    match ask(&actor, TransmissionMsg::Health, HEALTH_DEADLINE).await {
+        Ok(health) => json!({
+            "status": if health.active_writer_id.is_some() { "live" } else if health.selected_writer_id.is_some() { "stale" } else { "offline" },
+            "selected_frame_age_seconds": health.selected_frame_age_seconds,
+            "fallback_active": health.fallback_reason.is_some(),
+            "fallback_reason": health.fallback_reason,
+        }),
+        Err(_) => json!({}),
+    }
+}
+
+/// A query parameter naming an enum value; 422 naming the parameter when it is not one.
+fn query_enum<T: serde::de::DeserializeOwned>(
+    params: &Params,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(raw) => serde_json::from_value(json!(raw)).map(Some).map_err(|_| {
+            ModelError::invalid(
+                &Loc::query().key(name),
+                format!("'{raw}' is not a valid {name}"),
+            )
+            .into()
+        }),
+    }
+}
+
+/// URL resolution (spec §5.3) with signed proxy URLs: HLS through the signed proxy (or direct in
+/// open mode), a JSMpeg entry per HLS output; `output_id` / `quality_profile_id` filter; primes
+/// demand best-effort.
+pub async fn signed_urls(
+    runtime: &Runtime,
+    id: &str,
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<Value, ApiError> {
+    let id = id.to_string();
     let revision = store::read(STORE_DEADLINE).await?;
     let transmission = revision
         .settings
@@ -88,6 +201,7 @@ pub async fn urls(
             return Err(ApiError::not_found("Output not found"));
         }
     }
+    let profile: Option<QualityProfileId> = query_enum(params, "quality_profile_id")?;
     let requested_ttl = match params.get("media_token_ttl_seconds") {
         None => None,
         Some(raw) => Some(raw.parse::<f64>().map_err(|_| {
@@ -100,10 +214,18 @@ pub async fn urls(
     super::demand::prime_quietly(&id, output_id).await;
     let request = UrlRequest {
         running_ports: super::engine::running_ports().await,
-        request_host: super::request_host(&headers),
+        request_host: super::request_host(headers),
         output_id,
     };
-    let resolved: UrlsResponse = resolve_urls(&revision.settings, transmission, &request);
+    let mut resolved: UrlsResponse = resolve_urls(&revision.settings, transmission, &request);
+    if let Some(profile) = profile {
+        // A profile filter keeps that profile's HLS outputs and every WebRTC output (§5.3).
+        resolved.outputs.retain(|o| match o.protocol {
+            Protocol::Rtsp => false,
+            Protocol::Hls => o.quality_profile_id == Some(profile),
+            Protocol::Webrtc => true,
+        });
+    }
     let engine = &revision.settings.engine;
     let signed_hls = engine.media_auth.mode == MediaAuthMode::SignedProxy;
     let ttl = ttl_seconds(engine.media_auth.token_ttl_seconds, requested_ttl);
@@ -165,12 +287,18 @@ pub async fn urls(
     }
     let mut answer = serde_json::to_value(&resolved).expect("URLs serialize");
     answer["outputs"] = Value::Array(outputs);
-    if !signed_hls {
-        if let Some(warnings) = answer["warnings"].as_array_mut() {
+    if let Some(warnings) = answer["warnings"].as_array_mut() {
+        if !signed_hls {
             warnings.push(json!(OPEN_HLS_WARNING));
         }
+        if engine.mse_sidecar.enabled {
+            warnings.push(json!(MSE_NOT_BUILT));
+        }
     }
-    Ok(Json(answer))
+    answer["hls_warnings"] = json!([]);
+    answer["webrtc_warnings"] = json!([]);
+    answer["blocking_errors"] = json!([]);
+    Ok(answer)
 }
 
 fn shown(transmission: Transmission, include_secrets: bool) -> Transmission {
