@@ -2214,4 +2214,56 @@ mod playback_plan {
         let (code, _) = service.get("/transmissions/nope/playback-plan").await;
         assert_eq!(code, 404);
     }
+
+    #[tokio::test]
+    async fn a_live_view_plays_the_variant_its_context_prefers() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let camera = json!({"id": "front", "name": "Front", "sources": [
+            {"id": "main", "role": "main", "origin": {"rtsp_url": "rtsp://10.0.0.5/main"}},
+            {"id": "sub", "role": "sub", "origin": {"rtsp_url": "rtsp://10.0.0.5/sub"}}]});
+        let root = service.base.trim_end_matches("/api/streams").to_string();
+        service
+            .http
+            .post(format!("{root}/api/cameras"))
+            .json(&camera)
+            .send()
+            .await
+            .unwrap();
+        let (code, thumbnail) = service
+            .get("/live-views/live-front-front/playback?context=thumbnail")
+            .await;
+        assert_eq!(code, 200, "{thumbnail}");
+        assert_eq!(thumbnail["variant"]["id"], "sub");
+        assert_eq!(thumbnail["selected_output"]["output_id"], "hls_quad_grid");
+        assert_eq!(thumbnail["playback_plan"]["selected_transport"], "hls");
+        let (_, fullscreen) = service
+            .get("/camera-live-views/live-front-front/playback?context=fullscreen")
+            .await;
+        assert_eq!(fullscreen["variant"]["id"], "main");
+        assert_eq!(
+            fullscreen["selected_output"]["output_id"],
+            "hls_fullscreen_quality"
+        );
+        assert!(
+            fullscreen["selected_output"]["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("/api/streams/media/hls/")
+        );
+        let (_, chosen) = service
+            .get("/live-views/live-front-front/playback?context=fullscreen&variant_id=sub")
+            .await;
+        assert_eq!(chosen["variant"]["id"], "sub");
+        let (code, body) = service.get("/live-views/nope/playback").await;
+        assert_eq!(
+            (code, body),
+            (404, json!({"detail": "Camera live view not found"}))
+        );
+        let (code, body) = service
+            .get("/live-views/live-front-front/playback?context=wall")
+            .await;
+        assert_eq!(code, 422);
+        assert_eq!(first_loc(&body), "query.context");
+    }
 }

@@ -78,6 +78,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 impl Params {
+    pub fn from_map(map: HashMap<String, String>) -> Params {
+        Params(map)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)

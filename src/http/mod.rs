@@ -63,6 +63,14 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/quality-profiles", get(publications::quality_profiles))
         .route("/live-views", get(publications::live_views))
         .route("/camera-live-views", get(publications::live_views))
+        .route(
+            "/live-views/{id}/playback",
+            get(publications::live_view_playback),
+        )
+        .route(
+            "/camera-live-views/{id}/playback",
+            get(publications::live_view_playback),
+        )
         .route("/wizard/create-pipeline", post(publications::wizard))
         .route("/jsmpeg/status", get(media::jsmpeg_status))
         .route("/transmissions/{id}/still.jpg", get(media::still))

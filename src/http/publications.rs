@@ -227,3 +227,122 @@ fn conflict(message: &str) -> ModelError {
         message,
     ))
 }
+
+/// `GET /live-views/{id}/playback[?context=&variant_id=&media_token_ttl_seconds=]`: the variant
+/// the context shows (or the one asked for), its signed URLs, the output to play and the plan.
+pub async fn live_view_playback(
+    axum::extract::State(runtime): axum::extract::State<std::sync::Arc<toposync_actors::Runtime>>,
+    Path(id): Path<String>,
+    params: Params,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    use toposync_actors::playback::{Client, Context, PlanRequest, context_variant};
+    let context = match params.get("context") {
+        None => Context::Thumbnail,
+        Some(raw) => serde_json::from_value(json!(raw)).map_err(|_| {
+            ModelError::invalid(
+                &Loc::query().key("context"),
+                format!("'{raw}' is not a valid context"),
+            )
+        })?,
+    };
+    let revision = store::read(STORE_DEADLINE).await?;
+    let view = revision
+        .settings
+        .camera_live_views
+        .iter()
+        .find(|v| v.id == id && v.enabled)
+        .ok_or_else(|| ApiError::not_found("Camera live view not found"))?;
+    let explicit = params
+        .get("variant_id")
+        .and_then(|wanted| view.variants.iter().find(|v| v.id == wanted && v.enabled));
+    let variant = explicit
+        .or_else(|| {
+            let default = context_variant(&view.defaults, context)?;
+            view.variants.iter().find(|v| v.id == default && v.enabled)
+        })
+        .ok_or_else(|| ApiError::not_found("Camera live variant not found"))?
+        .clone();
+    if revision
+        .settings
+        .transmission(&variant.transmission_id)
+        .is_none()
+    {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "Transmission not found for live variant",
+        ));
+    }
+    let profile = variant
+        .quality_profile_id
+        .map(|p| json!(p).as_str().unwrap_or_default().to_string());
+    let mut query = std::collections::HashMap::new();
+    if let Some(profile) = &profile {
+        query.insert("quality_profile_id".to_string(), profile.clone());
+    }
+    if let Some(ttl) = params.get("media_token_ttl_seconds") {
+        query.insert("media_token_ttl_seconds".to_string(), ttl.to_string());
+    }
+    let urls = super::transmissions::signed_urls(
+        &runtime,
+        &variant.transmission_id,
+        &Params::from_map(query),
+        &headers,
+    )
+    .await?;
+    let outputs = urls["outputs"].as_array().cloned().unwrap_or_default();
+    let playable = |o: &&Value| o["protocol"] == "hls" || o["protocol"] == "webrtc";
+    let selected = variant
+        .output_id
+        .as_ref()
+        .and_then(|wanted| {
+            outputs
+                .iter()
+                .filter(playable)
+                .find(|o| o["output_id"] == wanted.as_str())
+        })
+        .or_else(|| {
+            (variant.preferred_transport == "webrtc")
+                .then(|| outputs.iter().find(|o| o["protocol"] == "webrtc"))
+                .flatten()
+        })
+        .or_else(|| outputs.iter().find(|o| o["protocol"] == "hls"))
+        .or_else(|| outputs.iter().find(playable))
+        .cloned();
+    let mut warnings: Vec<String> = Vec::new();
+    let mut blocking_errors: Vec<String> = Vec::new();
+    match &selected {
+        None => blocking_errors
+            .push("No playable HLS/WebRTC output is available for this live view.".into()),
+        Some(chosen) => {
+            if let Some(wanted) = &variant.output_id {
+                if chosen["output_id"] != wanted.as_str() {
+                    warnings.push(format!(
+                        "Requested playback output '{wanted}' was unavailable; using '{}'.",
+                        chosen["output_id"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    let request = PlanRequest {
+        client: Client::Web,
+        context: Some(context),
+        low_latency: variant.preferred_transport == "webrtc" || context == Context::Ptz,
+        transmission_role: Some(variant.role.as_str().to_string()),
+        quality_profile_id: profile,
+    };
+    let plan = super::transmissions::plan_from(&variant.transmission_id, &request, &urls).await;
+    Ok(Json(json!({
+        "live_view_id": view.id,
+        "camera_id": view.camera_id,
+        "context": context,
+        "variant": variant,
+        "transmission_id": variant.transmission_id,
+        "selected_output": selected,
+        "urls": urls,
+        "playback_plan": plan,
+        "warnings": warnings,
+        "blocking_errors": blocking_errors,
+    })))
+}
