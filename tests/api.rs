@@ -1393,8 +1393,15 @@ mod ingest {
             .unwrap();
             low.send(Message::Binary(qvga().into())).await.unwrap();
             // Whichever frame arrived first holds the 0.5 s sticky window; then priority decides.
-            let health = active_writer(&service, &id, "vision:overlay").await;
-            assert_eq!(health["writers"].as_array().unwrap().len(), 2, "{health}");
+            // (Each socket is read on its own: wait until both writers' frames have arrived.)
+            let health = eventually(Duration::from_secs(10), || async {
+                let health = health_of(&service, &id).await;
+                (health["active_writer_id"] == "vision:overlay"
+                    && health["writers"].as_array().is_some_and(|w| w.len() == 2))
+                .then_some(health)
+            })
+            .await;
+            assert_eq!(health["selected_writer_id"], "vision:overlay", "{health}");
 
             high.close(None).await.unwrap();
             low.send(Message::Binary(qvga().into())).await.unwrap();
