@@ -1521,3 +1521,98 @@ mod hls_proxy {
         }
     }
 }
+
+/// Home Assistant: the camera manifest and the WHEP offer relay (the stand-in engine answers WHEP:
+/// MediaMTX's recorded 400 for a bad offer, a canned answer for a good one).
+mod home_assistant {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_manifest_and_offers_relayed_to_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let stand_in = mediamtx_stand_in();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_ENGINE_PATH", &stand_in),
+                (
+                    "TOPOSYNC_HOME_ASSISTANT_NATIVE_WEBRTC_ENABLED",
+                    Path::new("true"),
+                ),
+            ],
+        ))
+        .await;
+        let status = start_engine(&service).await;
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
+        let (_, created) = service
+            .post("/transmissions", &json!({"name": "Porch", "path": "porch", "outputs": [
+                {"id": "hls", "protocol": "hls", "authentication": {"enabled": true, "username": "ha", "password": "pw"}},
+                {"id": "live", "protocol": "webrtc"}]}))
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let (code, manifest) = service.get("/home-assistant/cameras").await;
+        assert_eq!(code, 200, "{manifest}");
+        let camera = &manifest["cameras"][0];
+        assert_eq!(
+            camera["rtsp_url"],
+            format!("rtsp://ha:pw@127.0.0.1:{rtsp}/porch-hls")
+        );
+        assert_eq!(
+            camera["redacted_rtsp_url"],
+            format!("rtsp://[REDACTED]@127.0.0.1:{rtsp}/porch-hls")
+        );
+        assert_eq!(
+            camera["webrtc_offer_url"],
+            format!("/api/streams/transmissions/{id}/webrtc/offer?output_id=live")
+        );
+        assert_eq!(manifest["native_webrtc_enabled"], true);
+
+        let offer = "v=0\no=- 1 1 IN IP4 0.0.0.0\ns=-\nt=0 0\n";
+        let (code, answer) = service
+            .post(
+                &format!("/transmissions/{id}/webrtc/offer"),
+                &json!({"sdp": offer}),
+            )
+            .await;
+        assert_eq!(code, 200, "{answer}");
+        assert_eq!(answer["output_id"], "live");
+        assert!(
+            answer["answer_sdp"]
+                .as_str()
+                .unwrap()
+                .starts_with("v=0\r\n"),
+            "{answer}"
+        );
+        let (_, demand) = service
+            .get(&format!("/transmissions/{id}/demand?output_id=live"))
+            .await;
+        assert_eq!(
+            demand["outputs"][0]["primed"], true,
+            "an offer primes its output: {demand}"
+        );
+
+        let (code, refused) = service
+            .post(
+                &format!("/transmissions/{id}/webrtc/offer"),
+                &json!({"sdp": "hello"}),
+            )
+            .await;
+        assert_eq!(code, 400, "{refused}");
+        assert_eq!(
+            refused["detail"],
+            "WHEP offer failed: failed to unmarshal SDP: EOF"
+        );
+        let (code, body) = service
+            .post(
+                &format!("/transmissions/{id}/webrtc/offer"),
+                &json!({"sdp": ""}),
+            )
+            .await;
+        assert_eq!(code, 422);
+        assert_eq!(support::first_loc(&body), "body.sdp");
+        let (code, _) = service
+            .post("/transmissions/nope/webrtc/offer", &json!({"sdp": offer}))
+            .await;
+        assert_eq!(code, 404);
+    }
+}

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod ffmpeg;
 pub mod frames;
 pub mod hls;
+pub mod home_assistant;
 pub mod jsmpeg;
 pub mod logs;
 pub mod media_token;

@@ -4,6 +4,7 @@ mod demand;
 mod engine;
 mod error;
 mod extract;
+mod home_assistant;
 mod ingest;
 mod media;
 mod publications;
@@ -73,6 +74,11 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         )
         .route("/wizard/create-pipeline", post(publications::wizard))
         .route("/jsmpeg/status", get(media::jsmpeg_status))
+        .route("/home-assistant/cameras", get(home_assistant::cameras))
+        .route(
+            "/transmissions/{id}/webrtc/offer",
+            post(home_assistant::webrtc_offer),
+        )
         .route("/transmissions/{id}/still.jpg", get(media::still))
         .route("/media/hls/{engine_path}/{*file}", get(media::hls))
         .route("/media/jsmpeg/{engine_path}/ws", get(media::jsmpeg_socket))

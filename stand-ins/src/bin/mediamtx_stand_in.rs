@@ -13,6 +13,9 @@
 //!   `STAND_IN_SKIP_API=1` makes it never open the API (a hung start);
 //!   `STAND_IN_SKIP_RTSP=1` leaves the RTSP port to a real receiving RTSP server (FFmpeg in
 //!   listen mode) that the publisher tests start there;
+//! - on the WebRTC address, answers a WHEP `POST /<path>/whep`: an offer that is not CRLF SDP gets
+//!   MediaMTX's recorded 400 (`failed to unmarshal SDP: EOF`), a well-formed one a canned answer
+//!   that says it comes from the stand-in;
 //! - `STAND_IN_HLS_DIR=<dir>` serves `GET /<path>/<file>` on the HLS address from `<dir>` (HLS
 //!   that a test made with FFmpeg), logging the request's `Authorization` header if any.
 //!
@@ -41,6 +44,52 @@ fn bind_address(value: &str) -> String {
         format!("0.0.0.0{value}")
     } else {
         value.to_string()
+    }
+}
+
+fn serve_whep(listener: TcpListener) {
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            let mut stream = stream;
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut length = 0usize;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let offer = String::from_utf8_lossy(&body);
+            let well_formed = request_line.starts_with("POST ")
+                && request_line.contains("/whep")
+                && offer.starts_with("v=0\r\n")
+                && !offer.replace("\r\n", "").contains('\n');
+            let (status, kind, answer) = if well_formed {
+                (
+                    "201 Created",
+                    "application/sdp",
+                    "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=MediaMTX TEST STAND-IN answer\r\nt=0 0\r\n".to_string(),
+                )
+            } else {
+                (
+                    "400 Bad Request",
+                    "application/json",
+                    r#"{"status":"error","error":"failed to unmarshal SDP: EOF"}"#.to_string(),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        });
     }
 }
 
@@ -179,6 +228,11 @@ fn main() {
         let listener = TcpListener::bind(bind_address(&rtsp)).expect("rtsp address free");
         log(&format!("INF [RTSP] listener opened on {rtsp} (TCP/RTSP)"));
         std::thread::spawn(move || serve_rtsp(listener));
+    }
+    if let Some(webrtc) = setting(&config, "webrtcAddress") {
+        let listener = TcpListener::bind(bind_address(&webrtc)).expect("webrtc address free");
+        log(&format!("INF [WebRTC] listener opened on {webrtc} (HTTP)"));
+        std::thread::spawn(move || serve_whep(listener));
     }
     if let (Ok(dir), Some(hls)) = (
         std::env::var("STAND_IN_HLS_DIR"),

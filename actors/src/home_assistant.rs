@@ -1,0 +1,312 @@
+//! The Home Assistant camera manifest (`GET /home-assistant/cameras`, spec: original-api.md
+//! §6.4): one camera per live view (its primary variant) and per transmission no live view uses,
+//! with a still URL, an RTSP URL Home Assistant can reach (credentials embedded, and a redacted
+//! copy), the WebRTC offer URL when native WebRTC is on, and capabilities. Pure.
+
+use serde_json::{Value, json};
+
+use crate::model::camera::SourceRole;
+use crate::model::publication::LiveVariant;
+use crate::model::settings::StreamingSettings;
+use crate::model::transmission::{Protocol, QualityProfileId, Transmission, TransmissionOutput};
+
+pub const CLOUD_WARNING: &str = "Home Assistant Cloud support is provided through Home Assistant camera entities; the Toposync ingress UI remains HLS-first.";
+pub const NO_OUTPUT: &str = "No enabled output is available for Home Assistant camera playback.";
+pub const LOOPBACK_RTSP: &str = "Local streaming engine returned a loopback RTSP URL for Home Assistant camera playback; enable engine.expose_to_lan and set TOPOSYNC_HOME_ASSISTANT_RTSP_HOST to a host reachable by Home Assistant.";
+
+/// Where Home Assistant reaches the engine.
+pub struct Reach<'a> {
+    /// `TOPOSYNC_HOME_ASSISTANT_RTSP_HOST`, else the host the request came to.
+    pub desired_host: &'a str,
+    pub rtsp_port: u16,
+    /// `TOPOSYNC_HOME_ASSISTANT_NATIVE_WEBRTC_ENABLED`.
+    pub native_webrtc: bool,
+}
+
+const PROFILE_ORDER: [QualityProfileId; 4] = [
+    QualityProfileId::StableAppleTv,
+    QualityProfileId::QuadGrid,
+    QualityProfileId::FullscreenQuality,
+    QualityProfileId::DiagnosticLow,
+];
+
+/// The output Home Assistant plays (spec §6.2): the asked one, else HLS of the profile, else HLS
+/// by profile preference, else the first HLS, else the first enabled output.
+pub fn best_output<'a>(
+    transmission: &'a Transmission,
+    output_id: Option<&str>,
+    profile: Option<QualityProfileId>,
+) -> Option<&'a TransmissionOutput> {
+    let enabled: Vec<&TransmissionOutput> = transmission.enabled_outputs().collect();
+    let hls = |wanted: QualityProfileId| {
+        enabled
+            .iter()
+            .copied()
+            .find(|o| o.protocol == Protocol::Hls && o.quality_profile_id == Some(wanted))
+    };
+    output_id
+        .and_then(|id| enabled.iter().copied().find(|o| o.id == id))
+        .or_else(|| profile.and_then(hls))
+        .or_else(|| PROFILE_ORDER.iter().find_map(|p| hls(*p)))
+        .or_else(|| {
+            enabled
+                .iter()
+                .copied()
+                .find(|o| o.protocol == Protocol::Hls)
+        })
+        .or_else(|| enabled.first().copied())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.starts_with("127.") || host == "::1"
+}
+
+pub fn manifest(settings: &StreamingSettings, reach: &Reach<'_>) -> Value {
+    let mut items = Vec::new();
+    let mut referenced: Vec<&str> = Vec::new();
+    let role_rank = |role: SourceRole| match role {
+        SourceRole::Sub => 0,
+        SourceRole::Main => 1,
+        SourceRole::Zoom => 2,
+        SourceRole::Custom => 3,
+    };
+    for view in settings.camera_live_views.iter().filter(|v| v.enabled) {
+        let enabled: Vec<&LiveVariant> = view.variants.iter().filter(|v| v.enabled).collect();
+        referenced.extend(enabled.iter().map(|v| v.transmission_id.as_str()));
+        let Some(primary) = enabled.iter().copied().min_by_key(|v| role_rank(v.role)) else {
+            continue;
+        };
+        let Some(transmission) = settings.transmission(&primary.transmission_id) else {
+            continue;
+        };
+        let variants: Vec<Value> = enabled
+            .iter()
+            .map(|v| json!({"variant_id": v.id, "role": v.role, "label": v.label,
+                            "camera_source_id": v.camera_source_id, "transmission_id": v.transmission_id,
+                            "output_id": v.output_id, "quality_profile_id": v.quality_profile_id}))
+            .collect();
+        let name = if view.name.is_empty() {
+            transmission.name.clone()
+        } else {
+            view.name.clone()
+        };
+        let mut item = camera_item(
+            settings,
+            transmission,
+            Some("hls_stable_apple_tv"),
+            Some(QualityProfileId::StableAppleTv),
+            reach,
+        );
+        item["id"] = json!(view.id);
+        item["name"] = json!(if name.is_empty() {
+            view.id.clone()
+        } else {
+            name
+        });
+        item["camera_id"] = json!(view.camera_id);
+        item["live_view_id"] = json!(view.id);
+        item["role"] = json!(primary.role);
+        item["variants"] = json!(variants);
+        items.push(item);
+    }
+    for transmission in settings
+        .transmissions
+        .iter()
+        .filter(|t| t.enabled && !referenced.contains(&t.id.as_str()))
+    {
+        let mut item = camera_item(settings, transmission, None, None, reach);
+        item["id"] = json!(transmission.id);
+        let name = if transmission.name.is_empty() {
+            &transmission.id
+        } else {
+            &transmission.name
+        };
+        item["name"] = json!(name);
+        items.push(item);
+    }
+    items.sort_by_key(|item| {
+        (
+            item["name"].as_str().unwrap_or_default().to_lowercase(),
+            item["id"].as_str().unwrap_or_default().to_string(),
+        )
+    });
+    json!({"cameras": items, "native_webrtc_enabled": reach.native_webrtc, "warnings": [CLOUD_WARNING]})
+}
+
+fn camera_item(
+    settings: &StreamingSettings,
+    transmission: &Transmission,
+    output_id: Option<&str>,
+    profile: Option<QualityProfileId>,
+    reach: &Reach<'_>,
+) -> Value {
+    let output = best_output(transmission, output_id, profile);
+    let mut warnings: Vec<&str> = Vec::new();
+    let mut blocking: Vec<&str> = Vec::new();
+    if !transmission.enabled {
+        warnings.push("Transmission is disabled.");
+    }
+    let (mut rtsp_url, mut redacted) = (None, None);
+    if let Some(output) = output {
+        let host = if settings.engine.expose_to_lan {
+            reach.desired_host
+        } else {
+            "127.0.0.1"
+        };
+        if is_loopback(host) && !is_loopback(reach.desired_host) {
+            blocking.push(LOOPBACK_RTSP);
+        } else {
+            let path = transmission.engine_path(output);
+            let address = format!("{host}:{}/{path}", reach.rtsp_port);
+            match output.credentials() {
+                Some((user, pass)) => {
+                    rtsp_url = Some(format!("rtsp://{user}:{pass}@{address}"));
+                    redacted = Some(format!("rtsp://[REDACTED]@{address}"));
+                }
+                None => {
+                    rtsp_url = Some(format!("rtsp://{address}"));
+                    redacted = rtsp_url.clone();
+                }
+            }
+        }
+    } else {
+        blocking.push(NO_OUTPUT);
+    }
+    let profile_id = output.and_then(|o| o.quality_profile_id).or(profile);
+    let query = |output: &str| match profile_id {
+        Some(profile) => format!(
+            "?output_id={output}&quality_profile_id={}",
+            json!(profile).as_str().unwrap_or_default()
+        ),
+        None => format!("?output_id={output}"),
+    };
+    let webrtc = transmission
+        .enabled_outputs()
+        .find(|o| o.protocol == Protocol::Webrtc);
+    let offer_url = webrtc.filter(|_| reach.native_webrtc).map(|o| {
+        format!(
+            "/api/streams/transmissions/{}/webrtc/offer?output_id={}",
+            transmission.id, o.id
+        )
+    });
+    json!({
+        "transmission_id": transmission.id,
+        "camera_id": Value::Null,
+        "live_view_id": Value::Null,
+        "role": Value::Null,
+        "variants": [],
+        "output_id": output.map(|o| &o.id),
+        "quality_profile_id": profile_id,
+        "still_url": output.map(|o| format!("/api/streams/transmissions/{}/still.jpg{}", transmission.id, query(&o.id))),
+        "rtsp_url": rtsp_url,
+        "redacted_rtsp_url": redacted,
+        "webrtc_offer_url": offer_url,
+        "capabilities": {"still": true, "rtsp": rtsp_url.is_some(),
+                         "native_webrtc": reach.native_webrtc && webrtc.is_some(), "ptz": false},
+        "warnings": warnings,
+        "blocking_errors": blocking,
+    })
+}
+
+/// An SDP offer with every line ending in CRLF, as WHEP servers require.
+pub fn crlf_sdp(sdp: &str) -> String {
+    let mut out: String = sdp
+        .lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    out.push_str("\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(expose: bool) -> StreamingSettings {
+        let mut doc: StreamingSettings = serde_json::from_value(json!({
+            "engine": {"expose_to_lan": expose},
+            "cameras": [{"id": "front", "name": "Front Door", "sources": [
+                {"id": "main", "role": "main", "origin": {"rtsp_url": "rtsp://10.0.0.5/main"}},
+                {"id": "sub", "role": "sub", "origin": {"rtsp_url": "rtsp://10.0.0.5/sub"}}]}],
+            "transmissions": [{"id": "lab", "name": "Lab", "path": "lab", "outputs": [
+                {"id": "rtsp", "protocol": "rtsp",
+                 "authentication": {"enabled": true, "username": "ha", "password": "pw"}},
+                {"id": "live", "protocol": "webrtc"}]}]
+        }))
+        .unwrap();
+        crate::reconcile::reconcile(&mut doc, "2026-12-01T00:00:00Z");
+        doc
+    }
+
+    #[test]
+    fn live_views_and_lone_transmissions_become_cameras() {
+        let reach = Reach {
+            desired_host: "127.0.0.1",
+            rtsp_port: 8554,
+            native_webrtc: true,
+        };
+        let manifest = manifest(&settings(false), &reach);
+        let cameras = manifest["cameras"].as_array().unwrap();
+        assert_eq!(cameras.len(), 2);
+        let front = &cameras[0];
+        assert_eq!(front["id"], "live-front-door-front");
+        assert_eq!(
+            front["role"], "sub",
+            "the sub stream is the entity's primary"
+        );
+        assert_eq!(front["transmission_id"], "tx-camera-front-sub-sub");
+        assert_eq!(front["output_id"], "hls_stable_apple_tv");
+        assert_eq!(
+            front["rtsp_url"],
+            "rtsp://127.0.0.1:8554/tx-camera-front-sub-sub-hls_stable_apple_tv"
+        );
+        assert_eq!(
+            front["still_url"],
+            "/api/streams/transmissions/tx-camera-front-sub-sub/still.jpg?output_id=hls_stable_apple_tv&quality_profile_id=stable_apple_tv"
+        );
+        assert_eq!(front["variants"].as_array().unwrap().len(), 2);
+        let lab = &cameras[1];
+        assert_eq!(lab["rtsp_url"], "rtsp://ha:pw@127.0.0.1:8554/lab-rtsp");
+        assert_eq!(
+            lab["redacted_rtsp_url"],
+            "rtsp://[REDACTED]@127.0.0.1:8554/lab-rtsp"
+        );
+        assert_eq!(
+            lab["webrtc_offer_url"],
+            "/api/streams/transmissions/lab/webrtc/offer?output_id=live"
+        );
+        assert_eq!(lab["capabilities"]["native_webrtc"], true);
+        assert_eq!(manifest["warnings"], json!([CLOUD_WARNING]));
+    }
+
+    #[test]
+    fn a_lan_home_assistant_needs_the_engine_on_the_lan() {
+        let reach = Reach {
+            desired_host: "192.168.1.10",
+            rtsp_port: 8554,
+            native_webrtc: false,
+        };
+        let closed = manifest(&settings(false), &reach);
+        assert_eq!(closed["cameras"][1]["rtsp_url"], Value::Null);
+        assert_eq!(
+            closed["cameras"][1]["blocking_errors"],
+            json!([LOOPBACK_RTSP])
+        );
+        let open = manifest(&settings(true), &reach);
+        assert_eq!(
+            open["cameras"][1]["rtsp_url"],
+            "rtsp://ha:pw@192.168.1.10:8554/lab-rtsp"
+        );
+        assert_eq!(open["cameras"][1]["webrtc_offer_url"], Value::Null);
+    }
+
+    #[test]
+    fn offers_are_sent_with_crlf() {
+        assert_eq!(
+            crlf_sdp("v=0\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\n"),
+            "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\n"
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! Home Assistant: the camera manifest its integration reads, and the WebRTC offer relay to the
+//! engine's WHEP endpoint for native WebRTC entities.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use toposync_actors::home_assistant::{Reach, crlf_sdp, manifest};
+use toposync_actors::model::error::{Loc, from_value};
+use toposync_actors::model::transmission::{Protocol, QualityProfileId};
+use toposync_actors::store;
+
+use super::STORE_DEADLINE;
+use super::error::ApiError;
+use super::extract::{JsonBody, Params};
+
+const WHEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Home Assistant polls entities slowly: an offer keeps the output demanded this long.
+const HA_ENTITY_PRIME: Duration = Duration::from_secs(90);
+
+fn native_webrtc() -> bool {
+    std::env::var("TOPOSYNC_HOME_ASSISTANT_NATIVE_WEBRTC_ENABLED").is_ok_and(|v| {
+        matches!(
+            v.trim().to_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
+/// The host Home Assistant should use for RTSP: `TOPOSYNC_HOME_ASSISTANT_RTSP_HOST`, else the
+/// host this request came to.
+fn desired_host(headers: &HeaderMap) -> String {
+    let from_env = std::env::var("TOPOSYNC_HOME_ASSISTANT_RTSP_HOST").ok();
+    let host = from_env
+        .or_else(|| {
+            super::request_host(headers).map(|h| match h.rsplit_once(':') {
+                Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name.to_string(),
+                _ => h.to_string(),
+            })
+        })
+        .unwrap_or_default();
+    let host = host
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    if host.is_empty() || host == "0.0.0.0" {
+        "127.0.0.1".into()
+    } else {
+        host
+    }
+}
+
+pub async fn cameras(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let revision = store::read(STORE_DEADLINE).await?;
+    let settings = &revision.settings;
+    let rtsp_port = match super::engine::running_ports().await {
+        Some(ports) => ports.rtsp,
+        None => settings.engine.preferred_ports.rtsp as u16,
+    };
+    let host = desired_host(&headers);
+    let reach = Reach {
+        desired_host: &host,
+        rtsp_port,
+        native_webrtc: native_webrtc(),
+    };
+    Ok(Json(manifest(settings, &reach)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferRequest {
+    sdp: String,
+    #[serde(default)]
+    output_id: Option<String>,
+    #[serde(default)]
+    quality_profile_id: Option<QualityProfileId>,
+}
+
+/// `POST /transmissions/{id}/webrtc/offer`: relays the SDP offer (CRLF-terminated) to the
+/// engine's WHEP endpoint and answers `{transmission_id, output_id, answer_sdp}`.
+pub async fn webrtc_offer(
+    Path(id): Path<String>,
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    if !native_webrtc() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Home Assistant native WebRTC is not enabled for Toposync yet.",
+        ));
+    }
+    let request: OfferRequest = from_value(body, &Loc::body())?;
+    if request.sdp.trim().is_empty() {
+        return Err(toposync_actors::model::error::ModelError::invalid(
+            &Loc::body().key("sdp"),
+            "sdp must not be empty",
+        )
+        .into());
+    }
+    let revision = store::read(STORE_DEADLINE).await?;
+    let transmission = revision
+        .settings
+        .transmission(&id)
+        .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
+    let wanted = request.output_id.as_deref().or(params.get("output_id"));
+    let webrtc_outputs = || {
+        transmission
+            .enabled_outputs()
+            .filter(|o| o.protocol == Protocol::Webrtc)
+    };
+    let output = wanted
+        .and_then(|w| webrtc_outputs().find(|o| o.id == w))
+        .or_else(|| {
+            let profile = request.quality_profile_id?;
+            webrtc_outputs().find(|o| o.quality_profile_id == Some(profile))
+        })
+        .or_else(|| webrtc_outputs().next())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "No WebRTC/WHEP output is available for this transmission.",
+            )
+        })?;
+    let ports = super::engine::running_ports().await.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Streaming engine is not running",
+        )
+    })?;
+    prime_entity(&id, &output.id).await;
+    let path = transmission.engine_path(output);
+    let mut whep = toposync_actors::net::http_client()
+        .post(format!("http://127.0.0.1:{}/{path}/whep", ports.webrtc))
+        .header("content-type", "application/sdp")
+        .header("accept", "application/sdp")
+        .timeout(WHEP_TIMEOUT)
+        .body(crlf_sdp(&request.sdp));
+    if let Some((user, pass)) = output.credentials() {
+        whep = whep.basic_auth(user, Some(pass));
+    }
+    let response = whep.send().await.map_err(|err| {
+        ApiError::new(StatusCode::BAD_GATEWAY, format!("WHEP offer failed: {err}"))
+    })?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if status.is_client_error() {
+        // The engine refused the offer itself (bad SDP): the caller's fault, with its reason.
+        let reason = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string))
+            .unwrap_or_else(|| text.chars().take(300).collect());
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("WHEP offer failed: {reason}"),
+        ));
+    }
+    if !status.is_success() {
+        let excerpt: String = text.chars().take(300).collect();
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("WHEP offer failed: {} {excerpt}", status.as_u16()),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "WHEP answer is empty.",
+        ));
+    }
+    Ok(Json(
+        json!({"transmission_id": id, "output_id": output.id, "answer_sdp": text}),
+    ))
+}
+
+async fn prime_entity(transmission_id: &str, output_id: &str) {
+    use toposync_actors::demand::{DemandMsg, OutputFilter, demand};
+    let Some(actor) = demand() else { return };
+    let _ = toposync_actors::supervision::ask(
+        &actor,
+        |reply| DemandMsg::Prime {
+            transmission_id: transmission_id.to_string(),
+            filter: OutputFilter {
+                output_id: Some(output_id.to_string()),
+                quality_profile_id: None,
+            },
+            ttl: HA_ENTITY_PRIME,
+            reply,
+        },
+        Duration::from_secs(2),
+    )
+    .await;
+}
