@@ -156,6 +156,50 @@ async fn main() {
         );
     }
 
+    // A writer pushing 200 frames/s into a transmission nobody reads: RSS must stay flat.
+    {
+        let url = format!(
+            "{}/transmissions/{id}/writers/bench:paced/ws",
+            base.replacen("http", "ws", 1)
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let format = r#"{"type": "format", "format": "bgr24", "width": 1280, "height": 720}"#;
+        socket.send(Message::Text(format.into())).await.unwrap();
+        let mut ticks = tokio::time::interval(Duration::from_millis(5));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let start = Instant::now();
+        let mut samples = Vec::new();
+        let mut sent = 0u64;
+        while start.elapsed() < Duration::from_secs(15) {
+            ticks.tick().await;
+            socket
+                .send(Message::Binary(frame.clone().into()))
+                .await
+                .unwrap();
+            sent += 1;
+            if sent % 200 == 0 {
+                samples.push(rss_mib(pid));
+            }
+        }
+        socket.close(None).await.unwrap();
+        let (low, high) = samples
+            .iter()
+            .skip(1)
+            .fold((f64::MAX, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+        println!();
+        let trace: Vec<String> = samples.iter().map(|v| format!("{v:.1}")).collect();
+        println!("RSS each second (MiB): {}", trace.join(" "));
+        println!(
+            "| paced writer | frames sent | achieved frames/s | RSS after 1 s | RSS min / max after that |"
+        );
+        println!("|---|---|---|---|---|");
+        println!(
+            "| WebSocket, 1280x720 BGR24, 200 fps target, nobody reading | {sent} | {:.0} | {:.1} MiB | {low:.1} / {high:.1} MiB |",
+            sent as f64 / start.elapsed().as_secs_f64(),
+            samples[0]
+        );
+    }
+
     let _ = child.kill();
     let _ = child.wait();
 }
