@@ -1495,6 +1495,32 @@ mod hls_proxy {
         let (_, demand) = service.get(&format!("/transmissions/{id}/demand")).await;
         assert_eq!(demand["outputs"][0]["heartbeat_sessions"], 1, "{demand}");
 
+        // The probe walks the same HLS straight from the engine, as a player would.
+        let (_, probe) = service.get(&format!("/transmissions/{id}/hls/probe")).await;
+        assert_eq!(probe["status"], "ok", "{probe}");
+        assert_eq!(probe["tail_segment_reachable"], true);
+        assert!(
+            probe["tail_segment_url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/door/index2.ts"),
+            "{probe}"
+        );
+        assert!(probe["target_duration_seconds"].as_f64().unwrap() >= 1.0);
+        let (_, lonely) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "R", "path": "r", "outputs": [{"id": "r", "protocol": "rtsp"}]}),
+            )
+            .await;
+        let (_, none) = service
+            .get(&format!(
+                "/transmissions/{}/hls/probe",
+                lonely["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(none["status"], "no_hls_output", "{none}");
+
         let forged = playlist_url.replace("media_token=", "media_token=x");
         for (url, status, detail) in [
             (forged.as_str(), 401, "media_token_invalid"),

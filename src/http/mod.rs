@@ -81,6 +81,7 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         )
         .route("/transmissions/{id}/still.jpg", get(media::still))
         .route("/media/hls/{engine_path}/{*file}", get(media::hls))
+        .route("/transmissions/{id}/hls/probe", get(media::hls_probe))
         .route("/media/jsmpeg/{engine_path}/ws", get(media::jsmpeg_socket))
         .route("/runtime/actors", get(runtime::actors))
         .route("/runtime/health", get(ingest::health))
