@@ -177,7 +177,7 @@ async fn main() {
                 .await
                 .unwrap();
             sent += 1;
-            if sent % 200 == 0 {
+            if sent.is_multiple_of(200) {
                 samples.push(rss_mib(pid));
             }
         }
