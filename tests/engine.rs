@@ -297,7 +297,13 @@ mod lifecycle {
             ))
             .await;
         assert_eq!(urls["engine_running"], true);
-        assert_eq!(urls["warnings"], json!([]));
+        assert_eq!(
+            urls["warnings"],
+            json!([
+                "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version."
+            ]),
+            "no engine warning once it runs"
+        );
         assert_eq!(
             urls["outputs"][0]["url"],
             format!("http://127.0.0.1:{}/p/index.m3u8", status["ports"]["hls"])

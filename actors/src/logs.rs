@@ -51,32 +51,42 @@ pub fn safe_file_id(id: &str) -> String {
     }
 }
 
-/// A child's output line made safe to show: URLs (which may carry credentials) and anything that
-/// looks like a secret are replaced, and long lines are cut (the original's rules).
+/// A child's output line made safe to show: a line that looks like it carries a secret is
+/// replaced whole; URLs (which may carry credentials) are replaced but the rest of the line, which
+/// says what went wrong, is kept; long lines are cut.
 pub fn sanitize_line(line: &str) -> String {
     let line = line.trim();
     let lower = line.to_lowercase();
-    if line.contains("://") {
-        return "[REDACTED_URL]".into();
-    }
-    if [
+    let secret_words = [
         "authorization",
         "password",
         "token=",
         "token:",
         "cookie",
         "secret",
-    ]
-    .iter()
-    .any(|marker| lower.contains(marker))
-    {
+    ];
+    if secret_words.iter().any(|marker| lower.contains(marker)) {
         return "[REDACTED]".into();
     }
+    let line: String = line
+        .split(' ')
+        .map(|word| match word.split_once("://") {
+            Some((scheme, _)) => {
+                let scheme = scheme
+                    .rsplit(|c: char| !c.is_ascii_alphanumeric())
+                    .next()
+                    .unwrap_or("");
+                format!("{scheme}://[REDACTED_URL]")
+            }
+            None => word.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     if line.chars().count() > 500 {
         let cut: String = line.chars().take(497).collect();
         return format!("{cut}...");
     }
-    line.to_string()
+    line
 }
 
 #[cfg(test)]
@@ -93,8 +103,12 @@ mod tests {
     #[test]
     fn secrets_and_urls_never_pass() {
         assert_eq!(
-            sanitize_line("[rtsp @ 0x1] rtsp://pub_1:abc@127.0.0.1:8554/x: 401"),
-            "[REDACTED_URL]"
+            sanitize_line("[rtsp @ 0x1] rtsp://pub_1:abc@127.0.0.1:8554/x: 401 Unauthorized"),
+            "[rtsp @ 0x1] rtsp://[REDACTED_URL] 401 Unauthorized"
+        );
+        assert_eq!(
+            sanitize_line("Error opening input file (rtsp://u:p@cam/x)."),
+            "Error opening input file rtsp://[REDACTED_URL]"
         );
         assert_eq!(sanitize_line("bad Password given"), "[REDACTED]");
         assert_eq!(
