@@ -280,7 +280,8 @@ mod lifecycle {
         service
             .patch(
                 "/settings",
-                &json!({"engine": {"preferred_ports": {"hls": taken}}}),
+                // Open mode: HLS URLs name the engine's own port (signed ones go via the proxy).
+                &json!({"engine": {"preferred_ports": {"hls": taken}, "media_auth": {"mode": "open"}}}),
             )
             .await;
         let status = start_engine(&service).await;
@@ -300,6 +301,7 @@ mod lifecycle {
         assert_eq!(
             urls["warnings"],
             json!([
+                "Open HLS media access is enabled. Use it only on trusted LAN or for diagnostics.",
                 "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version."
             ]),
             "no engine warning once it runs"
