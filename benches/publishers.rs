@@ -9,7 +9,7 @@
 //! Needs ffmpeg and the GStreamer packages `scripts/test` installs.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -24,31 +24,6 @@ use common::cpu_seconds;
 
 const MEASURE: Duration = Duration::from_secs(10);
 const FPS: u64 = 12;
-
-fn stand_in() -> PathBuf {
-    let target = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = target.join("mediamtx-stand-in");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "toposync-test-stand-ins",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -83,7 +58,10 @@ async fn run(outputs: usize, with_writers: bool) {
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(dir.path())
         .env("TOPOSYNC_LOG", "error")
-        .env("TOPOSYNC_STREAMING_ENGINE_PATH", stand_in())
+        .env(
+            "TOPOSYNC_STREAMING_ENGINE_PATH",
+            toposync_test_stand_ins::mediamtx_stand_in(),
+        )
         .env("STAND_IN_SKIP_RTSP", "1")
         .stdout(Stdio::piped())
         .spawn()

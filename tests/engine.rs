@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Service, eventually, is_alive, mediamtx_stand_in};
+use support::{Service, eventually, is_alive};
+use toposync_test_stand_ins::mediamtx_stand_in;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -1127,7 +1128,7 @@ mod publishing {
 mod cameras {
     use super::publishing::{Receiver, engine_without_rtsp};
     use super::*;
-    use support::TestCamera;
+    use toposync_test_stand_ins::TestCamera;
 
     async fn output_of(service: &Service, key: &str) -> Value {
         let (_, body) = service.get("/runtime/outputs").await;

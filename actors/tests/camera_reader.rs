@@ -11,6 +11,7 @@ use toposync_actors::supervision::ask;
 use toposync_actors::supervision::observe::{ActorSnapshot, ChildEntry, snapshot};
 use toposync_actors::transmissions::actor::TransmissionArgs;
 use toposync_actors::transmissions::{TransmissionActor, TransmissionMsg};
+use toposync_test_stand_ins::TestCamera;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -124,47 +125,6 @@ async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
         health.writers[0].lifecycle,
         toposync_actors::transmissions::arbitration::Lifecycle::Close
     );
-}
-
-/// The GStreamer RTSP test camera (`tests/cameras/rtsp_test_camera.py`), stopped when dropped.
-struct TestCamera {
-    child: std::process::Child,
-    url: String,
-}
-
-impl TestCamera {
-    fn start(size: &str, fps: u32) -> TestCamera {
-        use std::io::BufRead;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/cameras/rtsp_test_camera.py");
-        let mut child = std::process::Command::new("/usr/bin/python3")
-            .arg(script)
-            .args([port.to_string(), size.to_string(), fps.to_string()])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 with GStreamer (scripts/test installs it)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the test camera did not start");
-        TestCamera {
-            child,
-            url: format!("rtsp://127.0.0.1:{port}/cam"),
-        }
-    }
-}
-
-impl Drop for TestCamera {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

@@ -15,32 +15,16 @@ use toposync_actors::supervision::ask;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-fn stand_in() -> PathBuf {
-    let target = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = target.join("mediamtx-stand-in");
-    if !path.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "toposync-test-stand-ins"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
-}
-
 #[tokio::test]
 async fn readers_and_demand_hints_reach_subscribers() {
     let fixtures =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mediamtx-v1.16.2/recorded");
     // SAFETY: set before any thread of this test binary reads the environment.
     unsafe {
-        std::env::set_var("TOPOSYNC_STREAMING_ENGINE_PATH", stand_in());
+        std::env::set_var(
+            "TOPOSYNC_STREAMING_ENGINE_PATH",
+            toposync_test_stand_ins::mediamtx_stand_in(),
+        );
         std::env::set_var(
             "STAND_IN_PATHS_FILE",
             fixtures.join("07-paths-list-with-readers.json"),

@@ -118,28 +118,6 @@ async fn into_parts(response: reqwest::Result<reqwest::Response>) -> (u16, Value
     (status, body)
 }
 
-/// The MediaMTX test stand-in (`stand-ins/`), built on first use if the workspace build has not.
-pub fn mediamtx_stand_in() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target_dir = std::env::current_exe()
-                .ok()
-                .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
-                .expect("test binary lives in target/<profile>/deps");
-            let path = target_dir.join("mediamtx-stand-in");
-            if !path.exists() {
-                let status = Command::new(env!("CARGO"))
-                    .args(["build", "--quiet", "-p", "toposync-test-stand-ins"])
-                    .status()
-                    .expect("cargo runs");
-                assert!(status.success(), "building the stand-in failed");
-            }
-            path
-        })
-        .clone()
-}
-
 /// Whether a process with this PID exists (and is not a zombie).
 pub fn is_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -199,44 +177,4 @@ pub fn transmission_actors(tree: &Value) -> Vec<String> {
         .flat_map(|s| s["children"].as_array().cloned().unwrap_or_default())
         .map(|c| c["name"].as_str().unwrap_or_default().to_string())
         .collect()
-}
-
-/// The GStreamer RTSP test camera (`tests/cameras/rtsp_test_camera.py`), stopped when dropped.
-pub struct TestCamera {
-    child: Child,
-    pub url: String,
-}
-
-impl TestCamera {
-    pub fn start(size: &str, fps: u32) -> TestCamera {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cameras/rtsp_test_camera.py");
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .args([port.to_string(), size.to_string(), fps.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 with GStreamer (scripts/test installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the test camera did not start");
-        TestCamera {
-            child,
-            url: format!("rtsp://127.0.0.1:{port}/cam"),
-        }
-    }
-}
-
-impl Drop for TestCamera {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
