@@ -1835,22 +1835,9 @@ mod jsmpeg {
             )
             .await;
         let id = created["id"].as_str().unwrap().to_string();
-        let red: Vec<u8> = [0u8, 0, 255]
-            .iter()
-            .copied()
-            .cycle()
-            .take(320 * 240 * 3)
-            .collect();
-        let response = service
-            .http
-            .post(service.url(&format!(
-                "/transmissions/{id}/writers/cam/frame?width=320&height=240"
-            )))
-            .body(red)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        service
+            .send_solid_frame(&id, "cam", (320, 240), [0, 0, 255])
+            .await;
         let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
         let url = urls["outputs"]
             .as_array()
@@ -2119,22 +2106,9 @@ mod stills {
         );
         assert!(placeholder.data.iter().all(|v| v.abs_diff(127) < 4), "gray");
 
-        let red: Vec<u8> = [0u8, 0, 255]
-            .iter()
-            .copied()
-            .cycle()
-            .take(160 * 120 * 3)
-            .collect();
-        let response = service
-            .http
-            .post(service.url(&format!(
-                "/transmissions/{id}/writers/cam/frame?width=160&height=120"
-            )))
-            .body(red)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        service
+            .send_solid_frame(id, "cam", (160, 120), [0, 0, 255])
+            .await;
         let (_, headers, body) = still(&service, id).await;
         assert_eq!(headers["x-toposync-frame-state"], "live");
         assert!(headers.contains_key("x-toposync-selected-frame-age-seconds"));

@@ -625,7 +625,6 @@ mod publishing {
 
     const W: usize = 320;
     const H: usize = 240;
-    const FRAME: usize = W * H * 3;
     const PATH: &str = "door";
 
     pub(super) struct Setup {
@@ -844,23 +843,6 @@ mod publishing {
         .await
     }
 
-    async fn send_solid_frame(setup: &Setup, bgr: [u8; 3]) {
-        let body: Vec<u8> = bgr.iter().copied().cycle().take(FRAME).collect();
-        let response = setup
-            .service
-            .http
-            .post(setup.service.url(&format!(
-                "/transmissions/{}/writers/camera/frame?width={W}&height={H}",
-                setup.transmission
-            )))
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-    }
-
     #[tokio::test]
     async fn a_player_asking_the_engine_too_early_makes_demand() {
         // The stand-in's own RTSP port here: it answers 404 and logs MediaMTX's no-stream line.
@@ -917,7 +899,15 @@ mod publishing {
         assert_eq!(running["showing"], "placeholder");
 
         // A writer's frame (BGR red) is what the viewer sees next.
-        send_solid_frame(&setup, [0, 0, 255]).await;
+        setup
+            .service
+            .send_solid_frame(
+                &setup.transmission,
+                "camera",
+                (W as u32, H as u32),
+                [0, 0, 255],
+            )
+            .await;
         receiver.until_centre_is([255, 0, 0]).await;
 
         // Roughly the output fps: 10 frames take about a second.

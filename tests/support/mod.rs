@@ -95,6 +95,35 @@ impl Service {
         into_parts(self.http.delete(self.url(path)).send().await).await
     }
 
+    /// Posts one solid-colour BGR24 frame of `size` as `writer` of a transmission; the frame
+    /// is accepted (200).
+    pub async fn send_solid_frame(
+        &self,
+        transmission: &str,
+        writer: &str,
+        size: (u32, u32),
+        bgr: [u8; 3],
+    ) {
+        let (width, height) = size;
+        let body: Vec<u8> = bgr
+            .iter()
+            .copied()
+            .cycle()
+            .take((width * height * 3) as usize)
+            .collect();
+        let response = self
+            .http
+            .post(self.url(&format!(
+                "/transmissions/{transmission}/writers/{writer}/frame?width={width}&height={height}"
+            )))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches the service");
+        assert_eq!(response.status(), 200, "the frame was refused");
+    }
+
     /// Sends a signal and waits for the process to exit; returns its exit status.
     pub fn signal_and_wait(&mut self, signal: i32) -> std::process::ExitStatus {
         // SAFETY: kill(2) on our own child's PID has no memory-safety preconditions.
