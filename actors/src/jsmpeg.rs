@@ -23,7 +23,7 @@ use crate::model::settings::Jsmpeg;
 use crate::model::transmission::Resolution;
 use crate::publishers::actor::PLACEHOLDER_AFTER;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
-use crate::supervision::process::OwnedProcess;
+use crate::supervision::process::{OwnedProcess, ProcessWithTasks};
 use crate::transmissions::actor::Viewing;
 
 pub const JSMPEG: &str = "jsmpeg";
@@ -351,8 +351,7 @@ pub struct SessionState {
     output_id: String,
     size: (u32, u32),
     lease: Duration,
-    process: Option<OwnedProcess>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    child: ProcessWithTasks,
 }
 
 impl Actor for SessionActor {
@@ -396,19 +395,20 @@ impl Actor for SessionActor {
             let _ = exited.send_message(SessionMsg::Exited(reason));
         })
         .map_err(|err| format!("cannot start FFmpeg for JSMpeg: {err}"))?;
-        let mut tasks = Vec::new();
+        let mut child = ProcessWithTasks::default();
+        child.set_process(process);
         if let Some(stdin) = io.stdin.take() {
             let refresh = Duration::from_secs_f64(1.0 / settings.fps.max(1.0));
-            tasks.push(tokio::spawn(pump_frames(
+            child.spawn_task(pump_frames(
                 stdin,
                 request.viewing,
                 size,
                 refresh,
                 counters.clone(),
-            )));
+            ));
         }
         let mut stdout = io.stdout.take().ok_or("FFmpeg has no stdout")?;
-        tasks.push(tokio::spawn(async move {
+        child.spawn_task(async move {
             let mut buffer = vec![0u8; CHUNK_BYTES];
             while let Ok(n) = stdout.read(&mut buffer).await {
                 if n == 0 {
@@ -423,7 +423,7 @@ impl Actor for SessionActor {
                     return;
                 }
             }
-        }));
+        });
         let lease = Duration::from_secs_f64(settings.lease_seconds.max(5.0));
         let every = Duration::from_secs_f64(
             settings
@@ -437,8 +437,7 @@ impl Actor for SessionActor {
             output_id: request.output_id,
             size,
             lease,
-            process: Some(process),
-            tasks,
+            child,
         })
     }
 
@@ -456,12 +455,7 @@ impl Actor for SessionActor {
         _myself: ActorRef<SessionMsg>,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
-        for task in state.tasks.drain(..) {
-            task.abort();
-        }
-        if let Some(process) = state.process.take() {
-            process.stop(STOP_GRACE).await;
-        }
+        state.child.stop(STOP_GRACE).await;
         Ok(())
     }
 
@@ -473,13 +467,13 @@ impl Actor for SessionActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SessionMsg::Exited(reason) => {
-                state.process = None;
+                state.child.exited();
                 return Err(reason.into());
             }
             SessionMsg::Reprime => reprime(state),
             SessionMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
-                    pid: state.process.as_ref().map(OwnedProcess::pid),
+                    pid: state.child.pid(),
                     state: json!({"transmission_id": state.transmission_id, "output_id": state.output_id,
                                   "size": [state.size.0, state.size.1]}),
                     children: Vec::new(),

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::supervision::ask;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
-use crate::supervision::process::{OwnedProcess, STOP_GRACE};
+use crate::supervision::process::{OwnedProcess, ProcessWithTasks, STOP_GRACE};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::transmissions::TransmissionMsg;
 use crate::transmissions::arbitration::{Frame, Lifecycle};
@@ -217,12 +217,11 @@ pub struct DecoderActor;
 
 pub struct DecoderState {
     args: CameraReaderArgs,
-    process: Option<OwnedProcess>,
+    child: ProcessWithTasks,
     started: Instant,
     /// Milliseconds after `started` of the last frame read (0: none yet).
     last_frame_ms: Arc<AtomicU64>,
     frames: Arc<AtomicU64>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Actor for DecoderActor {
@@ -237,11 +236,10 @@ impl Actor for DecoderActor {
     ) -> Result<DecoderState, ActorProcessingErr> {
         Ok(DecoderState {
             args,
-            process: None,
+            child: ProcessWithTasks::default(),
             started: Instant::now(),
             last_frame_ms: Arc::new(AtomicU64::new(0)),
             frames: Arc::new(AtomicU64::new(0)),
-            tasks: Vec::new(),
         })
     }
 
@@ -266,7 +264,7 @@ impl Actor for DecoderActor {
             let _ = exited.send_message(DecoderMsg::Exited(reason));
         })
         .map_err(|err| format!("cannot start FFmpeg: {err}"))?;
-        state.process = Some(process);
+        state.child.set_process(process);
 
         let stdout = io.stdout.take().ok_or("FFmpeg has no stdout")?;
         let (latest, mut frames) = watch::channel::<Option<Frame>>(None);
@@ -278,7 +276,7 @@ impl Actor for DecoderActor {
             state.frames.clone(),
         );
         // Reads frames as fast as FFmpeg writes them; only the newest waits for the transmission.
-        state.tasks.push(tokio::spawn(async move {
+        state.child.spawn_task(async move {
             let mut stdout = stdout;
             loop {
                 let mut buffer = BytesMut::zeroed(frame_len);
@@ -295,14 +293,14 @@ impl Actor for DecoderActor {
                 count.fetch_add(1, Ordering::Relaxed);
                 latest.send_replace(Some(frame));
             }
-        }));
+        });
         let (transmission, writer_id, priority) = (
             args.transmission.clone(),
             args.writer_id.clone(),
             args.priority,
         );
         let decoder = myself.clone();
-        state.tasks.push(tokio::spawn(async move {
+        state.child.spawn_task(async move {
             let mut lifecycle = Lifecycle::Open;
             while frames.changed().await.is_ok() {
                 let Some(frame) = frames.borrow_and_update().clone() else {
@@ -329,7 +327,7 @@ impl Actor for DecoderActor {
                 }
                 lifecycle = Lifecycle::Update;
             }
-        }));
+        });
         myself.send_interval(WATCHDOG_TICK, || DecoderMsg::CheckStall);
         Ok(())
     }
@@ -339,12 +337,7 @@ impl Actor for DecoderActor {
         _myself: ActorRef<DecoderMsg>,
         state: &mut DecoderState,
     ) -> Result<(), ActorProcessingErr> {
-        for task in state.tasks.drain(..) {
-            task.abort();
-        }
-        if let Some(process) = state.process.take() {
-            process.stop(STOP_GRACE).await;
-        }
+        state.child.stop(STOP_GRACE).await;
         Ok(())
     }
 
@@ -356,7 +349,7 @@ impl Actor for DecoderActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             DecoderMsg::Exited(reason) => {
-                state.process = None;
+                state.child.exited();
                 Err(reason.into())
             }
             DecoderMsg::CheckStall => {
@@ -364,9 +357,7 @@ impl Actor for DecoderActor {
                 let silent = state.started.elapsed().saturating_sub(last);
                 if silent > state.args.stall_after {
                     // A frozen FFmpeg will not honour SIGINT: stop it now, before failing.
-                    if let Some(process) = state.process.take() {
-                        process.stop(STALLED_GRACE).await;
-                    }
+                    state.child.stop(STALLED_GRACE).await;
                     return Err(format!(
                         "no frame from the source for {:.1} s",
                         silent.as_secs_f64()
@@ -377,7 +368,7 @@ impl Actor for DecoderActor {
             }
             DecoderMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
-                    pid: state.process.as_ref().map(OwnedProcess::pid),
+                    pid: state.child.pid(),
                     state: json!({"frames": state.frames.load(Ordering::Relaxed)}),
                     children: Vec::new(),
                 });

@@ -29,7 +29,7 @@ use crate::frames::{ContainResizer, Placeholders};
 use crate::logs::{new_log_path, safe_file_id, sanitize_line};
 use crate::supervision::ask;
 use crate::supervision::observe::Observation;
-use crate::supervision::process::{OwnedProcess, STOP_GRACE};
+use crate::supervision::process::{OwnedProcess, ProcessWithTasks, STOP_GRACE};
 use crate::transmissions::actor::SelectedFrame;
 use crate::transmissions::arbitration::Frame;
 
@@ -96,14 +96,13 @@ pub struct PublisherActor;
 
 pub struct PublisherState {
     args: PublisherArgs,
-    process: Option<OwnedProcess>,
+    child: ProcessWithTasks,
     started: Instant,
     started_at: SystemTime,
     log_path: PathBuf,
     counters: Arc<Counters>,
     showing: Arc<Mutex<&'static str>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Actor for PublisherActor {
@@ -121,13 +120,12 @@ impl Actor for PublisherActor {
         Ok(PublisherState {
             log_path: new_log_path(&args.logs_dir, &prefix, LOGS_KEPT),
             args,
-            process: None,
+            child: ProcessWithTasks::default(),
             started: Instant::now(),
             started_at: SystemTime::now(),
             counters: Arc::default(),
             showing: Arc::new(Mutex::new("nothing")),
             stderr_tail: Arc::default(),
-            tasks: Vec::new(),
         })
     }
 
@@ -180,39 +178,35 @@ impl Actor for PublisherActor {
         })?;
         tracing::info!(output = %target.output_key, pid = process.pid(), path = %target.engine_path,
                        input = target.input.mode(), "publisher started");
-        state.process = Some(process);
+        state.child.set_process(process);
 
         if piped {
             let slot = Arc::new(FrameSlot::default());
-            state.tasks.push(tokio::spawn(pace(
+            state.child.spawn_task(pace(
                 target.clone(),
                 state.args.selected.clone(),
                 state.args.placeholders.clone(),
                 slot.clone(),
                 state.counters.clone(),
                 state.showing.clone(),
-            )));
+            ));
             let stdin = io.stdin.take().ok_or("FFmpeg has no stdin")?;
-            state.tasks.push(tokio::spawn(write_frames(
-                stdin,
-                slot,
-                state.counters.clone(),
-            )));
+            state
+                .child
+                .spawn_task(write_frames(stdin, slot, state.counters.clone()));
         } else {
             *state.showing.lock().expect("showing lock") = "camera";
         }
         let stdout = io.stdout.take().ok_or("FFmpeg has no stdout")?;
-        state.tasks.push(tokio::spawn(read_progress(
-            stdout,
-            state.started,
-            state.counters.clone(),
-        )));
+        state
+            .child
+            .spawn_task(read_progress(stdout, state.started, state.counters.clone()));
         let stderr = io.stderr.take().ok_or("FFmpeg has no stderr")?;
-        state.tasks.push(tokio::spawn(keep_stderr(
+        state.child.spawn_task(keep_stderr(
             stderr,
             tokio::fs::File::from_std(log),
             state.stderr_tail.clone(),
-        )));
+        ));
         myself.send_interval(WATCHDOG_TICK, || PublisherMsg::CheckStall);
         Ok(())
     }
@@ -222,11 +216,7 @@ impl Actor for PublisherActor {
         _myself: ActorRef<PublisherMsg>,
         state: &mut PublisherState,
     ) -> Result<(), ActorProcessingErr> {
-        for task in state.tasks.drain(..) {
-            task.abort();
-        }
-        if let Some(process) = state.process.take() {
-            process.stop(STOP_GRACE).await;
+        if state.child.stop(STOP_GRACE).await.is_some() {
             tracing::info!(output = %state.args.target.output_key, "publisher stopped");
         }
         Ok(())
@@ -240,7 +230,7 @@ impl Actor for PublisherActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             PublisherMsg::Exited(reason) => {
-                state.process = None;
+                state.child.exited();
                 Err(with_last_error(reason, &state.stderr_tail).into())
             }
             PublisherMsg::CheckStall => {
@@ -248,9 +238,7 @@ impl Actor for PublisherActor {
                     Duration::from_millis(state.counters.progressed_ms.load(Ordering::Relaxed));
                 let silent = state.started.elapsed().saturating_sub(last);
                 if silent > state.args.stall_after {
-                    if let Some(process) = state.process.take() {
-                        process.stop(STALLED_GRACE).await;
-                    }
+                    state.child.stop(STALLED_GRACE).await;
                     return Err(format!(
                         "FFmpeg stalled: no encoding progress for {:.1} s",
                         silent.as_secs_f64()
@@ -287,7 +275,7 @@ impl Actor for PublisherActor {
 fn status(state: &PublisherState) -> PublisherStatus {
     let counters = &state.counters;
     PublisherStatus {
-        pid: state.process.as_ref().map(OwnedProcess::pid),
+        pid: state.child.pid(),
         input_mode: state.args.target.input.mode(),
         started_at_unix: state
             .started_at

@@ -137,6 +137,44 @@ fn signal_group(pgid: u32, signal: i32) {
     }
 }
 
+/// A child process and the tasks that serve its pipes. Stopping ends the tasks first (nobody
+/// keeps feeding a pipe that is going away), then the process group.
+#[derive(Default)]
+pub struct ProcessWithTasks {
+    process: Option<OwnedProcess>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ProcessWithTasks {
+    pub fn set_process(&mut self, process: OwnedProcess) {
+        self.process = Some(process);
+    }
+
+    pub fn spawn_task(&mut self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(OwnedProcess::pid)
+    }
+
+    /// The process exited on its own: nothing left to stop.
+    pub fn exited(&mut self) {
+        self.process = None;
+    }
+
+    /// Aborts the tasks and stops the process (if still there) within `grace`.
+    pub async fn stop(&mut self, grace: Duration) -> Option<Stopped> {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        match self.process.take() {
+            Some(process) => Some(process.stop(grace).await),
+            None => None,
+        }
+    }
+}
+
 /// Whether a process with this PID exists (and is not a zombie).
 pub fn is_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
