@@ -48,6 +48,7 @@ impl ChildKind {
         ChildKind::Jsmpeg,
     ];
 
+    /// The registered name.
     fn name(self) -> &'static str {
         match self {
             ChildKind::Store => STORE,
@@ -56,6 +57,44 @@ impl ChildKind {
             ChildKind::Pipelines => PIPELINES,
             ChildKind::Demand => DEMAND,
             ChildKind::Jsmpeg => JSMPEG,
+        }
+    }
+
+    /// What the actor snapshot calls it.
+    fn observed_kind(self) -> &'static str {
+        match self {
+            ChildKind::Store => "store",
+            ChildKind::Engine => "engine",
+            ChildKind::Transmissions => "transmissions_supervisor",
+            ChildKind::Pipelines => "pipelines_supervisor",
+            ChildKind::Demand => "demand",
+            ChildKind::Jsmpeg => "jsmpeg_supervisor",
+        }
+    }
+
+    /// How this child follows the settings, if it does.
+    fn subscriber(self, cell: &ActorCell) -> Option<Box<dyn SettingsSubscriber>> {
+        let cell = cell.clone();
+        match self {
+            ChildKind::Store | ChildKind::Jsmpeg => None,
+            ChildKind::Engine => Some(Box::new(engine_subscriber(ActorRef::from(cell)))),
+            ChildKind::Transmissions => {
+                Some(Box::new(transmissions_subscriber(ActorRef::from(cell))))
+            }
+            ChildKind::Pipelines => Some(Box::new(pipelines_subscriber(ActorRef::from(cell)))),
+            ChildKind::Demand => Some(Box::new(demand_subscriber(ActorRef::from(cell)))),
+        }
+    }
+
+    fn observable(self, cell: &ActorCell) -> Box<dyn Observable> {
+        let cell = cell.clone();
+        match self {
+            ChildKind::Store => Box::new(ActorRef::<StoreMsg>::from(cell)),
+            ChildKind::Engine => Box::new(ActorRef::<EngineMsg>::from(cell)),
+            ChildKind::Transmissions => Box::new(ActorRef::<TransmissionsMsg>::from(cell)),
+            ChildKind::Pipelines => Box::new(ActorRef::<PipelinesMsg>::from(cell)),
+            ChildKind::Demand => Box::new(ActorRef::<DemandMsg>::from(cell)),
+            ChildKind::Jsmpeg => Box::new(ActorRef::<JsmpegMsg>::from(cell)),
         }
     }
 }
@@ -73,54 +112,28 @@ pub struct RootArgs {
 
 pub struct RootSupervisor;
 
-struct Slot<M: ractor::Message> {
-    actor: Option<ActorRef<M>>,
+struct Slot {
+    kind: ChildKind,
+    /// `None` while waiting out a restart backoff (or after shutdown took it).
+    cell: Option<ActorCell>,
     tracker: RestartTracker,
-}
-
-impl<M: ractor::Message> Slot<M> {
-    fn new(actor: ActorRef<M>) -> Self {
-        Self {
-            actor: Some(actor),
-            tracker: RestartTracker::new(RestartPolicy::INTERNAL, Instant::now()),
-        }
-    }
-
-    fn holds(&self, cell: &ActorCell) -> bool {
-        self.actor
-            .as_ref()
-            .is_some_and(|a| a.get_id() == cell.get_id())
-    }
 }
 
 pub struct RootState {
     data_dir: PathBuf,
     /// Outlives engine restarts, so listeners keep their subscription.
     engine_events: tokio::sync::broadcast::Sender<EngineEvent>,
-    store: Slot<StoreMsg>,
-    transmissions: Slot<TransmissionsMsg>,
-    engine: Slot<EngineMsg>,
-    pipelines: Slot<PipelinesMsg>,
-    demand: Slot<DemandMsg>,
-    jsmpeg: Slot<JsmpegMsg>,
+    /// One per child, in start order.
+    slots: Vec<Slot>,
 }
 
 impl RootState {
-    fn subscribers(&self) -> Vec<Box<dyn SettingsSubscriber>> {
-        let mut subscribers: Vec<Box<dyn SettingsSubscriber>> = Vec::new();
-        if let Some(transmissions) = &self.transmissions.actor {
-            subscribers.push(Box::new(transmissions_subscriber(transmissions.clone())));
-        }
-        if let Some(engine) = &self.engine.actor {
-            subscribers.push(Box::new(engine_subscriber(engine.clone())));
-        }
-        if let Some(pipelines) = &self.pipelines.actor {
-            subscribers.push(Box::new(pipelines_subscriber(pipelines.clone())));
-        }
-        if let Some(demand) = &self.demand.actor {
-            subscribers.push(Box::new(demand_subscriber(demand.clone())));
-        }
-        subscribers
+    fn store(&self) -> Option<ActorRef<StoreMsg>> {
+        self.slots
+            .iter()
+            .find(|s| s.kind == ChildKind::Store)
+            .and_then(|s| s.cell.clone())
+            .map(ActorRef::from)
     }
 }
 
@@ -134,25 +147,24 @@ impl Actor for RootSupervisor {
         myself: ActorRef<RootMsg>,
         args: RootArgs,
     ) -> Result<RootState, ActorProcessingErr> {
-        let store = spawn_store(&myself, &args.data_dir).await?;
-        let (engine_events, _) = tokio::sync::broadcast::channel(64);
-        let engine = spawn_engine(&myself, &args.data_dir, &engine_events).await?;
-        let transmissions = spawn_transmissions(&myself, &args.data_dir).await?;
-        let pipelines = spawn_pipelines(&myself).await?;
-        let demand = spawn_demand(&myself, &engine_events).await?;
-        let jsmpeg = spawn_jsmpeg(&myself).await?;
-        let state = RootState {
+        let mut state = RootState {
             data_dir: args.data_dir,
-            engine_events,
-            store: Slot::new(store.clone()),
-            transmissions: Slot::new(transmissions),
-            engine: Slot::new(engine),
-            pipelines: Slot::new(pipelines),
-            demand: Slot::new(demand),
-            jsmpeg: Slot::new(jsmpeg),
+            engine_events: tokio::sync::broadcast::channel(64).0,
+            slots: Vec::new(),
         };
-        for subscriber in state.subscribers() {
-            subscribe(&store, subscriber).await?;
+        for kind in ChildKind::ALL {
+            let cell = spawn(&myself, &state, kind).await?;
+            state.slots.push(Slot {
+                kind,
+                cell: Some(cell),
+                tracker: RestartTracker::new(RestartPolicy::INTERNAL, Instant::now()),
+            });
+        }
+        let store = state.store().ok_or("the store did not start")?;
+        for slot in &state.slots {
+            if let Some(subscriber) = slot.cell.as_ref().and_then(|c| slot.kind.subscriber(c)) {
+                subscribe(&store, subscriber).await?;
+            }
         }
         Ok(state)
     }
@@ -162,17 +174,9 @@ impl Actor for RootSupervisor {
         _myself: ActorRef<RootMsg>,
         state: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        for kind in ChildKind::ALL.iter().rev() {
-            let cell = match kind {
-                ChildKind::Store => state.store.actor.take().map(|a| a.get_cell()),
-                ChildKind::Transmissions => state.transmissions.actor.take().map(|a| a.get_cell()),
-                ChildKind::Engine => state.engine.actor.take().map(|a| a.get_cell()),
-                ChildKind::Pipelines => state.pipelines.actor.take().map(|a| a.get_cell()),
-                ChildKind::Demand => state.demand.actor.take().map(|a| a.get_cell()),
-                ChildKind::Jsmpeg => state.jsmpeg.actor.take().map(|a| a.get_cell()),
-            };
-            if let Some(cell) = cell {
-                tracing::debug!(child = kind.name(), "stopping");
+        for slot in state.slots.iter_mut().rev() {
+            if let Some(cell) = slot.cell.take() {
+                tracing::debug!(child = slot.kind.name(), "stopping");
                 let _ = cell.stop_and_wait(None, Some(STOP_GRACE)).await;
             }
         }
@@ -188,18 +192,17 @@ impl Actor for RootSupervisor {
         match msg {
             RootMsg::Restart(kind) => restart(&myself, state, kind).await?,
             RootMsg::Observe(reply) => {
-                let children = vec![
-                    entry(STORE, "store", &state.store),
-                    entry(ENGINE, "engine", &state.engine),
-                    entry(
-                        TRANSMISSIONS,
-                        "transmissions_supervisor",
-                        &state.transmissions,
-                    ),
-                    entry(PIPELINES, "pipelines_supervisor", &state.pipelines),
-                    entry(DEMAND, "demand", &state.demand),
-                    entry(JSMPEG, "jsmpeg_supervisor", &state.jsmpeg),
-                ];
+                let children = state
+                    .slots
+                    .iter()
+                    .map(|slot| ChildEntry {
+                        name: slot.kind.name().to_string(),
+                        kind: slot.kind.observed_kind(),
+                        actor: slot.cell.as_ref().map(|c| slot.kind.observable(c)),
+                        restarts: slot.tracker.restarts,
+                        last_error: slot.tracker.last_error.clone(),
+                    })
+                    .collect();
                 let _ = reply.send(Observation {
                     pid: None,
                     state: json!({"data_dir": state.data_dir, "service_pid": std::process::id()}),
@@ -220,218 +223,106 @@ impl Actor for RootSupervisor {
         else {
             return Ok(());
         };
-        let now = Instant::now();
-        let (kind, delay) = if state.store.holds(&cell) {
-            state.store.actor = None;
-            (
-                ChildKind::Store,
-                state.store.tracker.failed(now, reason.clone()),
-            )
-        } else if state.transmissions.holds(&cell) {
-            state.transmissions.actor = None;
-            (
-                ChildKind::Transmissions,
-                state.transmissions.tracker.failed(now, reason.clone()),
-            )
-        } else if state.engine.holds(&cell) {
-            state.engine.actor = None;
-            (
-                ChildKind::Engine,
-                state.engine.tracker.failed(now, reason.clone()),
-            )
-        } else if state.pipelines.holds(&cell) {
-            state.pipelines.actor = None;
-            (
-                ChildKind::Pipelines,
-                state.pipelines.tracker.failed(now, reason.clone()),
-            )
-        } else if state.demand.holds(&cell) {
-            state.demand.actor = None;
-            (
-                ChildKind::Demand,
-                state.demand.tracker.failed(now, reason.clone()),
-            )
-        } else if state.jsmpeg.holds(&cell) {
-            state.jsmpeg.actor = None;
-            (
-                ChildKind::Jsmpeg,
-                state.jsmpeg.tracker.failed(now, reason.clone()),
-            )
-        } else {
+        let Some(slot) = state
+            .slots
+            .iter_mut()
+            .find(|s| s.cell.as_ref().is_some_and(|c| c.get_id() == cell.get_id()))
+        else {
             return Ok(());
         };
+        slot.cell = None;
+        let delay = slot.tracker.failed(Instant::now(), reason.clone());
+        let kind = slot.kind;
         tracing::error!(child = kind.name(), %reason, ?delay, "child failed; restarting");
         myself.send_after(delay, move || RootMsg::Restart(kind));
         Ok(())
     }
 }
 
+/// Starts a failed child again and re-wires it: a new store gets every other child's
+/// subscription; any other child subscribes to the store.
 async fn restart(
     myself: &ActorRef<RootMsg>,
     state: &mut RootState,
     kind: ChildKind,
 ) -> Result<(), ActorProcessingErr> {
-    match kind {
-        ChildKind::Store if state.store.actor.is_none() => {
-            let store = spawn_store(myself, &state.data_dir).await?;
-            for subscriber in state.subscribers() {
+    let waiting = state
+        .slots
+        .iter()
+        .any(|s| s.kind == kind && s.cell.is_none());
+    if !waiting {
+        return Ok(());
+    }
+    let cell = spawn(myself, state, kind).await?;
+    if kind == ChildKind::Store {
+        let store = ActorRef::<StoreMsg>::from(cell.clone());
+        for slot in &state.slots {
+            if let Some(subscriber) = slot.cell.as_ref().and_then(|c| slot.kind.subscriber(c)) {
                 subscribe(&store, subscriber).await?;
             }
-            state.store.actor = Some(store);
-            state.store.tracker.restarted(Instant::now());
         }
-        ChildKind::Transmissions if state.transmissions.actor.is_none() => {
-            let transmissions = spawn_transmissions(myself, &state.data_dir).await?;
-            if let Some(store) = &state.store.actor {
-                subscribe(
-                    store,
-                    Box::new(transmissions_subscriber(transmissions.clone())),
-                )
-                .await?;
-            }
-            state.transmissions.actor = Some(transmissions);
-            state.transmissions.tracker.restarted(Instant::now());
-        }
-        ChildKind::Engine if state.engine.actor.is_none() => {
-            let engine = spawn_engine(myself, &state.data_dir, &state.engine_events).await?;
-            if let Some(store) = &state.store.actor {
-                subscribe(store, Box::new(engine_subscriber(engine.clone()))).await?;
-            }
-            state.engine.actor = Some(engine);
-            state.engine.tracker.restarted(Instant::now());
-        }
-        ChildKind::Pipelines if state.pipelines.actor.is_none() => {
-            let pipelines = spawn_pipelines(myself).await?;
-            if let Some(store) = &state.store.actor {
-                subscribe(store, Box::new(pipelines_subscriber(pipelines.clone()))).await?;
-            }
-            state.pipelines.actor = Some(pipelines);
-            state.pipelines.tracker.restarted(Instant::now());
-        }
-        ChildKind::Jsmpeg if state.jsmpeg.actor.is_none() => {
-            state.jsmpeg.actor = Some(spawn_jsmpeg(myself).await?);
-            state.jsmpeg.tracker.restarted(Instant::now());
-        }
-        ChildKind::Demand if state.demand.actor.is_none() => {
-            let demand = spawn_demand(myself, &state.engine_events).await?;
-            if let Some(store) = &state.store.actor {
-                subscribe(store, Box::new(demand_subscriber(demand.clone()))).await?;
-            }
-            state.demand.actor = Some(demand);
-            state.demand.tracker.restarted(Instant::now());
-        }
-        _ => {}
+    } else if let (Some(store), Some(subscriber)) = (state.store(), kind.subscriber(&cell)) {
+        subscribe(&store, subscriber).await?;
+    }
+    if let Some(slot) = state.slots.iter_mut().find(|s| s.kind == kind) {
+        slot.cell = Some(cell);
+        slot.tracker.restarted(Instant::now());
     }
     Ok(())
 }
 
-fn entry<M>(name: &str, kind: &'static str, slot: &Slot<M>) -> ChildEntry
-where
-    M: ractor::Message + From<RpcReplyPort<Observation>>,
-{
-    ChildEntry {
-        name: name.to_string(),
-        kind,
-        actor: slot
-            .actor
-            .clone()
-            .map(|a| Box::new(a) as Box<dyn Observable>),
-        restarts: slot.tracker.restarts,
-        last_error: slot.tracker.last_error.clone(),
-    }
-}
-
-async fn spawn_store(
+/// Spawns one child, registered under its name and linked to the root.
+async fn spawn(
     myself: &ActorRef<RootMsg>,
-    data_dir: &std::path::Path,
-) -> Result<ActorRef<StoreMsg>, ActorProcessingErr> {
-    let (store, _) = Actor::spawn_linked(
-        Some(STORE.to_string()),
-        StoreActor,
-        data_dir.to_path_buf(),
-        myself.get_cell(),
-    )
-    .await?;
-    Ok(store)
-}
-
-async fn spawn_transmissions(
-    myself: &ActorRef<RootMsg>,
-    data_dir: &std::path::Path,
-) -> Result<ActorRef<TransmissionsMsg>, ActorProcessingErr> {
-    let args = TransmissionsArgs {
-        logs_dir: data_dir.join("runtime").join("streaming").join("logs"),
+    state: &RootState,
+    kind: ChildKind,
+) -> Result<ActorCell, ActorProcessingErr> {
+    let name = Some(kind.name().to_string());
+    let link = myself.get_cell();
+    let data_dir = &state.data_dir;
+    let cell = match kind {
+        ChildKind::Store => Actor::spawn_linked(name, StoreActor, data_dir.to_path_buf(), link)
+            .await?
+            .0
+            .get_cell(),
+        ChildKind::Engine => {
+            let args = EngineArgs {
+                data_dir: data_dir.to_path_buf(),
+                events: state.engine_events.clone(),
+            };
+            Actor::spawn_linked(name, EngineActor, args, link)
+                .await?
+                .0
+                .get_cell()
+        }
+        ChildKind::Transmissions => {
+            let args = TransmissionsArgs {
+                logs_dir: data_dir.join("runtime").join("streaming").join("logs"),
+            };
+            Actor::spawn_linked(name, TransmissionsSupervisor, args, link)
+                .await?
+                .0
+                .get_cell()
+        }
+        ChildKind::Pipelines => Actor::spawn_linked(name, PipelinesSupervisor, (), link)
+            .await?
+            .0
+            .get_cell(),
+        ChildKind::Demand => {
+            let args = DemandArgs {
+                engine_events: state.engine_events.subscribe(),
+            };
+            Actor::spawn_linked(name, DemandActor, args, link)
+                .await?
+                .0
+                .get_cell()
+        }
+        ChildKind::Jsmpeg => Actor::spawn_linked(name, JsmpegSupervisor, (), link)
+            .await?
+            .0
+            .get_cell(),
     };
-    let (supervisor, _) = Actor::spawn_linked(
-        Some(TRANSMISSIONS.to_string()),
-        TransmissionsSupervisor,
-        args,
-        myself.get_cell(),
-    )
-    .await?;
-    Ok(supervisor)
-}
-
-async fn spawn_pipelines(
-    myself: &ActorRef<RootMsg>,
-) -> Result<ActorRef<PipelinesMsg>, ActorProcessingErr> {
-    let (pipelines, _) = Actor::spawn_linked(
-        Some(PIPELINES.to_string()),
-        PipelinesSupervisor,
-        (),
-        myself.get_cell(),
-    )
-    .await?;
-    Ok(pipelines)
-}
-
-async fn spawn_jsmpeg(
-    myself: &ActorRef<RootMsg>,
-) -> Result<ActorRef<JsmpegMsg>, ActorProcessingErr> {
-    let (jsmpeg, _) = Actor::spawn_linked(
-        Some(JSMPEG.to_string()),
-        JsmpegSupervisor,
-        (),
-        myself.get_cell(),
-    )
-    .await?;
-    Ok(jsmpeg)
-}
-
-async fn spawn_demand(
-    myself: &ActorRef<RootMsg>,
-    events: &tokio::sync::broadcast::Sender<EngineEvent>,
-) -> Result<ActorRef<DemandMsg>, ActorProcessingErr> {
-    let args = DemandArgs {
-        engine_events: events.subscribe(),
-    };
-    let (demand, _) = Actor::spawn_linked(
-        Some(DEMAND.to_string()),
-        DemandActor,
-        args,
-        myself.get_cell(),
-    )
-    .await?;
-    Ok(demand)
-}
-
-async fn spawn_engine(
-    myself: &ActorRef<RootMsg>,
-    data_dir: &std::path::Path,
-    events: &tokio::sync::broadcast::Sender<EngineEvent>,
-) -> Result<ActorRef<EngineMsg>, ActorProcessingErr> {
-    let args = EngineArgs {
-        data_dir: data_dir.to_path_buf(),
-        events: events.clone(),
-    };
-    let (engine, _) = Actor::spawn_linked(
-        Some(ENGINE.to_string()),
-        EngineActor,
-        args,
-        myself.get_cell(),
-    )
-    .await?;
-    Ok(engine)
+    Ok(cell)
 }
 
 async fn subscribe(
