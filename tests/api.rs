@@ -1724,6 +1724,47 @@ mod registry {
     }
 
     #[tokio::test]
+    async fn a_pipeline_cameras_password_is_redacted_and_round_trips() {
+        let (_dir, service) = with_lobby().await;
+        let graph = json!({"graph": {"nodes": [
+            {"id": "cam", "operator": "camera.source",
+             "config": {"rtsp_url": "rtsp://10.0.0.7/live", "username": "u", "password": "hunter2"}},
+            {"id": "out", "operator": "stream.publish_video", "config": {}}],
+            "edges": [{"from": {"node": "cam"}, "to": {"node": "out"}}]}});
+        let (code, stored) = send(
+            &service,
+            reqwest::Method::PUT,
+            "/api/pipelines/adhoc",
+            Some(graph),
+        )
+        .await;
+        assert_eq!(code, 200, "{stored}");
+        assert_eq!(
+            stored["graph"]["nodes"][0]["config"]["password"],
+            "********"
+        );
+        let (_, settings) = service.get("/settings").await;
+        assert!(!settings.to_string().contains("hunter2"), "{settings}");
+        // Sending back what was shown keeps the stored password.
+        let (code, _) = send(
+            &service,
+            reqwest::Method::PUT,
+            "/api/pipelines/adhoc",
+            Some(stored),
+        )
+        .await;
+        assert_eq!(code, 200);
+        let (_, secret) = send(
+            &service,
+            reqwest::Method::GET,
+            "/api/pipelines/adhoc?include_secrets=true",
+            None,
+        )
+        .await;
+        assert_eq!(secret["graph"]["nodes"][0]["config"]["password"], "hunter2");
+    }
+
+    #[tokio::test]
     async fn pipelines_are_stored_checked_and_reported() {
         let (_dir, service) = with_lobby().await;
         let (_, created) = service.post("/transmissions", &front_door()).await;

@@ -81,30 +81,53 @@ pub async fn delete_camera(Path(id): Path<String>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({"deleted": true})))
 }
 
-pub async fn list_pipelines() -> Result<Json<Vec<Pipeline>>, ApiError> {
-    let revision = store::read(STORE_DEADLINE).await?;
-    Ok(Json(revision.settings.pipelines.clone()))
+/// Pipelines with node passwords redacted unless `include_secrets=true`.
+fn shown_pipeline(pipeline: Pipeline, include_secrets: bool) -> Pipeline {
+    if include_secrets {
+        pipeline
+    } else {
+        pipeline.redacted()
+    }
 }
 
-pub async fn get_pipeline(Path(name): Path<String>) -> Result<Json<Pipeline>, ApiError> {
+pub async fn list_pipelines(params: Params) -> Result<Json<Vec<Pipeline>>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
+    let revision = store::read(STORE_DEADLINE).await?;
+    Ok(Json(
+        revision
+            .settings
+            .pipelines
+            .iter()
+            .map(|p| shown_pipeline(p.clone(), secrets))
+            .collect(),
+    ))
+}
+
+pub async fn get_pipeline(
+    Path(name): Path<String>,
+    params: Params,
+) -> Result<Json<Pipeline>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
     let revision = store::read(STORE_DEADLINE).await?;
     let pipeline = revision
         .settings
         .pipeline(&name)
         .ok_or_else(|| ApiError::not_found("Pipeline not found"))?;
-    Ok(Json(pipeline.clone()))
+    Ok(Json(shown_pipeline(pipeline.clone(), secrets)))
 }
 
 pub async fn put_pipeline(
     Path(name): Path<String>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Pipeline>, ApiError> {
+    let secrets = params.flag("include_secrets")?;
     let pipeline = store::mutate(
         move |doc| registry::put_pipeline(doc, &name, body, &now_rfc3339()),
         STORE_DEADLINE,
     )
     .await?;
-    Ok(Json(pipeline))
+    Ok(Json(shown_pipeline(pipeline, secrets)))
 }
 
 pub async fn delete_pipeline(Path(name): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -10,6 +10,8 @@ use super::error::{Errors, Loc};
 pub const CAMERA_SOURCE: &str = "camera.source";
 pub const FPS_REDUCER: &str = "core.fps_reducer";
 pub const PUBLISH_VIDEO: &str = "stream.publish_video";
+/// The node setting that holds a secret (`camera.source` with its own `rtsp_url`).
+const PASSWORD: &str = "password";
 /// Operators this service runs itself.
 pub const RUNNABLE: [&str; 3] = [CAMERA_SOURCE, FPS_REDUCER, PUBLISH_VIDEO];
 
@@ -175,6 +177,43 @@ impl Pipeline {
     /// Who generated it (`stream_publication` for implicit camera pipelines), if anyone.
     pub fn generated_by(&self) -> Option<&str> {
         self.graph.streaming_meta("generated_by")
+    }
+
+    /// A copy safe to show: node `password` settings (a camera source's stream password)
+    /// replaced by the marker.
+    pub fn redacted(&self) -> Pipeline {
+        let mut copy = self.clone();
+        for node in &mut copy.graph.nodes {
+            if let Some(password) = node.config.get_mut(PASSWORD) {
+                if password.as_str().is_some_and(|p| !p.is_empty()) {
+                    *password = Value::from(super::transmission::REDACTED);
+                }
+            }
+        }
+        copy
+    }
+
+    /// Puts back stored node passwords where a client sent the redaction marker.
+    pub fn restore_redacted_passwords(&mut self, stored: Option<&Pipeline>) {
+        for node in &mut self.graph.nodes {
+            if node.config.get(PASSWORD).and_then(Value::as_str)
+                != Some(super::transmission::REDACTED)
+            {
+                continue;
+            }
+            let kept = stored
+                .and_then(|p| p.graph.node(&node.id))
+                .and_then(|n| n.config.get(PASSWORD))
+                .cloned();
+            match kept {
+                Some(password) => {
+                    node.config.insert(PASSWORD.into(), password);
+                }
+                None => {
+                    node.config.remove(PASSWORD);
+                }
+            }
+        }
     }
 
     /// Operators of the graph this service cannot run, in graph order.

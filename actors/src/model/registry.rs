@@ -136,6 +136,7 @@ pub fn put_pipeline(
     if let Some(stored) = doc.pipeline(name) {
         refuse_generated_pipeline(stored)?;
     }
+    pipeline.restore_redacted_passwords(doc.pipeline(name));
     refuse_generated_pipeline(&pipeline)?;
     if !doc.is_known_host(&pipeline.processing_server_id) {
         return Err(ModelError::invalid(

@@ -452,6 +452,7 @@ impl StreamingSettings {
             .map(Transmission::redacted)
             .collect();
         copy.cameras = self.cameras.iter().map(Camera::redacted).collect();
+        copy.pipelines = self.pipelines.iter().map(Pipeline::redacted).collect();
         for server in &mut copy.processing_servers {
             if server.password.is_some() {
                 server.password = Some(REDACTED.to_string());
