@@ -32,6 +32,9 @@ async fn mirror(root: PathBuf) -> String {
 fn release(base_url: String, cache: &Path) -> Release {
     Release {
         binary: "mediamtx",
+        packaging: toposync_actors::engine::install::Packaging::TarGz,
+        explicit_env: "TOPOSYNC_STREAMING_ENGINE_PATH",
+        expected_sha256: None,
         version: "v9.9.9".into(),
         explicit_path: None,
         cache_root: cache.to_path_buf(),
@@ -226,5 +229,52 @@ async fn an_explicit_path_wins_and_must_exist() {
     assert_eq!(
         release.installed().unwrap(),
         Some(dir.path().join("mediamtx"))
+    );
+}
+
+/// go2rtc ships a bare executable and no checksums file: the digest comes from the environment
+/// (`TOPOSYNC_STREAMING_GO2RTC_SHA256`), and a wrong one installs nothing.
+#[tokio::test]
+async fn a_raw_binary_is_verified_against_a_given_digest() {
+    use toposync_actors::engine::install::Packaging;
+    let mirror_dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let binary = b"#!/bin/sh\necho sidecar\n";
+    std::fs::create_dir_all(mirror_dir.path().join("v9.9.9")).unwrap();
+    std::fs::write(mirror_dir.path().join("v9.9.9/go2rtc_linux_amd64"), binary).unwrap();
+    let base = mirror(mirror_dir.path().to_path_buf()).await;
+    let go2rtc = |digest: String| Release {
+        binary: "go2rtc",
+        packaging: Packaging::Raw,
+        explicit_env: "TOPOSYNC_STREAMING_GO2RTC_PATH",
+        expected_sha256: Some(digest),
+        ..release(base.clone(), cache.path())
+    };
+
+    let wrong = go2rtc("0".repeat(64));
+    let err = wrong
+        .ensure(Arc::new(Progress::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InstallError::Checksum(_)), "{err}");
+    assert!(
+        leftovers(cache.path()).is_empty(),
+        "nothing half-installed: {:?}",
+        leftovers(cache.path())
+    );
+
+    let right = go2rtc(hex(&Sha256::digest(binary)));
+    let path = right.ensure(Arc::new(Progress::default())).await.unwrap();
+    assert_eq!(
+        path,
+        cache
+            .path()
+            .join("streaming/go2rtc/v9.9.9/linux-x64/go2rtc")
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), binary);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o111,
+        0o111
     );
 }

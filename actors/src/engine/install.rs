@@ -1,6 +1,7 @@
-//! Finding, downloading and installing a release binary (MediaMTX; go2rtc reuses it): an explicit
-//! path from the environment, else the version cache, else the release download verified against
-//! the release's `checksums.sha256`, extracted safely and installed atomically.
+//! Finding, downloading and installing a release binary (MediaMTX, go2rtc): an explicit path from
+//! the environment, else the version cache, else the release download verified against a
+//! SHA-256 (the release's `checksums.sha256`, or a digest given in the environment), extracted
+//! safely when it is an archive, and installed atomically.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -17,6 +18,12 @@ use sha2::{Digest, Sha256};
 pub struct Release {
     /// File name of the executable (`mediamtx`).
     pub binary: &'static str,
+    /// How the release ships it.
+    pub packaging: Packaging,
+    /// The variable that names an explicit binary (for error messages).
+    pub explicit_env: &'static str,
+    /// A digest to verify against instead of the release's `checksums.sha256`.
+    pub expected_sha256: Option<String>,
     pub version: String,
     /// An explicit binary (or a directory holding it): no cache, no download.
     pub explicit_path: Option<PathBuf>,
@@ -25,6 +32,14 @@ pub struct Release {
     /// Release base; assets are at `{base}/{version}/{asset}`.
     pub base_url: String,
     pub platform: Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packaging {
+    /// `<binary>_<version>_<os>_<arch>.tar.gz` holding the binary (MediaMTX).
+    TarGz,
+    /// The bare executable `<binary>_<os>_<arch>` (go2rtc on Linux).
+    Raw,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,6 +142,9 @@ impl Release {
     pub fn mediamtx(version: &str) -> Result<Release, InstallError> {
         Ok(Release {
             binary: "mediamtx",
+            packaging: Packaging::TarGz,
+            explicit_env: "TOPOSYNC_STREAMING_ENGINE_PATH",
+            expected_sha256: None,
             version: version.to_string(),
             explicit_path: env_path("TOPOSYNC_STREAMING_ENGINE_PATH"),
             cache_root: env_path("TOPOSYNC_STREAMING_ENGINE_CACHE_DIR")
@@ -143,12 +161,49 @@ impl Release {
         })
     }
 
-    /// `mediamtx_v1.16.2_linux_amd64.tar.gz`
+    /// go2rtc as configured by `TOPOSYNC_STREAMING_GO2RTC_PATH`,
+    /// `TOPOSYNC_STREAMING_GO2RTC_CACHE_DIR`, `TOPOSYNC_STREAMING_GO2RTC_DOWNLOAD_BASE_URL` and
+    /// `TOPOSYNC_STREAMING_GO2RTC_SHA256` (go2rtc releases publish no checksums file, so a
+    /// download needs either that digest or a mirror that serves `checksums.sha256`).
+    pub fn go2rtc(version: &str) -> Result<Release, InstallError> {
+        Ok(Release {
+            binary: "go2rtc",
+            packaging: Packaging::Raw,
+            explicit_env: "TOPOSYNC_STREAMING_GO2RTC_PATH",
+            expected_sha256: std::env::var("TOPOSYNC_STREAMING_GO2RTC_SHA256")
+                .ok()
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty()),
+            version: version.to_string(),
+            explicit_path: env_path("TOPOSYNC_STREAMING_GO2RTC_PATH"),
+            cache_root: env_path("TOPOSYNC_STREAMING_GO2RTC_CACHE_DIR")
+                .unwrap_or_else(|| home().join(".toposync").join("runtime")),
+            base_url: std::env::var("TOPOSYNC_STREAMING_GO2RTC_DOWNLOAD_BASE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "https://github.com/AlexxIT/go2rtc/releases/download".into())
+                .trim_end_matches('/')
+                .to_string(),
+            platform: Platform::current()?,
+        })
+    }
+
+    /// `mediamtx_v1.16.2_linux_amd64.tar.gz`, `go2rtc_linux_amd64`.
     pub fn asset(&self) -> String {
-        format!(
-            "{}_{}_{}_{}.tar.gz",
-            self.binary, self.version, self.platform.os, self.platform.arch
-        )
+        match self.packaging {
+            Packaging::TarGz => format!(
+                "{}_{}_{}_{}.tar.gz",
+                self.binary, self.version, self.platform.os, self.platform.arch
+            ),
+            Packaging::Raw => {
+                let os = if self.platform.os == "darwin" {
+                    "mac"
+                } else {
+                    self.platform.os
+                };
+                format!("{}_{os}_{}", self.binary, self.platform.arch)
+            }
+        }
     }
 
     pub fn install_dir(&self) -> PathBuf {
@@ -175,7 +230,8 @@ impl Release {
                 Ok(Some(path))
             } else {
                 Err(InstallError::MissingExplicit(format!(
-                    "TOPOSYNC_STREAMING_ENGINE_PATH points to a missing {} binary: {}",
+                    "{} points to a missing {} binary: {}",
+                    self.explicit_env,
                     self.binary,
                     path.display()
                 )))
@@ -199,18 +255,23 @@ impl Release {
     async fn download(&self, progress: &Progress) -> Result<PathBuf, InstallError> {
         let client = http_client()?;
         let asset = self.asset();
-        let checksums_url = format!("{}/{}/checksums.sha256", self.base_url, self.version);
-        let checksums = fetch(&client, &checksums_url, Duration::from_secs(30))
-            .await?
-            .text()
-            .await
-            .map_err(|err| {
-                InstallError::Download(format!(
-                    "Failed to download {checksums_url}: {}",
-                    chain(&err)
-                ))
-            })?;
-        let expected = expected_sha256(&checksums, &asset)?;
+        let expected = match &self.expected_sha256 {
+            Some(digest) => digest.clone(),
+            None => {
+                let checksums_url = format!("{}/{}/checksums.sha256", self.base_url, self.version);
+                let checksums = fetch(&client, &checksums_url, Duration::from_secs(30))
+                    .await?
+                    .text()
+                    .await
+                    .map_err(|err| {
+                        InstallError::Download(format!(
+                            "Failed to download {checksums_url}: {}",
+                            chain(&err)
+                        ))
+                    })?;
+                expected_sha256(&checksums, &asset)?
+            }
+        };
 
         let dir = self.install_dir();
         fs::create_dir_all(&dir)?;
@@ -240,12 +301,17 @@ impl Release {
                     self.binary
                 )));
             }
+            drop(file);
             let binary = self.binary;
             let target = self.cached_binary();
             let archive = archive_path.clone();
-            tokio::task::spawn_blocking(move || install_from_tar_gz(&archive, binary, &target))
-                .await
-                .map_err(|err| InstallError::Io(err.to_string()))?
+            let packaging = self.packaging;
+            tokio::task::spawn_blocking(move || match packaging {
+                Packaging::TarGz => install_from_tar_gz(&archive, binary, &target),
+                Packaging::Raw => install_raw(&archive, &target),
+            })
+            .await
+            .map_err(|err| InstallError::Io(err.to_string()))?
         }
         .await;
         let _ = fs::remove_file(&archive_path);
@@ -334,6 +400,16 @@ pub fn install_from_tar_gz(
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Installs a downloaded bare executable as `target`, atomically.
+fn install_raw(download: &Path, target: &Path) -> Result<(), InstallError> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    fs::File::open(download)?.sync_all()?;
+    set_executable(download)?;
+    fs::rename(download, target)?;
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 fn extract_to(archive: &Path, binary: &str, tmp: &Path) -> Result<(), InstallError> {
@@ -445,6 +521,9 @@ mod tests {
     fn asset_and_cache_layout() {
         let release = Release {
             binary: "mediamtx",
+            packaging: Packaging::TarGz,
+            explicit_env: "TOPOSYNC_STREAMING_ENGINE_PATH",
+            expected_sha256: None,
             version: "v1.16.2".into(),
             explicit_path: None,
             cache_root: PathBuf::from("/cache"),
@@ -458,6 +537,17 @@ mod tests {
         assert_eq!(
             release.cached_binary(),
             PathBuf::from("/cache/streaming/mediamtx/v1.16.2/linux-x64/mediamtx")
+        );
+        let go2rtc = Release {
+            binary: "go2rtc",
+            packaging: Packaging::Raw,
+            version: "v1.9.14".into(),
+            ..release
+        };
+        assert_eq!(go2rtc.asset(), "go2rtc_linux_amd64");
+        assert_eq!(
+            go2rtc.cached_binary(),
+            PathBuf::from("/cache/streaming/go2rtc/v1.9.14/linux-x64/go2rtc")
         );
     }
 }
