@@ -18,6 +18,7 @@ pub mod playback;
 pub mod publishers;
 pub mod reconcile;
 pub mod root;
+pub mod sidecar;
 pub mod stills;
 pub mod store;
 pub mod supervision;
