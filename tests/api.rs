@@ -757,7 +757,7 @@ mod urls {
             urls["warnings"],
             json!([
                 "Engine is not running. URLs are based on preferred ports.",
-                "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version."
+                "go2rtc binary is unavailable: not installed (POST /api/streams/mse/download, or set TOPOSYNC_STREAMING_GO2RTC_PATH)"
             ])
         );
         let outputs = urls["outputs"].as_array().unwrap();
@@ -924,6 +924,7 @@ mod snapshot {
             vec![
                 "store",
                 "engine",
+                "sidecar",
                 "transmissions_supervisor",
                 "pipelines_supervisor",
                 "demand",
@@ -937,7 +938,7 @@ mod snapshot {
         let name = format!("transmission:{id}");
         let (_, tree) = service.get("/runtime/actors").await;
         assert_eq!(transmission_actors(&tree), vec![name.clone()]);
-        let node = &tree["children"][2]["children"][0];
+        let node = &tree["children"][3]["children"][0];
         assert_eq!(node["state"]["outputs"][0]["engine_path"], "front-door");
         assert_eq!(node["state"]["writers"], json!([]));
 
@@ -946,7 +947,7 @@ mod snapshot {
         service.put(&format!("/transmissions/{id}"), &changed).await;
         let (_, tree) = service.get("/runtime/actors").await;
         assert_eq!(
-            tree["children"][2]["children"][0]["state"]["outputs"][0]["engine_path"],
+            tree["children"][3]["children"][0]["state"]["outputs"][0]["engine_path"],
             "porch"
         );
 
@@ -2212,7 +2213,7 @@ mod playback_plan {
             mse["blocking_errors"],
             json!([
                 "MediaMTX engine is not running; MSE needs the internal RTSP output.",
-                "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version."
+                "go2rtc binary is unavailable: not installed (POST /api/streams/mse/download, or set TOPOSYNC_STREAMING_GO2RTC_PATH)"
             ])
         );
         assert_eq!(plan["transports"][2]["output_id"], "hls_stable_apple_tv");

@@ -303,7 +303,7 @@ mod lifecycle {
             urls["warnings"],
             json!([
                 "Open HLS media access is enabled. Use it only on trusted LAN or for diagnostics.",
-                "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version."
+                "go2rtc binary is unavailable: not installed (POST /api/streams/mse/download, or set TOPOSYNC_STREAMING_GO2RTC_PATH)"
             ]),
             "no engine warning once it runs"
         );
@@ -1639,5 +1639,272 @@ mod home_assistant {
             .post("/transmissions/nope/webrtc/offer", &json!({"sdp": offer}))
             .await;
         assert_eq!(code, 404);
+    }
+}
+
+/// MSE through the go2rtc sidecar. go2rtc cannot be downloaded here, so its TEST STAND-IN
+/// (`stand-ins/`) runs in its place and speaks the recorded MSE session.
+mod mse {
+    use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    #[tokio::test]
+    async fn a_browser_session_is_relayed_through_a_lazily_started_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = dir.path().join("paths.json");
+        std::fs::write(
+            &paths,
+            json!({"items": [{"name": "door", "ready": true, "readers": []}]}).to_string(),
+        )
+        .unwrap();
+        let go2rtc = toposync_test_stand_ins::go2rtc_stand_in();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_ENGINE_PATH", &mediamtx_stand_in()),
+                ("STAND_IN_PATHS_FILE", &paths),
+                ("TOPOSYNC_STREAMING_GO2RTC_PATH", &go2rtc),
+            ],
+        ))
+        .await;
+        let api_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        service
+            .patch(
+                "/settings",
+                &json!({"engine": {"mse_sidecar": {"api_port": api_port}}}),
+            )
+            .await;
+        start_engine(&service).await;
+        let (_, created) = service
+            .post("/transmissions", &json!({"name": "Door", "path": "door", "outputs": [{"id": "hls", "protocol": "hls"}]}))
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let (_, status) = service.get("/mse/status").await;
+        assert_eq!(
+            status["running"], false,
+            "idle until the first viewer: {status}"
+        );
+
+        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
+        let mse = urls["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["protocol"] == "mse")
+            .cloned();
+        let path = mse.expect("an MSE URL while the sidecar can start")["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let host = service
+            .base
+            .trim_start_matches("http://")
+            .trim_end_matches("/api/streams")
+            .to_string();
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{host}{path}"))
+            .await
+            .unwrap();
+        let mut statuses = Vec::new();
+        loop {
+            let Some(Ok(Message::Text(text))) = socket.next().await else {
+                panic!("status messages first")
+            };
+            let message: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(message["type"], "status", "{message}");
+            statuses.push(message["message"].as_str().unwrap().to_string());
+            if message["stream"] == "mse-door" {
+                break;
+            }
+        }
+        assert_eq!(statuses.len(), 4, "{statuses:?}");
+        // Now the browser talks to go2rtc through the proxy.
+        socket
+            .send(Message::Text(
+                r#"{"type":"mse","value":"avc1.640029"}"#.into(),
+            ))
+            .await
+            .unwrap();
+        let Some(Ok(Message::Text(mime))) = socket.next().await else {
+            panic!("the MIME message")
+        };
+        assert!(mime.contains("video/mp4"), "{mime}");
+        let Some(Ok(Message::Binary(init))) = socket.next().await else {
+            panic!("the init segment")
+        };
+        assert_eq!(&init[4..8], b"ftyp");
+        let Some(Ok(Message::Binary(fragment))) = socket.next().await else {
+            panic!("a fragment")
+        };
+        assert_eq!(&fragment[4..8], b"moof");
+
+        let (_, status) = service.get("/mse/status").await;
+        assert_eq!(status["running"], true, "{status}");
+        assert_eq!(status["mse_sessions"], 1);
+        assert_eq!(status["api_port"], api_port);
+        let pid = status["pid"].as_u64().unwrap() as u32;
+        let config = std::fs::read_to_string(status["config_path"].as_str().unwrap()).unwrap();
+        assert!(config.contains("mse-door"), "{config}");
+        socket.close(None).await.unwrap();
+        eventually(PATIENCE, || async {
+            let (_, status) = service.get("/mse/status").await;
+            (status["mse_sessions"] == 0).then_some(())
+        })
+        .await;
+
+        // A token for another transport is refused at once.
+        let jsmpeg = urls["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["protocol"] == "jsmpeg")
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .replace("/jsmpeg/", "/mse/");
+        let (mut refused, _) = tokio_tungstenite::connect_async(format!("ws://{host}{jsmpeg}"))
+            .await
+            .unwrap();
+        match refused.next().await {
+            Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1008),
+            other => panic!("expected a 1008 close, got {other:?}"),
+        }
+
+        let (code, stopped) = service.post("/mse/stop", &json!({})).await;
+        assert_eq!(code, 200, "{stopped}");
+        assert_eq!(stopped["running"], false);
+        assert_eq!(stopped["enabled"], false);
+        assert!(!is_alive(pid), "go2rtc {pid} still runs");
+        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
+        assert!(
+            !urls["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["protocol"] == "mse"),
+            "disabled: no MSE"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_binary_or_network_mse_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (code, body) = service.post("/mse/download", &json!({})).await;
+        assert_eq!(code, 503, "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Failed to download"),
+            "{body}"
+        );
+        let (code, body) = service.post("/mse/start", &json!({})).await;
+        assert_eq!(code, 503, "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("go2rtc binary is unavailable"),
+            "{body}"
+        );
+    }
+}
+
+mod real_mse {
+    use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    /// Runs only with a real MediaMTX and a real go2rtc (`TOPOSYNC_STREAMING_ENGINE_PATH`,
+    /// `TOPOSYNC_STREAMING_GO2RTC_PATH`): a browser's MSE request gets real fMP4 of the
+    /// placeholder the publisher encodes.
+    #[tokio::test]
+    async fn real_go2rtc_serves_fmp4_of_a_published_output() {
+        let (Some(engine), Some(go2rtc)) = (
+            std::env::var_os("TOPOSYNC_STREAMING_ENGINE_PATH"),
+            std::env::var_os("TOPOSYNC_STREAMING_GO2RTC_PATH"),
+        ) else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "real_mse: skipped: set TOPOSYNC_STREAMING_ENGINE_PATH and TOPOSYNC_STREAMING_GO2RTC_PATH to real binaries to run it"
+            );
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_ENGINE_PATH", Path::new(&engine)),
+                ("TOPOSYNC_STREAMING_GO2RTC_PATH", Path::new(&go2rtc)),
+            ],
+        ))
+        .await;
+        let api_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        service
+            .patch(
+                "/settings",
+                &json!({"engine": {"mse_sidecar": {"api_port": api_port}}}),
+            )
+            .await;
+        start_engine(&service).await;
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Door", "path": "door", "outputs": [
+                {"id": "hls", "protocol": "hls", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
+        let path = urls["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["protocol"] == "mse")
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let host = service
+            .base
+            .trim_start_matches("http://")
+            .trim_end_matches("/api/streams")
+            .to_string();
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{host}{path}"))
+            .await
+            .unwrap();
+        loop {
+            let Some(Ok(Message::Text(text))) = socket.next().await else {
+                panic!("status messages")
+            };
+            assert!(!text.contains("\"error\""), "{text}");
+            if text.contains("mse-door") {
+                break;
+            }
+        }
+        socket
+            .send(Message::Text(
+                r#"{"type":"mse","value":"avc1.640029,avc1.42E01E"}"#.into(),
+            ))
+            .await
+            .unwrap();
+        let Some(Ok(Message::Text(mime))) = socket.next().await else {
+            panic!("MIME")
+        };
+        assert!(mime.contains("video/mp4"), "{mime}");
+        let Some(Ok(Message::Binary(init))) = socket.next().await else {
+            panic!("init segment")
+        };
+        assert_eq!(&init[4..8], b"ftyp");
     }
 }

@@ -14,6 +14,7 @@ use crate::engine::signals::EngineEvent;
 use crate::engine::{ENGINE, EngineActor, EngineArgs, EngineMsg, engine_subscriber};
 use crate::jsmpeg::{JSMPEG, JsmpegMsg, JsmpegSupervisor};
 use crate::pipelines::{PIPELINES, PipelinesMsg, PipelinesSupervisor, pipelines_subscriber};
+use crate::sidecar::{SIDECAR, SidecarActor, SidecarMsg, sidecar_subscriber};
 use crate::store::{STORE, SettingsSubscriber, StoreActor, StoreMsg};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
@@ -31,6 +32,7 @@ const WIRING_DEADLINE: Duration = Duration::from_secs(10);
 pub enum ChildKind {
     Store,
     Engine,
+    Sidecar,
     Transmissions,
     Pipelines,
     Demand,
@@ -39,9 +41,10 @@ pub enum ChildKind {
 
 impl ChildKind {
     /// Start order; shutdown runs it backwards, so publishers stop before the engine they feed.
-    const ALL: [ChildKind; 6] = [
+    const ALL: [ChildKind; 7] = [
         ChildKind::Store,
         ChildKind::Engine,
+        ChildKind::Sidecar,
         ChildKind::Transmissions,
         ChildKind::Pipelines,
         ChildKind::Demand,
@@ -53,6 +56,7 @@ impl ChildKind {
         match self {
             ChildKind::Store => STORE,
             ChildKind::Engine => ENGINE,
+            ChildKind::Sidecar => SIDECAR,
             ChildKind::Transmissions => TRANSMISSIONS,
             ChildKind::Pipelines => PIPELINES,
             ChildKind::Demand => DEMAND,
@@ -65,6 +69,7 @@ impl ChildKind {
         match self {
             ChildKind::Store => "store",
             ChildKind::Engine => "engine",
+            ChildKind::Sidecar => "sidecar",
             ChildKind::Transmissions => "transmissions_supervisor",
             ChildKind::Pipelines => "pipelines_supervisor",
             ChildKind::Demand => "demand",
@@ -78,6 +83,7 @@ impl ChildKind {
         match self {
             ChildKind::Store | ChildKind::Jsmpeg => None,
             ChildKind::Engine => Some(Box::new(engine_subscriber(ActorRef::from(cell)))),
+            ChildKind::Sidecar => Some(Box::new(sidecar_subscriber(ActorRef::from(cell)))),
             ChildKind::Transmissions => {
                 Some(Box::new(transmissions_subscriber(ActorRef::from(cell))))
             }
@@ -91,6 +97,7 @@ impl ChildKind {
         match self {
             ChildKind::Store => Box::new(ActorRef::<StoreMsg>::from(cell)),
             ChildKind::Engine => Box::new(ActorRef::<EngineMsg>::from(cell)),
+            ChildKind::Sidecar => Box::new(ActorRef::<SidecarMsg>::from(cell)),
             ChildKind::Transmissions => Box::new(ActorRef::<TransmissionsMsg>::from(cell)),
             ChildKind::Pipelines => Box::new(ActorRef::<PipelinesMsg>::from(cell)),
             ChildKind::Demand => Box::new(ActorRef::<DemandMsg>::from(cell)),
@@ -295,6 +302,10 @@ async fn spawn(
                 .0
                 .get_cell()
         }
+        ChildKind::Sidecar => Actor::spawn_linked(name, SidecarActor, data_dir.to_path_buf(), link)
+            .await?
+            .0
+            .get_cell(),
         ChildKind::Transmissions => {
             let args = TransmissionsArgs {
                 logs_dir: data_dir.join("runtime").join("streaming").join("logs"),

@@ -7,6 +7,7 @@ mod extract;
 mod home_assistant;
 mod ingest;
 mod media;
+mod mse;
 mod publications;
 mod registry;
 mod runtime;
@@ -74,6 +75,12 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         )
         .route("/wizard/create-pipeline", post(publications::wizard))
         .route("/jsmpeg/status", get(media::jsmpeg_status))
+        .route("/mse/status", get(mse::status))
+        .route("/mse/download", post(mse::download))
+        .route("/mse/start", post(mse::start))
+        .route("/mse/stop", post(mse::stop))
+        .route("/mse/restart", post(mse::restart))
+        .route("/media/mse/{engine_path}/ws", get(mse::socket))
         .route("/home-assistant/cameras", get(home_assistant::cameras))
         .route(
             "/transmissions/{id}/webrtc/offer",

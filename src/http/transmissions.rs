@@ -20,10 +20,6 @@ const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(50
 use toposync_actors::store;
 use toposync_actors::urls::{OutputUrl, UrlRequest, UrlsResponse, resolve_urls};
 
-/// Said while MSE is enabled in settings: the go2rtc sidecar is not part of this version yet.
-const MSE_NOT_BUILT: &str =
-    "MSE sidecar unavailable: the go2rtc sidecar is not implemented in this version.";
-
 const OPEN_HLS_WARNING: &str =
     "Open HLS media access is enabled. Use it only on trusted LAN or for diagnostics.";
 
@@ -249,6 +245,21 @@ pub async fn signed_urls(
             transport: Some(transport),
         })
     };
+    // MSE is offered while the sidecar could start (it may stay stopped until the first viewer).
+    let mse_blocked = if engine.mse_sidecar.enabled {
+        match toposync_actors::sidecar::sidecar() {
+            Some(sidecar) => ask(
+                &sidecar,
+                toposync_actors::sidecar::SidecarMsg::Blocking,
+                HEALTH_DEADLINE * 4,
+            )
+            .await
+            .unwrap_or_else(|_| Some("MSE sidecar unavailable: it did not answer.".into())),
+            None => Some("MSE sidecar unavailable: it is restarting.".into()),
+        }
+    } else {
+        None
+    };
     let mut outputs = Vec::new();
     for output in &resolved.outputs {
         let mut entry = serde_json::to_value(output).expect("URLs serialize");
@@ -269,21 +280,32 @@ pub async fn signed_urls(
             entry["url_expires_at_unix"] = json!(now + ttl);
             entry["renew_after_unix"] = json!(renew_after);
         }
+        let signed_entry = |transport: Transport, kind: &str, url: String| {
+            let mut entry = serde_json::to_value(output).expect("URLs serialize");
+            entry["protocol"] = json!(kind);
+            entry["url"] = json!(format!("{url}?media_token={}", sign(output, transport)));
+            entry["requires_auth"] = json!(false);
+            entry["auth_username"] = Value::Null;
+            entry["media_auth_type"] = json!("signed_url");
+            entry["url_expires_at_unix"] = json!(now + ttl);
+            entry["renew_after_unix"] = json!(renew_after);
+            entry
+        };
         outputs.push(entry);
+        if engine.mse_sidecar.enabled && mse_blocked.is_none() {
+            outputs.push(signed_entry(
+                Transport::Mse,
+                "mse",
+                format!("/api/streams/media/mse/{path}/ws"),
+            ));
+        }
         // Every HLS output also plays over JSMpeg through this service (a path on this API; the
         // client makes it a ws:// or wss:// URL, as the original's clients do).
-        let mut jsmpeg = serde_json::to_value(output).expect("URLs serialize");
-        jsmpeg["protocol"] = json!("jsmpeg");
-        jsmpeg["url"] = json!(format!(
-            "/api/streams/media/jsmpeg/{path}/ws?media_token={}",
-            sign(output, Transport::Jsmpeg)
+        outputs.push(signed_entry(
+            Transport::Jsmpeg,
+            "jsmpeg",
+            format!("/api/streams/media/jsmpeg/{path}/ws"),
         ));
-        jsmpeg["requires_auth"] = json!(false);
-        jsmpeg["auth_username"] = Value::Null;
-        jsmpeg["media_auth_type"] = json!("signed_url");
-        jsmpeg["url_expires_at_unix"] = json!(now + ttl);
-        jsmpeg["renew_after_unix"] = json!(renew_after);
-        outputs.push(jsmpeg);
     }
     let mut answer = serde_json::to_value(&resolved).expect("URLs serialize");
     answer["outputs"] = Value::Array(outputs);
@@ -291,8 +313,8 @@ pub async fn signed_urls(
         if !signed_hls {
             warnings.push(json!(OPEN_HLS_WARNING));
         }
-        if engine.mse_sidecar.enabled {
-            warnings.push(json!(MSE_NOT_BUILT));
+        if let Some(reason) = &mse_blocked {
+            warnings.push(json!(reason));
         }
     }
     answer["hls_warnings"] = json!([]);

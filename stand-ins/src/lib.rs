@@ -1,20 +1,31 @@
-//! What tests and benchmarks use to start the real parts around the service: the MediaMTX TEST
-//! STAND-IN binary of this crate, and the GStreamer RTSP test camera (`tests/cameras/`).
+//! What tests and benchmarks use to start the parts around the service: the TEST STAND-IN
+//! binaries of this crate (MediaMTX, go2rtc), and the GStreamer RTSP test camera
+//! (`tests/cameras/`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// The `mediamtx-stand-in` binary next to the running test or bench executable, built first if
-/// this build has not made it yet.
+/// The `mediamtx-stand-in` binary next to the running test or bench executable.
 pub fn mediamtx_stand_in() -> PathBuf {
+    stand_in("mediamtx-stand-in")
+}
+
+/// The `go2rtc-stand-in` binary next to the running test executable.
+pub fn go2rtc_stand_in() -> PathBuf {
+    stand_in("go2rtc-stand-in")
+}
+
+/// A stand-in binary of this crate next to the running test or bench executable, built first if
+/// this build has not made it yet.
+fn stand_in(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the current executable");
     // target/<profile>/deps/<test> -> target/<profile>
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("tests and benches live in target/<profile>/deps");
-    let path = profile_dir.join("mediamtx-stand-in");
+    let path = profile_dir.join(name);
     if !path.exists() {
         let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         build.args(["build", "--quiet", "-p", "toposync-test-stand-ins"]);
@@ -23,7 +34,7 @@ pub fn mediamtx_stand_in() -> PathBuf {
         }
         assert!(
             build.status().expect("cargo runs").success(),
-            "building the stand-in failed"
+            "building the stand-ins failed"
         );
     }
     path

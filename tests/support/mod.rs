@@ -31,6 +31,8 @@ impl Service {
         command
             // Only what a test passes decides which engine runs (a developer may have a real one set).
             .env_remove("TOPOSYNC_STREAMING_ENGINE_PATH")
+            .env_remove("TOPOSYNC_STREAMING_GO2RTC_PATH")
+            .env_remove("TOPOSYNC_STREAMING_GO2RTC_SHA256")
             .env("TOPOSYNC_LOG", "warn")
             // Never reach out to the internet from tests, whatever a test forgets to set.
             .env(
@@ -39,6 +41,14 @@ impl Service {
             )
             .env(
                 "TOPOSYNC_STREAMING_ENGINE_CACHE_DIR",
+                data_dir.join("cache"),
+            )
+            .env(
+                "TOPOSYNC_STREAMING_GO2RTC_DOWNLOAD_BASE_URL",
+                "http://127.0.0.1:9/unreachable",
+            )
+            .env(
+                "TOPOSYNC_STREAMING_GO2RTC_CACHE_DIR",
                 data_dir.join("cache"),
             )
             .envs(env.iter().map(|(k, v)| (k, v.as_os_str())));

@@ -30,6 +30,11 @@ enum Transport {
     Udp,
 }
 
+/// A free TCP port on `host`: `wanted` if it is free, else the nearest free one above it.
+pub fn free_tcp_near(host: IpAddr, wanted: u16) -> Option<u16> {
+    pick_port(host, wanted, Transport::Tcp, &HashSet::new())
+}
+
 /// Picks every port on `bind_host`, never the same one twice. Warnings name each move.
 pub fn resolve(
     bind_host: IpAddr,

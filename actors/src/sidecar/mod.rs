@@ -1,3 +1,6 @@
 //! The go2rtc sidecar for MSE playback in browsers.
 
+pub mod actor;
 pub mod config;
+
+pub use actor::{SIDECAR, SidecarActor, SidecarMsg, sidecar, sidecar_subscriber};

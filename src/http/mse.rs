@@ -1,0 +1,299 @@
+//! MSE through the go2rtc sidecar: its status and controls, and the signed WebSocket that relays
+//! go2rtc's fMP4 session to a browser (text control messages and binary fragments, both ways).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message as Upstream;
+use toposync_actors::Runtime;
+use toposync_actors::engine::EngineMsg;
+use toposync_actors::media_token::{Transport, now_unix};
+use toposync_actors::model::edit::now_rfc3339;
+use toposync_actors::model::transmission::{Protocol, normalize_path_slug};
+use toposync_actors::sidecar::config::stream_name;
+use toposync_actors::sidecar::{SidecarMsg, sidecar};
+use toposync_actors::store;
+use toposync_actors::supervision::{AskError, ask};
+
+use super::STORE_DEADLINE;
+use super::error::ApiError;
+use super::extract::Params;
+
+/// Starting go2rtc includes waiting for its API (3 s).
+const SIDECAR_DEADLINE: Duration = Duration::from_secs(8);
+const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(620);
+/// An MSE viewer keeps its output demanded this long, renewed while it watches.
+const MSE_PRIME: Duration = Duration::from_secs(45);
+const PATH_READY_TIMEOUT: Duration = Duration::from_secs(8);
+
+fn actor() -> Result<ractor::ActorRef<SidecarMsg>, ApiError> {
+    sidecar().ok_or_else(|| ApiError::unavailable("MSE sidecar", AskError::Unavailable))
+}
+
+async fn call<T: Send + 'static>(
+    request: impl FnOnce(ractor::RpcReplyPort<T>) -> SidecarMsg,
+    deadline: Duration,
+) -> Result<T, ApiError> {
+    ask(&actor()?, request, deadline)
+        .await
+        .map_err(|err| ApiError::unavailable("MSE sidecar", err))
+}
+
+pub async fn status() -> Result<Json<Value>, ApiError> {
+    let status = call(SidecarMsg::Status, SIDECAR_DEADLINE).await?;
+    Ok(Json(json!(status)))
+}
+
+pub async fn download() -> Result<Json<Value>, ApiError> {
+    let path = call(SidecarMsg::Download, DOWNLOAD_DEADLINE)
+        .await?
+        .map_err(|err| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err))?;
+    let status = call(SidecarMsg::Status, SIDECAR_DEADLINE).await?;
+    Ok(Json(json!({"binary_path": path, "status": status})))
+}
+
+/// `POST /mse/start`: enables the sidecar in settings and runs it until `/mse/stop`.
+pub async fn start() -> Result<Json<Value>, ApiError> {
+    set_enabled(true).await?;
+    call(SidecarMsg::Start, SIDECAR_DEADLINE)
+        .await?
+        .map_err(|err| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err))?;
+    status().await
+}
+
+/// `POST /mse/stop`: stops go2rtc and disables the sidecar in settings.
+pub async fn stop() -> Result<Json<Value>, ApiError> {
+    call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
+    set_enabled(false).await?;
+    status().await
+}
+
+pub async fn restart() -> Result<Json<Value>, ApiError> {
+    call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
+    start().await
+}
+
+async fn set_enabled(enabled: bool) -> Result<(), ApiError> {
+    store::mutate(
+        move |doc| {
+            let patch = json!({"engine": {"mse_sidecar": {"enabled": enabled}}});
+            toposync_actors::model::edit::patch_settings(doc, patch, &now_rfc3339()).map(|_| ())
+        },
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `WS /media/mse/{engine_path}/ws?media_token=…`: a browser's MSE session, relayed to go2rtc.
+/// Before relaying, JSON status messages say what is happening; failures send
+/// `{"type":"error",...}` and close with 1011; bad tokens close with 1008 at once.
+pub async fn socket(
+    State(runtime): State<Arc<Runtime>>,
+    Path(engine_path): Path<String>,
+    params: Params,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let path = normalize_path_slug(&engine_path, "");
+    let token = params.get("media_token").unwrap_or("").to_string();
+    let target = authorize(&runtime, &path, &token).await;
+    upgrade.on_upgrade(move |socket| async move {
+        match target {
+            Ok((transmission_id, output_id)) => {
+                session(socket, path, transmission_id, output_id).await
+            }
+            Err(reason) => close(socket, 1008, reason).await,
+        }
+    })
+}
+
+/// The (transmission, output) a token grants for this path, if it does.
+async fn authorize(runtime: &Runtime, path: &str, token: &str) -> Result<(String, String), String> {
+    if path.is_empty() {
+        return Err("Invalid media path".into());
+    }
+    let claims = runtime
+        .media_tokens
+        .verify_for(token, Transport::Mse, path, now_unix())
+        .map_err(|err| err.detail().to_string())?;
+    let revision = store::read(STORE_DEADLINE)
+        .await
+        .map_err(|err| format!("{err:?}"))?;
+    let transmission = revision
+        .settings
+        .transmission(&claims.transmission_id)
+        .filter(|t| t.enabled && t.host_server_id == "local")
+        .ok_or("media_token_invalid")?;
+    transmission
+        .enabled_outputs()
+        .find(|o| {
+            o.id == claims.output_id
+                && o.protocol == Protocol::Hls
+                && transmission.engine_path(o) == path
+        })
+        .ok_or("media_token_invalid")?;
+    Ok((claims.transmission_id, claims.output_id))
+}
+
+fn status_message(message: &str) -> Message {
+    Message::Text(
+        json!({"type": "status", "message": message, "value": message})
+            .to_string()
+            .into(),
+    )
+}
+
+async fn fail(mut socket: WebSocket, message: String) {
+    let _ = socket
+        .send(Message::Text(
+            json!({"type": "error", "message": message, "value": message})
+                .to_string()
+                .into(),
+        ))
+        .await;
+    close(socket, 1011, message).await;
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: String) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+async fn session(mut socket: WebSocket, path: String, transmission_id: String, output_id: String) {
+    let _ = socket
+        .send(status_message("Priming MSE backing stream demand."))
+        .await;
+    prime(&transmission_id, &output_id).await;
+    let _ = socket
+        .send(status_message("Waiting for MSE backing RTSP path."))
+        .await;
+    if !path_ready(&path).await {
+        return fail(
+            socket,
+            "MSE backing RTSP path did not become ready before timeout.".into(),
+        )
+        .await;
+    }
+    let _ = socket
+        .send(status_message("Starting MSE go2rtc sidecar."))
+        .await;
+    let Some(sidecar) = sidecar() else {
+        return fail(socket, "MSE sidecar did not start.".into()).await;
+    };
+    let api_port = match ask(&sidecar, SidecarMsg::EnsureRunning, SIDECAR_DEADLINE).await {
+        Ok(Ok(port)) => port,
+        Ok(Err(err)) => return fail(socket, format!("Failed to start MSE sidecar: {err}")).await,
+        Err(err) => return fail(socket, format!("Failed to start MSE sidecar: {err:?}")).await,
+    };
+    let stream = stream_name(&path);
+    let _ = socket
+        .send(Message::Text(
+            json!({"type": "status", "message": "Connecting to MSE go2rtc WebSocket.",
+                   "value": "Connecting to MSE go2rtc WebSocket.", "stream": stream})
+            .to_string()
+            .into(),
+        ))
+        .await;
+    let upstream_url = format!("ws://127.0.0.1:{api_port}/api/ws?src={stream}");
+    let upstream = match tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(&upstream_url),
+    )
+    .await
+    {
+        Ok(Ok((upstream, _))) => upstream,
+        Ok(Err(err)) => return fail(socket, format!("MSE upstream WebSocket failed: {err}")).await,
+        Err(_) => return fail(socket, "MSE upstream WebSocket failed: timeout".into()).await,
+    };
+    let _ = sidecar.send_message(SidecarMsg::SessionOpened);
+    relay(socket, upstream, &transmission_id, &output_id).await;
+    let _ = sidecar.send_message(SidecarMsg::SessionClosed);
+}
+
+/// Text and binary both ways until either side closes; the demand is renewed meanwhile.
+async fn relay(
+    socket: WebSocket,
+    upstream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    transmission_id: &str,
+    output_id: &str,
+) {
+    let (mut to_client, mut from_client) = socket.split();
+    let (mut to_go2rtc, mut from_go2rtc) = upstream.split();
+    let mut renew = tokio::time::interval(MSE_PRIME / 3);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            message = from_client.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    if to_go2rtc.send(Upstream::Text(text.as_str().into())).await.is_err() { break; }
+                }
+                Some(Ok(Message::Binary(data))) => {
+                    if to_go2rtc.send(Upstream::Binary(data)).await.is_err() { break; }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                _ => break,
+            },
+            message = from_go2rtc.next() => match message {
+                Some(Ok(Upstream::Text(text))) => {
+                    if to_client.send(Message::Text(text.as_str().into())).await.is_err() { break; }
+                }
+                Some(Ok(Upstream::Binary(data))) => {
+                    if to_client.send(Message::Binary(data)).await.is_err() { break; }
+                }
+                Some(Ok(Upstream::Ping(_) | Upstream::Pong(_) | Upstream::Frame(_))) => {}
+                _ => break,
+            },
+            _ = renew.tick() => prime(transmission_id, output_id).await,
+        }
+    }
+    let _ = to_go2rtc.close().await;
+    let _ = to_client.close().await;
+}
+
+async fn prime(transmission_id: &str, output_id: &str) {
+    use toposync_actors::demand::{DemandMsg, OutputFilter, demand};
+    let Some(actor) = demand() else { return };
+    let _ = ask(
+        &actor,
+        |reply| DemandMsg::Prime {
+            transmission_id: transmission_id.to_string(),
+            filter: OutputFilter {
+                output_id: Some(output_id.to_string()),
+                quality_profile_id: None,
+            },
+            ttl: MSE_PRIME,
+            reply,
+        },
+        Duration::from_secs(2),
+    )
+    .await;
+}
+
+/// Polls the engine until the path has a publisher (ready), up to `PATH_READY_TIMEOUT`.
+async fn path_ready(path: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + PATH_READY_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(engine) = toposync_actors::engine::engine() {
+            if let Ok(Ok(paths)) = ask(&engine, EngineMsg::Paths, Duration::from_secs(2)).await {
+                if paths.iter().any(|p| p.name == path && p.ready) {
+                    return true;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
