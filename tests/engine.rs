@@ -1791,6 +1791,47 @@ mod mse {
     }
 
     #[tokio::test]
+    async fn a_killed_go2rtc_is_restarted_while_wanted() {
+        let dir = tempfile::tempdir().unwrap();
+        let go2rtc = toposync_test_stand_ins::go2rtc_stand_in();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_ENGINE_PATH", &mediamtx_stand_in()),
+                ("TOPOSYNC_STREAMING_GO2RTC_PATH", &go2rtc),
+            ],
+        ))
+        .await;
+        let api_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        service
+            .patch(
+                "/settings",
+                &json!({"engine": {"mse_sidecar": {"api_port": api_port}}}),
+            )
+            .await;
+        start_engine(&service).await;
+        let (code, started) = service.post("/mse/start", &json!({})).await;
+        assert_eq!(code, 200, "{started}");
+        let pid = started["pid"].as_u64().unwrap();
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        let restarted = eventually(PATIENCE, || async {
+            let (_, status) = service.get("/mse/status").await;
+            (status["running"] == true && status["pid"].as_u64().is_some_and(|p| p != pid))
+                .then_some(status)
+        })
+        .await;
+        assert_eq!(restarted["restart_count"], 1, "{restarted}");
+        assert!(
+            restarted["last_error"].is_null(),
+            "cleared once running again: {restarted}"
+        );
+    }
+
+    #[tokio::test]
     async fn without_binary_or_network_mse_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let service = Service::start(dir.path());
