@@ -2012,6 +2012,46 @@ mod jsmpeg {
     }
 
     #[tokio::test]
+    async fn with_no_writer_the_viewer_sees_the_placeholder_colour() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Dark", "path": "dark", "placeholder": "black", "outputs": [
+                    {"id": "hls", "protocol": "hls", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap();
+        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
+        let path = urls["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["protocol"] == "jsmpeg")
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let host = service
+            .base
+            .trim_start_matches("http://")
+            .trim_end_matches("/api/streams");
+        let mut socket = connect(&format!("ws://{host}{path}")).await;
+        let file = dir.path().join("dark.ts");
+        std::fs::write(&file, mpeg_ts(&mut socket, 32 * 1024).await).unwrap();
+        let frame = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&file)
+            .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            .output()
+            .unwrap()
+            .stdout;
+        assert_eq!(frame.len(), 320 * 240 * 3);
+        assert!(frame.iter().all(|v| *v < 24), "the black placeholder");
+    }
+
+    #[tokio::test]
     async fn the_third_viewer_of_a_transmission_and_bad_tokens_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let service = Service::start(dir.path());
