@@ -25,13 +25,7 @@ async fn with_stand_in(dir: &Path) -> Service {
 /// Tests run in parallel, each with its own engine: give each its own preferred ports (fresh
 /// ones from the OS) so two engines never race for the defaults.
 async fn isolated(service: Service) -> Service {
-    let free_tcp = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let free_tcp = || support::free_port();
     let free_udp = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -1310,11 +1304,7 @@ mod bypass_chaos {
     async fn a_dead_camera_restarts_with_backoff_and_disturbs_nobody() {
         let (service, rtsp, _, dir) = engine_without_rtsp().await;
         let root = service.base.trim_end_matches("/api/streams").to_string();
-        let refused = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let refused = support::free_port();
         let camera = json!({"id": "dead", "sources": [{"id": "main", "role": "main",
             "origin": {"rtsp_url": format!("rtsp://127.0.0.1:{refused}/cam")}}]});
         let response = service
@@ -1649,6 +1639,27 @@ mod mse {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
 
+    /// The service with the stand-in engine (running) and the go2rtc stand-in, on free ports.
+    async fn with_sidecar(dir: &Path, extra: &[(&str, &Path)]) -> (Service, u16) {
+        let go2rtc = toposync_test_stand_ins::go2rtc_stand_in();
+        let engine = mediamtx_stand_in();
+        let mut env: Vec<(&str, &Path)> = vec![
+            ("TOPOSYNC_STREAMING_ENGINE_PATH", &engine),
+            ("TOPOSYNC_STREAMING_GO2RTC_PATH", &go2rtc),
+        ];
+        env.extend_from_slice(extra);
+        let service = isolated(Service::start_with(dir, &env)).await;
+        let api_port = support::free_port();
+        service
+            .patch(
+                "/settings",
+                &json!({"engine": {"mse_sidecar": {"api_port": api_port}}}),
+            )
+            .await;
+        start_engine(&service).await;
+        (service, api_port)
+    }
+
     #[tokio::test]
     async fn a_browser_session_is_relayed_through_a_lazily_started_sidecar() {
         let dir = tempfile::tempdir().unwrap();
@@ -1658,28 +1669,8 @@ mod mse {
             json!({"items": [{"name": "door", "ready": true, "readers": []}]}).to_string(),
         )
         .unwrap();
-        let go2rtc = toposync_test_stand_ins::go2rtc_stand_in();
-        let service = isolated(Service::start_with(
-            dir.path(),
-            &[
-                ("TOPOSYNC_STREAMING_ENGINE_PATH", &mediamtx_stand_in()),
-                ("STAND_IN_PATHS_FILE", &paths),
-                ("TOPOSYNC_STREAMING_GO2RTC_PATH", &go2rtc),
-            ],
-        ))
-        .await;
-        let api_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        service
-            .patch(
-                "/settings",
-                &json!({"engine": {"mse_sidecar": {"api_port": api_port}}}),
-            )
-            .await;
-        start_engine(&service).await;
+        let (service, api_port) =
+            with_sidecar(dir.path(), &[("STAND_IN_PATHS_FILE", &paths)]).await;
         let (_, created) = service
             .post("/transmissions", &json!({"name": "Door", "path": "door", "outputs": [{"id": "hls", "protocol": "hls"}]}))
             .await;
@@ -1793,27 +1784,7 @@ mod mse {
     #[tokio::test]
     async fn a_killed_go2rtc_is_restarted_while_wanted() {
         let dir = tempfile::tempdir().unwrap();
-        let go2rtc = toposync_test_stand_ins::go2rtc_stand_in();
-        let service = isolated(Service::start_with(
-            dir.path(),
-            &[
-                ("TOPOSYNC_STREAMING_ENGINE_PATH", &mediamtx_stand_in()),
-                ("TOPOSYNC_STREAMING_GO2RTC_PATH", &go2rtc),
-            ],
-        ))
-        .await;
-        let api_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        service
-            .patch(
-                "/settings",
-                &json!({"engine": {"mse_sidecar": {"api_port": api_port}}}),
-            )
-            .await;
-        start_engine(&service).await;
+        let (service, _) = with_sidecar(dir.path(), &[]).await;
         let (code, started) = service.post("/mse/start", &json!({})).await;
         assert_eq!(code, 200, "{started}");
         let pid = started["pid"].as_u64().unwrap();
@@ -1886,11 +1857,7 @@ mod real_mse {
             ],
         ))
         .await;
-        let api_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let api_port = support::free_port();
         service
             .patch(
                 "/settings",

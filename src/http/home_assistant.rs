@@ -131,7 +131,7 @@ pub async fn webrtc_offer(
             "Streaming engine is not running",
         )
     })?;
-    prime_entity(&id, &output.id).await;
+    super::demand::prime_output(&id, &output.id, HA_ENTITY_PRIME).await;
     let path = transmission.engine_path(output);
     let mut whep = toposync_actors::net::http_client()
         .post(format!("http://127.0.0.1:{}/{path}/whep", ports.webrtc))
@@ -174,23 +174,4 @@ pub async fn webrtc_offer(
     Ok(Json(
         json!({"transmission_id": id, "output_id": output.id, "answer_sdp": text}),
     ))
-}
-
-async fn prime_entity(transmission_id: &str, output_id: &str) {
-    use toposync_actors::demand::{DemandMsg, OutputFilter, demand};
-    let Some(actor) = demand() else { return };
-    let _ = toposync_actors::supervision::ask(
-        &actor,
-        |reply| DemandMsg::Prime {
-            transmission_id: transmission_id.to_string(),
-            filter: OutputFilter {
-                output_id: Some(output_id.to_string()),
-                quality_profile_id: None,
-            },
-            ttl: HA_ENTITY_PRIME,
-            reply,
-        },
-        Duration::from_secs(2),
-    )
-    .await;
 }

@@ -116,7 +116,8 @@ async fn open_session(
     .map_err(|refusal: Refusal| (refusal.close_code(), refusal.message()))
 }
 
-async fn close(mut socket: WebSocket, code: u16, reason: String) {
+/// Ends a socket with a close code and the reason.
+pub(super) async fn close(mut socket: WebSocket, code: u16, reason: String) {
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
             code,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -109,7 +109,7 @@ pub async fn socket(
             Ok((transmission_id, output_id)) => {
                 session(socket, path, transmission_id, output_id).await
             }
-            Err(reason) => close(socket, 1008, reason).await,
+            Err(reason) => super::media::close(socket, 1008, reason).await,
         }
     })
 }
@@ -158,23 +158,14 @@ async fn fail(mut socket: WebSocket, message: String) {
                 .into(),
         ))
         .await;
-    close(socket, 1011, message).await;
-}
-
-async fn close(mut socket: WebSocket, code: u16, reason: String) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await;
+    super::media::close(socket, 1011, message).await;
 }
 
 async fn session(mut socket: WebSocket, path: String, transmission_id: String, output_id: String) {
     let _ = socket
         .send(status_message("Priming MSE backing stream demand."))
         .await;
-    prime(&transmission_id, &output_id).await;
+    super::demand::prime_output(&transmission_id, &output_id, MSE_PRIME).await;
     let _ = socket
         .send(status_message("Waiting for MSE backing RTSP path."))
         .await;
@@ -256,30 +247,11 @@ async fn relay(
                 Some(Ok(Upstream::Ping(_) | Upstream::Pong(_) | Upstream::Frame(_))) => {}
                 _ => break,
             },
-            _ = renew.tick() => prime(transmission_id, output_id).await,
+            _ = renew.tick() => super::demand::prime_output(transmission_id, output_id, MSE_PRIME).await,
         }
     }
     let _ = to_go2rtc.close().await;
     let _ = to_client.close().await;
-}
-
-async fn prime(transmission_id: &str, output_id: &str) {
-    use toposync_actors::demand::{DemandMsg, OutputFilter, demand};
-    let Some(actor) = demand() else { return };
-    let _ = ask(
-        &actor,
-        |reply| DemandMsg::Prime {
-            transmission_id: transmission_id.to_string(),
-            filter: OutputFilter {
-                output_id: Some(output_id.to_string()),
-                quality_profile_id: None,
-            },
-            ttl: MSE_PRIME,
-            reply,
-        },
-        Duration::from_secs(2),
-    )
-    .await;
 }
 
 /// Polls the engine until the path has a publisher (ready), up to `PATH_READY_TIMEOUT`.

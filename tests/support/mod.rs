@@ -157,6 +157,14 @@ async fn into_parts(response: reqwest::Result<reqwest::Response>) -> (u16, Value
     (status, body)
 }
 
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Whether a process with this PID exists (and is not a zombie).
 pub fn is_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
