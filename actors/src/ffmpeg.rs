@@ -48,6 +48,15 @@ pub fn input_args(source: &str) -> Vec<String> {
     args
 }
 
+/// The `-vf` chain that paces to `fps` and contains the picture in `width`x`height`: scaled
+/// keeping its aspect, centred on black.
+pub fn contain_filter(fps: &str, (width, height): (u32, u32)) -> String {
+    format!(
+        "fps={fps},scale={width}:{height}:force_original_aspect_ratio=decrease,\
+         pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
+    )
+}
+
 /// `1280x720` and the like.
 fn is_size(text: &str) -> bool {
     text.split_once('x').is_some_and(|(w, h)| {

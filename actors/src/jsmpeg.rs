@@ -75,10 +75,7 @@ pub fn ffmpeg_args(size: (u32, u32), bitrate_kbps: i64, camera: Option<&str>) ->
             args.extend(crate::ffmpeg::input_args(url));
             args.extend([
                 "-vf".into(),
-                format!(
-                    "fps={ENCODER_FPS},scale={width}:{height}:force_original_aspect_ratio=decrease,\
-                     pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
-                ),
+                crate::ffmpeg::contain_filter(&ENCODER_FPS.to_string(), size),
             ]);
         }
     }

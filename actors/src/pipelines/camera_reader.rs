@@ -52,8 +52,8 @@ pub fn decoder_args(source: &str, (width, height): (u32, u32), fps: f64) -> Vec<
         .to_vec();
     args.extend(crate::ffmpeg::input_args(source));
     let filter = format!(
-        "fps={fps},scale={width}:{height}:force_original_aspect_ratio=decrease,\
-         pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,format=bgr24"
+        "{},format=bgr24",
+        crate::ffmpeg::contain_filter(&fps.to_string(), (width, height))
     );
     args.extend(["-an", "-vf", &filter, "-f", "rawvideo", "pipe:1"].map(String::from));
     args

@@ -198,10 +198,7 @@ pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) 
     if matches!(target.input, PublisherInput::RtspPull { .. }) {
         args.extend([
             "-vf".into(),
-            format!(
-                "fps={fps},scale={width}:{height}:force_original_aspect_ratio=decrease,\
-                 pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
-            ),
+            crate::ffmpeg::contain_filter(&fps, (width, height)),
         ]);
     }
     if let Some(kbps) = target.bitrate_kbps {
