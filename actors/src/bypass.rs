@@ -58,14 +58,7 @@ pub fn source_url(doc: &StreamingSettings, node: &Node) -> Option<String> {
         return source.input_url();
     }
     let camera = doc.camera(node.text("camera_id")?)?;
-    let source = match node.text("source_id") {
-        Some(id) => camera.live_source(id)?,
-        None => camera
-            .sources
-            .iter()
-            .find(|s| s.is_default && s.is_live_video())?,
-    };
-    source.input_url()
+    camera.video_source(node.text("source_id"))?.input_url()
 }
 
 /// Transmission id -> the camera its publishers pull, for every enabled local pipeline that is a

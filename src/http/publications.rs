@@ -135,11 +135,10 @@ pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
                 .ok_or_else(|| ModelError::NotFound("Transmission not found".into()))?;
             let camera_id = request.camera_id.trim().to_string();
             let camera = doc.camera(&camera_id).cloned().ok_or_else(|| ModelError::NotFound("Camera not found".into()))?;
-            let source = match request.camera_source_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                Some(id) => camera.live_source(id),
-                None => camera.sources.iter().find(|s| s.is_default && s.is_live_video()),
-            }
-            .ok_or_else(|| conflict("Camera source not found or disabled"))?;
+            let wanted = request.camera_source_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
+            let source = camera
+                .video_source(wanted)
+                .ok_or_else(|| conflict("Camera source not found or disabled"))?;
             let host = options
                 .processing_server_id
                 .as_deref()

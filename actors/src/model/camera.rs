@@ -202,6 +202,17 @@ impl Camera {
             .find(|s| s.id == source_id && s.is_live_video())
     }
 
+    /// The enabled video source `source_id` names, or the default one when it names none.
+    pub fn video_source(&self, source_id: Option<&str>) -> Option<&CameraSource> {
+        match source_id {
+            Some(id) => self.live_source(id),
+            None => self
+                .sources
+                .iter()
+                .find(|s| s.is_default && s.is_live_video()),
+        }
+    }
+
     pub fn has_ptz(&self) -> bool {
         self.sources
             .iter()
