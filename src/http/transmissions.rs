@@ -262,24 +262,11 @@ pub async fn signed_urls(
     };
     let mut outputs = Vec::new();
     for output in &resolved.outputs {
-        let mut entry = serde_json::to_value(output).expect("URLs serialize");
         if output.protocol != Protocol::Hls {
-            outputs.push(entry);
+            outputs.push(serde_json::to_value(output).expect("URLs serialize"));
             continue;
         }
         let path = &output.resolved_engine_path;
-        if signed_hls {
-            // Signed mode: HLS goes through this service's proxy, which checks the token.
-            entry["url"] = json!(format!(
-                "/api/streams/media/hls/{path}/index.m3u8?media_token={}",
-                sign(output, Transport::Hls)
-            ));
-            entry["requires_auth"] = json!(false);
-            entry["auth_username"] = Value::Null;
-            entry["media_auth_type"] = json!("signed_url");
-            entry["url_expires_at_unix"] = json!(now + ttl);
-            entry["renew_after_unix"] = json!(renew_after);
-        }
         let signed_entry = |transport: Transport, kind: &str, url: String| {
             let mut entry = serde_json::to_value(output).expect("URLs serialize");
             entry["protocol"] = json!(kind);
@@ -291,7 +278,16 @@ pub async fn signed_urls(
             entry["renew_after_unix"] = json!(renew_after);
             entry
         };
-        outputs.push(entry);
+        outputs.push(if signed_hls {
+            // Signed mode: HLS goes through this service's proxy, which checks the token.
+            signed_entry(
+                Transport::Hls,
+                "hls",
+                format!("/api/streams/media/hls/{path}/index.m3u8"),
+            )
+        } else {
+            serde_json::to_value(output).expect("URLs serialize")
+        });
         if engine.mse_sidecar.enabled && mse_blocked.is_none() {
             outputs.push(signed_entry(
                 Transport::Mse,
