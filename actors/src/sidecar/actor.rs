@@ -84,6 +84,7 @@ struct Running {
     generation: u64,
     api_port: u16,
     config: String,
+    stream_count: usize,
     started: SystemTime,
 }
 
@@ -380,6 +381,7 @@ async fn ensure_running(
         generation,
         api_port,
         config,
+        stream_count: streams.len(),
         started: SystemTime::now(),
     });
     state.last_error = None;
@@ -433,7 +435,7 @@ fn status(state: &SidecarState) -> SidecarStatus {
         log_path: state.dir.join("go2rtc.log"),
         warnings,
         restart_count: state.tracker.restarts,
-        stream_count: running.map_or(0, |r| r.config.matches("#tcp").count()),
+        stream_count: running.map_or(0, |r| r.stream_count),
         mse_sessions: state.sessions,
         pinned: state.pinned,
         download: state.progress.view(),
