@@ -47,85 +47,61 @@ fn bind_address(value: &str) -> String {
     }
 }
 
-fn serve_whep(listener: TcpListener) {
-    for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || {
-            let mut stream = stream;
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            let mut length = 0usize;
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                    break;
-                }
-                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0u8; length];
-            let _ = reader.read_exact(&mut body);
-            let offer = String::from_utf8_lossy(&body);
-            let well_formed = request_line.starts_with("POST ")
-                && request_line.contains("/whep")
-                && offer.starts_with("v=0\r\n")
-                && !offer.replace("\r\n", "").contains('\n');
-            let (status, kind, answer) = if well_formed {
-                (
-                    "201 Created",
-                    "application/sdp",
-                    "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=MediaMTX TEST STAND-IN answer\r\nt=0 0\r\n".to_string(),
-                )
-            } else {
-                (
-                    "400 Bad Request",
-                    "application/json",
-                    r#"{"status":"error","error":"failed to unmarshal SDP: EOF"}"#.to_string(),
-                )
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        });
+/// One HTTP/1.1 request as the stand-in's servers read it.
+struct Request {
+    line: String,
+    headers: Vec<String>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        self.headers
+            .iter()
+            .find(|h| h.to_ascii_lowercase().starts_with(&prefix))
+            .map(|h| h[prefix.len()..].trim())
+    }
+
+    fn path(&self) -> &str {
+        self.line.split_whitespace().nth(1).unwrap_or("/")
     }
 }
 
-fn serve_files(listener: TcpListener, dir: String) {
+/// Serves each connection on its own thread: reads one request, writes `handle`'s
+/// (status, content type, body) and closes.
+fn serve_http(
+    listener: TcpListener,
+    handle: impl Fn(&Request) -> (&'static str, &'static str, Vec<u8>) + Send + Sync + 'static,
+) {
+    let handle = std::sync::Arc::new(handle);
     for stream in listener.incoming().flatten() {
-        let dir = dir.clone();
+        let handle = handle.clone();
         std::thread::spawn(move || {
             let mut stream = stream;
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let mut headers = Vec::new();
             loop {
                 let mut header = String::new();
                 if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
                     break;
                 }
-                if header.to_ascii_lowercase().starts_with("authorization:") {
-                    log(&format!("INF [HLS] request with {}", header.trim()));
-                }
+                headers.push(header.trim_end().to_string());
             }
-            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-            let path = path
-                .split('?')
-                .next()
-                .unwrap_or("/")
-                .trim_start_matches('/');
-            let file = (!path.split('/').any(|part| part == ".." || part.is_empty()))
-                .then(|| std::fs::read(std::path::Path::new(&dir).join(path)).ok())
-                .flatten();
-            let (status, kind, body) = match file {
-                Some(body) if path.ends_with(".m3u8") => {
-                    ("200 OK", "application/vnd.apple.mpegurl", body)
-                }
-                Some(body) => ("200 OK", "video/mp2t", body),
-                None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+            let mut request = Request {
+                line,
+                headers,
+                body: Vec::new(),
             };
+            let length = request
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            request.body = vec![0u8; length];
+            let _ = reader.read_exact(&mut request.body);
+            let (status, kind, body) = handle(&request);
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
@@ -136,37 +112,60 @@ fn serve_files(listener: TcpListener, dir: String) {
     }
 }
 
-fn serve_api(listener: TcpListener) {
-    for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || {
-            let mut stream = stream;
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                    break;
-                }
-            }
-            let (status, body) = if request_line.starts_with("GET /v3/paths/list") {
-                let body = std::env::var("STAND_IN_PATHS_FILE")
-                    .ok()
-                    .and_then(|file| std::fs::read_to_string(file).ok())
-                    .unwrap_or_else(|| r#"{"itemCount":0,"pageCount":0,"items":[]}"#.to_string());
-                ("200 OK", body)
-            } else {
-                (
-                    "404 Not Found",
-                    r#"{"status":"error","error":"not found"}"#.to_string(),
-                )
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        });
+fn answer_whep(request: &Request) -> (&'static str, &'static str, Vec<u8>) {
+    let offer = String::from_utf8_lossy(&request.body);
+    let well_formed = request.line.starts_with("POST ")
+        && request.path().contains("/whep")
+        && offer.starts_with("v=0\r\n")
+        && !offer.replace("\r\n", "").contains('\n');
+    if well_formed {
+        let answer =
+            "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=MediaMTX TEST STAND-IN answer\r\nt=0 0\r\n";
+        ("201 Created", "application/sdp", answer.as_bytes().to_vec())
+    } else {
+        let error = r#"{"status":"error","error":"failed to unmarshal SDP: EOF"}"#;
+        (
+            "400 Bad Request",
+            "application/json",
+            error.as_bytes().to_vec(),
+        )
+    }
+}
+
+fn answer_file(dir: &str, request: &Request) -> (&'static str, &'static str, Vec<u8>) {
+    if let Some(auth) = request.header("authorization") {
+        log(&format!("INF [HLS] request with Authorization: {auth}"));
+    }
+    let path = request
+        .path()
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .trim_start_matches('/');
+    let file = (!path.split('/').any(|part| part == ".." || part.is_empty()))
+        .then(|| std::fs::read(std::path::Path::new(dir).join(path)).ok())
+        .flatten();
+    match file {
+        Some(body) if path.ends_with(".m3u8") => ("200 OK", "application/vnd.apple.mpegurl", body),
+        Some(body) => ("200 OK", "video/mp2t", body),
+        None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+    }
+}
+
+fn answer_api(request: &Request) -> (&'static str, &'static str, Vec<u8>) {
+    if request.line.starts_with("GET /v3/paths/list") {
+        let body = std::env::var("STAND_IN_PATHS_FILE")
+            .ok()
+            .and_then(|file| std::fs::read_to_string(file).ok())
+            .unwrap_or_else(|| r#"{"itemCount":0,"pageCount":0,"items":[]}"#.to_string());
+        ("200 OK", "application/json", body.into_bytes())
+    } else {
+        let error = r#"{"status":"error","error":"not found"}"#;
+        (
+            "404 Not Found",
+            "application/json",
+            error.as_bytes().to_vec(),
+        )
     }
 }
 
@@ -232,7 +231,7 @@ fn main() {
     if let Some(webrtc) = setting(&config, "webrtcAddress") {
         let listener = TcpListener::bind(bind_address(&webrtc)).expect("webrtc address free");
         log(&format!("INF [WebRTC] listener opened on {webrtc} (HTTP)"));
-        std::thread::spawn(move || serve_whep(listener));
+        std::thread::spawn(move || serve_http(listener, answer_whep));
     }
     if let (Ok(dir), Some(hls)) = (
         std::env::var("STAND_IN_HLS_DIR"),
@@ -240,13 +239,13 @@ fn main() {
     ) {
         let listener = TcpListener::bind(bind_address(&hls)).expect("hls address free");
         log(&format!("INF [HLS] listener opened on {hls}"));
-        std::thread::spawn(move || serve_files(listener, dir));
+        std::thread::spawn(move || serve_http(listener, move |r| answer_file(&dir, r)));
     }
     if std::env::var("STAND_IN_SKIP_API").is_err() {
         let api = setting(&config, "apiAddress").expect("apiAddress in config");
         let listener = TcpListener::bind(bind_address(&api)).expect("api address free");
         log(&format!("INF [API] listener opened on {api}"));
-        std::thread::spawn(move || serve_api(listener));
+        std::thread::spawn(move || serve_http(listener, answer_api));
     }
     let mut last = modified(&config_path);
     loop {
