@@ -1494,7 +1494,7 @@ mod registry {
     use super::*;
 
     fn api(service: &Service, path: &str) -> String {
-        format!("{}{path}", service.base.trim_end_matches("/api/streams"))
+        format!("{}{path}", service.root)
     }
 
     async fn send(
@@ -1880,23 +1880,7 @@ mod jsmpeg {
         service
             .send_solid_frame(&id, "cam", (320, 240), [0, 0, 255])
             .await;
-        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
-        let url = urls["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["protocol"] == "jsmpeg")
-            .unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let url = format!(
-            "ws://{}{url}",
-            service
-                .base
-                .trim_start_matches("http://")
-                .trim_end_matches("/api/streams")
-        );
+        let url = service.ws_url(&service.media_path(&id, "jsmpeg").await);
         (id, url)
     }
 
@@ -2023,21 +2007,8 @@ mod jsmpeg {
             )
             .await;
         let id = created["id"].as_str().unwrap();
-        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
-        let path = urls["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["protocol"] == "jsmpeg")
-            .unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let host = service
-            .base
-            .trim_start_matches("http://")
-            .trim_end_matches("/api/streams");
-        let mut socket = connect(&format!("ws://{host}{path}")).await;
+        let path = service.media_path(id, "jsmpeg").await;
+        let mut socket = connect(&service.ws_url(&path)).await;
         let file = dir.path().join("dark.ts");
         std::fs::write(&file, mpeg_ts(&mut socket, 32 * 1024).await).unwrap();
         let frame = std::process::Command::new("ffmpeg")
@@ -2104,7 +2075,7 @@ mod demo {
             .map(|t| t["id"].as_str().unwrap())
             .collect();
         assert_eq!(ids, ["tx-camera-demo-main-main", "tx-camera-demo-sub-sub"]);
-        let api = service.base.trim_end_matches("/api/streams").to_string();
+        let api = service.root.clone();
         let mut watcher = std::process::Command::new(support::BIN)
             .args(["watch", "--api", &api, "tx-camera-demo-sub-sub"])
             .stdout(std::process::Stdio::piped())
@@ -2215,7 +2186,7 @@ mod playback_plan {
         let service = Service::start(dir.path());
         let camera = json!({"id": "front", "name": "Front", "sources": [
             {"id": "zoom", "role": "zoom", "origin": {"rtsp_url": "rtsp://10.0.0.5/zoom"}}]});
-        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let root = service.root.clone();
         let response = service
             .http
             .post(format!("{root}/api/cameras"))
@@ -2285,7 +2256,7 @@ mod playback_plan {
         let camera = json!({"id": "front", "name": "Front", "sources": [
             {"id": "main", "role": "main", "origin": {"rtsp_url": "rtsp://10.0.0.5/main"}},
             {"id": "sub", "role": "sub", "origin": {"rtsp_url": "rtsp://10.0.0.5/sub"}}]});
-        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let root = service.root.clone();
         service
             .http
             .post(format!("{root}/api/cameras"))

@@ -1129,7 +1129,7 @@ mod cameras {
     async fn a_published_rtsp_camera_is_watchable_and_unpublishing_removes_everything() {
         let camera = TestCamera::start("640x360", 10);
         let (service, rtsp, _, dir) = engine_without_rtsp().await;
-        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let root = service.root.clone();
         let response = service
             .http
             .post(format!("{root}/api/cameras"))
@@ -1217,7 +1217,7 @@ mod cameras {
         // The demo camera (generated pattern) into a manual transmission, bypass forced off:
         // a camera reader decodes it and the publisher encodes the writer's frames from the pipe.
         let (service, rtsp, _, dir) = engine_without_rtsp().await;
-        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let root = service.root.clone();
         let camera = json!({"id": "pattern", "sources": [{"id": "main", "role": "main", "is_default": true,
                                                           "origin": {"rtsp_url": "demo:320x240"}}]});
         let response = service
@@ -1303,7 +1303,7 @@ mod bypass_chaos {
     #[tokio::test]
     async fn a_dead_camera_restarts_with_backoff_and_disturbs_nobody() {
         let (service, rtsp, _, dir) = engine_without_rtsp().await;
-        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let root = service.root.clone();
         let refused = support::free_port();
         let camera = json!({"id": "dead", "sources": [{"id": "main", "role": "main",
             "origin": {"rtsp_url": format!("rtsp://127.0.0.1:{refused}/cam")}}]});
@@ -1431,7 +1431,7 @@ mod hls_proxy {
         let id = created["id"].as_str().unwrap().to_string();
         let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
         let path = urls["outputs"][0]["url"].as_str().unwrap().to_string();
-        let root = service.base.trim_end_matches("/api/streams").to_string();
+        let root = service.root.clone();
         let playlist_url = format!("{root}{path}");
 
         let playlist = service.http.get(&playlist_url).send().await.unwrap();
@@ -1681,23 +1681,8 @@ mod mse {
             "idle until the first viewer: {status}"
         );
 
-        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
-        let mse = urls["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["protocol"] == "mse")
-            .cloned();
-        let path = mse.expect("an MSE URL while the sidecar can start")["url"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let host = service
-            .base
-            .trim_start_matches("http://")
-            .trim_end_matches("/api/streams")
-            .to_string();
-        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{host}{path}"))
+        let path = service.media_path(&id, "mse").await;
+        let (mut socket, _) = tokio_tungstenite::connect_async(service.ws_url(&path))
             .await
             .unwrap();
         let mut statuses = Vec::new();
@@ -1748,16 +1733,11 @@ mod mse {
         .await;
 
         // A token for another transport is refused at once.
-        let jsmpeg = urls["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["protocol"] == "jsmpeg")
-            .unwrap()["url"]
-            .as_str()
-            .unwrap()
+        let jsmpeg = service
+            .media_path(&id, "jsmpeg")
+            .await
             .replace("/jsmpeg/", "/mse/");
-        let (mut refused, _) = tokio_tungstenite::connect_async(format!("ws://{host}{jsmpeg}"))
+        let (mut refused, _) = tokio_tungstenite::connect_async(service.ws_url(&jsmpeg))
             .await
             .unwrap();
         match refused.next().await {
@@ -1873,22 +1853,8 @@ mod real_mse {
             )
             .await;
         let id = created["id"].as_str().unwrap().to_string();
-        let (_, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
-        let path = urls["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["protocol"] == "mse")
-            .unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let host = service
-            .base
-            .trim_start_matches("http://")
-            .trim_end_matches("/api/streams")
-            .to_string();
-        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{host}{path}"))
+        let path = service.media_path(&id, "mse").await;
+        let (mut socket, _) = tokio_tungstenite::connect_async(service.ws_url(&path))
             .await
             .unwrap();
         loop {

@@ -14,6 +14,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_toposync-streaming");
 /// A running `toposync-streaming serve`, killed (and reaped) when dropped.
 pub struct Service {
     child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub root: String,
+    /// `<root>/api/streams`.
     pub base: String,
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
@@ -72,6 +75,7 @@ impl Service {
         Service {
             child,
             base: format!("{address}/api/streams"),
+            root: address,
             data_dir: data_dir.to_path_buf(),
             http: toposync_actors::net::http_client(),
         }
@@ -103,6 +107,27 @@ impl Service {
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         into_parts(self.http.delete(self.url(path)).send().await).await
+    }
+
+    /// A `ws://` URL for a path on this service (media URLs are handed out as paths).
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.root.trim_start_matches("http://"))
+    }
+
+    /// The path of the first `protocol` URL (`mse`, `jsmpeg`, `hls`) URL resolution hands out for
+    /// a transmission.
+    pub async fn media_path(&self, transmission: &str, protocol: &str) -> String {
+        let (_, urls) = self
+            .get(&format!("/transmissions/{transmission}/urls"))
+            .await;
+        urls["outputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["protocol"] == protocol)
+            .and_then(|o| o["url"].as_str())
+            .unwrap_or_else(|| panic!("no {protocol} URL in {urls}"))
+            .to_string()
     }
 
     /// Posts one solid-colour BGR24 frame of `size` as `writer` of a transmission; the frame
