@@ -41,7 +41,15 @@ async fn isolated(service: Service) -> Service {
 }
 
 async fn start_engine(service: &Service) -> Value {
-    let (status, body) = service.post("/engine/start", &json!({})).await;
+    let (mut status, mut body) = service.post("/engine/start", &json!({})).await;
+    // Parallel tests' engines each probe for a free RTP/RTCP pair (not a preferred port) and
+    // may both pick the same one; the loser's retry resolves ports anew.
+    for _ in 0..3 {
+        if !body.to_string().contains("address already in use") {
+            break;
+        }
+        (status, body) = service.post("/engine/start", &json!({})).await;
+    }
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["running"], true, "{body}");
     assert_eq!(body["ready"], true, "{body}");
@@ -216,20 +224,31 @@ mod lifecycle {
         let (_, created) = service
             .post("/transmissions", &json!({"name": "Door", "path": "door", "outputs": [{"id": "main", "protocol": "rtsp"}]}))
             .await;
-        assert!(read(&status["config_path"]).contains("  door: {}"));
-        eventually(PATIENCE, || async {
-            read(&status["log_path"])
-                .contains("reloading configuration")
-                .then_some(())
-        })
-        .await;
+        // Applied through the engine's control API before the write answered; the file is
+        // left for the next start (MediaMTX's watcher drops quick changes).
+        let configured = || async {
+            let api = status["ports"]["api"].as_u64().unwrap();
+            let list: Value = service
+                .http
+                .get(format!("http://127.0.0.1:{api}/v3/config/paths/list"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            list.to_string()
+        };
+        assert!(configured().await.contains(r#""name":"door""#));
+        assert!(read(&status["log_path"]).contains("reloading configuration (API request)"));
+        assert!(!read(&status["config_path"]).contains("door"));
         service
             .delete(&format!(
                 "/transmissions/{}",
                 created["id"].as_str().unwrap()
             ))
             .await;
-        assert!(!read(&status["config_path"]).contains("door"));
+        assert!(!configured().await.contains("door"));
         let (_, after) = service.get("/engine/status").await;
         assert_eq!(
             pid_of(&after),
@@ -606,6 +625,280 @@ mod real_engine_publishing {
         .await;
         encoding(true).await;
         encoding(false).await;
+    }
+}
+
+/// Bursts of transmission changes against the real MediaMTX: its config-file watcher drops a
+/// change less than 1 s after the previous one, so only the control API makes these hold.
+mod real_engine_bursts {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// An FFmpeg RTSP reader counting the frames it decodes.
+    struct Reader {
+        child: Child,
+        frames: Arc<AtomicU64>,
+    }
+
+    impl Reader {
+        fn start(url: &str) -> Reader {
+            let mut child = Command::new("ffmpeg")
+                .args([
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-rtsp_transport",
+                    "tcp",
+                    "-i",
+                ])
+                .arg(url)
+                .args(["-f", "null", "-progress", "pipe:1", "-"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let frames = Arc::new(AtomicU64::new(0));
+            let counter = frames.clone();
+            let stdout = child.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if let Some(Ok(n)) = line.strip_prefix("frame=").map(|n| n.trim().parse()) {
+                        counter.store(n, Ordering::SeqCst);
+                    }
+                }
+            });
+            Reader { child, frames }
+        }
+
+        fn frames(&self) -> u64 {
+            self.frames.load(Ordering::SeqCst)
+        }
+
+        fn running(&mut self) -> bool {
+            matches!(self.child.try_wait(), Ok(None))
+        }
+    }
+
+    impl Drop for Reader {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn size(index: usize) -> (u64, u64) {
+        (320 + 32 * index as u64, 240)
+    }
+
+    async fn create(service: &Service, index: usize) -> String {
+        let (width, height) = size(index);
+        let (status, body) = service
+            .post(
+                "/transmissions",
+                &json!({"name": format!("Burst {index}"), "path": format!("burst-{index}"),
+                        "outputs": [{"id": "main", "protocol": "rtsp",
+                                     "resolution": {"width": width, "height": height}}]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    async fn prime(service: &Service, id: &str) {
+        let (status, body) = service
+            .post(&format!("/transmissions/{id}/demand/prime"), &json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Every URL probes as h264 at its size within `deadline`, probed in parallel.
+    async fn all_readable(urls: Vec<(String, (u64, u64))>, deadline: Duration) {
+        let probes = urls.into_iter().map(|(url, (width, height))| {
+            tokio::spawn(async move {
+                let expected = format!("h264,{width},{height}");
+                let started = std::time::Instant::now();
+                loop {
+                    let probed = url.clone();
+                    let got = tokio::task::spawn_blocking(move || probe_rtsp(&probed))
+                        .await
+                        .unwrap();
+                    if got.as_deref() == Some(expected.as_str()) {
+                        return Ok(());
+                    }
+                    if started.elapsed() > deadline {
+                        return Err(format!("{url}: {got:?}, expected {expected}"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        });
+        for result in futures_util::future::join_all(probes).await {
+            result.unwrap().unwrap();
+        }
+    }
+
+    async fn engine_api(service: &Service, route: &str) -> Value {
+        let (_, status) = service.get("/engine/status").await;
+        let api = status["ports"]["api"].as_u64().unwrap();
+        service
+            .http
+            .get(format!("http://127.0.0.1:{api}{route}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn configured_paths(service: &Service) -> Vec<String> {
+        let list = engine_api(service, "/v3/config/paths/list?itemsPerPage=1000").await;
+        let mut names: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    async fn user_names(service: &Service) -> Vec<String> {
+        let global = engine_api(service, "/v3/config/global/get").await;
+        global["authInternalUsers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| user["user"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn ten_transmissions_created_in_a_burst_are_all_readable() {
+        let Some(binary) = super::real_engine::real_binary() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_STREAMING_ENGINE_PATH", &binary)],
+        ))
+        .await;
+        let status = start_engine(&service).await;
+        let engine_pid = pid_of(&status);
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
+        let url = |index: usize| format!("rtsp://127.0.0.1:{rtsp}/burst-{index}");
+
+        let first = create(&service, 0).await;
+        prime(&service, &first).await;
+        all_readable(vec![(url(0), size(0))], PATIENCE).await;
+        let mut reader = Reader::start(&url(0));
+        eventually(PATIENCE, || async { (reader.frames() > 0).then_some(()) }).await;
+
+        let mut ids = Vec::new();
+        for index in 1..10 {
+            ids.push(create(&service, index).await);
+        }
+        let before = reader.frames();
+        for id in &ids {
+            prime(&service, id).await;
+        }
+        all_readable(
+            (1..10).map(|index| (url(index), size(index))).collect(),
+            Duration::from_secs(10),
+        )
+        .await;
+        eventually(PATIENCE, || async {
+            (reader.frames() > before + 20).then_some(())
+        })
+        .await;
+        assert!(
+            reader.running(),
+            "the first reader was dropped by the burst"
+        );
+        let (_, status) = service.get("/engine/status").await;
+        assert_eq!(
+            pid_of(&status),
+            engine_pid,
+            "the engine was restarted: {status}"
+        );
+        assert_eq!(status["config_applied"], true, "{status}");
+    }
+
+    #[tokio::test]
+    async fn updates_and_deletes_in_a_burst_leave_no_stale_path_or_user() {
+        let Some(binary) = super::real_engine::real_binary() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_STREAMING_ENGINE_PATH", &binary)],
+        ))
+        .await;
+        let status = start_engine(&service).await;
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
+        let mut ids = Vec::new();
+        for index in 0..10 {
+            ids.push(create(&service, index).await);
+        }
+        // Each gets a second output, reading the first needs credentials.
+        for (index, id) in ids.iter().enumerate() {
+            let (_, list) = service.get("/transmissions").await;
+            let mut transmission = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["id"] == id.as_str())
+                .unwrap()
+                .clone();
+            transmission["outputs"][0]["authentication"] = json!({"enabled": true, "username": format!("viewer{index}"), "password": "secret-pw"});
+            transmission["outputs"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"id": "hls", "protocol": "hls"}));
+            let (status, body) = service
+                .put(&format!("/transmissions/{id}"), &transmission)
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let mut expected: Vec<String> = (0..10)
+            .flat_map(|i| [format!("burst-{i}-hls"), format!("burst-{i}-main")])
+            .chain(["all_others".to_string(), "test".to_string()])
+            .collect();
+        expected.sort();
+        assert_eq!(configured_paths(&service).await, expected);
+        let users = user_names(&service).await;
+        for index in 0..10 {
+            assert!(users.contains(&format!("viewer{index}")), "{users:?}");
+        }
+        // The credentials are in force: a reader without them is refused, with them it reads.
+        prime(&service, &ids[3]).await;
+        let open = format!("rtsp://127.0.0.1:{rtsp}/burst-3-main");
+        let with_credentials = format!("rtsp://viewer3:secret-pw@127.0.0.1:{rtsp}/burst-3-main");
+        all_readable(vec![(with_credentials, size(3))], PATIENCE).await;
+        assert_eq!(probe_rtsp(&open), None);
+
+        for id in &ids {
+            let (status, body) = service.delete(&format!("/transmissions/{id}")).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        assert_eq!(configured_paths(&service).await, vec!["all_others", "test"]);
+        let users = user_names(&service).await;
+        assert!(
+            users.iter().all(|user| !user.starts_with("viewer")),
+            "{users:?}"
+        );
+        // Left: the API user, the anonymous reader and the publisher of the `test` path.
+        assert_eq!(users.len(), 3, "{users:?}");
+        assert_eq!(
+            users.iter().filter(|u| u.starts_with("pub_")).count(),
+            1,
+            "{users:?}"
+        );
     }
 }
 

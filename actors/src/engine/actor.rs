@@ -1,9 +1,11 @@
 //! The engine actor (registered `engine`): keeps MediaMTX as the settings want it. It installs the
 //! binary, resolves ports, renders the config, and supervises the [`EngineProcessActor`]: a process
 //! that dies is restarted with capped exponential backoff; a settings change that only touches
-//! paths or users rewrites the config, which MediaMTX reloads in place without dropping anyone;
-//! only bind host, ports or version changes restart the process.
+//! paths or users is applied through MediaMTX's control API (`control`) before the revision is
+//! acknowledged, without dropping anyone, and publishers get their URL only once their path's
+//! credentials are in force; only bind host, ports or version changes restart the process.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::config::{self, TEST_PATH, WebrtcEnv};
+use super::control;
 use super::credentials::PublishSecret;
 use super::install::{InstallError, Platform, Progress, ProgressView, Release};
 use super::ports::{self, EnginePorts};
@@ -29,6 +32,8 @@ use crate::supervision::restart::{RestartPolicy, RestartTracker};
 pub const ENGINE: &str = "engine";
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
 const LOGS_KEPT: usize = 8;
+/// How soon a path/user change the engine's API did not take is tried again.
+const SYNC_RETRY: Duration = Duration::from_secs(1);
 
 pub enum EngineMsg {
     /// A committed settings revision (from the store subscription).
@@ -59,6 +64,9 @@ pub enum EngineMsg {
     RetryStart {
         generation: u64,
     },
+    RetrySync {
+        generation: u64,
+    },
 }
 
 crate::observe_requests!(EngineMsg);
@@ -86,6 +94,10 @@ pub struct EngineStatus {
     pub warnings: Vec<String>,
     pub restart_count: u32,
     pub download: ProgressView,
+    /// The running engine has every path and user of the current settings in force.
+    pub config_applied: bool,
+    /// Why the last path/user change did not apply (it is retried every second).
+    pub config_error: Option<String>,
 }
 
 pub struct EngineArgs {
@@ -144,6 +156,12 @@ pub struct EngineState {
     generation: u64,
     ready_waiters: Vec<RpcReplyPort<Result<(), String>>>,
     download_waiters: Vec<RpcReplyPort<Result<PathBuf, String>>>,
+    /// Paths whose publish and read users the running engine has confirmed.
+    paths_in_force: BTreeSet<String>,
+    /// Publishers waiting for their path to come into force.
+    publish_waiters: Vec<(String, RpcReplyPort<Option<String>>)>,
+    config_error: Option<String>,
+    sync_retry_scheduled: bool,
 }
 
 impl Actor for EngineActor {
@@ -176,6 +194,10 @@ impl Actor for EngineActor {
             generation: 0,
             ready_waiters: Vec::new(),
             download_waiters: Vec::new(),
+            paths_in_force: BTreeSet::new(),
+            publish_waiters: Vec::new(),
+            config_error: None,
+            sync_retry_scheduled: false,
         })
     }
 
@@ -241,18 +263,12 @@ impl Actor for EngineActor {
                 let _ = reply.send(ports);
             }
             EngineMsg::PublishUrl(path, reply) => {
-                let url = state
-                    .running
-                    .as_ref()
-                    .filter(|r| r.pid.is_some())
-                    .map(|running| {
-                        let credentials = state.secret.credentials_for(&path);
-                        format!(
-                            "rtsp://{}:{}@127.0.0.1:{}/{path}",
-                            credentials.user, credentials.pass, running.ports.rtsp
-                        )
-                    });
-                let _ = reply.send(url);
+                let ready = state.running.as_ref().is_some_and(|r| r.pid.is_some());
+                if ready && !state.paths_in_force.contains(&path) && is_wanted(state, &path) {
+                    state.publish_waiters.push((path, reply));
+                } else {
+                    let _ = reply.send(publish_url(state, &path));
+                }
             }
             EngineMsg::Paths(reply) => match state.running.as_ref().filter(|r| r.pid.is_some()) {
                 Some(running) => {
@@ -297,6 +313,9 @@ impl Actor for EngineActor {
             EngineMsg::ProcessReady { pid } => {
                 if let Some(running) = &mut state.running {
                     running.pid = Some(pid);
+                    // The process read whichever file was there when it started; make sure
+                    // the current paths and users are what it enforces.
+                    sync_access(&myself, state).await;
                     if std::mem::take(&mut state.recovering) {
                         state.tracker.restarted(Instant::now());
                     }
@@ -320,6 +339,12 @@ impl Actor for EngineActor {
                             failed(&myself, state, format!("MediaMTX download failed: {err}"))
                         }
                     }
+                }
+            }
+            EngineMsg::RetrySync { generation } => {
+                state.sync_retry_scheduled = false;
+                if generation == state.generation {
+                    sync_access(&myself, state).await;
                 }
             }
             EngineMsg::RetryStart { generation } => {
@@ -372,11 +397,11 @@ async fn reconcile(myself: &ActorRef<EngineMsg>, state: &mut EngineState) {
     let key = RestartKey::of(&settings);
     if let Some(running) = &state.running {
         if running.key == key {
-            // Paths and users only: MediaMTX reloads the file in place, viewers stay connected.
-            let ports = running.ports;
-            if let Err(err) = write_config(state, &ports) {
-                tracing::error!(%err, "cannot rewrite the MediaMTX config");
-            }
+            // Paths and users only: applied through the API in place, viewers stay connected.
+            // The file is left alone while the process runs (the next start writes it anew):
+            // MediaMTX v1.16.2 deadlocks when a file-triggered reload meets an API config call,
+            // and its watcher drops a change less than 1 s after the previous one.
+            sync_access(myself, state).await;
             return;
         }
         tracing::info!("engine bind host, ports or version changed; restarting MediaMTX");
@@ -438,6 +463,7 @@ fn failed(myself: &ActorRef<EngineMsg>, state: &mut EngineState, reason: String)
     for waiter in state.ready_waiters.drain(..) {
         let _ = waiter.send(Err(reason.clone()));
     }
+    release_publish_waiters(state);
     let generation = state.generation;
     myself.send_after(delay, move || EngineMsg::RetryStart { generation });
 }
@@ -474,6 +500,69 @@ async fn stop_process(state: &mut EngineState) {
         let _ = state.events.send(EngineEvent::Stopped);
     }
     state.port_warnings.clear();
+    release_publish_waiters(state);
+}
+
+/// Applies the current paths and users to the running engine through its API; on failure the
+/// reason is shown in the status and the change is tried again shortly.
+async fn sync_access(myself: &ActorRef<EngineMsg>, state: &mut EngineState) {
+    let Some(running) = state.running.as_ref().filter(|r| r.pid.is_some()) else {
+        return;
+    };
+    let rules = config::path_rules(&state.settings, &state.secret);
+    let api = EngineApi::new(running.ports.api);
+    match control::sync(&api, &rules).await {
+        Ok(report) => {
+            if !report.added.is_empty() || !report.removed.is_empty() {
+                tracing::info!(added = ?report.added, removed = ?report.removed, "engine paths applied");
+            }
+            state.paths_in_force = rules.into_iter().map(|r| r.path).collect();
+            state.config_error = None;
+            let waiters = std::mem::take(&mut state.publish_waiters);
+            for (path, reply) in waiters {
+                if state.paths_in_force.contains(&path) || !is_wanted(state, &path) {
+                    let _ = reply.send(publish_url(state, &path));
+                } else {
+                    state.publish_waiters.push((path, reply));
+                }
+            }
+        }
+        Err(err) => {
+            tracing::warn!(%err, "engine path/user change did not apply; retrying");
+            state.config_error = Some(err);
+            if !std::mem::replace(&mut state.sync_retry_scheduled, true) {
+                let generation = state.generation;
+                myself.send_after(SYNC_RETRY, move || EngineMsg::RetrySync { generation });
+            }
+        }
+    }
+}
+
+fn is_wanted(state: &EngineState, path: &str) -> bool {
+    config::path_rules(&state.settings, &state.secret)
+        .iter()
+        .any(|rule| rule.path == path)
+}
+
+/// Where a publisher pushes `path`, once the running engine enforces that path's credentials.
+fn publish_url(state: &EngineState, path: &str) -> Option<String> {
+    let running = state.running.as_ref().filter(|r| r.pid.is_some())?;
+    if !state.paths_in_force.contains(path) {
+        return None;
+    }
+    let credentials = state.secret.credentials_for(path);
+    Some(format!(
+        "rtsp://{}:{}@127.0.0.1:{}/{path}",
+        credentials.user, credentials.pass, running.ports.rtsp
+    ))
+}
+
+/// The engine is gone: nothing is in force, and waiting publishers hear so now.
+fn release_publish_waiters(state: &mut EngineState) {
+    state.paths_in_force.clear();
+    for (_, reply) in state.publish_waiters.drain(..) {
+        let _ = reply.send(None);
+    }
 }
 
 fn write_config(state: &EngineState, ports: &EnginePorts) -> std::io::Result<()> {
@@ -500,6 +589,11 @@ fn status(state: &EngineState) -> EngineStatus {
     let installed = release.as_ref().and_then(|r| r.installed().ok().flatten());
     let running = state.running.as_ref();
     let mut warnings = state.port_warnings.clone();
+    if let Some(err) = &state.config_error {
+        warnings.push(format!(
+            "A settings change is not applied to the engine yet (retrying): {err}"
+        ));
+    }
     if !enabled {
         warnings.push("Engine is disabled in settings.".into());
     } else if running.is_none() {
@@ -543,6 +637,8 @@ fn status(state: &EngineState) -> EngineStatus {
         warnings,
         restart_count: state.tracker.restarts,
         download: state.progress.view(),
+        config_applied: running.is_some_and(|r| r.pid.is_some()) && state.config_error.is_none(),
+        config_error: state.config_error.clone(),
     }
 }
 

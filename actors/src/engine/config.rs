@@ -145,16 +145,16 @@ struct MediaMtxConfig {
     paths: Paths,
 }
 
-#[derive(Serialize)]
-struct AuthUser {
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuthUser {
     user: String,
     pass: String,
     ips: Vec<&'static str>,
     permissions: Vec<Permission>,
 }
 
-#[derive(Serialize)]
-struct Permission {
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Permission {
     action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
@@ -185,25 +185,9 @@ impl Serialize for Paths {
 /// poll and the 3 s stop debounce: about 9 s). The original's 60 s kept it a minute.
 pub const HLS_MUXER_CLOSE_AFTER: &str = "5s";
 
-pub fn render(
-    engine: &EngineSettings,
-    ports: &EnginePorts,
-    rules: &[PathRule],
-    env: &WebrtcEnv,
-) -> String {
-    let bind = bind_host(engine);
-    let address = |host: IpAddr, port: u16| {
-        if host.is_unspecified() {
-            format!(":{port}")
-        } else {
-            format!("{host}:{port}")
-        }
-    };
-    // With signed media URLs the service proxies HLS, so the engine's HLS stays on loopback.
-    let hls_host = match engine.media_auth.mode {
-        MediaAuthMode::SignedProxy => IpAddr::from([127, 0, 0, 1]),
-        MediaAuthMode::Open => bind,
-    };
+/// The engine's internal users: the local API user, then one user per distinct credential with
+/// its read/playback and publish grants. Sent whole to `/v3/config/global/patch` on a change.
+pub fn auth_users(rules: &[PathRule]) -> Vec<AuthUser> {
     let mut users = vec![AuthUser {
         user: "any".into(),
         pass: String::new(),
@@ -251,6 +235,29 @@ pub fn render(
             path: Some(path),
         });
     }
+    users
+}
+
+pub fn render(
+    engine: &EngineSettings,
+    ports: &EnginePorts,
+    rules: &[PathRule],
+    env: &WebrtcEnv,
+) -> String {
+    let bind = bind_host(engine);
+    let address = |host: IpAddr, port: u16| {
+        if host.is_unspecified() {
+            format!(":{port}")
+        } else {
+            format!("{host}:{port}")
+        }
+    };
+    // With signed media URLs the service proxies HLS, so the engine's HLS stays on loopback.
+    let hls_host = match engine.media_auth.mode {
+        MediaAuthMode::SignedProxy => IpAddr::from([127, 0, 0, 1]),
+        MediaAuthMode::Open => bind,
+    };
+    let users = auth_users(rules);
     let mut additional_hosts = engine.webrtc_additional_hosts.clone();
     for host in &env.additional_hosts {
         if !additional_hosts

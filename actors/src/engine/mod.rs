@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod config;
+pub mod control;
 pub mod credentials;
 pub mod install;
 pub mod ports;

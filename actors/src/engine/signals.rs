@@ -69,10 +69,15 @@ impl EngineApi {
         }
     }
 
+    /// A request to `route` (starting with `/v3/`) of the engine's API.
+    pub fn request(&self, method: reqwest::Method, route: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{route}", self.base))
+    }
+
     pub async fn paths(&self) -> Result<Vec<PathState>, String> {
+        // One page holds every path (MediaMTX pages lists at 100 by default).
         let response = self
-            .client
-            .get(format!("{}/v3/paths/list", self.base))
+            .request(reqwest::Method::GET, "/v3/paths/list?itemsPerPage=100000")
             .header("accept", "application/json")
             .timeout(Duration::from_millis(1200))
             .send()

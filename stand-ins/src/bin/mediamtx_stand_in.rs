@@ -8,6 +8,10 @@
 //! - on the RTSP address, answers any request with `404 Not Found` and logs MediaMTX's
 //!   `no stream is available on path '<path>'` line, as the real engine does for a reader
 //!   that arrives before any publisher;
+//! - keeps path configs for the control API (`GET /v3/config/paths/list`,
+//!   `POST /v3/config/paths/add/<name>`, `DELETE /v3/config/paths/delete/<name>`,
+//!   `PATCH /v3/config/global/patch`), starting from the config file's `paths`, logging
+//!   `reloading configuration (API request)` for each change as MediaMTX does;
 //! - logs `reloading configuration (file changed)` when the config file changes, like MediaMTX;
 //! - `STAND_IN_FAIL_AT_START=<code>` makes it log an ERR line and exit with that code at once;
 //!   `STAND_IN_SKIP_API=1` makes it never open the API (a hung start);
@@ -152,7 +156,60 @@ fn answer_file(dir: &str, request: &Request) -> (&'static str, &'static str, Vec
     }
 }
 
+/// The path configs as the control API keeps them: the config file's at start, then changed by
+/// `/v3/config/paths/add|delete` only (like MediaMTX, API changes are not written to the file).
+static CONFIGURED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The keys under `paths:` of the config the service rendered (`  name: {}` lines).
+fn config_paths(config: &str) -> Vec<String> {
+    config
+        .lines()
+        .skip_while(|line| *line != "paths:")
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.trim().strip_suffix(": {}"))
+        .map(|name| name.trim_matches('\'').to_string())
+        .collect()
+}
+
+fn ok_json(body: String) -> (&'static str, &'static str, Vec<u8>) {
+    ("200 OK", "application/json", body.into_bytes())
+}
+
 fn answer_api(request: &Request) -> (&'static str, &'static str, Vec<u8>) {
+    let route = request.path().split('?').next().unwrap_or("");
+    let method = request.line.split_whitespace().next().unwrap_or("");
+    let mut configured = CONFIGURED.lock().expect("configured paths");
+    if method == "GET" && route == "/v3/config/paths/list" {
+        let items: Vec<String> = configured
+            .iter()
+            .map(|name| format!(r#"{{"name":"{name}"}}"#))
+            .collect();
+        return ok_json(format!(
+            r#"{{"itemCount":{},"pageCount":1,"items":[{}]}}"#,
+            items.len(),
+            items.join(",")
+        ));
+    }
+    if let Some(name) = route.strip_prefix("/v3/config/paths/add/") {
+        if method == "POST" && !configured.iter().any(|p| p == name) {
+            configured.push(name.to_string());
+            log("INF reloading configuration (API request)");
+            return ok_json(String::new());
+        }
+    }
+    if let Some(name) = route.strip_prefix("/v3/config/paths/delete/") {
+        if let Some(index) = configured.iter().position(|p| p == name) {
+            configured.remove(index);
+            log("INF reloading configuration (API request)");
+            return ok_json(String::new());
+        }
+    }
+    if method == "PATCH" && route == "/v3/config/global/patch" {
+        log("INF reloading configuration (API request)");
+        return ok_json(String::new());
+    }
+    drop(configured);
     if request.line.starts_with("GET /v3/paths/list") {
         let body = std::env::var("STAND_IN_PATHS_FILE")
             .ok()
@@ -221,6 +278,7 @@ fn main() {
     }
     let config = std::fs::read_to_string(&config_path).expect("config readable");
     log(&format!("INF configuration loaded from {config_path}"));
+    *CONFIGURED.lock().expect("configured paths") = config_paths(&config);
     let rtsp =
         setting(&config, "rtspAddress").filter(|_| std::env::var("STAND_IN_SKIP_RTSP").is_err());
     if let Some(rtsp) = rtsp {
