@@ -2271,6 +2271,27 @@ mod playback_plan {
         assert_eq!(thumbnail["variant"]["id"], "sub");
         assert_eq!(thumbnail["selected_output"]["output_id"], "hls_quad_grid");
         assert_eq!(thumbnail["playback_plan"]["selected_transport"], "hls");
+        // The original's clients read these.
+        let tx = thumbnail["transmission"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(thumbnail["transmission_id"], tx.as_str());
+        assert_eq!(thumbnail["live_view"]["id"], "live-front-front");
+        assert_eq!(thumbnail["camera_id"], "front");
+        assert_eq!(thumbnail["camera_name"], "Front");
+        assert_eq!(thumbnail["camera_source_id"], "sub");
+        assert_eq!(thumbnail["source_role"], "sub");
+        // Only the variant's output is demanded: one encoder, not one per output.
+        let (_, demand) = service.get(&format!("/transmissions/{tx}/demand")).await;
+        let primed: Vec<&str> = demand["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["primed"] == true)
+            .map(|o| o["output_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(primed, vec!["hls_quad_grid"], "{demand}");
         let (_, fullscreen) = service
             .get("/camera-live-views/live-front-front/playback?context=fullscreen")
             .await;

@@ -262,16 +262,37 @@ pub async fn live_view_playback(
         })
         .ok_or_else(|| ApiError::not_found("Camera live variant not found"))?
         .clone();
-    if revision
+    // The camera and source names the original's clients label the player with (§2.12 step 3).
+    let mut camera_name = String::new();
+    let mut camera_source_name = String::new();
+    let mut source_role = None;
+    if let (Some(camera_id), Some(source_id)) = (&view.camera_id, &variant.camera_source_id) {
+        let camera = revision.settings.camera(camera_id);
+        let source = camera.and_then(|c| c.video_source(Some(source_id)));
+        let (Some(camera), Some(source)) = (camera, source) else {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "Camera source not found or disabled",
+            ));
+        };
+        camera_name = if camera.name.is_empty() {
+            camera.id.clone()
+        } else {
+            camera.name.clone()
+        };
+        camera_source_name = source.name.clone();
+        source_role = Some(source.role);
+    }
+    let Some(transmission) = revision
         .settings
         .transmission(&variant.transmission_id)
-        .is_none()
-    {
+        .cloned()
+    else {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "Transmission not found for live variant",
         ));
-    }
+    };
     let profile = variant
         .quality_profile_id
         .map(|p| json!(p).as_str().unwrap_or_default().to_string());
@@ -333,11 +354,19 @@ pub async fn live_view_playback(
     };
     let plan = super::transmissions::plan_from(&variant.transmission_id, &request, &urls).await;
     Ok(Json(json!({
+        "live_view": view,
         "live_view_id": view.id,
-        "camera_id": view.camera_id,
+        "camera_id": view.camera_id.clone().unwrap_or_default(),
+        "camera_name": camera_name,
+        "camera_source_id": variant.camera_source_id.clone().unwrap_or_default(),
+        "camera_source_name": camera_source_name,
+        "source_role": source_role,
         "context": context,
         "variant": variant,
+        "transmission": transmission.redacted(),
         "transmission_id": variant.transmission_id,
+        "runtime_health": Value::Null,
+        "source_health": Value::Null,
         "selected_output": selected,
         "urls": urls,
         "playback_plan": plan,

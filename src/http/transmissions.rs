@@ -207,7 +207,6 @@ pub async fn signed_urls(
             )
         })?),
     };
-    super::demand::prime_quietly(&id, output_id).await;
     let request = UrlRequest {
         running_ports: super::engine::running_ports().await,
         request_host: super::request_host(headers),
@@ -221,6 +220,21 @@ pub async fn signed_urls(
             Protocol::Hls => o.quality_profile_id == Some(profile),
             Protocol::Webrtc => true,
         });
+    }
+    // Demand only what was asked (spec: demand scoped to the active output): one output, a
+    // profile's HLS outputs (its WebRTC fallback starts when a player asks for it), or all.
+    match (output_id, profile) {
+        (Some(output_id), _) => super::demand::prime_quietly(&id, Some(output_id)).await,
+        (None, Some(_)) => {
+            for output in resolved
+                .outputs
+                .iter()
+                .filter(|o| o.protocol == Protocol::Hls)
+            {
+                super::demand::prime_quietly(&id, Some(&output.output_id)).await;
+            }
+        }
+        (None, None) => super::demand::prime_quietly(&id, None).await,
     }
     let engine = &revision.settings.engine;
     let signed_hls = engine.media_auth.mode == MediaAuthMode::SignedProxy;
