@@ -1827,6 +1827,26 @@ mod hls_proxy {
             let body: Value = response.json().await.unwrap();
             assert_eq!(body["detail"], detail, "{url}");
         }
+
+        // With the engine stopped, authentication still comes first: a bad token is 401, and
+        // only a caller with a valid one hears that the engine is down.
+        let (code, _) = service.post("/engine/stop", &json!({})).await;
+        assert_eq!(code, 200);
+        let missing = format!("{root}/api/streams/media/hls/door/index.m3u8");
+        for (url, status, detail) in [
+            (forged.as_str(), 401, "media_token_invalid"),
+            (missing.as_str(), 401, "media_token_invalid"),
+            (
+                playlist_url.as_str(),
+                503,
+                "Streaming engine is not running",
+            ),
+        ] {
+            let response = service.http.get(url).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{url}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["detail"], detail, "{url}");
+        }
     }
 }
 

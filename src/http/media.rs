@@ -244,12 +244,6 @@ pub async fn hls(
     use toposync_actors::hls;
     use toposync_actors::model::settings::MediaAuthMode;
     let unauthorized = |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, detail);
-    let ports = super::engine::running_ports().await.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Streaming engine is not running",
-        )
-    })?;
     let engine_path = normalize_path_slug(&engine_path, "");
     let file = hls::media_file(&file)
         .filter(|_| !engine_path.is_empty())
@@ -282,6 +276,13 @@ pub async fn hls(
             renew_hls_lease(&transmission.id, &output.id, claims.iat);
         }
     }
+    // Authentication first: a caller without a valid token learns nothing about the engine.
+    let ports = super::engine::running_ports().await.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Streaming engine is not running",
+        )
+    })?;
     let mut upstream = toposync_actors::net::http_client()
         .get(format!(
             "http://127.0.0.1:{}/{engine_path}/{file}",
