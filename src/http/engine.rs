@@ -109,7 +109,26 @@ async fn status_json(headers: &HeaderMap) -> Result<Value, ApiError> {
         None => (preferred.rtsp, preferred.hls, preferred.webrtc),
     };
     let path = status.test_path;
+    let metrics_reachable = match status.ports.filter(|_| settings.engine.metrics_enabled) {
+        Some(ports) => toposync_actors::net::http_client()
+            .get(format!("http://127.0.0.1:{}/metrics", ports.metrics))
+            .timeout(std::time::Duration::from_millis(500))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success()),
+        None => false,
+    };
     let mut body = serde_json::to_value(&status).expect("status serializes");
+    // The original's shape: ports are the preferred ones while the engine is stopped.
+    if status.ports.is_none() {
+        body["ports"] = json!(preferred);
+    }
+    body["metrics_enabled"] = json!(settings.engine.metrics_enabled);
+    body["metrics_reachable"] = json!(metrics_reachable);
+    body["network_contract"] = Value::Null;
+    body["orphan_pids"] = json!([]);
+    body["port_policy"] = json!("flexible");
+    body["port_blocking_errors"] = json!([]);
     body["urls"] = json!({
         "rtsp_url": format!("rtsp://{host}:{rtsp}/{path}"),
         "hls_url": format!("http://{host}:{hls}/{path}/index.m3u8"),

@@ -98,6 +98,8 @@ pub struct EngineStatus {
     pub config_applied: bool,
     /// Why the last path/user change did not apply (it is retried every second).
     pub config_error: Option<String>,
+    /// `preferred` when every preferred port was free at start, else `fallback`.
+    pub port_resolution: &'static str,
 }
 
 pub struct EngineArgs {
@@ -639,6 +641,11 @@ fn status(state: &EngineState) -> EngineStatus {
         download: state.progress.view(),
         config_applied: running.is_some_and(|r| r.pid.is_some()) && state.config_error.is_none(),
         config_error: state.config_error.clone(),
+        port_resolution: if state.port_warnings.is_empty() {
+            "preferred"
+        } else {
+            "fallback"
+        },
     }
 }
 

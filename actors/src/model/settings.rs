@@ -337,7 +337,7 @@ impl StreamingSettings {
         }
         errors.into_result()?;
         self.check_unique(loc)?;
-        self.check_hosts(loc)
+        self.check_hosts()
     }
 
     fn check_unique(&self, loc: &Loc) -> Result<(), ModelError> {
@@ -407,17 +407,15 @@ impl StreamingSettings {
     }
 
     /// A transmission may only live on this server or a configured processing server.
-    fn check_hosts(&self, loc: &Loc) -> Result<(), ModelError> {
-        for (index, t) in self.transmissions.iter().enumerate() {
+    fn check_hosts(&self) -> Result<(), ModelError> {
+        for t in &self.transmissions {
+            // 400 with the original's string detail (its clients match on both); the message
+            // names the field.
             if !self.is_known_host(&t.host_server_id) {
-                return Err(ModelError::Invalid(vec![
-                    FieldError::new(
-                        "value_error",
-                        &loc.key("transmissions").index(index).key("host_server_id"),
-                        format!("Unknown host_server_id: {}", t.host_server_id),
-                    )
-                    .with_input(t.host_server_id.clone()),
-                ]));
+                return Err(ModelError::BadRequest(format!(
+                    "Unknown host_server_id: {}",
+                    t.host_server_id
+                )));
             }
         }
         Ok(())
