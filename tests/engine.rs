@@ -1480,6 +1480,13 @@ mod cameras {
             camera.url.replace("rtsp://", "rtsp://viewer:********@")
         );
         let pid = output["pid"].as_u64().unwrap() as u32;
+        // The original's flattened names.
+        assert_eq!(output["publisher_running"], true, "{output}");
+        assert_eq!(output["publisher_pid"], pid, "{output}");
+        assert_eq!(output["resolved_engine_path"], path.as_str(), "{output}");
+        assert_eq!(output["demand_signal"], true, "{output}");
+        assert!(output["publisher_restart_count"].is_u64(), "{output}");
+        assert!(output["viewer_count"].is_u64(), "{output}");
 
         // Unpublish: transmission, implicit pipeline and publisher go away.
         let (code, body) = service
