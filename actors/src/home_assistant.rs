@@ -105,6 +105,7 @@ pub fn manifest(settings: &StreamingSettings, reach: &Reach<'_>) -> Value {
         });
         item["camera_id"] = json!(view.camera_id);
         item["live_view_id"] = json!(view.id);
+        item["variant_id"] = json!(primary.id);
         item["role"] = json!(primary.role);
         item["variants"] = json!(variants);
         items.push(item);
@@ -193,6 +194,7 @@ fn camera_item(
         "transmission_id": transmission.id,
         "camera_id": Value::Null,
         "live_view_id": Value::Null,
+        "variant_id": Value::Null,
         "role": Value::Null,
         "variants": [],
         "output_id": output.map(|o| &o.id),
@@ -267,6 +269,7 @@ mod tests {
             "/api/streams/transmissions/tx-camera-front-sub-sub/still.jpg?output_id=hls_stable_apple_tv&quality_profile_id=stable_apple_tv"
         );
         assert_eq!(front["variants"].as_array().unwrap().len(), 2);
+        assert_eq!(front["variant_id"], "sub");
         let lab = &cameras[1];
         assert_eq!(lab["rtsp_url"], "rtsp://ha:pw@127.0.0.1:8554/lab-rtsp");
         assert_eq!(
