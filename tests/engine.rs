@@ -2000,6 +2000,11 @@ mod mse {
             status["running"], false,
             "idle until the first viewer: {status}"
         );
+        assert_eq!(status["api_reachable"], false, "{status}");
+        assert_eq!(status["technical_status"], "stopped", "{status}");
+        assert_eq!(status["summary_status"], "warming", "{status}");
+        assert_eq!(status["summary_message"], "MSE sidecar is starting.");
+        assert_eq!(status["summary_action"], Value::Null);
 
         let path = service.media_path(&id, "mse").await;
         let (mut socket, _) = tokio_tungstenite::connect_async(service.ws_url(&path))
@@ -2040,6 +2045,12 @@ mod mse {
 
         let (_, status) = service.get("/mse/status").await;
         assert_eq!(status["running"], true, "{status}");
+        assert_eq!(status["api_reachable"], true, "{status}");
+        assert_eq!(
+            (&status["summary_status"], &status["technical_status"]),
+            (&json!("working"), &json!("running")),
+            "{status}"
+        );
         assert_eq!(status["mse_sessions"], 1);
         assert_eq!(status["api_port"], api_port);
         let pid = status["pid"].as_u64().unwrap() as u32;

@@ -48,7 +48,9 @@ async fn call<T: Send + 'static>(
 
 pub async fn status() -> Result<Json<Value>, ApiError> {
     let status = call(SidecarMsg::Status, SIDECAR_DEADLINE).await?;
-    Ok(Json(json!(status)))
+    let engine_enabled = store::read(STORE_DEADLINE).await?.settings.engine.enabled;
+    let answer = toposync_actors::sidecar::summary::response(status, engine_enabled).await;
+    Ok(Json(json!(answer)))
 }
 
 pub async fn download() -> Result<Json<Value>, ApiError> {

@@ -2,5 +2,6 @@
 
 pub mod actor;
 pub mod config;
+pub mod summary;
 
 pub use actor::{SIDECAR, SidecarActor, SidecarMsg, sidecar, sidecar_subscriber};
