@@ -144,6 +144,89 @@ mod crud {
 }
 
 /// Every rule: the status, the field named in `loc`, and nothing persisted.
+mod output_presets {
+    use super::*;
+
+    fn output_ids(transmission: &Value) -> Vec<&str> {
+        transmission["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn quality_profiles_and_the_webrtc_companion_apply_as_the_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Door", "path": "door",
+                   "outputs": [{"id": "cam", "protocol": "rtsp"}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap();
+        let apply = format!("/transmissions/{id}/quality-profiles/apply");
+
+        let (code, body) = service
+            .post(&apply, &json!({"profile_ids": ["quad_grid"]}))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["applied_profile_ids"], json!(["quad_grid"]));
+        assert_eq!(body["transmission_id"], id);
+        assert_eq!(
+            output_ids(&body["transmission"]),
+            vec!["hls_quad_grid", "cam"]
+        );
+        assert_eq!(
+            body["transmission"]["outputs"][0]["resolution"]["width"],
+            640
+        );
+
+        // No body: all four, in catalogue order, replacing the earlier one.
+        let response = service.http.post(service.url(&apply)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["applied_profile_ids"].as_array().unwrap().len(), 4);
+        assert_eq!(output_ids(&body["transmission"]).len(), 5);
+        assert_eq!(output_ids(&body["transmission"])[4], "cam");
+
+        let before = full_settings(&service).await;
+        let (code, body) = service
+            .post(&apply, &json!({"profile_ids": ["cinema"]}))
+            .await;
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(first_loc(&body), "body.profile_ids.0");
+        assert_eq!(
+            full_settings(&service).await,
+            before,
+            "a refused apply changed settings"
+        );
+
+        let companion = format!("/transmissions/{id}/webrtc/companion/apply");
+        for _ in 0..2 {
+            let (code, body) = service.post(&companion, &json!({})).await;
+            assert_eq!(code, 200, "{body}");
+            assert_eq!(body["output_id"], "webrtc_low_latency");
+            let ids = output_ids(&body["transmission"]);
+            assert_eq!(
+                ids.iter().filter(|i| **i == "webrtc_low_latency").count(),
+                1
+            );
+            assert_eq!(ids.last(), Some(&"webrtc_low_latency"));
+        }
+        let (code, body) = service
+            .post("/transmissions/nope/webrtc/companion/apply", &json!({}))
+            .await;
+        assert_eq!(
+            (code, body),
+            (404, json!({"detail": "Transmission not found"}))
+        );
+    }
+}
+
 mod validation {
     use super::*;
 

@@ -43,6 +43,14 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
             "/transmissions/{id}",
             put(transmissions::replace).delete(transmissions::delete),
         )
+        .route(
+            "/transmissions/{id}/quality-profiles/apply",
+            post(transmissions::apply_quality_profiles),
+        )
+        .route(
+            "/transmissions/{id}/webrtc/companion/apply",
+            post(transmissions::apply_webrtc_companion),
+        )
         .route("/transmissions/{id}/urls", get(transmissions::urls))
         .route(
             "/transmissions/{id}/playback-plan",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use toposync_actors::Runtime;
 use toposync_actors::media_token::{Claims, SCOPE, Transport, now_unix, ttl_seconds};
@@ -65,6 +66,68 @@ pub async fn replace(
     )
     .await?;
     Ok(Json(shown(replaced, secrets)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ApplyProfilesRequest {
+    #[serde(default)]
+    mode: ApplyMode,
+    #[serde(default)]
+    profile_ids: Option<Vec<QualityProfileId>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+enum ApplyMode {
+    #[default]
+    ReplaceHlsProfiles,
+}
+
+/// `POST /transmissions/{id}/quality-profiles/apply`; the body is optional (all four profiles).
+pub async fn apply_quality_profiles(
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: ApplyProfilesRequest = if body.is_empty() {
+        ApplyProfilesRequest::default()
+    } else {
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|err| ModelError::invalid(&Loc::body(), format!("body is not JSON: {err}")))?;
+        toposync_actors::model::error::from_value(value, &Loc::body())?
+    };
+    let ApplyMode::ReplaceHlsProfiles = request.mode;
+    let (transmission, applied) = store::mutate(
+        move |doc| {
+            edit::apply_quality_profiles(
+                doc,
+                &id,
+                request.profile_ids.as_deref(),
+                &edit::now_rfc3339(),
+            )
+        },
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(json!({
+        "transmission_id": transmission.id,
+        "applied_profile_ids": applied,
+        "transmission": transmission.redacted(),
+    })))
+}
+
+/// `POST /transmissions/{id}/webrtc/companion/apply`: adds the low-latency WebRTC output.
+pub async fn apply_webrtc_companion(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let transmission = store::mutate(
+        move |doc| edit::apply_webrtc_companion(doc, &id, &edit::now_rfc3339()),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(json!({
+        "transmission_id": transmission.id,
+        "output_id": "webrtc_low_latency",
+        "transmission": transmission.redacted(),
+    })))
 }
 
 pub async fn delete(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

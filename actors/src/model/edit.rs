@@ -4,8 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::error::{FieldError, Loc, ModelError, from_value};
+use super::publication::{QUALITY_PROFILES, QualityProfile, webrtc_low_latency_output};
 use super::settings::StreamingSettings;
-use super::transmission::{REDACTED, Transmission};
+use super::transmission::{QualityProfileId, REDACTED, Transmission};
 
 /// Keys a create request may carry; anything else is refused so a typo never passes silently.
 const CREATE_KEYS: &[&str] = &[
@@ -92,6 +93,75 @@ pub fn replace_transmission(
     validate_candidate(doc, &transmission, Some(id))?;
     doc.transmissions[index] = transmission.clone();
     Ok(transmission)
+}
+
+/// Rewrites a stored transmission's outputs with `change` and validates the result whole.
+fn edit_outputs(
+    doc: &mut StreamingSettings,
+    id: &str,
+    now: &str,
+    change: impl FnOnce(&mut Vec<Value>),
+) -> Result<Transmission, ModelError> {
+    let index = doc
+        .transmissions
+        .iter()
+        .position(|t| t.id == id)
+        .ok_or_else(|| ModelError::NotFound("Transmission not found".into()))?;
+    let stored = &doc.transmissions[index];
+    refuse_generated(stored)?;
+    let mut body = serde_json::to_value(stored).expect("a transmission serializes");
+    let mut outputs = body["outputs"].as_array().cloned().unwrap_or_default();
+    change(&mut outputs);
+    body["outputs"] = Value::Array(outputs);
+    let mut transmission: Transmission = from_value(body, &Loc::body())?;
+    transmission.normalize();
+    transmission.updated_at = Some(now.to_string());
+    validate_candidate(doc, &transmission, Some(id))?;
+    doc.transmissions[index] = transmission.clone();
+    Ok(transmission)
+}
+
+/// `POST /transmissions/{id}/quality-profiles/apply` (original §2.10): the requested profiles'
+/// HLS outputs (catalogue order; all four when none are named) replace every profile HLS
+/// output, ahead of the outputs kept.
+pub fn apply_quality_profiles(
+    doc: &mut StreamingSettings,
+    id: &str,
+    requested: Option<&[QualityProfileId]>,
+    now: &str,
+) -> Result<(Transmission, Vec<QualityProfileId>), ModelError> {
+    let applied: Vec<&QualityProfile> = QUALITY_PROFILES
+        .iter()
+        .filter(|p| requested.is_none_or(|r| r.is_empty() || r.contains(&p.id)))
+        .collect();
+    let profile_output_ids: Vec<String> = QUALITY_PROFILES
+        .iter()
+        .map(|p| format!("hls_{}", p.id_str()))
+        .collect();
+    let transmission = edit_outputs(doc, id, now, |outputs| {
+        outputs.retain(|o| {
+            let profile_hls = o["protocol"] == "hls"
+                && (!o["quality_profile_id"].is_null()
+                    || profile_output_ids.iter().any(|id| o["id"] == id.as_str()));
+            !profile_hls
+        });
+        let mut rebuilt: Vec<Value> = applied.iter().map(|p| p.output()).collect();
+        rebuilt.append(outputs);
+        *outputs = rebuilt;
+    })?;
+    Ok((transmission, applied.iter().map(|p| p.id).collect()))
+}
+
+/// `POST /transmissions/{id}/webrtc/companion/apply`: one `webrtc_low_latency` output, last.
+pub fn apply_webrtc_companion(
+    doc: &mut StreamingSettings,
+    id: &str,
+    now: &str,
+) -> Result<Transmission, ModelError> {
+    edit_outputs(doc, id, now, |outputs| {
+        outputs.retain(|o| o["id"] != "webrtc_low_latency");
+        outputs.push(webrtc_low_latency_output());
+    })
 }
 
 pub fn delete_transmission(doc: &mut StreamingSettings, id: &str) -> Result<(), ModelError> {
