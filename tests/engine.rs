@@ -509,6 +509,19 @@ mod real_engine {
         }
     }
 
+    /// The service with the real engine started (and its data dir), or `None` when skipped.
+    pub(super) async fn started() -> Option<(Service, Value, tempfile::TempDir)> {
+        let binary = real_binary()?;
+        let dir = tempfile::tempdir().unwrap();
+        let service = isolated(Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_STREAMING_ENGINE_PATH", &binary)],
+        ))
+        .await;
+        let status = start_engine(&service).await;
+        Some((service, status, dir))
+    }
+
     #[tokio::test]
     async fn publish_a_test_pattern_and_read_it_back() {
         let Some(binary) = real_binary() else { return };
@@ -575,16 +588,9 @@ mod real_engine_publishing {
     /// signals (no prime), and it stops after the last reader left.
     #[tokio::test]
     async fn readers_start_the_publisher_and_it_stops_after_they_leave() {
-        let Some(binary) = super::real_engine::real_binary() else {
+        let Some((service, status, _dir)) = super::real_engine::started().await else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        let service = isolated(Service::start_with(
-            dir.path(),
-            &[("TOPOSYNC_STREAMING_ENGINE_PATH", &binary)],
-        ))
-        .await;
-        let status = start_engine(&service).await;
         let (rtsp, hls) = (
             status["ports"]["rtsp"].as_u64().unwrap(),
             status["ports"]["hls"].as_u64().unwrap(),
@@ -778,16 +784,9 @@ mod real_engine_bursts {
 
     #[tokio::test]
     async fn ten_transmissions_created_in_a_burst_are_all_readable() {
-        let Some(binary) = super::real_engine::real_binary() else {
+        let Some((service, status, _dir)) = super::real_engine::started().await else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        let service = isolated(Service::start_with(
-            dir.path(),
-            &[("TOPOSYNC_STREAMING_ENGINE_PATH", &binary)],
-        ))
-        .await;
-        let status = start_engine(&service).await;
         let engine_pid = pid_of(&status);
         let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
         let url = |index: usize| format!("rtsp://127.0.0.1:{rtsp}/burst-{index}");
@@ -830,16 +829,9 @@ mod real_engine_bursts {
 
     #[tokio::test]
     async fn updates_and_deletes_in_a_burst_leave_no_stale_path_or_user() {
-        let Some(binary) = super::real_engine::real_binary() else {
+        let Some((service, status, _dir)) = super::real_engine::started().await else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        let service = isolated(Service::start_with(
-            dir.path(),
-            &[("TOPOSYNC_STREAMING_ENGINE_PATH", &binary)],
-        ))
-        .await;
-        let status = start_engine(&service).await;
         let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
         let mut ids = Vec::new();
         for index in 0..10 {
