@@ -1883,6 +1883,12 @@ mod registry {
             people["warnings"][0],
             "stream.publish_video is downstream of detection in filter mode."
         );
+        assert_eq!(people["stream_behavior"], "event_gated");
+        assert_eq!(people["event_gated"], true);
+        assert_eq!(
+            people["event_gate_reasons"],
+            json!(["vision_detect_filter"])
+        );
 
         let broken = json!({"graph": {"nodes": [{"id": "a", "operator": "camera.source"}],
                                       "edges": [{"from": {"node": "a"}, "to": {"node": "b"}}]}});

@@ -1445,6 +1445,8 @@ mod cameras {
         assert_eq!(transmissions[0]["generated_by"], "stream_publication");
         let (_, pipelines) = service.get("/runtime/pipelines").await;
         assert_eq!(pipelines["pipelines"][0]["mode"], "bypass", "{pipelines}");
+        assert_eq!(pipelines["pipelines"][0]["stream_behavior"], "continuous");
+        assert_eq!(pipelines["pipelines"][0]["event_gate_reasons"], json!([]));
         assert!(
             !pipelines.to_string().contains("s3cret"),
             "credentials shown: {pipelines}"

@@ -658,32 +658,47 @@ fn sync_pipeline_output_nodes(doc: &mut StreamingSettings) {
 
 /// Spec warnings for a publish sink that will not get continuous video in this graph.
 pub fn event_gate_warnings(graph: &Graph, publish_node_id: &str) -> Vec<&'static str> {
-    let mut warnings = Vec::new();
+    event_gates(graph, publish_node_id)
+        .into_iter()
+        .map(|(_, warning)| warning)
+        .collect()
+}
+
+/// The upstream nodes that stop frames between events: (the original's reason code, warning).
+pub fn event_gates(graph: &Graph, publish_node_id: &str) -> Vec<(&'static str, &'static str)> {
+    let mut gates = Vec::new();
     for node in graph.upstream(publish_node_id) {
-        let warning = match node.operator.as_str() {
-            "camera.motion_gate" if !node.flag("emit_when_idle") => Some(
+        let gate = match node.operator.as_str() {
+            "camera.motion_gate" if !node.flag("emit_when_idle") => Some((
+                "motion_gate_idle_filter",
                 "stream.publish_video is downstream of a motion gate that stops frames while idle.",
-            ),
+            )),
             "vision.detect" => match node.text("emit_mode") {
-                Some("filter" | "filter_frames") => {
-                    Some("stream.publish_video is downstream of detection in filter mode.")
-                }
-                Some("events" | "event") => {
-                    Some("stream.publish_video is downstream of detection in events mode.")
-                }
+                Some("filter" | "filter_frames") => Some((
+                    "vision_detect_filter",
+                    "stream.publish_video is downstream of detection in filter mode.",
+                )),
+                Some("events" | "event") => Some((
+                    "vision_detect_events",
+                    "stream.publish_video is downstream of detection in events mode.",
+                )),
                 _ => None,
             },
-            "vision.track" => Some("stream.publish_video is downstream of tracking event packets."),
-            "vision.group_events" => {
-                Some("stream.publish_video is downstream of grouped event packets.")
-            }
+            "vision.track" => Some((
+                "vision_track_events",
+                "stream.publish_video is downstream of tracking event packets.",
+            )),
+            "vision.group_events" => Some((
+                "vision_group_events",
+                "stream.publish_video is downstream of grouped event packets.",
+            )),
             _ => None,
         };
-        if let Some(warning) = warning.filter(|w| !warnings.contains(w)) {
-            warnings.push(warning);
+        if let Some(gate) = gate.filter(|g| !gates.contains(g)) {
+            gates.push(gate);
         }
     }
-    warnings
+    gates
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::camera_reader::{CameraReaderActor, CameraReaderArgs, CameraReaderMsg,
 use crate::bypass::{bypass_sources, simple_chain, source_url};
 use crate::model::settings::StreamingSettings;
 use crate::publishers::OutputTarget;
-use crate::reconcile::event_gate_warnings;
+use crate::reconcile::event_gates;
 use crate::store::{ActorSubscriber, Revision};
 use crate::supervision::ask;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
@@ -45,6 +45,11 @@ pub struct PipelinePlan {
     pub reason: Option<String>,
     pub source: Option<String>,
     pub demand_driven: bool,
+    /// `event_gated` when an upstream node stops frames between events, else `continuous`.
+    pub stream_behavior: &'static str,
+    pub event_gated: bool,
+    /// The original's reason codes (`motion_gate_idle_filter`, `vision_detect_filter`, ...).
+    pub event_gate_reasons: Vec<&'static str>,
     pub warnings: Vec<&'static str>,
     #[serde(skip)]
     reader: Option<ReaderPlan>,
@@ -80,6 +85,9 @@ pub fn plans(doc: &StreamingSettings) -> Vec<PipelinePlan> {
                     .and_then(|s| s.get("demand_driven"))
                     .and_then(serde_json::Value::as_bool)
                     .unwrap_or(false),
+                stream_behavior: "continuous",
+                event_gated: false,
+                event_gate_reasons: Vec::new(),
                 warnings: Vec::new(),
                 reader: None,
             };
@@ -89,8 +97,14 @@ pub fn plans(doc: &StreamingSettings) -> Vec<PipelinePlan> {
                 .iter()
                 .filter(|n| n.operator == crate::model::pipeline::PUBLISH_VIDEO)
             {
-                plan.warnings
-                    .extend(event_gate_warnings(&pipeline.graph, &node.id));
+                for (reason, warning) in event_gates(&pipeline.graph, &node.id) {
+                    plan.event_gate_reasons.push(reason);
+                    plan.warnings.push(warning);
+                }
+            }
+            if !plan.event_gate_reasons.is_empty() {
+                plan.event_gated = true;
+                plan.stream_behavior = "event_gated";
             }
             if !pipeline.enabled {
                 plan.mode = "disabled";
