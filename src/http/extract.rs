@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Query, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
@@ -22,45 +22,67 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let too_large = || {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Request body is larger than {BODY_LIMIT} bytes"),
-            )
-        };
-        // Refuse on the declared length before reading anything: no pointless upload.
-        let declared = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
-            return Err(too_large());
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
-            } else {
-                ApiError::new(rejection.status(), rejection.body_text())
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         if bytes.is_empty() {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!([{"type": "missing", "loc": ["body"], "msg": "Field required"}]),
             ));
         }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!([{
-                    "type": "json_invalid",
-                    "loc": ["body", err.column()],
-                    "msg": format!("JSON decode error: {err}"),
-                }]),
-            )
-        })
+        parse_json(&bytes)
     }
+}
+
+/// `Option<JsonBody>`: an empty body is `None`, for routes whose body is optional.
+impl<S: Send + Sync> OptionalFromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        parse_json(&bytes).map(Some)
+    }
+}
+
+/// The body, refused with 413 past [`BODY_LIMIT`].
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body is larger than {BODY_LIMIT} bytes"),
+        )
+    };
+    // Refuse on the declared length before reading anything: no pointless upload.
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
+        return Err(too_large());
+    }
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::new(rejection.status(), rejection.body_text())
+        }
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<JsonBody, ApiError> {
+    serde_json::from_slice(bytes).map(JsonBody).map_err(|err| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!([{
+                "type": "json_invalid",
+                "loc": ["body", err.column()],
+                "msg": format!("JSON decode error: {err}"),
+            }]),
+        )
+    })
 }
 
 /// Query parameters by name.

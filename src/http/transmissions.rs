@@ -87,14 +87,11 @@ enum ApplyMode {
 /// `POST /transmissions/{id}/quality-profiles/apply`; the body is optional (all four profiles).
 pub async fn apply_quality_profiles(
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: Option<JsonBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let request: ApplyProfilesRequest = if body.is_empty() {
-        ApplyProfilesRequest::default()
-    } else {
-        let value: Value = serde_json::from_slice(&body)
-            .map_err(|err| ModelError::invalid(&Loc::body(), format!("body is not JSON: {err}")))?;
-        toposync_actors::model::error::from_value(value, &Loc::body())?
+    let request: ApplyProfilesRequest = match body {
+        None => ApplyProfilesRequest::default(),
+        Some(JsonBody(value)) => toposync_actors::model::error::from_value(value, &Loc::body())?,
     };
     let ApplyMode::ReplaceHlsProfiles = request.mode;
     let (transmission, applied) = store::mutate(
