@@ -95,30 +95,21 @@ pub fn replace_transmission(
     Ok(transmission)
 }
 
-/// Rewrites a stored transmission's outputs with `change` and validates the result whole.
+/// Rewrites a stored transmission's outputs with `change`: a replacement like PUT's.
 fn edit_outputs(
     doc: &mut StreamingSettings,
     id: &str,
     now: &str,
     change: impl FnOnce(&mut Vec<Value>),
 ) -> Result<Transmission, ModelError> {
-    let index = doc
-        .transmissions
-        .iter()
-        .position(|t| t.id == id)
+    let stored = doc
+        .transmission(id)
         .ok_or_else(|| ModelError::NotFound("Transmission not found".into()))?;
-    let stored = &doc.transmissions[index];
-    refuse_generated(stored)?;
     let mut body = serde_json::to_value(stored).expect("a transmission serializes");
     let mut outputs = body["outputs"].as_array().cloned().unwrap_or_default();
     change(&mut outputs);
     body["outputs"] = Value::Array(outputs);
-    let mut transmission: Transmission = from_value(body, &Loc::body())?;
-    transmission.normalize();
-    transmission.updated_at = Some(now.to_string());
-    validate_candidate(doc, &transmission, Some(id))?;
-    doc.transmissions[index] = transmission.clone();
-    Ok(transmission)
+    replace_transmission(doc, id, body, now)
 }
 
 /// `POST /transmissions/{id}/quality-profiles/apply` (original §2.10): the requested profiles'
