@@ -275,11 +275,7 @@ pub async fn live_view_playback(
                 "Camera source not found or disabled",
             ));
         };
-        camera_name = if camera.name.is_empty() {
-            camera.id.clone()
-        } else {
-            camera.name.clone()
-        };
+        camera_name = camera.display_name().to_string();
         camera_source_name = source.name.clone();
         source_role = Some(source.role);
     }

@@ -520,13 +520,9 @@ async fn sync_access(myself: &ActorRef<EngineMsg>, state: &mut EngineState) {
             }
             state.paths_in_force = rules.into_iter().map(|r| r.path).collect();
             state.config_error = None;
-            let waiters = std::mem::take(&mut state.publish_waiters);
-            for (path, reply) in waiters {
-                if state.paths_in_force.contains(&path) || !is_wanted(state, &path) {
-                    let _ = reply.send(publish_url(state, &path));
-                } else {
-                    state.publish_waiters.push((path, reply));
-                }
+            // Every wanted path is in force now; a path no longer wanted gets None.
+            for (path, reply) in std::mem::take(&mut state.publish_waiters) {
+                let _ = reply.send(publish_url(state, &path));
             }
         }
         Err(err) => {

@@ -145,7 +145,7 @@ struct MediaMtxConfig {
     paths: Paths,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Serialize)]
 pub struct AuthUser {
     user: String,
     pass: String,
@@ -153,7 +153,7 @@ pub struct AuthUser {
     permissions: Vec<Permission>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Serialize)]
 pub struct Permission {
     action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
