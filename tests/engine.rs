@@ -56,6 +56,21 @@ async fn start_engine(service: &Service) -> Value {
     body
 }
 
+/// A GET on the running engine's own API (`route` starts with `/v3/`).
+async fn engine_api(service: &Service, route: &str) -> Value {
+    let (_, status) = service.get("/engine/status").await;
+    let api = status["ports"]["api"].as_u64().unwrap();
+    service
+        .http
+        .get(format!("http://127.0.0.1:{api}{route}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The stand-in told to misbehave through one of its `STAND_IN_*` knobs.
 async fn with_misbehaving_stand_in(dir: &Path, knob: &str, value: &str) -> Service {
     let stand_in = mediamtx_stand_in();
@@ -227,17 +242,9 @@ mod lifecycle {
         // Applied through the engine's control API before the write answered; the file is
         // left for the next start (MediaMTX's watcher drops quick changes).
         let configured = || async {
-            let api = status["ports"]["api"].as_u64().unwrap();
-            let list: Value = service
-                .http
-                .get(format!("http://127.0.0.1:{api}/v3/config/paths/list"))
-                .send()
+            engine_api(&service, "/v3/config/paths/list")
                 .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            list.to_string()
+                .to_string()
         };
         assert!(configured().await.contains(r#""name":"door""#));
         assert!(read(&status["log_path"]).contains("reloading configuration (API request)"));
@@ -746,20 +753,6 @@ mod real_engine_bursts {
         }
     }
 
-    async fn engine_api(service: &Service, route: &str) -> Value {
-        let (_, status) = service.get("/engine/status").await;
-        let api = status["ports"]["api"].as_u64().unwrap();
-        service
-            .http
-            .get(format!("http://127.0.0.1:{api}{route}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
     async fn configured_paths(service: &Service) -> Vec<String> {
         let list = engine_api(service, "/v3/config/paths/list?itemsPerPage=1000").await;
         let mut names: Vec<String> = list["items"]
@@ -787,7 +780,6 @@ mod real_engine_bursts {
         let Some((service, status, _dir)) = super::real_engine::started().await else {
             return;
         };
-        let engine_pid = pid_of(&status);
         let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
         let url = |index: usize| format!("rtsp://127.0.0.1:{rtsp}/burst-{index}");
 
@@ -797,6 +789,9 @@ mod real_engine_bursts {
         let mut reader = Reader::start(&url(0));
         eventually(PATIENCE, || async { (reader.frames() > 0).then_some(()) }).await;
 
+        // The engine the burst must not restart: the one serving the reader now.
+        let (_, before_burst) = service.get("/engine/status").await;
+        let engine_pid = pid_of(&before_burst);
         let mut ids = Vec::new();
         for index in 1..10 {
             ids.push(create(&service, index).await);
