@@ -1254,13 +1254,166 @@ mod ingest {
     async fn health_of(service: &Service, id: &str) -> Value {
         let (status, health) = service.get("/runtime/health").await;
         assert_eq!(status, 200, "{health}");
-        health["transmissions"][id].clone()
+        // The original's shape: a list sorted by id.
+        health["transmissions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["transmission_id"] == id))
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 
     const QVGA: &str = "width=320&height=240";
 
     fn qvga() -> Vec<u8> {
         vec![128u8; 320 * 240 * 3]
+    }
+
+    /// `/runtime/health`, `/runtime/outputs` and `/runtime/encoders` read as the original's
+    /// clients read them: lists sorted by id, the stale policy, the status rules, and a
+    /// classification with its evidence and summary.
+    #[tokio::test]
+    async fn runtime_health_has_the_original_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (status, fed) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "f", "path": "f", "outputs": [
+                    {"id": "main", "protocol": "rtsp", "resolution": {"width": 320, "height": 240}}
+                ]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{fed}");
+        let fed = fed["id"].as_str().unwrap().to_string();
+        let (status, quiet) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "q", "path": "q", "outputs": [], "enabled": false}),
+            )
+            .await;
+        assert_eq!(status, 200, "{quiet}");
+        let quiet = quiet["id"].as_str().unwrap().to_string();
+        let (status, _) = send_frame(&service, &fed, "camera:raw", QVGA, qvga()).await;
+        assert_eq!(status, 200);
+
+        let response = service
+            .http
+            .get(service.url("/runtime/health"))
+            .header("x-ingress-path", "/api/hassio_ingress/tok")
+            .send()
+            .await
+            .unwrap();
+        let health: Value = response.json().await.unwrap();
+        assert_eq!(health["stale_after_seconds"], 3.0, "{health}");
+        assert_eq!(health["placeholder_after_seconds"], 8.0);
+        assert!(health["updated_at_unix"].as_f64().unwrap() > 1.7e9);
+        assert_eq!(health["public_base_path"], "/api/hassio_ingress/tok");
+        assert!(
+            health["media_url_origin"]
+                .as_str()
+                .unwrap()
+                .ends_with("/api/hassio_ingress/tok"),
+            "{health}"
+        );
+        assert_eq!(health["hls_proxy_reachable"], true);
+        assert_eq!(health["hls_playlist_rewrite_ok"], true);
+        let all = health["transmissions"].as_array().unwrap();
+        let ids: Vec<&str> = all
+            .iter()
+            .map(|t| t["transmission_id"].as_str().unwrap())
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "sorted by id");
+
+        let fed_health = all
+            .iter()
+            .find(|t| t["transmission_id"] == fed.as_str())
+            .unwrap();
+        assert_eq!(fed_health["enabled"], true);
+        assert_eq!(fed_health["selected_writer_id"], "camera:raw");
+        assert_eq!(fed_health["fallback_active"], false);
+        assert_eq!(fed_health["stale"], false);
+        assert_eq!(fed_health["placeholder_active"], false);
+        assert!(
+            fed_health["last_incoming_frame_age_seconds"]
+                .as_f64()
+                .unwrap()
+                < 3.0
+        );
+        assert!(fed_health["last_live_frame_at_unix"].as_f64().unwrap() > 1.7e9);
+        assert_eq!(fed_health["stream_behavior"], "continuous");
+        // Frames arrive but nobody watches: no publisher runs, so the outputs are offline.
+        assert_eq!(fed_health["status"], "offline", "{fed_health}");
+        let outputs = fed_health["outputs"].as_array().unwrap();
+        assert_eq!(outputs.len(), 1, "{fed_health}");
+        assert_eq!(outputs[0]["width"], 320);
+        for output in outputs {
+            assert_eq!(output["publisher_running"], false);
+            assert_eq!(output["viewer_count"], 0);
+            assert_eq!(output["demand_signal"], false);
+            assert_eq!(output["classification"], "unknown");
+            assert_eq!(
+                output["evidence"][0],
+                "Output is idle because no viewer or heartbeat demand is active."
+            );
+            assert_eq!(
+                output["output_key"],
+                format!("{fed}:{}", output["output_id"].as_str().unwrap())
+            );
+        }
+        assert_eq!(fed_health["summary_status"], "warming");
+        assert_eq!(fed_health["technical_status"], fed_health["classification"]);
+
+        // A disabled transmission without outputs gets the synthetic "default" output.
+        let quiet_health = all
+            .iter()
+            .find(|t| t["transmission_id"] == quiet.as_str())
+            .unwrap();
+        assert_eq!(quiet_health["status"], "offline");
+        assert_eq!(quiet_health["summary_message"], "Stream is disabled.");
+        assert_eq!(quiet_health["outputs"][0]["output_id"], "default");
+        assert_eq!(quiet_health["outputs"][0]["protocol"], "rtsp");
+        assert_eq!(quiet_health["outputs"][0]["resolved_engine_path"], "q");
+
+        let (status, outputs) = service.get("/runtime/outputs").await;
+        assert_eq!(status, 200);
+        let entry = &outputs["outputs"][0];
+        assert_eq!(entry["transmission_id"], fed.as_str(), "{outputs}");
+        assert_eq!(entry["selected_writer_id"], "camera:raw");
+        assert_eq!(entry["demand_driven"], false);
+        assert_eq!(entry["publisher_frames_sent"], 0);
+
+        let (status, encoders) = service.get("/runtime/encoders").await;
+        assert_eq!(status, 200, "{encoders}");
+        assert_eq!(encoders["supported_encoders"], json!(["libx264"]));
+        assert_eq!(encoders["policy"]["quarantine_after_restarts"], 2);
+        assert_eq!(encoders["states"], json!([]));
+        assert!(
+            encoders["ffmpeg_path"]
+                .as_str()
+                .unwrap()
+                .ends_with("ffmpeg")
+        );
+        assert_eq!(encoders["outputs"][0]["running"], false);
+        let (status, cleared) = service
+            .post(
+                "/runtime/encoders/quarantine/clear",
+                &json!({"encoder": "h264_nvenc"}),
+            )
+            .await;
+        assert_eq!(
+            (status, &cleared),
+            (200, &json!({"cleared": 0, "encoders": []}))
+        );
+        let (status, refused) = service
+            .post(
+                "/runtime/encoders/quarantine/clear",
+                &json!({"encoder": "x".repeat(121)}),
+            )
+            .await;
+        assert_eq!(status, 422);
+        assert_eq!(refused["detail"][0]["loc"], json!(["body", "encoder"]));
     }
 
     #[tokio::test]

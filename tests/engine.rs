@@ -1552,7 +1552,10 @@ mod cameras {
             .await;
         receiver.frame().await.expect("video");
         let (_, health) = service.get("/runtime/health").await;
-        let writers = &health["transmissions"][&tx]["writers"];
+        let writers = &health["transmissions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["transmission_id"] == tx.as_str()))
+            .expect("the transmission's health")["writers"];
         assert_eq!(writers[0]["writer_id"], "lab_reader:stream", "{health}");
         let output = eventually(PATIENCE, || async {
             let output = output_of(&service, &format!("{tx}:main")).await;
@@ -1560,6 +1563,28 @@ mod cameras {
         })
         .await;
         assert_eq!(output["input_mode"], "rawvideo_pipe");
+        // Watched and encoding: live, healthy, working, in the original's words.
+        let main = eventually(PATIENCE, || async {
+            let (_, health) = service.get("/runtime/health").await;
+            let transmission = health["transmissions"]
+                .as_array()?
+                .iter()
+                .find(|t| t["transmission_id"] == tx.as_str())?
+                .clone();
+            (transmission["status"] == "live").then_some(transmission)
+        })
+        .await;
+        assert_eq!(main["summary_status"], "working", "{main}");
+        let encoding = main["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["output_id"] == "main")
+            .unwrap();
+        assert_eq!(encoding["classification"], "healthy", "{encoding}");
+        assert_eq!(encoding["publisher_running"], true);
+        assert_eq!(encoding["publisher_active_codec"], "libx264");
+        assert_eq!(encoding["demand_signal"], true);
         let (_, pipelines) = service.get("/runtime/pipelines").await;
         assert!(
             pipelines

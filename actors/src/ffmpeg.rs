@@ -13,6 +13,28 @@ pub fn ffmpeg_program() -> OsString {
     }
 }
 
+/// The FFmpeg file that runs, if found, and where it came from: `override`
+/// (`TOPOSYNC_STREAMING_FFMPEG_PATH`) or `system` (PATH).
+pub fn ffmpeg_resolved() -> (Option<String>, &'static str) {
+    let program = PathBuf::from(ffmpeg_program());
+    let source =
+        if std::env::var_os("TOPOSYNC_STREAMING_FFMPEG_PATH").is_some_and(|p| !p.is_empty()) {
+            "override"
+        } else {
+            "system"
+        };
+    let found = if program.components().count() > 1 {
+        program.is_file().then_some(program)
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(&program))
+                .find(|candidate| candidate.is_file())
+        })
+    };
+    (found.map(|path| path.display().to_string()), source)
+}
+
 /// FFmpeg's log level: `TOPOSYNC_STREAMING_FFMPEG_LOGLEVEL`, default `warning`.
 pub fn ffmpeg_loglevel() -> String {
     std::env::var("TOPOSYNC_STREAMING_FFMPEG_LOGLEVEL")

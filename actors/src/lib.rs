@@ -6,6 +6,7 @@ pub mod demand;
 pub mod engine;
 pub mod ffmpeg;
 pub mod frames;
+pub mod health;
 pub mod hls;
 pub mod home_assistant;
 pub mod jsmpeg;
@@ -34,6 +35,13 @@ use ractor::{Actor, ActorRef};
 use root::{ROOT, RootArgs, RootMsg, RootSupervisor};
 use supervision::observe::{ActorSnapshot, ChildEntry, snapshot};
 
+/// Wall-clock seconds since the Unix epoch, as the original's `*_unix` fields.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// Long enough for every child process to get SIGINT, its grace period, and SIGKILL.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -42,6 +50,8 @@ pub struct Runtime {
     root: ActorRef<RootMsg>,
     /// Signs and checks media URLs; loaded once (the secret never changes while running).
     pub media_tokens: media_token::MediaTokens,
+    /// The previous health call's frame counters, for `publisher_frames_sent_rate`.
+    pub frame_rates: health::FrameRates,
 }
 
 impl Runtime {
@@ -58,7 +68,11 @@ impl Runtime {
             RootArgs { data_dir },
         )
         .await?;
-        Ok(Self { root, media_tokens })
+        Ok(Self {
+            root,
+            media_tokens,
+            frame_rates: health::FrameRates::default(),
+        })
     }
 
     /// The live tree, each actor given `deadline` to answer.

@@ -165,12 +165,6 @@ pub fn ttl_seconds(configured: f64, requested: Option<f64>) -> f64 {
     }
 }
 
-pub fn now_unix() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

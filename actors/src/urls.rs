@@ -41,6 +41,55 @@ pub struct UrlsResponse {
     pub warnings: Vec<String>,
 }
 
+/// Where the caller reached this service, through whatever proxy (Home Assistant ingress, a
+/// reverse proxy): the original's `public_base_path` and `media_url_origin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicOrigin {
+    pub public_base_path: String,
+    pub media_url_origin: Option<String>,
+}
+
+impl PublicOrigin {
+    /// From the request headers (`header(name)` answers a header's value): the base path is the
+    /// first of `x-ingress-path`, `x-forwarded-prefix`, `x-script-name`; the origin's scheme comes
+    /// from `x-forwarded-proto` and its host from `x-forwarded-host`, else `host`.
+    pub fn from_headers<'a>(header: impl Fn(&str) -> Option<&'a str>) -> PublicOrigin {
+        let first = |name: &str| {
+            header(name)
+                .and_then(|value| value.split(',').next())
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+        };
+        let base = ["x-ingress-path", "x-forwarded-prefix", "x-script-name"]
+            .into_iter()
+            .find_map(first)
+            .unwrap_or("");
+        let public_base_path = normalize_base_path(base);
+        let scheme = match first("x-forwarded-proto") {
+            Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        let suffix = if public_base_path == "/" {
+            ""
+        } else {
+            public_base_path.as_str()
+        };
+        let media_url_origin = first("x-forwarded-host")
+            .or_else(|| first("host"))
+            .map(|host| format!("{scheme}://{host}{suffix}"));
+        PublicOrigin {
+            public_base_path,
+            media_url_origin,
+        }
+    }
+}
+
+/// A leading `/`, no doubled or trailing `/`; `/` when empty.
+fn normalize_base_path(raw: &str) -> String {
+    let parts: Vec<&str> = raw.split('/').filter(|part| !part.is_empty()).collect();
+    format!("/{}", parts.join("/"))
+}
+
 /// What the caller knows beyond the settings: the engine's actual ports when it runs, and the
 /// host the client used to reach this service (advertised when the engine is exposed to the LAN).
 pub struct UrlRequest<'a> {
@@ -133,6 +182,35 @@ mod tests {
     use super::*;
     use crate::model::error::Loc;
     use serde_json::json;
+
+    #[test]
+    fn public_origin_follows_the_proxy_headers() {
+        let origin = |headers: &[(&str, &'static str)]| {
+            let headers = headers.to_vec();
+            PublicOrigin::from_headers(move |name| {
+                headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+            })
+        };
+        assert_eq!(
+            origin(&[("host", "box.lan:8100")]),
+            PublicOrigin {
+                public_base_path: "/".into(),
+                media_url_origin: Some("http://box.lan:8100".into()),
+            }
+        );
+        let ingress = origin(&[
+            ("host", "internal:8100"),
+            ("x-ingress-path", "/api/hassio_ingress//abc/"),
+            ("x-forwarded-proto", "https, http"),
+            ("x-forwarded-host", "ha.example.com"),
+        ]);
+        assert_eq!(ingress.public_base_path, "/api/hassio_ingress/abc");
+        assert_eq!(
+            ingress.media_url_origin.as_deref(),
+            Some("https://ha.example.com/api/hassio_ingress/abc")
+        );
+        assert_eq!(origin(&[]).media_url_origin, None);
+    }
 
     fn settings(expose: bool, transmission: serde_json::Value) -> StreamingSettings {
         StreamingSettings::from_json(

@@ -1,7 +1,7 @@
 //! Demand routes: what each output's demand is and why, primes, heartbeat leases, and the
 //! runtime view of every output (demand joined with its publisher).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::Path;
@@ -10,12 +10,11 @@ use serde_json::{Value, json};
 use toposync_actors::demand::book::{
     DEFAULT_PRIME_TTL, HEARTBEAT_TTL_RANGE, PRIME_TTL_RANGE, clamp_ttl,
 };
-use toposync_actors::demand::{DemandMsg, DemandReason, HeartbeatClient, OutputFilter, demand};
+use toposync_actors::demand::{DemandMsg, HeartbeatClient, OutputFilter, demand};
 use toposync_actors::model::error::{Errors, Loc, ModelError, from_value};
 use toposync_actors::model::transmission::{QualityProfileId, Transmission};
 use toposync_actors::store;
 use toposync_actors::supervision::ask;
-use toposync_actors::transmissions::{TransmissionsMsg, transmissions};
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
@@ -195,81 +194,6 @@ pub async fn heartbeat(
     })))
 }
 
-/// Every enabled output: its demand and its publisher, sorted by (transmission, output).
-pub async fn runtime_outputs() -> Result<Json<Value>, ApiError> {
-    let views = ask(
-        &demand_actor()?,
-        |reply| DemandMsg::Views(None, reply),
-        DEMAND_DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("demand runtime", err))?;
-    let supervisor = transmissions().ok_or_else(|| {
-        ApiError::unavailable(
-            "transmissions runtime",
-            toposync_actors::supervision::AskError::Unavailable,
-        )
-    })?;
-    let runtimes = ask(&supervisor, TransmissionsMsg::Outputs, DEMAND_DEADLINE)
-        .await
-        .map_err(|err| ApiError::unavailable("transmissions runtime", err))?;
-    let mut outputs: Vec<Value> = views
-        .into_iter()
-        .map(|view| {
-            let runtime = runtimes.iter().find(|r| r.output_key == view.output_key);
-            let publisher = runtime.and_then(|r| r.publisher.as_ref());
-            json!({
-                "output_key": view.output_key,
-                "transmission_id": view.transmission_id,
-                "output_id": view.output_id,
-                "engine_path": view.engine_path,
-                "protocol": runtime.map(|r| r.protocol),
-                "target": runtime.map(|r| &r.target),
-                "demand": {
-                    "demanded": view.demanded,
-                    "reason": view.reason,
-                    "why": why(view.reason),
-                    "viewer_count": view.viewer_count,
-                    "primed": view.primed,
-                    "primed_expires_in_seconds": view.primed_expires_in_seconds,
-                    "heartbeat_sessions": view.heartbeat_sessions,
-                    "hint_active": view.hint_active,
-                    "encoding": view.encoding,
-                    "stops_in_seconds": view.stops_in_seconds,
-                },
-                // The original's flattened names, read by its clients.
-                "resolved_engine_path": view.engine_path,
-                "viewer_count": view.viewer_count,
-                "demand_signal": view.demanded,
-                "publisher_running": publisher.is_some_and(|p| p.pid.is_some()),
-                "publisher_pid": publisher.and_then(|p| p.pid),
-                "publisher_frames_sent": publisher.map_or(0, |p| p.frames_written),
-                "publisher_last_error": runtime.and_then(|r| r.last_error.clone()),
-                "publisher_restart_count": runtime.map_or(0, |r| r.restarts),
-                "publisher_state": runtime.map_or("stopped", |r| r.publisher_state),
-                "pid": publisher.and_then(|p| p.pid),
-                "input_mode": publisher.map(|p| p.input_mode),
-                "restarts": runtime.map_or(0, |r| r.restarts),
-                "last_error": runtime.and_then(|r| r.last_error.clone()),
-                "frames_written": publisher.map_or(0, |p| p.frames_written),
-                "frames_dropped": publisher.map_or(0, |p| p.frames_dropped),
-                "frames_encoded": publisher.map_or(0, |p| p.frames_encoded),
-                "showing": publisher.map(|p| p.showing),
-                "log_path": publisher.map(|p| &p.log_path),
-                "stderr_tail": publisher.map(|p| &p.stderr_tail),
-            })
-        })
-        .collect();
-    outputs.sort_by(|a, b| {
-        (a["transmission_id"].as_str(), a["output_id"].as_str())
-            .cmp(&(b["transmission_id"].as_str(), b["output_id"].as_str()))
-    });
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    Ok(Json(json!({"updated_at_unix": now, "outputs": outputs})))
-}
-
 /// URL resolution primes the outputs it answers for, best effort (spec: "URL resolution also
 /// primes demand"): a player opening the URL then finds a publisher starting.
 pub async fn prime_quietly(transmission_id: &str, output_id: Option<&str>) {
@@ -307,16 +231,6 @@ async fn prime_outputs(
     )
     .await
     .map_err(|err| ApiError::unavailable("demand runtime", err))
-}
-
-fn why(reason: DemandReason) -> &'static str {
-    match reason {
-        DemandReason::ViewerCount => "the engine counts readers on this path",
-        DemandReason::HeartbeatLease => "a player renewed a heartbeat lease",
-        DemandReason::Prime => "primed (a player is about to connect)",
-        DemandReason::EngineNoStreamHint => "a reader just asked the engine for this path",
-        DemandReason::NoActiveDemand => "nobody is watching",
-    }
 }
 
 async fn stored(id: &str) -> Result<Transmission, ApiError> {

@@ -47,6 +47,12 @@ impl From<ModelError> for ApiError {
     }
 }
 
+impl From<toposync_actors::supervision::Unreachable> for ApiError {
+    fn from(err: toposync_actors::supervision::Unreachable) -> Self {
+        Self::unavailable(err.what, err.err)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -85,6 +85,20 @@ fn parse_json(bytes: &[u8]) -> Result<JsonBody, ApiError> {
     })
 }
 
+/// Where the caller reached the service (`public_base_path`, `media_url_origin`).
+pub struct Origin(pub toposync_actors::urls::PublicOrigin);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let headers = &parts.headers;
+        Ok(Origin(toposync_actors::urls::PublicOrigin::from_headers(
+            |name| headers.get(name).and_then(|value| value.to_str().ok()),
+        )))
+    }
+}
+
 /// Query parameters by name.
 pub struct Params(HashMap<String, String>);
 

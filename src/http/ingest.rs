@@ -98,18 +98,6 @@ pub async fn close(Path((id, writer_id)): Path<(String, String)>) -> Result<Json
     ))
 }
 
-/// `GET /runtime/health`: per transmission, what arbitration selected and why.
-pub async fn health() -> Result<Json<Value>, ApiError> {
-    let all = ask(&supervisor()?, TransmissionsMsg::Health, DEADLINE)
-        .await
-        .map_err(|err| ApiError::unavailable("transmissions supervisor", err))?;
-    let by_id: serde_json::Map<String, Value> = all
-        .into_iter()
-        .map(|health| (health.transmission_id.clone(), json!(health)))
-        .collect();
-    Ok(Json(json!({"transmissions": by_id})))
-}
-
 /// `WS /transmissions/{id}/writers/{writer_id}/ws[?priority=P]`: a long-lived writer.
 /// Binary messages are frames (JPEG by default, or raw BGR24 after a `format` message); text
 /// messages are JSON control (`open`, `update`, `close`, `format`). Problems are answered with a

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::Value;
 use toposync_actors::Runtime;
 use toposync_actors::jsmpeg::{JsmpegMsg, Refusal, SessionRequest, jsmpeg};
-use toposync_actors::media_token::{Transport, now_unix};
+use toposync_actors::media_token::Transport;
 use toposync_actors::model::transmission::normalize_path_slug;
 use toposync_actors::store;
 use toposync_actors::supervision::{AskError, ask};
@@ -70,7 +70,12 @@ async fn open_session(
     }
     let claims = runtime
         .media_tokens
-        .verify_for(token, Transport::Jsmpeg, engine_path, now_unix())
+        .verify_for(
+            token,
+            Transport::Jsmpeg,
+            engine_path,
+            toposync_actors::unix_now(),
+        )
         .map_err(|err| policy(err.detail()))?;
     let revision = store::read(STORE_DEADLINE)
         .await
@@ -256,7 +261,12 @@ pub async fn hls(
     if signed {
         let claims = runtime
             .media_tokens
-            .verify_for(&token, Transport::Hls, &engine_path, now_unix())
+            .verify_for(
+                &token,
+                Transport::Hls,
+                &engine_path,
+                toposync_actors::unix_now(),
+            )
             .map_err(|err| unauthorized(err.detail()))?;
         let transmission = settings
             .transmission(&claims.transmission_id)
@@ -390,7 +400,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(2500);
 pub async fn hls_probe(Path(id): Path<String>, params: Params) -> Result<Json<Value>, ApiError> {
     use serde_json::json;
     use toposync_actors::model::transmission::Protocol;
-    let sampled_at = now_unix();
+    let sampled_at = toposync_actors::unix_now();
     let revision = store::read(STORE_DEADLINE).await?;
     let transmission = revision
         .settings

@@ -62,7 +62,12 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
             "/transmissions/{id}/demand/heartbeat",
             post(demand::heartbeat),
         )
-        .route("/runtime/outputs", get(demand::runtime_outputs))
+        .route("/runtime/outputs", get(runtime::runtime_outputs))
+        .route("/runtime/encoders", get(runtime::encoders))
+        .route(
+            "/runtime/encoders/quarantine/clear",
+            post(runtime::clear_quarantine),
+        )
         .route("/runtime/pipelines", get(publications::runtime_pipelines))
         .route("/publications", get(publications::list))
         .route(
@@ -99,7 +104,7 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/transmissions/{id}/hls/probe", get(media::hls_probe))
         .route("/media/jsmpeg/{engine_path}/ws", get(media::jsmpeg_socket))
         .route("/runtime/actors", get(runtime::actors))
-        .route("/runtime/health", get(ingest::health))
+        .route("/runtime/health", get(runtime::runtime_health))
         .route(
             "/transmissions/{id}/writers/{writer_id}/frame",
             post(ingest::frame).layer(DefaultBodyLimit::max(ingest::FRAME_LIMIT)),

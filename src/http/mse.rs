@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as Upstream;
 use toposync_actors::Runtime;
 use toposync_actors::engine::EngineMsg;
-use toposync_actors::media_token::{Transport, now_unix};
+use toposync_actors::media_token::Transport;
 use toposync_actors::model::edit::now_rfc3339;
 use toposync_actors::model::transmission::{Protocol, normalize_path_slug};
 use toposync_actors::sidecar::config::stream_name;
@@ -123,7 +123,7 @@ async fn authorize(runtime: &Runtime, path: &str, token: &str) -> Result<(String
     }
     let claims = runtime
         .media_tokens
-        .verify_for(token, Transport::Mse, path, now_unix())
+        .verify_for(token, Transport::Mse, path, toposync_actors::unix_now())
         .map_err(|err| err.detail().to_string())?;
     let revision = store::read(STORE_DEADLINE)
         .await

@@ -7,10 +7,15 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 use toposync_actors::Runtime;
+use toposync_actors::health::{
+    self, EncodersReport, QuarantineCleared, RuntimeHealth, RuntimeOutputs,
+};
 use toposync_actors::store;
 use toposync_actors::supervision::observe::ActorSnapshot;
 
 use super::STORE_DEADLINE;
+use super::error::ApiError;
+use super::extract::{JsonBody, Origin};
 
 /// Each actor gets this long to describe itself before it is shown as unresponsive.
 const OBSERVE_DEADLINE: Duration = Duration::from_millis(500);
@@ -45,4 +50,59 @@ pub async fn health() -> Json<Value> {
 
 pub async fn actors(State(runtime): State<Arc<Runtime>>) -> Json<ActorSnapshot> {
     Json(runtime.snapshot(OBSERVE_DEADLINE).await)
+}
+
+async fn current_health(runtime: &Runtime, origin: Origin) -> Result<RuntimeHealth, ApiError> {
+    let facts = health::collect().await?;
+    Ok(health::build(
+        facts,
+        &runtime.frame_rates,
+        origin.0,
+        toposync_actors::unix_now(),
+    ))
+}
+
+/// `GET /runtime/health`: every transmission hosted here, sorted by id, with its outputs.
+pub async fn runtime_health(
+    State(runtime): State<Arc<Runtime>>,
+    origin: Origin,
+) -> Result<Json<RuntimeHealth>, ApiError> {
+    Ok(Json(current_health(&runtime, origin).await?))
+}
+
+/// `GET /runtime/outputs`: one flattened entry per enabled output.
+pub async fn runtime_outputs(
+    State(runtime): State<Arc<Runtime>>,
+    origin: Origin,
+) -> Result<Json<RuntimeOutputs>, ApiError> {
+    Ok(Json(health::outputs(
+        current_health(&runtime, origin).await?,
+    )))
+}
+
+/// `GET /runtime/encoders`.
+pub async fn encoders(
+    State(runtime): State<Arc<Runtime>>,
+    origin: Origin,
+) -> Result<Json<EncodersReport>, ApiError> {
+    let facts = health::collect().await?;
+    let settings = facts.settings.clone();
+    let health = health::build(
+        facts,
+        &runtime.frame_rates,
+        origin.0,
+        toposync_actors::unix_now(),
+    );
+    Ok(Json(health::encoders(&health, &settings)))
+}
+
+/// `POST /runtime/encoders/quarantine/clear` with an optional `{"encoder": "..."}`.
+pub async fn clear_quarantine(body: Option<JsonBody>) -> Result<Json<QuarantineCleared>, ApiError> {
+    // Validated so a bad body is refused as the original refuses it; libx264 is never
+    // quarantined, so there is nothing to clear.
+    health::ClearQuarantine::parse(body.map(|JsonBody(value)| value))?;
+    Ok(Json(QuarantineCleared {
+        cleared: 0,
+        encoders: Vec::new(),
+    }))
 }

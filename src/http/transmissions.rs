@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use toposync_actors::Runtime;
-use toposync_actors::media_token::{Claims, SCOPE, Transport, now_unix, ttl_seconds};
+use toposync_actors::media_token::{Claims, SCOPE, Transport, ttl_seconds};
 use toposync_actors::model::edit;
 use toposync_actors::model::error::{Loc, ModelError};
 use toposync_actors::model::settings::MediaAuthMode;
@@ -299,7 +299,7 @@ pub async fn signed_urls(
     let engine = &revision.settings.engine;
     let signed_hls = engine.media_auth.mode == MediaAuthMode::SignedProxy;
     let ttl = ttl_seconds(engine.media_auth.token_ttl_seconds, requested_ttl);
-    let now = now_unix();
+    let now = toposync_actors::unix_now();
     let renew_after = now.max(
         now + ttl
             - engine

@@ -54,6 +54,19 @@ pub enum DemandReason {
     NoActiveDemand,
 }
 
+impl DemandReason {
+    /// The reason in words, for people reading `/runtime/outputs`.
+    pub fn why(self) -> &'static str {
+        match self {
+            DemandReason::ViewerCount => "the engine counts readers on this path",
+            DemandReason::HeartbeatLease => "a player renewed a heartbeat lease",
+            DemandReason::Prime => "primed (a player is about to connect)",
+            DemandReason::EngineNoStreamHint => "a reader just asked the engine for this path",
+            DemandReason::NoActiveDemand => "nobody is watching",
+        }
+    }
+}
+
 /// Selects some outputs of a transmission (both filters optional).
 #[derive(Debug, Clone, Default)]
 pub struct OutputFilter {

@@ -34,6 +34,16 @@ pub enum EncoderMode {
     Cpu,
 }
 
+impl EncoderMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncoderMode::Inherit => "inherit",
+            EncoderMode::Auto => "auto",
+            EncoderMode::Cpu => "cpu",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Placeholder {

@@ -86,6 +86,8 @@ pub struct PublisherStatus {
     pub frames_written: u64,
     pub frames_dropped: u64,
     pub frames_encoded: u64,
+    /// When FFmpeg last reported a newly encoded frame.
+    pub last_frame_at_unix: Option<f64>,
     pub placeholder_frames: u64,
     pub showing: &'static str,
     pub log_path: PathBuf,
@@ -274,13 +276,17 @@ impl Actor for PublisherActor {
 
 fn status(state: &PublisherState) -> PublisherStatus {
     let counters = &state.counters;
+    let started_at_unix = state
+        .started_at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let progressed_ms = counters.progressed_ms.load(Ordering::Relaxed);
     PublisherStatus {
         pid: state.child.pid(),
         input_mode: state.args.target.input.mode(),
-        started_at_unix: state
-            .started_at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64()),
+        started_at_unix,
+        last_frame_at_unix: (progressed_ms > 0)
+            .then(|| started_at_unix + progressed_ms as f64 / 1000.0),
         frames_written: counters.written.load(Ordering::Relaxed),
         frames_dropped: counters.dropped.load(Ordering::Relaxed),
         frames_encoded: counters.encoded.load(Ordering::Relaxed),

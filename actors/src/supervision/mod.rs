@@ -18,6 +18,19 @@ pub enum AskError {
     Unavailable,
 }
 
+/// An actor a request needed did not answer: which one, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreachable {
+    pub what: &'static str,
+    pub err: AskError,
+}
+
+impl Unreachable {
+    pub fn new(what: &'static str, err: AskError) -> Self {
+        Self { what, err }
+    }
+}
+
 /// Sends a request and waits at most `deadline` for the reply. Never an unbounded wait.
 pub async fn ask<M, T>(
     actor: &ActorRef<M>,

@@ -93,7 +93,12 @@ pub struct TransmissionHealth {
     pub selected_writer_id: Option<String>,
     /// `no_active_writer` (showing the last frame), `no_frame` (nothing to show), or null.
     pub fallback_reason: Option<&'static str>,
+    pub fallback_active: bool,
     pub selected_frame_age_seconds: Option<f64>,
+    /// Age of the newest frame any writer sent.
+    pub last_incoming_frame_age_seconds: Option<f64>,
+    /// Wall-clock time of the frame shown last.
+    pub last_live_frame_at_unix: Option<f64>,
     pub writers: Vec<WriterHealth>,
 }
 
@@ -172,6 +177,8 @@ pub struct TransmissionState {
     arbiter: Arbiter,
     /// Last frame shown and when it arrived, kept when its writer stops being eligible.
     last_shown: Option<(SelectedFrame, Instant)>,
+    /// When any writer last sent a frame.
+    last_incoming_at: Option<Instant>,
     /// The live selection (`None` while no writer is eligible).
     selected: watch::Sender<Option<SelectedFrame>>,
 }
@@ -231,7 +238,10 @@ impl TransmissionState {
             active_writer_id: active,
             selected_writer_id: selected,
             fallback_reason: fallback,
+            fallback_active: fallback.is_some(),
             selected_frame_age_seconds: frame_age,
+            last_incoming_frame_age_seconds: self.last_incoming_at.map(age),
+            last_live_frame_at_unix: frame_age.map(|age| crate::unix_now() - age),
             writers: self
                 .arbiter
                 .writers()
@@ -270,6 +280,7 @@ impl Actor for TransmissionActor {
             publishers: BTreeMap::new(),
             stills: crate::stills::StillCache::default(),
             last_shown: None,
+            last_incoming_at: None,
             selected: watch::channel(None).0,
         })
     }
@@ -380,6 +391,9 @@ impl Actor for TransmissionActor {
                 frame,
                 reply,
             } => {
+                if frame.is_some() {
+                    state.last_incoming_at = Some(now);
+                }
                 let evicted = state
                     .arbiter
                     .update(now, &writer_id, lifecycle, priority, frame);
