@@ -795,6 +795,25 @@ mod redaction {
         assert_eq!(urls["outputs"][0]["requires_auth"], true);
         assert_eq!(urls["outputs"][0]["auth_username"], "viewer");
         assert!(!urls.to_string().contains("s3cret"));
+        // Every key of the original's answer is there, null where it does not apply.
+        for output in urls["outputs"].as_array().unwrap() {
+            for key in ["content_rect", "url_expires_at_unix", "renew_after_unix"] {
+                assert!(output.get(key).is_some(), "{key} missing in {output}");
+            }
+        }
+        assert_eq!(
+            urls["outputs"][0]["content_rect"],
+            json!({"x": 0.0, "y": 0.0, "width": 1.0, "height": 1.0})
+        );
+        assert_eq!(urls["network_contract"], Value::Null);
+        assert_eq!(urls["public_base_path"], "/");
+        assert!(
+            urls["media_url_origin"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:"),
+            "{urls}"
+        );
     }
 }
 
@@ -2074,7 +2093,7 @@ mod registry {
             ),
             (
                 json!({"transmission_id": tx, "camera_id": "lobby", "preset_id": "teleport"}),
-                422,
+                400,
             ),
             (
                 json!({"transmission_id": tx, "camera_id": "lobby", "preset_id": "simple_stream",
@@ -2089,7 +2108,21 @@ mod registry {
         ] {
             let (code, answer) = service.post("/wizard/create-pipeline", &body).await;
             assert_eq!(code, status, "{body} -> {answer}");
+            // The original's refusals are plain messages: "Pipeline already exists: people".
+            if matches!(status, 400 | 404 | 409) {
+                assert!(answer["detail"].is_string(), "{answer}");
+            }
         }
+        // Keys the original accepts (extra=allow) are not refused.
+        let (code, answer) = service
+            .post(
+                "/wizard/create-pipeline",
+                &json!({"transmission_id": tx, "camera_id": "lobby", "preset_id": "simple_stream",
+                    "optional_parameters": {"demand_gate": true, "pipeline_name": "extras"}}),
+            )
+            .await;
+        assert_eq!(code, 200, "{answer}");
+        assert_eq!(answer["pipeline_name"], "extras");
         let (code, answer) = service
             .post(
                 "/wizard/create-pipeline",
@@ -2221,6 +2254,9 @@ mod jsmpeg {
         );
         let (_, status) = service.get("/jsmpeg/status").await;
         assert_eq!(status["running_session_count"], 1, "{status}");
+        assert_eq!(status["ffmpeg_source"], "system");
+        assert_eq!(status["ffmpeg_error"], Value::Null);
+        assert!(status["frames_encoded"].as_u64().is_some(), "{status}");
 
         // The viewer leaves: its FFmpeg goes too.
         let pids = session_pids(&service).await;
@@ -2414,8 +2450,26 @@ mod stills {
             "the selected frame's size"
         );
         assert!(live.data[2] > 200 && live.data[0] < 60, "red (BGR)");
+        assert_eq!(headers["cache-control"], "no-store, max-age=0");
+        assert_eq!(headers["pragma"], "no-cache");
         let (status, _, _) = still(&service, "nope").await;
         assert_eq!(status, 404);
+
+        // Disabled: no frame path, so the placeholder (the original never refuses a still).
+        let (_, disabled) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Off", "path": "off", "enabled": false, "placeholder": "black",
+                    "outputs": [{"id": "hls", "protocol": "hls",
+                                 "resolution": {"width": 64, "height": 48}}]}),
+            )
+            .await;
+        let (status, headers, body) = still(&service, disabled["id"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["x-toposync-frame-state"], "placeholder");
+        let black = Frame::from_jpeg(&body).unwrap();
+        assert_eq!((black.width, black.height), (64, 48));
+        assert!(black.data.iter().all(|v| *v < 8), "black");
     }
 }
 
@@ -2470,6 +2524,25 @@ mod playback_plan {
             ])
         );
         assert_eq!(plan["transports"][2]["output_id"], "hls_stable_apple_tv");
+        // An entry without an output says "none", as the original's model default.
+        assert_eq!(mse["media_auth_type"], "none");
+        let health = &plan["transports"][2]["health"];
+        for key in [
+            "status",
+            "selected_frame_age_seconds",
+            "last_incoming_frame_age_seconds",
+            "fallback_active",
+            "fallback_reason",
+            "stale",
+            "placeholder_active",
+            "transport_health",
+            "viewer_count",
+            "publisher_running",
+            "publisher_frames_sent",
+            "publisher_last_error",
+        ] {
+            assert!(health.get(key).is_some(), "{key} missing in {health}");
+        }
         assert_eq!(plan["transports"][3]["output_id"], "hls_diagnostic_low");
         assert_eq!(plan["lease_seconds"], 45.0);
 

@@ -13,6 +13,9 @@ pub fn ffmpeg_program() -> OsString {
     }
 }
 
+/// The original's message when no FFmpeg can be found.
+pub const FFMPEG_NOT_FOUND: &str = "ffmpeg executable not found. Install FFmpeg and ensure it is available in PATH, or set TOPOSYNC_STREAMING_FFMPEG_PATH to the binary path.";
+
 /// The FFmpeg file that runs, if found, and where it came from: `override`
 /// (`TOPOSYNC_STREAMING_FFMPEG_PATH`) or `system` (PATH).
 pub fn ffmpeg_resolved() -> (Option<String>, &'static str) {

@@ -1021,3 +1021,82 @@ impl ClearQuarantine {
         Ok(request)
     }
 }
+
+/// The transmission-level `health` of a Playback Plan entry (§4.5).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanHealth {
+    pub status: Status,
+    pub selected_frame_age_seconds: Option<f64>,
+    pub last_incoming_frame_age_seconds: Option<f64>,
+    pub fallback_active: bool,
+    pub fallback_reason: Option<&'static str>,
+    pub stale: bool,
+    pub placeholder_active: bool,
+}
+
+/// What a plan entry adds for its output.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanOutputHealth {
+    pub transport_health: Status,
+    pub viewer_count: usize,
+    pub publisher_running: bool,
+    pub publisher_frames_sent: u64,
+    pub publisher_last_error: Option<String>,
+}
+
+/// Runtime health as a plan shows it; empty when the health is not known.
+#[derive(Debug, Clone, Default)]
+pub struct PlanHealthSource {
+    pub transmission: Option<PlanHealth>,
+    pub outputs: BTreeMap<String, PlanOutputHealth>,
+}
+
+impl PlanHealthSource {
+    pub fn of(health: &TransmissionRuntimeHealth) -> PlanHealthSource {
+        let selection = &health.selection;
+        PlanHealthSource {
+            transmission: Some(PlanHealth {
+                status: health.status,
+                selected_frame_age_seconds: selection.selected_frame_age_seconds,
+                last_incoming_frame_age_seconds: selection.last_incoming_frame_age_seconds,
+                fallback_active: selection.fallback_active,
+                fallback_reason: selection.fallback_reason,
+                stale: selection.stale,
+                placeholder_active: selection.placeholder_active,
+            }),
+            outputs: health
+                .outputs
+                .iter()
+                .map(|output| {
+                    (
+                        output.output_id.clone(),
+                        PlanOutputHealth {
+                            transport_health: output.status,
+                            viewer_count: output.viewer_count,
+                            publisher_running: output.publisher.publisher_running,
+                            publisher_frames_sent: output.publisher.publisher_frames_sent,
+                            publisher_last_error: output.publisher.publisher_last_error.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The `health` object of the entry playing `output_id`.
+    pub fn entry(&self, output_id: Option<&str>) -> serde_json::Value {
+        let Some(transmission) = &self.transmission else {
+            return serde_json::json!({});
+        };
+        let mut health = serde_json::to_value(transmission).unwrap_or_default();
+        if let (Some(fields), Some(output)) = (
+            health.as_object_mut(),
+            output_id.and_then(|id| self.outputs.get(id)),
+        ) {
+            if let Ok(serde_json::Value::Object(extra)) = serde_json::to_value(output) {
+                fields.extend(extra);
+            }
+        }
+        health
+    }
+}

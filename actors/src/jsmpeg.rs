@@ -268,14 +268,23 @@ impl Actor for JsmpegSupervisor {
                 if state.sessions.len() as i64 >= settings.max_total_sessions {
                     warnings.push("JSMpeg global session limit is reached.");
                 }
+                let (ffmpeg_path, ffmpeg_source) = crate::ffmpeg::ffmpeg_resolved();
+                let ffmpeg_error = ffmpeg_path
+                    .is_none()
+                    .then_some(crate::ffmpeg::FFMPEG_NOT_FOUND);
+                warnings.extend(ffmpeg_error);
+                let frames = state.counters.frames_written.load(Ordering::Relaxed);
                 let _ = reply.send(json!({
                     "enabled": settings.enabled,
-                    "ffmpeg_path": crate::ffmpeg::ffmpeg_program().to_string_lossy(),
+                    "ffmpeg_path": ffmpeg_path,
+                    "ffmpeg_source": ffmpeg_source,
+                    "ffmpeg_error": ffmpeg_error,
                     "running_session_count": state.sessions.len(),
                     "max_total_sessions": settings.max_total_sessions,
                     "max_sessions_per_transmission": settings.max_sessions_per_transmission,
                     "sessions_by_transmission": by_transmission,
-                    "frames_written": state.counters.frames_written.load(Ordering::Relaxed),
+                    "frames_encoded": frames,
+                    "frames_written": frames,
                     "bytes_sent": state.counters.bytes_sent.load(Ordering::Relaxed),
                     "last_error": state.last_error,
                     "warnings": warnings,

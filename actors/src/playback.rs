@@ -97,7 +97,12 @@ fn first_warning(urls: &Urls, needles: &[&str]) -> Option<String> {
         .cloned()
 }
 
-pub fn plan(transmission_id: &str, request: &PlanRequest, urls: &Urls, health: &Value) -> Value {
+pub fn plan(
+    transmission_id: &str,
+    request: &PlanRequest,
+    urls: &Urls,
+    health: &crate::health::PlanHealthSource,
+) -> Value {
     let client = request.client;
     if client == Client::HaEntity {
         let mut warnings = urls.warnings.clone();
@@ -210,12 +215,14 @@ pub fn plan(transmission_id: &str, request: &PlanRequest, urls: &Urls, health: &
             "transport": transport, "rank": rank, "fallback_rank": rank, "available": available,
             "output_id": field("output_id"),
             "protocol": output.map_or(json!(transport), |o| o["protocol"].clone()),
-            "url": field("url"), "media_auth_type": field("media_auth_type"),
+            "url": field("url"),
+            "media_auth_type": output.map_or(json!("none"), |o| o["media_auth_type"].clone()),
             "requires_auth": output.is_some_and(|o| o["requires_auth"] == true),
             "quality_profile_id": field("quality_profile_id"), "resolution": field("resolution"),
             "fps_limit": field("fps_limit"), "bitrate_kbps": field("bitrate_kbps"),
             "latency_profile": field("latency_profile"),
-            "blocking_errors": blocking, "warnings": warnings, "health": health,
+            "blocking_errors": blocking, "warnings": warnings,
+            "health": health.entry(output.and_then(|o| o["output_id"].as_str())),
         }));
     }
     let selected = transports
@@ -387,7 +394,7 @@ mod tests {
             ),
         ];
         for (req, expected, selected) in cases {
-            let plan = plan("t", &req, &all, &json!({}));
+            let plan = plan("t", &req, &all, &Default::default());
             assert_eq!(order(&plan), owned(&expected), "{req:?}");
             assert_eq!(plan["selected_transport"], selected, "{req:?}");
         }
@@ -395,7 +402,7 @@ mod tests {
 
     #[test]
     fn blocking_reasons_use_the_original_strings() {
-        let plan_of = |urls: &Urls, req: PlanRequest| plan("t", &req, urls, &json!({}));
+        let plan_of = |urls: &Urls, req: PlanRequest| plan("t", &req, urls, &Default::default());
         let web = || request(Client::Web, None, false, None);
         let no_webrtc_no_mse = urls(false, false, false);
         let p = plan_of(&no_webrtc_no_mse, web());
@@ -454,7 +461,7 @@ mod tests {
                 quality_profile_id: profile.map(str::to_string),
                 ..Default::default()
             };
-            let p = plan("t", &req, &all, &json!({}));
+            let p = plan("t", &req, &all, &Default::default());
             p["transports"]
                 .as_array()
                 .unwrap()

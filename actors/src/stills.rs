@@ -10,23 +10,27 @@ use crate::transmissions::arbitration::Frame;
 /// JPEG quality of stills (the original's 82).
 const QUALITY: u8 = 82;
 
-/// The last still made, keyed by the frame's buffer (a new frame is a new buffer).
+/// The last still made and the frame buffer it was made from. Holding the buffer is what makes
+/// its address a key: while it is held, no later frame can be allocated at the same address.
 #[derive(Default, Clone)]
 pub struct StillCache {
-    last: Arc<Mutex<Option<(usize, Bytes)>>>,
+    last: Arc<Mutex<Option<(Bytes, Bytes)>>>,
 }
 
 impl StillCache {
-    /// `frame` as JPEG, from the cache when it is the same frame as last time.
+    /// `frame` as JPEG, from the cache when it is the same frame (the same shared buffer) as
+    /// last time.
     pub fn jpeg(&self, frame: &Frame) -> Result<Bytes, String> {
-        let key = frame.data.as_ptr() as usize;
-        if let Some((cached, jpeg)) = self.last.lock().expect("still cache lock").as_ref() {
-            if *cached == key {
+        let same =
+            |held: &Bytes| held.as_ptr() == frame.data.as_ptr() && held.len() == frame.data.len();
+        if let Some((source, jpeg)) = self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if same(source) {
                 return Ok(jpeg.clone());
             }
         }
         let jpeg = encode(frame)?;
-        *self.last.lock().expect("still cache lock") = Some((key, jpeg.clone()));
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((frame.data.clone(), jpeg.clone()));
         Ok(jpeg)
     }
 }
@@ -58,5 +62,23 @@ mod tests {
         let decoded = Frame::from_jpeg(&first).unwrap();
         assert_eq!((decoded.width, decoded.height), (64, 48));
         assert!(decoded.data.iter().all(|v| v.abs_diff(200) < 4));
+    }
+
+    /// Frames of one size freed and allocated in turn reuse addresses; the cache must still tell
+    /// them apart (it once served 192 old pictures out of 200).
+    #[test]
+    fn every_new_frame_gets_its_own_still() {
+        let cache = StillCache::default();
+        for i in 0..200u32 {
+            let shade = if i % 2 == 0 { 0u8 } else { 255 };
+            let frame = Frame::bgr24(Bytes::from(vec![shade; 16 * 16 * 3]), 16, 16).unwrap();
+            let jpeg = cache.jpeg(&frame).unwrap();
+            drop(frame);
+            let shown = Frame::from_jpeg(&jpeg).unwrap().data[0];
+            assert!(
+                shown.abs_diff(shade) < 8,
+                "still {i} shows {shown}, not {shade}"
+            );
+        }
     }
 }

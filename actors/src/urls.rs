@@ -31,6 +31,68 @@ pub struct OutputUrl {
     pub fps_limit: Option<i64>,
     pub bitrate_kbps: Option<i64>,
     pub latency_profile: LatencyProfile,
+    /// Where the picture sits in the output's frame, as fractions of it (letterbox/pillarbox).
+    pub content_rect: NormalizedRect,
+    /// Set on signed entries only; always present, as the original's model.
+    pub url_expires_at_unix: Option<f64>,
+    pub renew_after_unix: Option<f64>,
+}
+
+/// A rectangle as fractions of the frame it sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct NormalizedRect {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+impl NormalizedRect {
+    pub const FULL: NormalizedRect = NormalizedRect {
+        x: 0.0,
+        y: 0.0,
+        width: 1.0,
+        height: 1.0,
+    };
+}
+
+/// The original's `content_rect` (§5.4): the camera source's size contained in the output's,
+/// or the full frame when a size is unknown or the output does not resize.
+pub fn content_rect(
+    settings: &StreamingSettings,
+    transmission: &Transmission,
+    output: &crate::model::transmission::TransmissionOutput,
+) -> NormalizedRect {
+    let source = transmission
+        .camera_controls
+        .as_ref()
+        .and_then(|controls| {
+            let camera = settings.camera(controls.camera_id.as_deref()?)?;
+            let wanted = controls.camera_source_id.as_deref();
+            camera
+                .sources
+                .iter()
+                .find(|s| wanted.is_none_or(|id| s.id == id))
+        })
+        .and_then(|source| source.video.as_ref())
+        .and_then(|video| Some((video.width?, video.height?)));
+    let target = output
+        .resolution
+        .map(|r| (r.width.max(1) as u32, r.height.max(1) as u32));
+    let (Some(source), Some(target)) = (source, target) else {
+        return NormalizedRect::FULL;
+    };
+    if output.resize_mode() == crate::model::transmission::ResizeMode::None || source == target {
+        return NormalizedRect::FULL;
+    }
+    let rect = crate::frames::contain_rect(source, target);
+    let (tw, th) = (target.0 as f64, target.1 as f64);
+    NormalizedRect {
+        x: rect.x as f64 / tw,
+        y: rect.y as f64 / th,
+        width: rect.width as f64 / tw,
+        height: rect.height as f64 / th,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,6 +101,10 @@ pub struct UrlsResponse {
     pub engine_running: bool,
     pub outputs: Vec<OutputUrl>,
     pub warnings: Vec<String>,
+    /// Not built yet (see docs/api.md): always null.
+    pub network_contract: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub origin: PublicOrigin,
 }
 
 /// Where the caller reached this service, through whatever proxy (Home Assistant ingress, a
@@ -96,6 +162,7 @@ pub struct UrlRequest<'a> {
     pub running_ports: Option<PlaybackPorts>,
     pub request_host: Option<&'a str>,
     pub output_id: Option<&'a str>,
+    pub origin: PublicOrigin,
 }
 
 pub fn resolve_urls(
@@ -143,6 +210,9 @@ pub fn resolve_urls(
                 fps_limit: output.fps_limit,
                 bitrate_kbps: output.bitrate_kbps,
                 latency_profile: output.latency_profile,
+                content_rect: content_rect(settings, transmission, output),
+                url_expires_at_unix: None,
+                renew_after_unix: None,
             }
         })
         .collect();
@@ -151,6 +221,8 @@ pub fn resolve_urls(
         engine_running: request.running_ports.is_some(),
         outputs,
         warnings,
+        network_contract: None,
+        origin: request.origin.clone(),
     }
 }
 
@@ -221,6 +293,37 @@ mod tests {
     }
 
     #[test]
+    fn content_rect_letterboxes_the_camera_into_the_output() {
+        let s = StreamingSettings::from_json(
+            json!({
+                "cameras": [{"id": "cam", "sources": [{"id": "s", "rtsp_url": "rtsp://c/s",
+                    "video": {"width": 640, "height": 480}}]}],
+                "transmissions": [{"id": "t", "path": "door",
+                    "camera_controls": {"camera_id": "cam", "camera_source_id": "s"},
+                    "outputs": [
+                        {"id": "wide", "protocol": "hls", "resolution": {"width": 1280, "height": 720}},
+                        {"id": "same", "protocol": "hls", "resolution": {"width": 640, "height": 480}},
+                        {"id": "unsized", "protocol": "hls"}]}]}),
+            &Loc::body(),
+        )
+        .unwrap();
+        let transmission = &s.transmissions[0];
+        let rect = |i: usize| content_rect(&s, transmission, &transmission.outputs[i]);
+        // 640x480 in 1280x720: 960x720 centred, 160 px bars left and right.
+        assert_eq!(
+            rect(0),
+            NormalizedRect {
+                x: 0.125,
+                y: 0.0,
+                width: 0.75,
+                height: 1.0
+            }
+        );
+        assert_eq!(rect(1), NormalizedRect::FULL);
+        assert_eq!(rect(2), NormalizedRect::FULL);
+    }
+
+    #[test]
     fn stopped_engine_uses_preferred_ports_and_warns() {
         let s = settings(
             false,
@@ -231,6 +334,7 @@ mod tests {
             running_ports: None,
             request_host: Some("lan.example:8100"),
             output_id: None,
+            origin: PublicOrigin::from_headers(|_| None),
         };
         let urls = resolve_urls(&s, &s.transmissions[0], &request);
         assert_eq!(urls.outputs[0].url, "http://127.0.0.1:8888/door/index.m3u8");
@@ -255,6 +359,7 @@ mod tests {
             running_ports: Some(ports),
             request_host: Some("[fd00::5]:8100"),
             output_id: None,
+            origin: PublicOrigin::from_headers(|_| None),
         };
         let urls = resolve_urls(&s, &s.transmissions[0], &request);
         assert_eq!(urls.outputs[0].url, "rtsp://[fd00::5]:18554/door-a");

@@ -25,8 +25,9 @@ pub enum StreamBehavior {
     EventGated,
 }
 
+/// The wizard's optional parameters. Unknown keys are accepted and ignored, as the original's
+/// model (`extra=allow`) did, so clients sending its newer keys are not refused.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Options {
     #[serde(default)]
     pub pipeline_name: Option<String>,

@@ -26,7 +26,7 @@ pub async fn status(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
 
 pub async fn start(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     set_enabled(true).await?;
-    wait_ready().await?;
+    wait_ready("start").await?;
     status(headers).await
 }
 
@@ -39,7 +39,10 @@ pub async fn restart(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     ask(&actor()?, EngineMsg::Restart, STORE_DEADLINE)
         .await
         .map_err(|err| ApiError::unavailable("streaming engine", err))?;
-    wait_ready().await?;
+    // Disabled: a restart is a no-op that answers the status, as the original.
+    if current_status().await?.enabled {
+        wait_ready("restart").await?;
+    }
     status(headers).await
 }
 
@@ -82,12 +85,12 @@ async fn set_enabled(enabled: bool) -> Result<(), ApiError> {
 }
 
 /// Waits for the engine to run. A failure is reported; a slow start (a download) is not.
-async fn wait_ready() -> Result<(), ApiError> {
+async fn wait_ready(action: &str) -> Result<(), ApiError> {
     match ask(&actor()?, EngineMsg::WaitReady, START_WAIT).await {
         Ok(Ok(())) | Err(AskError::Timeout) => Ok(()),
         Ok(Err(reason)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("Failed to start streaming engine: {reason}"),
+            format!("Failed to {action} streaming engine: {reason}"),
         )),
         Err(err) => Err(ApiError::unavailable("streaming engine", err)),
     }
@@ -129,9 +132,17 @@ async fn status_json(headers: &HeaderMap) -> Result<Value, ApiError> {
     body["orphan_pids"] = json!([]);
     body["port_policy"] = json!("flexible");
     body["port_blocking_errors"] = json!([]);
+    // Signed mode serves HLS through this service's proxy, so that is the URL to show.
+    let hls_url = if settings.engine.media_auth.mode
+        == toposync_actors::model::settings::MediaAuthMode::SignedProxy
+    {
+        format!("/api/streams/media/hls/{path}/index.m3u8")
+    } else {
+        format!("http://{host}:{hls}/{path}/index.m3u8")
+    };
     body["urls"] = json!({
         "rtsp_url": format!("rtsp://{host}:{rtsp}/{path}"),
-        "hls_url": format!("http://{host}:{hls}/{path}/index.m3u8"),
+        "hls_url": hls_url,
         "webrtc_url": format!("http://{host}:{webrtc}/{path}/whep"),
     });
     Ok(body)

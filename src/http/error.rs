@@ -41,6 +41,7 @@ impl From<ModelError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, json!(errors))
             }
             ModelError::Conflict(error) => Self::new(StatusCode::CONFLICT, json!([error])),
+            ModelError::Refused(msg) => Self::new(StatusCode::CONFLICT, msg),
             ModelError::BadRequest(msg) => Self::new(StatusCode::BAD_REQUEST, msg),
             ModelError::NotFound(msg) => Self::new(StatusCode::NOT_FOUND, msg),
         }

@@ -147,17 +147,7 @@ pub async fn webrtc_offer(
     })?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    if status.is_client_error() {
-        // The engine refused the offer itself (bad SDP): the caller's fault, with its reason.
-        let reason = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_string))
-            .unwrap_or_else(|| text.chars().take(300).collect());
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("WHEP offer failed: {reason}"),
-        ));
-    }
+    // Any refusal, the engine's 4xx included, is the original's 502 with the code and body.
     if !status.is_success() {
         let excerpt: String = text.chars().take(300).collect();
         return Err(ApiError::new(

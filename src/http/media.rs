@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
-use serde_json::Value;
+use serde_json::{Value, json};
 use toposync_actors::Runtime;
 use toposync_actors::jsmpeg::{JsmpegMsg, Refusal, SessionRequest, jsmpeg};
 use toposync_actors::media_token::Transport;
@@ -30,13 +30,21 @@ pub async fn jsmpeg_status() -> Result<Json<Value>, ApiError> {
     let supervisor =
         jsmpeg().ok_or_else(|| ApiError::unavailable("JSMpeg runtime", AskError::Unavailable))?;
     let settings = revision.settings.engine.jsmpeg.clone();
-    let status = ask(
+    let jsmpeg_enabled = settings.enabled;
+    let mut status = ask(
         &supervisor,
         |reply| JsmpegMsg::Status(settings, reply),
         ACTOR_DEADLINE,
     )
     .await
     .map_err(|err| ApiError::unavailable("JSMpeg runtime", err))?;
+    if jsmpeg_enabled && !revision.settings.engine.enabled {
+        if let Some(warnings) = status["warnings"].as_array_mut() {
+            warnings.push(json!(
+                "JSMpeg needs the streaming engine/demand runtime to be enabled."
+            ));
+        }
+    }
     Ok(Json(status))
 }
 
@@ -177,7 +185,14 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
                 .find(|o| o.id == output_id)
                 .ok_or_else(|| ApiError::not_found("Output not found"))?,
         ),
-        None => transmission.enabled_outputs().next(),
+        // The original's choice: the profile's HLS output, then the preferred profiles.
+        None => toposync_actors::home_assistant::best_output(
+            transmission,
+            None,
+            params
+                .get("quality_profile_id")
+                .and_then(|raw| serde_json::from_value(json!(raw)).ok()),
+        ),
     };
     let size = output
         .map(|o| toposync_actors::publishers::OutputTarget::resolve(transmission, o).size())
@@ -192,15 +207,21 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
         ACTOR_DEADLINE,
     )
     .await
-    .map_err(|err| ApiError::unavailable("transmissions runtime", err))?
-    .ok_or_else(|| ApiError::new(axum::http::StatusCode::CONFLICT, "Transmission is disabled"))?;
-    let still = ask(
-        &actor,
-        |reply| TransmissionMsg::Still(size, reply),
-        ACTOR_DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("transmission runtime", err))?;
+    .map_err(|err| ApiError::unavailable("transmissions runtime", err))?;
+    let still = match actor {
+        Some(actor) => ask(
+            &actor,
+            |reply| TransmissionMsg::Still(size, reply),
+            ACTOR_DEADLINE,
+        )
+        .await
+        .map_err(|err| ApiError::unavailable("transmission runtime", err))?,
+        // Disabled: no actor and no frame, so the placeholder, as the original.
+        None => toposync_actors::transmissions::actor::Still::placeholder(
+            size,
+            transmission.placeholder,
+        ),
+    };
     let (cache, frame) = (still.cache.clone(), still.frame.clone());
     let jpeg = tokio::task::spawn_blocking(move || cache.jpeg(&frame))
         .await
@@ -212,7 +233,11 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
         })?
         .map_err(|err| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, err))?;
     let mut response = (
-        [(CONTENT_TYPE, "image/jpeg"), (CACHE_CONTROL, "no-store")],
+        [
+            (CONTENT_TYPE, "image/jpeg"),
+            (CACHE_CONTROL, "no-store, max-age=0"),
+            (axum::http::header::PRAGMA, "no-cache"),
+        ],
         jpeg,
     )
         .into_response();
@@ -411,8 +436,13 @@ pub async fn hls_probe(Path(id): Path<String>, params: Params) -> Result<Json<Va
         .enabled_outputs()
         .filter(|o| o.protocol == Protocol::Hls)
         .find(|o| wanted.is_none_or(|w| o.id == w));
+    // Every answer carries every field of the original's model (nulls and false by default).
     let base = json!({"transmission_id": id, "output_id": output.map_or(wanted.map(str::to_string), |o| Some(o.id.clone())),
-                      "sampled_at_unix": sampled_at});
+                      "sampled_at_unix": sampled_at, "url": null, "media_playlist_url": null,
+                      "playlist_reachable": false, "target_duration_seconds": null,
+                      "media_sequence": null, "tail_segment_url": null,
+                      "tail_segment_http_status": null, "tail_segment_reachable": false,
+                      "error": null});
     let answer = |mut fields: Value| {
         if let (Some(target), Some(extra)) = (fields.as_object_mut(), base.as_object()) {
             for (key, value) in extra {

@@ -101,13 +101,16 @@ struct WizardRequest {
     camera_id: String,
     #[serde(default)]
     camera_source_id: Option<String>,
-    preset_id: Preset,
+    /// Parsed after the body so an unknown preset is the original's 400, not a 422.
+    preset_id: String,
     #[serde(default)]
     optional_parameters: Option<Options>,
 }
 
 pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
     let request: WizardRequest = from_value(body, &Loc::body())?;
+    let preset: Preset = serde_json::from_value(json!(request.preset_id.trim()))
+        .map_err(|_| ModelError::BadRequest("Unknown preset_id".into()))?;
     for (field, value) in [
         ("transmission_id", &request.transmission_id),
         ("camera_id", &request.camera_id),
@@ -117,6 +120,8 @@ pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
         }
     }
     let options = request.optional_parameters.unwrap_or_default();
+    // The original reports whether the local engine runs, not whether it is enabled.
+    let engine_running = super::engine::running_ports().await.is_some();
     if let Some(fps) = options.fps_limit {
         if !(0.5..=60.0).contains(&fps) {
             return Err(ModelError::invalid(
@@ -162,7 +167,7 @@ pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
                     name.to_string()
                 }
                 None => {
-                    let base = wizard::suggested_name(&transmission.path, &camera.id, &source.id, request.preset_id);
+                    let base = wizard::suggested_name(&transmission.path, &camera.id, &source.id, preset);
                     let mut name = base.clone();
                     let mut n = 2;
                     while doc.pipeline(&name).is_some() {
@@ -172,7 +177,7 @@ pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
                     name
                 }
             };
-            let graph = wizard::graph(&transmission.id, &camera.id, &source.id, request.preset_id, &options);
+            let graph = wizard::graph(&transmission.id, &camera.id, &source.id, preset, &options);
             let pipeline: Pipeline = serde_json::from_value(json!({
                 "name": name, "enabled": options.enabled.unwrap_or(true), "processing_server_id": host,
                 "editor_mode": "interactive", "python_source": "", "graph": graph,
@@ -187,7 +192,7 @@ pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
                      processing server."
                         .into(),
                 );
-            } else if !doc.engine.enabled {
+            } else if !engine_running {
                 warnings.push("Streaming engine is not running. Start the engine to publish this pipeline.".into());
             }
             if !transmission.enabled {
@@ -209,8 +214,8 @@ pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
             }
             Ok(json!({
                 "pipeline_name": name, "transmission_id": transmission.id, "camera_id": camera.id,
-                "camera_source_id": source.id, "preset_id": request.preset_id,
-                "engine_running": host == "local" && doc.engine.enabled, "warnings": warnings,
+                "camera_source_id": source.id, "preset_id": preset,
+                "engine_running": host == "local" && engine_running, "warnings": warnings,
             }))
         },
         STORE_DEADLINE,
@@ -220,11 +225,7 @@ pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
 }
 
 fn conflict(message: &str) -> ModelError {
-    ModelError::Conflict(toposync_actors::model::error::FieldError::new(
-        "conflict",
-        &Loc::body(),
-        message,
-    ))
+    ModelError::Refused(message.to_string())
 }
 
 /// `GET /live-views/{id}/playback[?context=&variant_id=&media_token_ttl_seconds=]`: the variant

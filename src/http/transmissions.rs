@@ -15,7 +15,6 @@ use toposync_actors::model::settings::MediaAuthMode;
 use toposync_actors::model::transmission::{Protocol, QualityProfileId, Transmission};
 use toposync_actors::playback::{Client, Context, PlanRequest, Urls as PlanUrls, plan};
 use toposync_actors::supervision::ask;
-use toposync_actors::transmissions::{TransmissionMsg, TransmissionsMsg, transmissions};
 
 const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 use toposync_actors::store;
@@ -195,28 +194,25 @@ pub async fn plan_from(id: &str, request: &PlanRequest, urls: &Value) -> Value {
     plan(id, request, &resolved, &health)
 }
 
-async fn transmission_health(id: &str) -> Value {
-    let Some(supervisor) = transmissions() else {
-        return json!({});
+/// The transmission's runtime health for the plan's entries; empty when it cannot be had.
+async fn transmission_health(id: &str) -> toposync_actors::health::PlanHealthSource {
+    use toposync_actors::health;
+    let Ok(facts) = health::collect().await else {
+        return Default::default();
     };
-    let Ok(Some(actor)) = ask(
-        &supervisor,
-        |reply| TransmissionsMsg::Lookup(id.to_string(), reply),
-        HEALTH_DEADLINE,
-    )
-    .await
-    else {
-        return json!({});
-    };
-    match ask(&actor, TransmissionMsg::Health, HEALTH_DEADLINE).await {
-        Ok(health) => json!({
-            "status": if health.active_writer_id.is_some() { "live" } else if health.selected_writer_id.is_some() { "stale" } else { "offline" },
-            "selected_frame_age_seconds": health.selected_frame_age_seconds,
-            "fallback_active": health.fallback_reason.is_some(),
-            "fallback_reason": health.fallback_reason,
-        }),
-        Err(_) => json!({}),
-    }
+    let origin = toposync_actors::urls::PublicOrigin::from_headers(|_| None);
+    let report = health::build(
+        facts,
+        &Default::default(),
+        origin,
+        toposync_actors::unix_now(),
+    );
+    report
+        .transmissions
+        .iter()
+        .find(|t| t.transmission_id == id)
+        .map(health::PlanHealthSource::of)
+        .unwrap_or_default()
 }
 
 /// A query parameter naming an enum value; 422 naming the parameter when it is not one.
@@ -271,6 +267,9 @@ pub async fn signed_urls(
         running_ports: super::engine::running_ports().await,
         request_host: super::request_host(headers),
         output_id,
+        origin: toposync_actors::urls::PublicOrigin::from_headers(|name| {
+            headers.get(name).and_then(|value| value.to_str().ok())
+        }),
     };
     let mut resolved: UrlsResponse = resolve_urls(&revision.settings, transmission, &request);
     if let Some(profile) = profile {
@@ -387,7 +386,12 @@ pub async fn signed_urls(
             warnings.push(json!(reason));
         }
     }
-    answer["hls_warnings"] = json!([]);
+    // The original reports the open-mode warning in both lists.
+    answer["hls_warnings"] = if signed_hls {
+        json!([])
+    } else {
+        json!([OPEN_HLS_WARNING])
+    };
     answer["webrtc_warnings"] = json!([]);
     answer["blocking_errors"] = json!([]);
     Ok(answer)

@@ -39,6 +39,8 @@ pub enum ModelError {
     Invalid(Vec<FieldError>),
     /// The input is valid alone but collides with what is stored (409).
     Conflict(FieldError),
+    /// A 409 the original answers with a plain message (`{"detail": "<message>"}`).
+    Refused(String),
     /// A request that cannot be carried out as asked (400), e.g. an id mismatch.
     BadRequest(String),
     /// The addressed entity does not exist (404).
@@ -61,6 +63,7 @@ impl std::fmt::Display for ModelError {
                 write!(f, "{}", parts.join("; "))
             }
             ModelError::Conflict(error) => write!(f, "{}", describe(error)),
+            ModelError::Refused(msg) => write!(f, "{msg}"),
             ModelError::BadRequest(msg) | ModelError::NotFound(msg) => write!(f, "{msg}"),
         }
     }

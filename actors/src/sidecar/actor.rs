@@ -63,8 +63,10 @@ pub struct SidecarStatus {
     pub running: bool,
     pub pid: Option<u32>,
     pub uptime_seconds: Option<f64>,
+    pub started_at_unix: Option<f64>,
     pub bind_host: &'static str,
-    pub api_port: Option<u16>,
+    /// The running sidecar's port, else the configured one.
+    pub api_port: u16,
     pub last_error: Option<String>,
     pub go2rtc_version: String,
     pub platform: Option<String>,
@@ -415,8 +417,24 @@ fn status(state: &SidecarState) -> SidecarStatus {
     let installed = release.as_ref().and_then(|r| r.installed().ok().flatten());
     let running = state.running.as_ref();
     let mut warnings = state.warnings.clone();
-    if !state.settings.engine.mse_sidecar.enabled {
-        warnings.push(DISABLED.into());
+    let engine = &state.settings.engine;
+    let mut warn = |warning: &str| {
+        if !warnings.iter().any(|w| w == warning) {
+            warnings.push(warning.to_string());
+        }
+    };
+    // The status route's own wording (the URL resolution says DISABLED).
+    if !engine.mse_sidecar.enabled {
+        warn("MSE sidecar is disabled in settings.");
+    }
+    if !engine.enabled {
+        warn("MSE sidecar needs the MediaMTX streaming engine to be enabled.");
+    }
+    if installed.is_none() {
+        warn(
+            "go2rtc binary is not installed yet. The next MSE start will download it automatically \
+             (internet required), or set TOPOSYNC_STREAMING_GO2RTC_PATH to a local path.",
+        );
     }
     SidecarStatus {
         enabled: state.settings.engine.mse_sidecar.enabled,
@@ -425,8 +443,14 @@ fn status(state: &SidecarState) -> SidecarStatus {
         uptime_seconds: running
             .and_then(|r| r.started.elapsed().ok())
             .map(|d| d.as_secs_f64()),
+        started_at_unix: running.and_then(|r| {
+            r.started
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs_f64())
+        }),
         bind_host: "127.0.0.1",
-        api_port: running.map(|r| r.api_port),
+        api_port: running.map_or(engine.mse_sidecar.api_port as u16, |r| r.api_port),
         last_error: state.last_error.clone(),
         go2rtc_version: state.settings.engine.mse_sidecar.go2rtc_version.clone(),
         platform: Platform::current().ok().map(|p| p.key()),

@@ -76,7 +76,7 @@ pub fn summary(status: &SidecarStatus, engine_enabled: bool, api_reachable: bool
 
 /// The whole answer of `GET /mse/status`.
 pub async fn response(status: SidecarStatus, engine_enabled: bool) -> MseStatusResponse {
-    let api_reachable = match status.api_port.filter(|_| status.running) {
+    let api_reachable = match Some(status.api_port).filter(|_| status.running) {
         Some(port) => api_reachable(port).await,
         None => false,
     };

@@ -133,6 +133,18 @@ pub struct Still {
     pub cache: crate::stills::StillCache,
 }
 
+impl Still {
+    /// The placeholder at `size`, for a transmission that shows nothing (disabled).
+    pub fn placeholder(size: (u32, u32), colour: crate::model::transmission::Placeholder) -> Still {
+        Still {
+            frame: Placeholders::default().get(size, colour),
+            state: "placeholder",
+            age_seconds: None,
+            cache: crate::stills::StillCache::default(),
+        }
+    }
+}
+
 pub struct TransmissionArgs {
     pub config: Arc<Transmission>,
     /// The camera its publishers pull directly, when a simple camera pipeline feeds it.
