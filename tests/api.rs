@@ -2597,6 +2597,14 @@ mod playback_plan {
         assert_eq!(thumbnail["camera_name"], "Front");
         assert_eq!(thumbnail["camera_source_id"], "sub");
         assert_eq!(thumbnail["source_role"], "sub");
+        // The URL resolution's warnings reach the top level; the runtime health is embedded.
+        assert!(
+            thumbnail["warnings"].as_array().unwrap().contains(&json!(
+                "Engine is not running. URLs are based on preferred ports."
+            )),
+            "{thumbnail}"
+        );
+        assert_eq!(thumbnail["runtime_health"]["transmission_id"], tx.as_str());
         // Only the variant's output is demanded: one encoder, not one per output.
         let (_, demand) = service.get(&format!("/transmissions/{tx}/demand")).await;
         let primed: Vec<&str> = demand["outputs"]
@@ -2635,5 +2643,127 @@ mod playback_plan {
             .await;
         assert_eq!(code, 422);
         assert_eq!(first_loc(&body), "query.context");
+    }
+
+    /// Live views edited as the original's settings page edits them: replaced whole, checked
+    /// against what they reference, deleted with what was generated for them alone.
+    #[tokio::test]
+    async fn live_views_are_replaced_checked_generated_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let camera = json!({"id": "yard", "name": "Yard", "sources": [
+            {"id": "main", "role": "main", "origin": {"rtsp_url": "rtsp://10.0.0.6/main"}}]});
+        let root = service.root.clone();
+        service
+            .http
+            .post(format!("{root}/api/cameras"))
+            .json(&camera)
+            .send()
+            .await
+            .unwrap();
+        let (code, generated) = service
+            .post("/camera-live-views/generate", &json!({"camera_id": "yard"}))
+            .await;
+        assert_eq!(code, 200, "{generated}");
+        assert_eq!(generated["generated_count"], 1);
+        let view = generated["camera_live_views"][0].clone();
+        let view_id = view["id"].as_str().unwrap().to_string();
+        let tx = generated["transmissions"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (code, missing) = service
+            .post("/camera-live-views/generate", &json!({"camera_id": "nope"}))
+            .await;
+        assert_eq!(
+            (code, missing),
+            (404, json!({"detail": "Camera not found"}))
+        );
+
+        // Replace: nine variant roles survive, defaults default to the context names.
+        let replacement = json!({"owner_kind": "camera_source", "camera_id": "yard",
+            "variants": [
+                {"id": "thumbnail", "role": "thumbnail", "transmission_id": tx},
+                {"id": "pip", "role": "pip", "transmission_id": tx},
+                {"id": "large", "role": "large", "transmission_id": tx},
+                {"id": "fullscreen", "role": "ptz", "transmission_id": tx,
+                 "preferred_transport": "carrier-pigeon"}]});
+        let (code, replaced) = service
+            .put(&format!("/live-views/{view_id}"), &replacement)
+            .await;
+        assert_eq!(code, 200, "{replaced}");
+        assert_eq!(replaced["id"], view_id.as_str());
+        assert_eq!(replaced["name"], "yard");
+        assert_eq!(replaced["defaults"]["thumbnail_variant_id"], "thumbnail");
+        assert_eq!(replaced["defaults"]["ptz_variant_id"], Value::Null);
+        assert_eq!(replaced["variants"][0]["label"], "thumbnail");
+        assert_eq!(replaced["variants"][3]["role"], "ptz");
+        assert_eq!(replaced["variants"][3]["preferred_transport"], "auto");
+        let (_, views) = service.get("/live-views").await;
+        assert_eq!(views[0]["variants"][3]["role"], "ptz", "{views}");
+
+        // Refused, and nothing changes: references (409 plain) and shape (422 naming the field).
+        let one = json!({"thumbnail_variant_id": "thumbnail", "pip_variant_id": "thumbnail",
+                         "large_variant_id": "thumbnail", "fullscreen_variant_id": "thumbnail"});
+        for (body, code, detail) in [
+            (
+                json!({"camera_id": "yard", "variants": [
+                    {"id": "thumbnail", "transmission_id": "ghost"}], "defaults": one}),
+                409,
+                json!("Transmission not found for live variant 'thumbnail': ghost"),
+            ),
+            (
+                json!({"camera_id": "yard", "variants": [
+                    {"id": "thumbnail", "transmission_id": tx, "output_id": "ghost"}], "defaults": one}),
+                409,
+                json!(format!(
+                    "Output not found for live variant 'thumbnail': ghost"
+                )),
+            ),
+            (
+                json!({"camera_id": "yard", "variants": [
+                    {"id": "thumbnail", "transmission_id": tx, "camera_source_id": "ghost"}], "defaults": one}),
+                409,
+                json!("Camera source not found or disabled: ghost"),
+            ),
+        ] {
+            let (status, answer) = service.put(&format!("/live-views/{view_id}"), &body).await;
+            assert_eq!((status, &answer["detail"]), (code, &detail), "{body}");
+        }
+        let (status, answer) = service
+            .put(
+                &format!("/live-views/{view_id}"),
+                &json!({"camera_id": "yard", "variants": [{"id": "solo", "transmission_id": tx}]}),
+            )
+            .await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(first_loc(&answer), "body.defaults.thumbnail_variant_id");
+        let (_, views) = service.get("/live-views").await;
+        assert_eq!(
+            views[0]["variants"].as_array().unwrap().len(),
+            4,
+            "unchanged"
+        );
+        // A manual view without a camera is the original's third owner kind.
+        let (status, answer) = service
+            .put(
+                &format!("/camera-live-views/{view_id}"),
+                &json!({"owner_kind": "manual", "name": "Wall"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["owner_kind"], "manual");
+        let (status, answer) = service.put("/live-views/nope", &json!({})).await;
+        assert_eq!(
+            (status, answer),
+            (404, json!({"detail": "Camera live view not found"}))
+        );
+
+        let (status, answer) = service.delete(&format!("/live-views/{view_id}")).await;
+        assert_eq!((status, answer), (200, json!({"ok": true})));
+        let (_, views) = service.get("/live-views").await;
+        assert_eq!(views, json!([]));
+        let (status, _) = service.delete(&format!("/live-views/{view_id}")).await;
+        assert_eq!(status, 404);
     }
 }

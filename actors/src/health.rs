@@ -303,6 +303,17 @@ pub async fn collect() -> Result<Facts, Unreachable> {
     })
 }
 
+/// One transmission's health now, for answers that embed it (plans, live-view playback);
+/// `None` when the actors cannot say or it is not hosted here. Rates are not sampled.
+pub async fn transmission(transmission_id: &str) -> Option<TransmissionRuntimeHealth> {
+    let facts = collect().await.ok()?;
+    let origin = PublicOrigin::from_headers(|_| None);
+    build(facts, &FrameRates::default(), origin, crate::unix_now())
+        .transmissions
+        .into_iter()
+        .find(|t| t.transmission_id == transmission_id)
+}
+
 /// The health of every transmission hosted here, sorted by id, outputs sorted by key.
 pub fn build(facts: Facts, rates: &FrameRates, origin: PublicOrigin, now: f64) -> RuntimeHealth {
     let policy = &facts.settings.stale_policy;

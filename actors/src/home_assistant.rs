@@ -5,8 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::camera::SourceRole;
-use crate::model::publication::LiveVariant;
+use crate::model::publication::{LiveVariant, VariantRole};
 use crate::model::settings::StreamingSettings;
 use crate::model::transmission::{Protocol, QualityProfileId, Transmission, TransmissionOutput};
 
@@ -64,11 +63,17 @@ fn is_loopback(host: &str) -> bool {
 pub fn manifest(settings: &StreamingSettings, reach: &Reach<'_>) -> Value {
     let mut items = Vec::new();
     let mut referenced: Vec<&str> = Vec::new();
-    let role_rank = |role: SourceRole| match role {
-        SourceRole::Sub => 0,
-        SourceRole::Main => 1,
-        SourceRole::Zoom => 2,
-        SourceRole::Custom => 3,
+    // The original's primary-variant order.
+    let role_rank = |role: VariantRole| match role {
+        VariantRole::Sub => 0,
+        VariantRole::Main => 1,
+        VariantRole::Thumbnail => 2,
+        VariantRole::Pip => 3,
+        VariantRole::Large => 4,
+        VariantRole::Fullscreen => 5,
+        VariantRole::Zoom => 6,
+        VariantRole::Custom => 7,
+        VariantRole::Ptz => 8,
     };
     for view in settings.camera_live_views.iter().filter(|v| v.enabled) {
         let enabled: Vec<&LiveVariant> = view.variants.iter().filter(|v| v.enabled).collect();
@@ -107,6 +112,7 @@ pub fn manifest(settings: &StreamingSettings, reach: &Reach<'_>) -> Value {
         item["live_view_id"] = json!(view.id);
         item["variant_id"] = json!(primary.id);
         item["role"] = json!(primary.role);
+        item["capabilities"]["ptz"] = json!(primary.role == VariantRole::Ptz);
         item["variants"] = json!(variants);
         items.push(item);
     }
@@ -181,12 +187,24 @@ fn camera_item(
         ),
         None => format!("?output_id={output}"),
     };
+    // The WebRTC output of the item's profile when there is one, else the first.
     let webrtc = transmission
         .enabled_outputs()
-        .find(|o| o.protocol == Protocol::Webrtc);
+        .filter(|o| o.protocol == Protocol::Webrtc)
+        .min_by_key(|o| profile_id.is_none() || o.quality_profile_id != profile_id);
     let offer_url = webrtc.filter(|_| reach.native_webrtc).map(|o| {
+        let profile = o
+            .quality_profile_id
+            .filter(|p| Some(*p) == profile_id)
+            .map(|p| {
+                format!(
+                    "&quality_profile_id={}",
+                    json!(p).as_str().unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "/api/streams/transmissions/{}/webrtc/offer?output_id={}",
+            "/api/streams/transmissions/{}/webrtc/offer?output_id={}{profile}",
             transmission.id, o.id
         )
     });

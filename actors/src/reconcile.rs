@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use crate::model::camera::{Camera, SourceRole};
 use crate::model::pipeline::{CAMERA_SOURCE, Graph, Node, PUBLISH_VIDEO, Pipeline};
 use crate::model::publication::{
-    CameraLiveView, LiveVariant, LiveViewDefaults, OwnerKind, Publication, QUALITY_PROFILES,
-    webrtc_low_latency_output,
+    CameraLiveView, LiveVariant, LiveViewDefaults, LiveViewOwner, OwnerKind, Publication,
+    QUALITY_PROFILES, VariantRole, webrtc_low_latency_output,
 };
 use crate::model::settings::StreamingSettings;
 use crate::model::transmission::{QualityProfileId, Transmission, normalize_path_slug};
@@ -376,7 +376,7 @@ pub fn reconcile(doc: &mut StreamingSettings, now: &str) -> Vec<String> {
         views.push(CameraLiveView {
             defaults: defaults_for(&variants),
             id: view_id,
-            owner_kind,
+            owner_kind: owner_kind.into(),
             camera_id,
             name,
             enabled: true,
@@ -490,7 +490,7 @@ fn generated_variant(publication: &Publication, transmission_id: &str) -> LiveVa
     LiveVariant {
         label: if label.is_empty() { id.clone() } else { label },
         id,
-        role: publication.role,
+        role: publication.role.into(),
         camera_source_id: publication.camera_source_id.clone(),
         transmission_id: transmission_id.to_string(),
         output_id: Some(format!("hls_{profile_id}")),
@@ -508,7 +508,7 @@ fn defaults_for(variants: &[LiveVariant]) -> LiveViewDefaults {
         let enabled: Vec<&LiveVariant> = variants.iter().filter(|v| v.enabled).collect();
         order
             .iter()
-            .find_map(|role| enabled.iter().find(|v| v.role == *role))
+            .find_map(|role| enabled.iter().find(|v| v.role == VariantRole::from(*role)))
             .or(enabled.first())
             .or(variants.first().as_ref())
             .map(|v| v.id.clone())
@@ -541,7 +541,7 @@ fn merge(
     let kept_views: Vec<CameraLiveView> = std::mem::take(&mut doc.camera_live_views)
         .into_iter()
         .filter(|v| !generated_views.contains(&v.id))
-        .filter(|v| v.owner_kind != OwnerKind::PipelineOutput)
+        .filter(|v| v.owner_kind != LiveViewOwner::PipelineOutput)
         .filter(|v| {
             v.camera_id
                 .as_ref()

@@ -115,7 +115,12 @@ pub async fn webrtc_offer(
     let output = wanted
         .and_then(|w| webrtc_outputs().find(|o| o.id == w))
         .or_else(|| {
-            let profile = request.quality_profile_id?;
+            // The body wins; the query is the original's fallback.
+            let profile = request.quality_profile_id.or_else(|| {
+                params
+                    .get("quality_profile_id")
+                    .and_then(|raw| serde_json::from_value(serde_json::json!(raw)).ok())
+            })?;
             webrtc_outputs().find(|o| o.quality_profile_id == Some(profile))
         })
         .or_else(|| webrtc_outputs().next())

@@ -79,6 +79,18 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/live-views", get(publications::live_views))
         .route("/camera-live-views", get(publications::live_views))
         .route(
+            "/camera-live-views/generate",
+            post(publications::generate_live_views),
+        )
+        .route(
+            "/live-views/{id}",
+            put(publications::replace_live_view).delete(publications::delete_live_view),
+        )
+        .route(
+            "/camera-live-views/{id}",
+            put(publications::replace_live_view).delete(publications::delete_live_view),
+        )
+        .route(
             "/live-views/{id}/playback",
             get(publications::live_view_playback),
         )

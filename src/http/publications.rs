@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use toposync_actors::model::edit::now_rfc3339;
 use toposync_actors::model::error::{Loc, ModelError, from_value};
+use toposync_actors::model::live_views;
 use toposync_actors::model::pipeline::Pipeline;
 use toposync_actors::model::publication::{
     CameraLiveView, DEFAULT_PROFILE, Publication, QUALITY_PROFILES,
@@ -79,6 +80,38 @@ pub async fn quality_profiles() -> Json<Value> {
 pub async fn live_views() -> Result<Json<Vec<CameraLiveView>>, ApiError> {
     let revision = store::read(STORE_DEADLINE).await?;
     Ok(Json(revision.settings.camera_live_views.clone()))
+}
+
+/// `PUT /live-views/{id}`: the whole live view replaced; answers it normalised.
+pub async fn replace_live_view(
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<CameraLiveView>, ApiError> {
+    let view = store::mutate(
+        move |doc| live_views::replace(doc, &id, body),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(view))
+}
+
+/// `DELETE /live-views/{id}`: the view and what was generated for it alone.
+pub async fn delete_live_view(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    store::mutate(move |doc| live_views::delete(doc, &id), STORE_DEADLINE).await?;
+    Ok(Json(json!({"ok": true})))
+}
+
+/// `POST /camera-live-views/generate`: reconcile now and show what was generated.
+pub async fn generate_live_views(
+    body: Option<JsonBody>,
+) -> Result<Json<live_views::Generated>, ApiError> {
+    let body = body.map(|JsonBody(value)| value);
+    let generated = store::mutate(
+        move |doc| live_views::generate(doc, body, &now_rfc3339()),
+        STORE_DEADLINE,
+    )
+    .await?;
+    Ok(Json(generated))
 }
 
 /// `GET /runtime/pipelines`: which pipeline feeds which transmission, and how.
@@ -326,8 +359,17 @@ pub async fn live_view_playback(
         .or_else(|| outputs.iter().find(|o| o["protocol"] == "hls"))
         .or_else(|| outputs.iter().find(playable))
         .cloned();
-    let mut warnings: Vec<String> = Vec::new();
-    let mut blocking_errors: Vec<String> = Vec::new();
+    let strings = |key: &str| -> Vec<String> {
+        urls[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    // The URL resolution's own warnings and errors come first, as the original lists them.
+    let mut warnings = strings("warnings");
+    let mut blocking_errors = strings("blocking_errors");
     match &selected {
         None => blocking_errors
             .push("No playable HLS/WebRTC output is available for this live view.".into()),
@@ -338,6 +380,9 @@ pub async fn live_view_playback(
                         "Requested playback output '{wanted}' was unavailable; using '{}'.",
                         chosen["output_id"].as_str().unwrap_or_default()
                     ));
+                    if variant.preferred_transport == "webrtc" && chosen["protocol"] == "hls" {
+                        warnings.push("Baixa latência indisponível; usando HLS.".into());
+                    }
                 }
             }
         }
@@ -362,7 +407,7 @@ pub async fn live_view_playback(
         "variant": variant,
         "transmission": transmission.redacted(),
         "transmission_id": variant.transmission_id,
-        "runtime_health": Value::Null,
+        "runtime_health": toposync_actors::health::transmission(&variant.transmission_id).await,
         "source_health": Value::Null,
         "selected_output": selected,
         "urls": urls,

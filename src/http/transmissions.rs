@@ -190,29 +190,11 @@ pub async fn plan_from(id: &str, request: &PlanRequest, urls: &Value) -> Value {
         webrtc_warnings: strings("webrtc_warnings"),
         blocking_errors: strings("blocking_errors"),
     };
-    let health = transmission_health(id).await;
+    let health = toposync_actors::health::transmission(id)
+        .await
+        .map(|health| toposync_actors::health::PlanHealthSource::of(&health))
+        .unwrap_or_default();
     plan(id, request, &resolved, &health)
-}
-
-/// The transmission's runtime health for the plan's entries; empty when it cannot be had.
-async fn transmission_health(id: &str) -> toposync_actors::health::PlanHealthSource {
-    use toposync_actors::health;
-    let Ok(facts) = health::collect().await else {
-        return Default::default();
-    };
-    let origin = toposync_actors::urls::PublicOrigin::from_headers(|_| None);
-    let report = health::build(
-        facts,
-        &Default::default(),
-        origin,
-        toposync_actors::unix_now(),
-    );
-    report
-        .transmissions
-        .iter()
-        .find(|t| t.transmission_id == id)
-        .map(health::PlanHealthSource::of)
-        .unwrap_or_default()
 }
 
 /// A query parameter naming an enum value; 422 naming the parameter when it is not one.

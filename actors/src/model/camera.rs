@@ -7,18 +7,29 @@ use serde_json::{Map, Value};
 use super::error::{Errors, Loc};
 use super::transmission::REDACTED;
 
-/// What a source is for; anything unknown reads as `custom` (the original's rule).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+/// What a source is for. Read with the original's mapping: `thumbnail`/`pip` are `sub`,
+/// `large`/`fullscreen`/`ptz` are `main`, anything else (or null) is `custom`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceRole {
     Main,
     Sub,
     Zoom,
     #[default]
-    #[serde(other)]
     Custom,
+}
+
+impl<'de> Deserialize<'de> for SourceRole {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = Option::<Value>::deserialize(deserializer)?;
+        let name = name.as_ref().and_then(Value::as_str).map(str::trim);
+        Ok(match name.map(str::to_ascii_lowercase).as_deref() {
+            Some("main" | "large" | "fullscreen" | "ptz") => SourceRole::Main,
+            Some("sub" | "thumbnail" | "pip") => SourceRole::Sub,
+            Some("zoom") => SourceRole::Zoom,
+            _ => SourceRole::Custom,
+        })
+    }
 }
 
 impl SourceRole {

@@ -244,6 +244,10 @@ pub fn patch_settings(
             }
         }
     }
+    // The original checks every live view's references on a settings write (§2.4 step 3).
+    for view in &next.camera_live_views {
+        super::live_views::check_references(&next, view)?;
+    }
     *doc = next.clone();
     Ok(next)
 }

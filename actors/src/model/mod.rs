@@ -3,6 +3,7 @@
 pub mod camera;
 pub mod edit;
 pub mod error;
+pub mod live_views;
 pub mod pipeline;
 pub mod publication;
 pub mod registry;

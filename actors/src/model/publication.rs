@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::camera::SourceRole;
+use super::error::{Errors, Loc};
 use super::transmission::{LatencyProfile, QualityProfileId};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -68,8 +69,86 @@ impl Publication {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+/// Who made a live view; unknown reads as `camera_source` (the original's rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveViewOwner {
+    #[default]
+    CameraSource,
+    PipelineOutput,
+    Manual,
+}
+
+impl<'de> Deserialize<'de> for LiveViewOwner {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Option::<Value>::deserialize(deserializer)?;
+        Ok(
+            match value.as_ref().and_then(Value::as_str).map(str::trim) {
+                Some("pipeline_output") => LiveViewOwner::PipelineOutput,
+                Some("manual") => LiveViewOwner::Manual,
+                _ => LiveViewOwner::CameraSource,
+            },
+        )
+    }
+}
+
+impl From<OwnerKind> for LiveViewOwner {
+    fn from(owner: OwnerKind) -> Self {
+        match owner {
+            OwnerKind::CameraSource => LiveViewOwner::CameraSource,
+            OwnerKind::PipelineOutput => LiveViewOwner::PipelineOutput,
+        }
+    }
+}
+
+/// What a live variant is for; unknown reads as `custom`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VariantRole {
+    Thumbnail,
+    Pip,
+    Large,
+    Fullscreen,
+    Ptz,
+    Main,
+    Sub,
+    Zoom,
+    #[default]
+    #[serde(other)]
+    Custom,
+}
+
+impl From<SourceRole> for VariantRole {
+    fn from(role: SourceRole) -> Self {
+        match role {
+            SourceRole::Main => VariantRole::Main,
+            SourceRole::Sub => VariantRole::Sub,
+            SourceRole::Zoom => VariantRole::Zoom,
+            SourceRole::Custom => VariantRole::Custom,
+        }
+    }
+}
+
+impl VariantRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VariantRole::Thumbnail => "thumbnail",
+            VariantRole::Pip => "pip",
+            VariantRole::Large => "large",
+            VariantRole::Fullscreen => "fullscreen",
+            VariantRole::Ptz => "ptz",
+            VariantRole::Main => "main",
+            VariantRole::Sub => "sub",
+            VariantRole::Zoom => "zoom",
+            VariantRole::Custom => "custom",
+        }
+    }
+}
+
+/// The variant each viewing context shows, by id (the original's defaults: a variant per
+/// context named after it, no PTZ variant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LiveViewDefaults {
     pub thumbnail_variant_id: Option<String>,
     pub pip_variant_id: Option<String>,
@@ -78,13 +157,50 @@ pub struct LiveViewDefaults {
     pub ptz_variant_id: Option<String>,
 }
 
+impl Default for LiveViewDefaults {
+    fn default() -> Self {
+        Self {
+            thumbnail_variant_id: Some("thumbnail".into()),
+            pip_variant_id: Some("pip".into()),
+            large_variant_id: Some("large".into()),
+            fullscreen_variant_id: Some("fullscreen".into()),
+            ptz_variant_id: None,
+        }
+    }
+}
+
+impl LiveViewDefaults {
+    /// The four context defaults that must name a variant, with their field names.
+    fn required(&self) -> [(&'static str, &Option<String>); 4] {
+        [
+            ("thumbnail_variant_id", &self.thumbnail_variant_id),
+            ("pip_variant_id", &self.pip_variant_id),
+            ("large_variant_id", &self.large_variant_id),
+            ("fullscreen_variant_id", &self.fullscreen_variant_id),
+        ]
+    }
+
+    fn normalize(&mut self) {
+        for id in [
+            &mut self.thumbnail_variant_id,
+            &mut self.pip_variant_id,
+            &mut self.large_variant_id,
+            &mut self.fullscreen_variant_id,
+            &mut self.ptz_variant_id,
+        ] {
+            *id = trimmed(id.take());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LiveVariant {
     pub id: String,
     #[serde(default)]
     pub label: String,
     #[serde(default)]
-    pub role: SourceRole,
+    pub role: VariantRole,
     #[serde(default)]
     pub camera_source_id: Option<String>,
     pub transmission_id: String,
@@ -92,17 +208,33 @@ pub struct LiveVariant {
     pub output_id: Option<String>,
     #[serde(default)]
     pub quality_profile_id: Option<QualityProfileId>,
-    #[serde(default = "auto")]
+    #[serde(default = "auto", deserialize_with = "preferred_transport")]
     pub preferred_transport: String,
     #[serde(default = "yes")]
     pub enabled: bool,
 }
 
+/// `hls` and `webrtc` are kept; anything else, null included, is `auto`.
+fn preferred_transport<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    let value = Option::<Value>::deserialize(deserializer)?;
+    let name = value
+        .as_ref()
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_ascii_lowercase());
+    Ok(match name.as_deref() {
+        Some(kept @ ("hls" | "webrtc")) => kept.to_string(),
+        _ => "auto".into(),
+    })
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CameraLiveView {
+    #[serde(default)]
     pub id: String,
     #[serde(default)]
-    pub owner_kind: OwnerKind,
+    pub owner_kind: LiveViewOwner,
     #[serde(default)]
     pub camera_id: Option<String>,
     #[serde(default)]
@@ -117,6 +249,96 @@ pub struct CameraLiveView {
     pub variants: Vec<LiveVariant>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl CameraLiveView {
+    /// The original's normalisation: trimmed ids, a new UUID for an empty id, the name from the
+    /// camera or the id, labels from ids.
+    pub fn normalize(&mut self) {
+        self.id = self.id.trim().to_string();
+        if self.id.is_empty() {
+            self.id = super::transmission::new_id();
+        }
+        self.camera_id = trimmed(self.camera_id.take());
+        self.host_server_id = super::transmission::normalize_server_id(&self.host_server_id);
+        if self.name.trim().is_empty() {
+            self.name = self.camera_id.clone().unwrap_or_else(|| self.id.clone());
+        }
+        self.defaults.normalize();
+        for variant in &mut self.variants {
+            variant.id = variant.id.trim().to_string();
+            variant.transmission_id = variant.transmission_id.trim().to_string();
+            variant.camera_source_id = trimmed(variant.camera_source_id.take());
+            variant.output_id = trimmed(variant.output_id.take());
+            if variant.label.trim().is_empty() {
+                variant.label = variant.id.clone();
+            }
+        }
+    }
+
+    /// The original's shape rules (422 naming the field).
+    pub fn validate(&self, loc: &Loc, errors: &mut Errors) {
+        if self.owner_kind == LiveViewOwner::CameraSource && self.camera_id.is_none() {
+            errors.push(
+                &loc.key("camera_id"),
+                "camera_id is required for camera live view",
+            );
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (index, variant) in self.variants.iter().enumerate() {
+            let v_loc = loc.key("variants").index(index);
+            if variant.id.is_empty() {
+                errors.push(&v_loc.key("id"), "Camera live variant id is required");
+            } else if !ids.insert(variant.id.as_str()) {
+                errors.push(
+                    &v_loc.key("id"),
+                    format!(
+                        "Duplicate camera live variant id in '{}': {}",
+                        self.id, variant.id
+                    ),
+                );
+            }
+            if variant.transmission_id.is_empty() {
+                errors.push(
+                    &v_loc.key("transmission_id"),
+                    format!(
+                        "transmission_id is required for camera live variant '{}'",
+                        variant.id
+                    ),
+                );
+            }
+        }
+        if self.variants.is_empty() {
+            return;
+        }
+        let defaults_loc = loc.key("defaults");
+        for (field, id) in self.defaults.required() {
+            match id {
+                Some(id) if ids.contains(id.as_str()) => {}
+                _ => errors.push(
+                    &defaults_loc.key(field),
+                    format!(
+                        "Camera live view default variant is missing: {}",
+                        id.as_deref().unwrap_or("")
+                    ),
+                ),
+            }
+        }
+        if let Some(ptz) = &self.defaults.ptz_variant_id {
+            if !ids.contains(ptz.as_str()) {
+                errors.push(
+                    &defaults_loc.key("ptz_variant_id"),
+                    format!("Camera live view PTZ default variant is missing: {ptz}"),
+                );
+            }
+        }
+    }
+}
+
+fn trimmed(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// One entry of the fixed quality catalogue (spec §1.8).

@@ -280,6 +280,9 @@ impl StreamingSettings {
         for pipeline in &mut self.pipelines {
             pipeline.normalize();
         }
+        for view in &mut self.camera_live_views {
+            view.normalize();
+        }
         let engine = &mut self.engine;
         engine.webrtc_ice_servers = normalize_string_list(&engine.webrtc_ice_servers)
             .into_iter()
@@ -334,6 +337,9 @@ impl StreamingSettings {
         }
         for (index, pipeline) in self.pipelines.iter().enumerate() {
             pipeline.validate(&loc.key("pipelines").index(index), &mut errors);
+        }
+        for (index, view) in self.camera_live_views.iter().enumerate() {
+            view.validate(&loc.key("camera_live_views").index(index), &mut errors);
         }
         errors.into_result()?;
         self.check_unique(loc)?;
