@@ -2061,6 +2061,24 @@ mod registry {
             people["event_gate_reasons"],
             json!(["vision_detect_filter"])
         );
+        // The original's link fields, read by its dashboard.
+        assert_eq!(people["transmission_id"], tx);
+        assert_eq!(people["publish_node_id"], "out");
+        assert_eq!(people["source_node_id"], "cam");
+        assert_eq!(people["camera_id"], "lobby");
+        assert_eq!(people["camera_source_id"], "main");
+        assert_eq!(people["source_id"], "people:cam:camera:lobby:source:main");
+        assert_eq!(people["writer_id"], "people:out");
+        assert_eq!(
+            people["nodes"][1],
+            json!({"node_id": "detect", "operator_id": "vision.detect",
+                   "upstream_to_publish": true, "stream_publish": false})
+        );
+        assert_eq!(
+            people["edges"][0],
+            json!({"source_node_id": "cam", "source_port": null,
+                   "target_node_id": "detect", "target_port": null})
+        );
 
         let broken = json!({"graph": {"nodes": [{"id": "a", "operator": "camera.source"}],
                                       "edges": [{"from": {"node": "a"}, "to": {"node": "b"}}]}});

@@ -2142,15 +2142,24 @@ mod mse {
                 .contains("Failed to download"),
             "{body}"
         );
-        let (code, body) = service.post("/mse/start", &json!({})).await;
-        assert_eq!(code, 503, "{body}");
+        // The engine is disabled: the sidecar stays stopped and the status says why.
+        let (code, status) = service.post("/mse/start", &json!({})).await;
+        assert_eq!(code, 200, "{status}");
+        assert_eq!(status["running"], false);
         assert!(
-            body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("go2rtc binary is unavailable"),
-            "{body}"
+            status["warnings"]
+                .to_string()
+                .contains("MSE sidecar needs the MediaMTX streaming engine to be enabled."),
+            "{status}"
         );
+        assert!(
+            status["warnings"]
+                .to_string()
+                .contains("go2rtc binary is not installed yet."),
+            "{status}"
+        );
+        assert!(status["api_port"].as_u64().is_some(), "{status}");
+        assert_eq!(status["started_at_unix"], Value::Null);
     }
 }
 

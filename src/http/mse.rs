@@ -53,20 +53,32 @@ pub async fn status() -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(answer)))
 }
 
+/// `POST /mse/download`: installs go2rtc; answers the MSE status (with `binary_path`).
 pub async fn download() -> Result<Json<Value>, ApiError> {
     let path = call(SidecarMsg::Download, DOWNLOAD_DEADLINE)
         .await?
-        .map_err(|err| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err))?;
-    let status = call(SidecarMsg::Status, SIDECAR_DEADLINE).await?;
-    Ok(Json(json!({"binary_path": path, "status": status})))
+        .map_err(|err| failed("Failed to download go2rtc sidecar", err))?;
+    let Json(mut answer) = status().await?;
+    answer["binary_path"] = json!(path);
+    Ok(Json(answer))
 }
 
-/// `POST /mse/start`: enables the sidecar in settings and runs it until `/mse/stop`.
+/// `POST /mse/start`: enables the sidecar in settings and runs it until `/mse/stop` (while the
+/// engine is disabled it stays stopped, as the original).
 pub async fn start() -> Result<Json<Value>, ApiError> {
+    start_as("Failed to start MSE sidecar").await
+}
+
+async fn start_as(failure: &str) -> Result<Json<Value>, ApiError> {
     set_enabled(true).await?;
+    let engine_enabled = store::read(STORE_DEADLINE).await?.settings.engine.enabled;
+    if !engine_enabled {
+        call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
+        return status().await;
+    }
     call(SidecarMsg::Start, SIDECAR_DEADLINE)
         .await?
-        .map_err(|err| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err))?;
+        .map_err(|err| failed(failure, err))?;
     status().await
 }
 
@@ -79,7 +91,12 @@ pub async fn stop() -> Result<Json<Value>, ApiError> {
 
 pub async fn restart() -> Result<Json<Value>, ApiError> {
     call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
-    start().await
+    start_as("Failed to restart MSE sidecar").await
+}
+
+/// The original's failure message; 503 as the engine's (see docs/api.md).
+fn failed(what: &str, err: String) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{what}: {err}"))
 }
 
 async fn set_enabled(enabled: bool) -> Result<(), ApiError> {

@@ -1,7 +1,7 @@
 //! Publications, reconciliation, quality profiles, camera live views, the pipeline runtime view
 //! and the advanced wizard.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::Path;
@@ -121,10 +121,11 @@ pub async fn runtime_pipelines() -> Result<Json<Value>, ApiError> {
     let runtimes = ask(&supervisor, PipelinesMsg::Status, Duration::from_secs(2))
         .await
         .map_err(|err| ApiError::unavailable("pipelines runtime", err))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    Ok(Json(json!({"updated_at_unix": now, "pipelines": runtimes})))
+    let settings = store::read(STORE_DEADLINE).await?.settings;
+    let links = toposync_actors::pipelines::links::links(&settings, &runtimes);
+    Ok(Json(
+        json!({"updated_at_unix": toposync_actors::unix_now(), "pipelines": links}),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,7 @@
 //! FFmpeg input, under the pipelines supervisor that follows the stored graphs.
 
 pub mod camera_reader;
+pub mod links;
 pub mod supervisor;
 
 pub use supervisor::{
