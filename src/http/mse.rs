@@ -169,14 +169,18 @@ fn status_message(message: &str) -> Message {
     )
 }
 
-async fn fail(mut socket: WebSocket, message: String) {
-    let _ = socket
-        .send(Message::Text(
-            json!({"type": "error", "message": message, "value": message})
-                .to_string()
-                .into(),
-        ))
-        .await;
+async fn fail(socket: WebSocket, message: String) {
+    fail_with(socket, message, json!({})).await;
+}
+
+/// An error message (with `extra` fields, as the original adds `engine_path` or `stream`), then
+/// close 1011.
+async fn fail_with(mut socket: WebSocket, message: String, extra: Value) {
+    let mut error = json!({"type": "error", "message": message, "value": message});
+    if let (Some(error), Value::Object(extra)) = (error.as_object_mut(), extra) {
+        error.extend(extra);
+    }
+    let _ = socket.send(Message::Text(error.to_string().into())).await;
     super::media::close(socket, 1011, message).await;
 }
 
@@ -189,9 +193,10 @@ async fn session(mut socket: WebSocket, path: String, transmission_id: String, o
         .send(status_message("Waiting for MSE backing RTSP path."))
         .await;
     if !path_ready(&path).await {
-        return fail(
+        return fail_with(
             socket,
             "MSE backing RTSP path did not become ready before timeout.".into(),
+            json!({"engine_path": path}),
         )
         .await;
     }
@@ -206,6 +211,16 @@ async fn session(mut socket: WebSocket, path: String, transmission_id: String, o
         Ok(Err(err)) => return fail(socket, format!("Failed to start MSE sidecar: {err}")).await,
         Err(err) => return fail(socket, format!("Failed to start MSE sidecar: {err:?}")).await,
     };
+    let _ = socket
+        .send(status_message("Waiting for MSE go2rtc API."))
+        .await;
+    if !api_ready(api_port).await {
+        return fail(
+            socket,
+            "MSE sidecar API did not become reachable before timeout.".into(),
+        )
+        .await;
+    }
     let stream = stream_name(&path);
     let _ = socket
         .send(Message::Text(
@@ -287,4 +302,18 @@ async fn path_ready(path: &str) -> bool {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     false
+}
+
+/// go2rtc answers its API within 3 s (it usually does at once: the sidecar waits for it too).
+async fn api_ready(api_port: u16) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        if toposync_actors::sidecar::summary::api_reachable(api_port).await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

@@ -34,6 +34,8 @@ const STOP_DEADLINE: Duration = Duration::from_secs(10);
 const LOGS_KEPT: usize = 8;
 /// How soon a path/user change the engine's API did not take is tried again.
 const SYNC_RETRY: Duration = Duration::from_secs(1);
+/// Immediate re-resolutions after a port clash before it counts as a failure.
+const MAX_PORT_CLASHES: u32 = 3;
 
 pub enum EngineMsg {
     /// A committed settings revision (from the store subscription).
@@ -164,6 +166,8 @@ pub struct EngineState {
     publish_waiters: Vec<(String, RpcReplyPort<Option<String>>)>,
     config_error: Option<String>,
     sync_retry_scheduled: bool,
+    /// Starts in a row that lost a port to another process between resolving and binding.
+    port_clashes: u32,
 }
 
 impl Actor for EngineActor {
@@ -200,6 +204,7 @@ impl Actor for EngineActor {
             publish_waiters: Vec::new(),
             config_error: None,
             sync_retry_scheduled: false,
+            port_clashes: 0,
         })
     }
 
@@ -322,6 +327,7 @@ impl Actor for EngineActor {
                         state.tracker.restarted(Instant::now());
                     }
                     state.last_error = None;
+                    state.port_clashes = 0;
                     for waiter in state.ready_waiters.drain(..) {
                         let _ = waiter.send(Ok(()));
                     }
@@ -377,6 +383,15 @@ impl Actor for EngineActor {
         if ours {
             state.running = None;
             let _ = state.events.send(EngineEvent::Stopped);
+            // A port free when resolved was taken before MediaMTX bound it (another process
+            // starting at the same moment): resolve again at once rather than back off.
+            if reason.contains("address already in use") && state.port_clashes < MAX_PORT_CLASHES {
+                state.port_clashes += 1;
+                tracing::info!(%reason, "a port was taken while MediaMTX started; retrying with fresh ports");
+                let generation = state.generation;
+                let _ = myself.send_message(EngineMsg::RetryStart { generation });
+                return Ok(());
+            }
             tracing::warn!(%reason, "MediaMTX failed");
             failed(&myself, state, reason);
         }

@@ -15,6 +15,8 @@
 //! - logs `reloading configuration (file changed)` when the config file changes, like MediaMTX;
 //! - `STAND_IN_FAIL_AT_START=<code>` makes it log an ERR line and exit with that code at once;
 //!   `STAND_IN_SKIP_API=1` makes it never open the API (a hung start);
+//!   `STAND_IN_PORT_CLASH_ONCE=<file>` makes the first start (while `<file>` does not exist) fail
+//!   as MediaMTX does when a port it was given is taken before it binds;
 //!   `STAND_IN_SKIP_RTSP=1` leaves the RTSP port to a real receiving RTSP server (FFmpeg in
 //!   listen mode) that the publisher tests start there;
 //! - on the WebRTC address, answers a WHEP `POST /<path>/whep`: an offer that is not CRLF SDP gets
@@ -272,6 +274,17 @@ fn main() {
         .nth(1)
         .expect("usage: mediamtx-stand-in <config>");
     log("INF MediaMTX TEST STAND-IN (not MediaMTX)");
+    if let Some(marker) = std::env::var_os("STAND_IN_PORT_CLASH_ONCE") {
+        if std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&marker)
+            .is_ok()
+        {
+            log("ERR listen tcp :8554: bind: address already in use");
+            std::process::exit(1);
+        }
+    }
     if let Ok(code) = std::env::var("STAND_IN_FAIL_AT_START") {
         log("ERR stand-in told to fail at start");
         std::process::exit(code.parse().unwrap_or(1));
