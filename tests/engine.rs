@@ -528,13 +528,18 @@ mod real_engine {
 
     /// The service with the real engine started (and its data dir), or `None` when skipped.
     pub(super) async fn started() -> Option<(Service, Value, tempfile::TempDir)> {
+        started_with(&[]).await
+    }
+
+    /// The service on the real engine, with more environment for the service.
+    pub(super) async fn started_with(
+        env: &[(&str, &Path)],
+    ) -> Option<(Service, Value, tempfile::TempDir)> {
         let binary = real_binary()?;
         let dir = tempfile::tempdir().unwrap();
-        let service = isolated(Service::start_with(
-            dir.path(),
-            &[("TOPOSYNC_STREAMING_ENGINE_PATH", &binary)],
-        ))
-        .await;
+        let mut all = vec![("TOPOSYNC_STREAMING_ENGINE_PATH", binary.as_path())];
+        all.extend_from_slice(env);
+        let service = isolated(Service::start_with(dir.path(), &all)).await;
         let status = start_engine(&service).await;
         Some((service, status, dir))
     }
@@ -648,6 +653,97 @@ mod real_engine_publishing {
         .await;
         encoding(true).await;
         encoding(false).await;
+    }
+
+    /// CPU seconds the service process has used (user + system).
+    fn cpu_seconds(pid: u32) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        // utime and stime are fields 14 and 15 of stat(5): 12 and 13 after the command.
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    }
+
+    /// The service's share of a core over `window`.
+    async fn cpu_share(pid: u32, window: Duration) -> f64 {
+        let before = cpu_seconds(pid);
+        tokio::time::sleep(window).await;
+        (cpu_seconds(pid) - before) / window.as_secs_f64()
+    }
+
+    async fn alive_tasks(service: &Service) -> u64 {
+        let (_, tree) = service.get("/runtime/actors").await;
+        tree["state"]["alive_tasks"].as_u64().expect("alive_tasks")
+    }
+
+    /// Every FFmpeg crash once leaked the publisher's tasks, which kept pacing frames: the
+    /// service's tasks and CPU grew with each crash. After 20 kills both are where they were.
+    #[tokio::test]
+    async fn twenty_ffmpeg_kills_leave_no_task_or_cpu_behind() {
+        let quick = Path::new("1");
+        let Some((service, _status, _dir)) =
+            super::real_engine::started_with(&[("TOPOSYNC_STREAMING_RESTART_MAX_SECONDS", quick)])
+                .await
+        else {
+            return;
+        };
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Crash", "path": "crash", "outputs": [{"id": "main",
+                        "protocol": "rtsp", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let (code, primed) = service
+            .post(
+                &format!("/transmissions/{id}/demand/prime?ttl_seconds=600"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(code, 200, "{primed}");
+        let running = |old: Option<u64>| {
+            let service = &service;
+            async move {
+                eventually(Duration::from_secs(30), || async {
+                    let (_, outputs) = service.get("/runtime/outputs").await;
+                    let output = outputs["outputs"][0].clone();
+                    (output["publisher_state"] == "running"
+                        && output["pid"].as_u64().is_some_and(|p| Some(p) != old)
+                        && output["frames_encoded"].as_u64() > Some(0))
+                    .then(|| output["pid"].as_u64().unwrap())
+                })
+                .await
+            }
+        };
+        let mut pid = running(None).await;
+        let tasks_before = alive_tasks(&service).await;
+        let cpu_before = cpu_share(service.pid(), Duration::from_secs(3)).await;
+        for _ in 0..20 {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            pid = running(Some(pid)).await;
+        }
+        let settled = eventually(Duration::from_secs(10), || async {
+            let tasks = alive_tasks(&service).await;
+            (tasks <= tasks_before + 2).then_some(tasks)
+        })
+        .await;
+        let cpu_after = cpu_share(service.pid(), Duration::from_secs(3)).await;
+        println!(
+            "tasks {tasks_before} -> {settled}; cpu {:.1}% -> {:.1}% of a core",
+            cpu_before * 100.0,
+            cpu_after * 100.0
+        );
+        // Leaked pacers cost a few percent of a core each; 20 of them would be far above this.
+        assert!(
+            cpu_after <= cpu_before + 0.05,
+            "CPU grew from {cpu_before:.3} to {cpu_after:.3} of a core"
+        );
     }
 }
 

@@ -212,7 +212,9 @@ impl Actor for RootSupervisor {
                     .collect();
                 let _ = reply.send(Observation {
                     pid: None,
-                    state: json!({"data_dir": state.data_dir, "service_pid": std::process::id()}),
+                    // Live tokio tasks: a count that keeps growing is a leak.
+                    state: json!({"data_dir": state.data_dir, "service_pid": std::process::id(),
+                                  "alive_tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks()}),
                     children,
                 });
             }

@@ -72,7 +72,8 @@ pub struct DemandState {
     viewers_error: Option<String>,
     told_engine_ready: bool,
     polling: bool,
-    hint_forwarder: Option<tokio::task::JoinHandle<()>>,
+    /// Held so it ends with this actor, however it dies.
+    _hint_forwarder: crate::supervision::OwnedTask<()>,
 }
 
 impl Actor for DemandActor {
@@ -87,7 +88,7 @@ impl Actor for DemandActor {
     ) -> Result<DemandState, ActorProcessingErr> {
         let mut events = args.engine_events;
         let forward_to = myself.clone();
-        let hint_forwarder = tokio::spawn(async move {
+        let hint_forwarder = crate::supervision::OwnedTask::spawn(async move {
             loop {
                 match events.recv().await {
                     Ok(EngineEvent::DemandHint { path }) => {
@@ -106,19 +107,8 @@ impl Actor for DemandActor {
             viewers_error: Some("not polled yet".into()),
             told_engine_ready: false,
             polling: false,
-            hint_forwarder: Some(hint_forwarder),
+            _hint_forwarder: hint_forwarder,
         })
-    }
-
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<DemandMsg>,
-        state: &mut DemandState,
-    ) -> Result<(), ActorProcessingErr> {
-        if let Some(task) = state.hint_forwarder.take() {
-            task.abort();
-        }
-        Ok(())
     }
 
     async fn handle(

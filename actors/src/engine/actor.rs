@@ -191,7 +191,7 @@ impl Actor for EngineActor {
             events: args.events,
             running: None,
             port_warnings: Vec::new(),
-            tracker: RestartTracker::new(RestartPolicy::PROCESS, Instant::now()),
+            tracker: RestartTracker::new(RestartPolicy::process(), Instant::now()),
             recovering: false,
             backoff_until: None,
             last_error: None,

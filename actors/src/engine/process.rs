@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 
 use super::actor::EngineMsg;
 use super::signals::{EngineApi, EngineEvent, demand_hint};
+use crate::supervision::OwnedTask;
 use crate::supervision::observe::Observation;
 use crate::supervision::process::{OwnedProcess, STOP_GRACE};
 
@@ -46,7 +47,9 @@ pub struct EngineProcessState {
     args: EngineProcessArgs,
     process: Option<OwnedProcess>,
     /// Copies stdout to the log; answers the last error line once the process closed stdout.
-    log_follower: Option<tokio::task::JoinHandle<Option<String>>>,
+    log_follower: Option<OwnedTask<Option<String>>>,
+    /// Polls the API until the engine answers (or gives up).
+    readiness: Option<OwnedTask<()>>,
 }
 
 impl Actor for EngineProcessActor {
@@ -64,6 +67,7 @@ impl Actor for EngineProcessActor {
             args,
             process: None,
             log_follower: None,
+            readiness: None,
         })
     }
 
@@ -105,7 +109,7 @@ impl Actor for EngineProcessActor {
         state.process = Some(process);
 
         if let Some(stdout) = io.stdout.take() {
-            state.log_follower = Some(tokio::spawn(follow_log(
+            state.log_follower = Some(OwnedTask::spawn(follow_log(
                 stdout,
                 tokio::fs::File::from_std(log),
                 args.events.clone(),
@@ -113,7 +117,7 @@ impl Actor for EngineProcessActor {
         }
         let api = EngineApi::new(args.api_port);
         let manager = args.manager.clone();
-        tokio::spawn(async move {
+        state.readiness = Some(OwnedTask::spawn(async move {
             let deadline = Instant::now() + READY_TIMEOUT;
             while Instant::now() < deadline {
                 if api.is_ready().await {
@@ -123,7 +127,7 @@ impl Actor for EngineProcessActor {
                 tokio::time::sleep(READY_POLL).await;
             }
             let _ = myself.send_message(EngineProcessMsg::NotReady);
-        });
+        }));
         Ok(())
     }
 
@@ -151,10 +155,10 @@ impl Actor for EngineProcessActor {
                 state.process = None;
                 // The last error line the engine printed usually says why it exited.
                 let hint = match state.log_follower.take() {
-                    Some(follower) => tokio::time::timeout(Duration::from_secs(1), follower)
+                    Some(follower) => tokio::time::timeout(Duration::from_secs(1), follower.join())
                         .await
                         .ok()
-                        .and_then(Result::ok)
+                        .flatten()
                         .flatten(),
                     None => None,
                 };

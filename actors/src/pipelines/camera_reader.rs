@@ -106,7 +106,7 @@ impl Actor for CameraReaderActor {
         Ok(CameraReaderState {
             args,
             decoder: Some(decoder),
-            tracker: RestartTracker::new(RestartPolicy::PROCESS, Instant::now()),
+            tracker: RestartTracker::new(RestartPolicy::process(), Instant::now()),
         })
     }
 

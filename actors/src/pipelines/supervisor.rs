@@ -271,7 +271,7 @@ impl Actor for PipelinesSupervisor {
                         None => Entry {
                             plan,
                             reader: None,
-                            tracker: RestartTracker::new(RestartPolicy::PROCESS, now),
+                            tracker: RestartTracker::new(RestartPolicy::process(), now),
                             in_backoff: false,
                         },
                     };

@@ -162,7 +162,7 @@ impl Actor for SidecarActor {
             generation: 0,
             last_error: None,
             warnings: Vec::new(),
-            tracker: RestartTracker::new(RestartPolicy::PROCESS, Instant::now()),
+            tracker: RestartTracker::new(RestartPolicy::process(), Instant::now()),
             sessions: 0,
             idle_since: None,
             pinned: false,

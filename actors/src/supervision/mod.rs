@@ -18,6 +18,36 @@ pub enum AskError {
     Unavailable,
 }
 
+/// A task that ends with its owner. A dropped `JoinHandle` detaches its task, and ractor skips
+/// `post_stop` when an actor fails, panics or is killed; an actor's state is dropped however it
+/// dies, so tasks kept as `OwnedTask` in the state are aborted then.
+pub struct OwnedTask<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T: Send + 'static> OwnedTask<T> {
+    pub fn spawn(task: impl std::future::Future<Output = T> + Send + 'static) -> Self {
+        Self(Some(tokio::spawn(task)))
+    }
+
+    /// Waits for the task's result (`None` if it panicked or was aborted).
+    pub async fn join(mut self) -> Option<T> {
+        self.0.take()?.await.ok()
+    }
+
+    pub fn abort(&self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl<T> Drop for OwnedTask<T> {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// An actor a request needed did not answer: which one, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unreachable {

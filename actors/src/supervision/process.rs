@@ -48,12 +48,28 @@ impl OwnedProcess {
         on_exit: impl FnOnce(io::Result<ExitStatus>) + Send + 'static,
     ) -> io::Result<(OwnedProcess, ChildIo)> {
         command.process_group(0).kill_on_drop(true);
-        // SAFETY: prctl is async-signal-safe and only affects the child being set up.
+        // SAFETY: prctl, signal and sigprocmask are async-signal-safe and only affect the child
+        // being set up.
         unsafe {
             command.pre_exec(|| {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(io::Error::last_os_error());
                 }
+                // A service started as a shell's background job has SIGINT and SIGQUIT ignored,
+                // and exec keeps ignored signals ignored: the child would never hear the
+                // graceful stop. Every child starts with default dispositions and no mask.
+                for signal in [
+                    libc::SIGINT,
+                    libc::SIGTERM,
+                    libc::SIGQUIT,
+                    libc::SIGHUP,
+                    libc::SIGPIPE,
+                ] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
                 Ok(())
             });
         }
@@ -138,11 +154,13 @@ fn signal_group(pgid: u32, signal: i32) {
 }
 
 /// A child process and the tasks that serve its pipes. Stopping ends the tasks first (nobody
-/// keeps feeding a pipe that is going away), then the process group.
+/// keeps feeding a pipe that is going away), then the process group. Dropped without a stop (its
+/// actor failed, panicked or was killed), the tasks are aborted and the group is stopped all
+/// the same.
 #[derive(Default)]
 pub struct ProcessWithTasks {
     process: Option<OwnedProcess>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    tasks: Vec<super::OwnedTask<()>>,
 }
 
 impl ProcessWithTasks {
@@ -151,7 +169,7 @@ impl ProcessWithTasks {
     }
 
     pub fn spawn_task(&mut self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.tasks.push(tokio::spawn(task));
+        self.tasks.push(super::OwnedTask::spawn(task));
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -165,9 +183,7 @@ impl ProcessWithTasks {
 
     /// Aborts the tasks and stops the process (if still there) within `grace`.
     pub async fn stop(&mut self, grace: Duration) -> Option<Stopped> {
-        for task in self.tasks.drain(..) {
-            task.abort();
-        }
+        self.tasks.clear();
         match self.process.take() {
             Some(process) => Some(process.stop(grace).await),
             None => None,
@@ -215,6 +231,38 @@ mod tests {
             Stopped::Gracefully
         );
         assert!(!is_alive(pid));
+    }
+
+    /// Started from a shell's background job, the service itself ignores SIGINT; its children
+    /// must not inherit that, or every graceful stop becomes a SIGKILL after the grace.
+    #[tokio::test]
+    async fn children_do_not_inherit_an_ignored_sigint() {
+        // SAFETY: changes this test process's SIGINT disposition; restored below. Other tests'
+        // children reset it themselves (that is what is tested).
+        let previous = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+        let mut command = sleeper("echo ready; exec sleep 30");
+        command.stdout(std::process::Stdio::piped());
+        let spawned = OwnedProcess::spawn(command, |_| {});
+        unsafe { libc::signal(libc::SIGINT, previous) };
+        let (process, mut io) = spawned.unwrap();
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(io.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"));
+        let status = std::fs::read_to_string(format!("/proc/{}/status", process.pid())).unwrap();
+        let ignored = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(
+            ignored & (1 << (libc::SIGINT - 1)),
+            0,
+            "SIGINT ignored in the child"
+        );
+        assert_eq!(
+            process.stop(Duration::from_secs(5)).await,
+            Stopped::Gracefully
+        );
     }
 
     #[tokio::test]

@@ -29,6 +29,27 @@ impl RestartPolicy {
         max: Duration::from_secs(30),
         reset_after: Duration::from_secs(60),
     };
+
+    /// [`Self::PROCESS`] with its cap from `TOPOSYNC_STREAMING_RESTART_MAX_SECONDS` (1..=300)
+    /// when set: a box whose cameras drop often may prefer quicker retries.
+    pub fn process() -> RestartPolicy {
+        static POLICY: std::sync::OnceLock<RestartPolicy> = std::sync::OnceLock::new();
+        *POLICY.get_or_init(|| {
+            let cap = std::env::var("TOPOSYNC_STREAMING_RESTART_MAX_SECONDS")
+                .ok()
+                .and_then(|raw| raw.trim().parse::<f64>().ok())
+                .filter(|seconds| (1.0..=300.0).contains(seconds))
+                .map(Duration::from_secs_f64);
+            match cap {
+                Some(max) => RestartPolicy {
+                    initial: Self::PROCESS.initial.min(max),
+                    max,
+                    ..Self::PROCESS
+                },
+                None => Self::PROCESS,
+            }
+        })
+    }
 }
 
 /// Failure history of one supervised child.

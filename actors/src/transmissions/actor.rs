@@ -514,7 +514,7 @@ async fn sync_publishers(
             .or_insert_with(|| PublisherChild {
                 actor: None,
                 target: target.clone(),
-                tracker: RestartTracker::new(RestartPolicy::PROCESS, now),
+                tracker: RestartTracker::new(RestartPolicy::process(), now),
                 in_backoff: false,
             });
         if child.target != target {
