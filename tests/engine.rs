@@ -544,6 +544,38 @@ mod real_engine {
         Some((service, status, dir))
     }
 
+    /// A MediaMTX that freezes (SIGSTOP) still "runs": only its API going silent shows it. It is
+    /// killed and restarted within a bounded time, and the status says why.
+    #[tokio::test]
+    async fn a_frozen_engine_is_restarted() {
+        let Some((service, status, _dir)) = started().await else {
+            return;
+        };
+        let frozen = pid_of(&status);
+        // SAFETY: kill(2) on the engine the service reported.
+        unsafe { libc::kill(frozen as i32, libc::SIGSTOP) };
+        let restarted = eventually(Duration::from_secs(30), || async {
+            let (_, status) = service.get("/engine/status").await;
+            (status["ready"] == true && status["pid"].as_u64() != Some(u64::from(frozen)))
+                .then_some(status)
+        })
+        .await;
+        assert_eq!(restarted["restart_count"], 1, "{restarted}");
+        let (_, tree) = service.get("/runtime/actors").await;
+        let engine = tree["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "engine")
+            .unwrap()
+            .clone();
+        assert!(
+            engine.to_string().contains("stopped answering its API"),
+            "{engine}"
+        );
+        assert!(!is_alive(frozen), "the frozen engine is gone");
+    }
+
     #[tokio::test]
     async fn publish_a_test_pattern_and_read_it_back() {
         let Some(binary) = real_binary() else { return };

@@ -34,6 +34,12 @@ const STOP_DEADLINE: Duration = Duration::from_secs(10);
 const LOGS_KEPT: usize = 8;
 /// How soon a path/user change the engine's API did not take is tried again.
 const SYNC_RETRY: Duration = Duration::from_secs(1);
+/// How often the running engine's API is asked whether it still answers.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How long one heartbeat waits for the API.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Unanswered heartbeats in a row after which the engine is frozen: killed and restarted.
+const HEARTBEATS_MISSED_LIMIT: u32 = 3;
 /// Immediate re-resolutions after a port clash before it counts as a failure.
 const MAX_PORT_CLASHES: u32 = 3;
 
@@ -68,6 +74,13 @@ pub enum EngineMsg {
     },
     RetrySync {
         generation: u64,
+    },
+    /// Time to check that the running engine still answers its API.
+    Heartbeat,
+    /// A heartbeat's answer for the process `pid`.
+    HeartbeatResult {
+        pid: u32,
+        answered: bool,
     },
 }
 
@@ -168,6 +181,11 @@ pub struct EngineState {
     sync_retry_scheduled: bool,
     /// Starts in a row that lost a port to another process between resolving and binding.
     port_clashes: u32,
+    /// Heartbeats in a row the running engine did not answer.
+    missed_heartbeats: u32,
+    heartbeat_in_flight: bool,
+    /// The running engine was killed for not answering: its exit is reported as that.
+    killed_unresponsive: bool,
 }
 
 impl Actor for EngineActor {
@@ -177,9 +195,10 @@ impl Actor for EngineActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<EngineMsg>,
+        myself: ActorRef<EngineMsg>,
         args: EngineArgs,
     ) -> Result<EngineState, ActorProcessingErr> {
+        myself.send_interval(HEARTBEAT_EVERY, || EngineMsg::Heartbeat);
         let runtime_dir = args.data_dir.join("runtime").join("streaming");
         std::fs::create_dir_all(runtime_dir.join("logs"))?;
         let secret = PublishSecret::load_or_create(&runtime_dir)?;
@@ -205,6 +224,9 @@ impl Actor for EngineActor {
             config_error: None,
             sync_retry_scheduled: false,
             port_clashes: 0,
+            missed_heartbeats: 0,
+            heartbeat_in_flight: false,
+            killed_unresponsive: false,
         })
     }
 
@@ -328,6 +350,7 @@ impl Actor for EngineActor {
                     }
                     state.last_error = None;
                     state.port_clashes = 0;
+                    state.missed_heartbeats = 0;
                     for waiter in state.ready_waiters.drain(..) {
                         let _ = waiter.send(Ok(()));
                     }
@@ -361,6 +384,51 @@ impl Actor for EngineActor {
                     reconcile(&myself, state).await;
                 }
             }
+            EngineMsg::Heartbeat => {
+                let Some((pid, api_port)) = state
+                    .running
+                    .as_ref()
+                    .and_then(|r| Some((r.pid?, r.ports.api)))
+                else {
+                    state.missed_heartbeats = 0;
+                    return Ok(());
+                };
+                if std::mem::replace(&mut state.heartbeat_in_flight, true) {
+                    return Ok(());
+                }
+                // Asked off the mailbox: a frozen engine must not freeze this actor.
+                let reply_to = myself.clone();
+                tokio::spawn(async move {
+                    let api = EngineApi::new(api_port);
+                    let answered = tokio::time::timeout(HEARTBEAT_TIMEOUT, api.is_ready())
+                        .await
+                        .unwrap_or(false);
+                    let _ = reply_to.send_message(EngineMsg::HeartbeatResult { pid, answered });
+                });
+            }
+            EngineMsg::HeartbeatResult { pid, answered } => {
+                state.heartbeat_in_flight = false;
+                let current = state.running.as_ref().and_then(|r| r.pid);
+                if current != Some(pid) {
+                    return Ok(());
+                }
+                if answered {
+                    state.missed_heartbeats = 0;
+                    return Ok(());
+                }
+                state.missed_heartbeats += 1;
+                if state.missed_heartbeats >= HEARTBEATS_MISSED_LIMIT {
+                    tracing::warn!(
+                        pid,
+                        "MediaMTX stopped answering its API; killing it to restart"
+                    );
+                    state.missed_heartbeats = 0;
+                    state.killed_unresponsive = true;
+                    // SIGKILL ends even a stopped process; its exit is then supervised as usual.
+                    // SAFETY: kill(2) on the process group of the engine this actor started.
+                    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+                }
+            }
         }
         Ok(())
     }
@@ -383,6 +451,14 @@ impl Actor for EngineActor {
         if ours {
             state.running = None;
             let _ = state.events.send(EngineEvent::Stopped);
+            let reason = if std::mem::take(&mut state.killed_unresponsive) {
+                format!(
+                    "MediaMTX stopped answering its API for {} s and was restarted ({reason})",
+                    HEARTBEAT_EVERY.as_secs() * u64::from(HEARTBEATS_MISSED_LIMIT)
+                )
+            } else {
+                reason
+            };
             // A port free when resolved was taken before MediaMTX bound it (another process
             // starting at the same moment): resolve again at once rather than back off.
             if reason.contains("address already in use") && state.port_clashes < MAX_PORT_CLASHES {
