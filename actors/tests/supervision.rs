@@ -8,7 +8,8 @@ use toposync_actors::Runtime;
 use toposync_actors::model::edit;
 use toposync_actors::store::{self, STORE};
 use toposync_actors::supervision::observe::ActorSnapshot;
-use toposync_actors::transmissions::TRANSMISSIONS;
+use toposync_actors::supervision::{Fault, ask};
+use toposync_actors::transmissions::{TRANSMISSIONS, TransmissionMsg, TransmissionsMsg};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -100,11 +101,102 @@ async fn failed_children_are_restarted_with_their_wiring() {
     expected.sort();
     assert_eq!(names, expected, "the restarted store is re-subscribed");
 
+    // A child that errors, panics or freezes is restarted; its sibling is untouched; no task is
+    // left behind.
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let transmission_actor = |id: &str| {
+        let id = id.to_string();
+        async move {
+            let supervisor = ractor::registry::where_is(TRANSMISSIONS).unwrap();
+            let supervisor: ractor::ActorRef<TransmissionsMsg> = supervisor.into();
+            ask(
+                &supervisor,
+                |reply| TransmissionsMsg::Lookup(id, reply),
+                DEADLINE,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let restarts_of = |tree: &ActorSnapshot, id: &str| {
+        child(tree, TRANSMISSIONS)
+            .children
+            .iter()
+            .find(|c| c.name == format!("transmission:{id}"))
+            .map(|c| (c.restarts, c.status.clone()))
+    };
+    let sibling = transmission_actor(&second).await.unwrap().get_id();
+    let tasks_before = alive();
+    for (round, fault) in [Fault::Error, Fault::Panic, Fault::Freeze]
+        .into_iter()
+        .enumerate()
+    {
+        let before = transmission_actor(&first).await.unwrap();
+        before.send_message(TransmissionMsg::Fault(fault)).unwrap();
+        let expected = 2 + round as u32; // one kill above, then one per fault
+        let start = Instant::now();
+        loop {
+            let tree = runtime.snapshot(Duration::from_millis(500)).await;
+            let now = transmission_actor(&first).await;
+            if restarts_of(&tree, &first) == Some((expected, "running".into()))
+                && now.is_some_and(|a| a.get_id() != before.get_id())
+            {
+                break;
+            }
+            // A frozen child is found by the liveness check (every 3 s, two misses).
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{fault:?}: not restarted; tree {tree:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            transmission_actor(&second).await.unwrap().get_id(),
+            sibling,
+            "{fault:?}: the sibling was not restarted"
+        );
+    }
+    let start = Instant::now();
+    while alive() > tasks_before {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "tasks {tasks_before} -> {}: leaked",
+            alive()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A panic in an edit fails that request only: nothing changes and the store goes on.
+    let before = store::read(DEADLINE).await.unwrap().number;
+    let panicked = store::mutate(
+        |_doc| -> Result<(), toposync_actors::model::error::ModelError> {
+            panic!("a bug in an edit")
+        },
+        DEADLINE,
+    )
+    .await;
+    assert!(
+        matches!(&panicked, Err(store::StoreError::Panicked(why)) if why.contains("a bug in an edit")),
+        "{panicked:?}"
+    );
+    assert_eq!(store::read(DEADLINE).await.unwrap().number, before);
+    create("third").await;
+    let tree = runtime.snapshot(Duration::from_millis(500)).await;
+    assert_eq!(
+        child(&tree, STORE).restarts,
+        1,
+        "the store was not restarted"
+    );
+
     // A killed transmissions supervisor is restarted and re-synced from the store.
     ractor::registry::where_is(TRANSMISSIONS).unwrap().kill();
     wait_for(&runtime, "supervisor restarted and synced", |tree| {
         let node = child(tree, TRANSMISSIONS);
-        node.restarts == 1 && node.status == "running" && node.children.len() == 2
+        node.restarts == 1 && node.status == "running" && node.children.len() == 3
     })
     .await;
 

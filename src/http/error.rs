@@ -63,6 +63,10 @@ impl From<StoreError> for ApiError {
                 format!("Failed to save streaming settings: {msg}"),
             ),
             StoreError::Unavailable(err) => Self::unavailable("settings store", err),
+            StoreError::Panicked(why) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Internal error; the change was not applied: {why}"),
+            ),
         }
     }
 }

@@ -28,8 +28,9 @@ use toposync_actors::Runtime;
 use crate::cli::ServeArgs;
 use error::ApiError;
 
-/// Store calls include an fsync'd write; this bounds how long a request waits for one.
-pub const STORE_DEADLINE: Duration = Duration::from_secs(10);
+/// Store calls include an fsync'd write and telling the actors; the store answers within this
+/// (inner deadlines are shorter), so a write never answers 503 after it applied.
+pub const STORE_DEADLINE: Duration = toposync_actors::store::WRITE_DEADLINE;
 
 pub fn router(runtime: Arc<Runtime>) -> Router {
     let api = Router::new()

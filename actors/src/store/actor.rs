@@ -20,6 +20,15 @@ use crate::supervision::{AskError, ask};
 /// Registered name: the store is a singleton found through the registry.
 pub const STORE: &str = "store";
 
+/// The longest any subscriber is waited for with one revision (they are told at once, in
+/// parallel). A subscriber still busy after it applies the revision on its own time.
+pub const APPLY_BUDGET: Duration = Duration::from_secs(12);
+
+/// What a caller of [`mutate`] (or [`read`], which may queue behind a write) should allow: the
+/// edit, the fsync'd save and [`APPLY_BUDGET`]. Longer than the store ever takes, so a write
+/// never looks failed to its caller after it was applied.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(25);
+
 /// One committed version of the document. Cheap to clone and share.
 #[derive(Debug, Clone)]
 pub struct Revision {
@@ -56,6 +65,7 @@ impl<M: ractor::Message> SettingsSubscriber for ActorSubscriber<M> {
         let (actor, apply, deadline, name) =
             (self.actor.clone(), self.apply, self.deadline, self.name);
         Box::pin(async move {
+            let deadline = deadline.min(APPLY_BUDGET);
             if let Err(err) = ask(&actor, |reply| apply(revision, reply), deadline).await {
                 tracing::warn!(?err, subscriber = name, "settings were not applied");
             }
@@ -68,6 +78,8 @@ pub enum StoreError {
     Rejected(ModelError),
     /// The document was valid but could not be written; nothing changed.
     Persist(String),
+    /// The edit panicked (a bug); its copy of the document was thrown away, nothing changed.
+    Panicked(String),
     Unavailable(AskError),
 }
 
@@ -102,10 +114,13 @@ pub struct StoreState {
 }
 
 impl StoreState {
+    /// Every subscriber at once; each is bounded by its deadline (at most [`APPLY_BUDGET`]).
     async fn notify_subscribers(&self) {
-        for subscriber in &self.subscribers {
-            subscriber.settings_changed(self.current.clone()).await;
-        }
+        let told = self
+            .subscribers
+            .iter()
+            .map(|subscriber| subscriber.settings_changed(self.current.clone()));
+        futures_util::future::join_all(told).await;
     }
 }
 
@@ -186,9 +201,26 @@ async fn commit(
     state: &mut StoreState,
     mutation: Mutation,
 ) -> Result<Box<dyn Any + Send>, StoreError> {
+    // The edit and the whole-document check run on the blocking pool (a reconciliation is CPU
+    // work), on a copy: a panic there is that request's failure, not the store's.
     let mut next = (*state.current.settings).clone();
-    let answer = mutation(&mut next).map_err(StoreError::Rejected)?;
-    next.validate(&Loc::body()).map_err(StoreError::Rejected)?;
+    let edited = tokio::task::spawn_blocking(move || {
+        let answer = mutation(&mut next).and_then(|answer| {
+            next.validate(&Loc::body())?;
+            Ok(answer)
+        });
+        (next, answer)
+    })
+    .await;
+    let (next, answer) = match edited {
+        Ok(edited) => edited,
+        Err(err) => {
+            let why = panic_message(err);
+            tracing::error!(panic = %why, "a settings edit panicked; nothing was changed");
+            return Err(StoreError::Panicked(why));
+        }
+    };
+    let answer = answer.map_err(StoreError::Rejected)?;
     let number = state.current.number + 1;
     let path = state.path.clone();
     let next = Arc::new(next);
@@ -205,6 +237,17 @@ async fn commit(
         settings: next,
     };
     Ok(answer)
+}
+
+fn panic_message(err: tokio::task::JoinError) -> String {
+    match err.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into()),
+        Err(err) => err.to_string(),
+    }
 }
 
 /// The running store, found by name (it may have been restarted since the last call).

@@ -4,6 +4,6 @@ pub mod actor;
 pub mod persist;
 
 pub use actor::{
-    ActorSubscriber, Revision, STORE, SettingsSubscriber, StoreActor, StoreError, StoreMsg,
-    StoreStatus, mutate, read, status,
+    APPLY_BUDGET, ActorSubscriber, Revision, STORE, SettingsSubscriber, StoreActor, StoreError,
+    StoreMsg, StoreStatus, WRITE_DEADLINE, mutate, read, status,
 };

@@ -48,6 +48,29 @@ impl<T> Drop for OwnedTask<T> {
     }
 }
 
+/// A failure injected into an actor, for the supervision tests (never sent by the service): the
+/// ways a child dies or hangs in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The handler returns `Err`.
+    Error,
+    /// The handler panics.
+    Panic,
+    /// The handler never returns: the actor stops answering.
+    Freeze,
+}
+
+impl Fault {
+    /// Acts the fault out inside a handler.
+    pub async fn strike(self) -> Result<(), ractor::ActorProcessingErr> {
+        match self {
+            Fault::Error => Err("injected fault: error".into()),
+            Fault::Panic => panic!("injected fault: panic"),
+            Fault::Freeze => std::future::pending().await,
+        }
+    }
+}
+
 /// An actor a request needed did not answer: which one, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unreachable {

@@ -68,6 +68,10 @@ pub enum TransmissionMsg {
     /// or the placeholder at `size`, and the cache that encodes each frame once.
     Still((u32, u32), RpcReplyPort<Still>),
     Observe(RpcReplyPort<Observation>),
+    /// Answers at once: the supervisor's liveness check.
+    Ping(RpcReplyPort<()>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
 }
 
 crate::observe_requests!(TransmissionMsg);
@@ -302,7 +306,8 @@ impl Actor for TransmissionActor {
         myself: ActorRef<TransmissionMsg>,
         state: &mut TransmissionState,
     ) -> Result<(), ActorProcessingErr> {
-        sync_publishers(&myself, state).await
+        sync_publishers(&myself, state).await;
+        Ok(())
     }
 
     async fn post_stop(
@@ -363,12 +368,12 @@ impl Actor for TransmissionActor {
                 state.config = config;
                 state.bypass = bypass;
                 state.refresh(now);
-                sync_publishers(&myself, state).await?;
+                sync_publishers(&myself, state).await;
             }
             TransmissionMsg::SetDemand(demanded) => {
                 if demanded != state.demanded {
                     state.demanded = demanded;
-                    sync_publishers(&myself, state).await?;
+                    sync_publishers(&myself, state).await;
                 }
             }
             TransmissionMsg::RestartPublisher(output_id) => {
@@ -376,7 +381,7 @@ impl Actor for TransmissionActor {
                     if child.in_backoff {
                         child.in_backoff = false;
                         child.tracker.restarted(now);
-                        sync_publishers(&myself, state).await?;
+                        sync_publishers(&myself, state).await;
                     }
                 }
             }
@@ -455,6 +460,10 @@ impl Actor for TransmissionActor {
                     bypass: state.bypass.clone(),
                 });
             }
+            TransmissionMsg::Ping(reply) => {
+                let _ = reply.send(());
+            }
+            TransmissionMsg::Fault(fault) => fault.strike().await?,
             TransmissionMsg::SubscribeSelected(reply) => {
                 let _ = reply.send(state.selected.subscribe());
             }
@@ -487,10 +496,7 @@ impl Actor for TransmissionActor {
 /// Brings publishers in line with the enabled outputs and the demand: a demanded output gets a
 /// publisher (unless it waits out a backoff), an undemanded one loses it, and a publisher whose
 /// output changed is replaced.
-async fn sync_publishers(
-    myself: &ActorRef<TransmissionMsg>,
-    state: &mut TransmissionState,
-) -> Result<(), ActorProcessingErr> {
+async fn sync_publishers(myself: &ActorRef<TransmissionMsg>, state: &mut TransmissionState) {
     let targets: Vec<OutputTarget> = OutputTarget::all(&state.config)
         .into_iter()
         .map(|target| match &state.bypass {
@@ -537,12 +543,19 @@ async fn sync_publishers(
                 },
             };
             // Unnamed and linked: a failure reaches `handle_supervisor_evt` as a restartable event.
-            let (actor, _) =
-                Actor::spawn_linked(None, PublisherActor, args, myself.get_cell()).await?;
-            child.actor = Some(actor);
+            // One publisher that cannot even be spawned backs off alone; its siblings go on.
+            match Actor::spawn_linked(None, PublisherActor, args, myself.get_cell()).await {
+                Ok((actor, _)) => child.actor = Some(actor),
+                Err(err) => {
+                    child.in_backoff = true;
+                    let delay = child.tracker.failed(now, err.to_string());
+                    tracing::warn!(output = %child.target.output_key, %err, ?delay, "publisher did not start; retrying");
+                    let output_id = child.target.output_id.clone();
+                    myself.send_after(delay, move || TransmissionMsg::RestartPublisher(output_id));
+                }
+            }
         }
     }
-    Ok(())
 }
 
 /// Detaches the publisher and lets it stop FFmpeg on its own time, so this mailbox (which

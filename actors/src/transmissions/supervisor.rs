@@ -25,6 +25,11 @@ use crate::supervision::restart::{RestartPolicy, RestartTracker};
 pub const TRANSMISSIONS: &str = "transmissions";
 
 const HEALTH_DEADLINE: Duration = Duration::from_millis(500);
+/// Every child is asked this often whether it still answers ...
+const LIVENESS_EVERY: Duration = Duration::from_secs(3);
+/// ... within this long; missing two checks in a row, it is frozen: killed and restarted.
+const LIVENESS_DEADLINE: Duration = Duration::from_secs(2);
+const LIVENESS_MISSES: u32 = 2;
 
 /// How long a removed transmission gets to stop before the supervisor moves on.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -43,6 +48,10 @@ pub enum TransmissionsMsg {
     /// Runtime state of every enabled output of every transmission.
     Outputs(RpcReplyPort<Vec<OutputRuntime>>),
     Observe(RpcReplyPort<Observation>),
+    /// Time to check that every child still answers.
+    CheckLiveness,
+    /// The children (by transmission id and actor) that did not answer the last check.
+    Unanswered(Vec<(String, ractor::ActorId)>),
 }
 
 crate::observe_requests!(TransmissionsMsg);
@@ -55,6 +64,8 @@ struct Child {
     config: Arc<Transmission>,
     bypass: Option<BypassSource>,
     tracker: RestartTracker,
+    /// Liveness checks in a row it did not answer.
+    missed: u32,
 }
 
 pub struct TransmissionsArgs {
@@ -70,6 +81,8 @@ pub struct TransmissionsState {
     placeholders: Placeholders,
     /// The latest demand, handed to transmissions as they (re)start.
     demand: Arc<BTreeSet<String>>,
+    /// Removed transmissions still stopping their publishers.
+    stopping: Vec<ActorRef<TransmissionMsg>>,
 }
 
 impl TransmissionsState {
@@ -100,15 +113,17 @@ impl Actor for TransmissionsSupervisor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<TransmissionsMsg>,
+        myself: ActorRef<TransmissionsMsg>,
         args: TransmissionsArgs,
     ) -> Result<TransmissionsState, ActorProcessingErr> {
+        myself.send_interval(LIVENESS_EVERY, || TransmissionsMsg::CheckLiveness);
         Ok(TransmissionsState {
             children: BTreeMap::new(),
             revision: 0,
             logs_dir: args.logs_dir,
             placeholders: Placeholders::default(),
             demand: Arc::default(),
+            stopping: Vec::new(),
         })
     }
 
@@ -117,11 +132,14 @@ impl Actor for TransmissionsSupervisor {
         _myself: ActorRef<TransmissionsMsg>,
         state: &mut TransmissionsState,
     ) -> Result<(), ActorProcessingErr> {
-        for (_, child) in std::mem::take(&mut state.children) {
-            if let Some(actor) = child.actor {
-                let _ = actor.stop_and_wait(None, Some(STOP_GRACE)).await;
-            }
-        }
+        let running = std::mem::take(&mut state.children)
+            .into_values()
+            .filter_map(|child| child.actor)
+            .chain(std::mem::take(&mut state.stopping));
+        let stops = running.map(|actor| async move {
+            let _ = actor.stop_and_wait(None, Some(STOP_GRACE)).await;
+        });
+        futures_util::future::join_all(stops).await;
         Ok(())
     }
 
@@ -133,7 +151,7 @@ impl Actor for TransmissionsSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             TransmissionsMsg::Apply(revision, reply) => {
-                apply(&myself, state, &revision).await?;
+                apply(&myself, state, &revision).await;
                 let _ = reply.send(());
             }
             TransmissionsMsg::Restart(id) => {
@@ -141,10 +159,15 @@ impl Actor for TransmissionsSupervisor {
                 if let Some((config, bypass)) =
                     waiting.map(|c| (c.config.clone(), c.bypass.clone()))
                 {
-                    let actor = spawn(&myself, state.args(config, bypass)).await?;
+                    let spawned = spawn(&myself, state.args(config, bypass)).await;
                     if let Some(child) = state.children.get_mut(&id) {
-                        child.actor = Some(actor);
-                        child.tracker.restarted(Instant::now());
+                        match spawned {
+                            Ok(actor) => {
+                                child.actor = Some(actor);
+                                child.tracker.restarted(Instant::now());
+                            }
+                            Err(err) => retry_later(&myself, &id, child, err.to_string()),
+                        }
                     }
                 }
             }
@@ -174,6 +197,39 @@ impl Actor for TransmissionsSupervisor {
                 tokio::spawn(async move {
                     let _ = reply.send(answers.await.into_iter().flatten().collect());
                 });
+            }
+            TransmissionsMsg::CheckLiveness => {
+                let children: Vec<(String, ActorRef<TransmissionMsg>)> = state
+                    .children
+                    .iter()
+                    .filter_map(|(id, c)| Some((id.clone(), c.actor.clone()?)))
+                    .collect();
+                // Asked off this mailbox: a frozen child must not freeze its supervisor.
+                tokio::spawn(async move {
+                    let pings = children.into_iter().map(|(id, actor)| async move {
+                        let answered = ask(&actor, TransmissionMsg::Ping, LIVENESS_DEADLINE).await;
+                        answered.is_err().then(|| (id, actor.get_id()))
+                    });
+                    let unanswered: Vec<_> = futures_util::future::join_all(pings)
+                        .await
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    let _ = myself.send_message(TransmissionsMsg::Unanswered(unanswered));
+                });
+            }
+            TransmissionsMsg::Unanswered(unanswered) => {
+                for child in state.children.values_mut() {
+                    let Some(actor) = &child.actor else { continue };
+                    let missed = unanswered.iter().any(|(_, a)| *a == actor.get_id());
+                    child.missed = if missed { child.missed + 1 } else { 0 };
+                    if child.missed >= LIVENESS_MISSES {
+                        tracing::warn!(transmission = %child.config.id, "transmission actor stopped answering; killing it to restart");
+                        child.missed = 0;
+                        // Its exit is then supervised (and restarted) like any failure.
+                        actor.kill();
+                    }
+                }
             }
             TransmissionsMsg::Observe(reply) => {
                 let children = state
@@ -217,11 +273,10 @@ impl Actor for TransmissionsSupervisor {
                 .is_some_and(|a| a.get_id() == cell.get_id())
         });
         if let Some((id, child)) = failed {
-            child.actor = None;
-            let delay = child.tracker.failed(Instant::now(), reason.clone());
-            tracing::warn!(transmission = %id, %reason, ?delay, "transmission actor failed; restarting");
             let id = id.clone();
-            myself.send_after(delay, move || TransmissionsMsg::Restart(id));
+            retry_later(&myself, &id, child, reason);
+        } else {
+            state.stopping.retain(|a| a.get_id() != cell.get_id());
         }
         Ok(())
     }
@@ -254,7 +309,7 @@ async fn apply(
     myself: &ActorRef<TransmissionsMsg>,
     state: &mut TransmissionsState,
     revision: &Revision,
-) -> Result<(), ActorProcessingErr> {
+) {
     state.revision = revision.number;
     let wanted: BTreeMap<&str, &Transmission> = revision
         .settings
@@ -274,7 +329,10 @@ async fn apply(
             actor: Some(actor), ..
         }) = state.children.remove(&id)
         {
-            let _ = actor.stop_and_wait(None, Some(STOP_GRACE)).await;
+            // Not waited for here: stopping its publishers takes seconds, and this mailbox
+            // carries every other transmission's lookups. Shutdown still waits (`stopping`).
+            actor.stop(Some("removed from settings".into()));
+            state.stopping.push(actor);
         }
     }
     let mut bypass = bypass_sources(&revision.settings);
@@ -294,20 +352,31 @@ async fn apply(
             }
             None => {
                 let config = Arc::new(transmission.clone());
-                let actor = spawn(myself, state.args(config.clone(), camera.clone())).await?;
-                state.children.insert(
-                    id.to_string(),
-                    Child {
-                        actor: Some(actor),
-                        config,
-                        bypass: camera,
-                        tracker: RestartTracker::new(RestartPolicy::INTERNAL, Instant::now()),
-                    },
-                );
+                let mut child = Child {
+                    actor: None,
+                    config: config.clone(),
+                    bypass: camera.clone(),
+                    tracker: RestartTracker::new(RestartPolicy::INTERNAL, Instant::now()),
+                    missed: 0,
+                };
+                // One transmission that cannot start backs off alone; the others go on.
+                match spawn(myself, state.args(config, camera)).await {
+                    Ok(actor) => child.actor = Some(actor),
+                    Err(err) => retry_later(myself, id, &mut child, err.to_string()),
+                }
+                state.children.insert(id.to_string(), child);
             }
         }
     }
-    Ok(())
+}
+
+/// Records a failed (or failed-to-start) child and schedules its restart after the backoff.
+fn retry_later(myself: &ActorRef<TransmissionsMsg>, id: &str, child: &mut Child, reason: String) {
+    child.actor = None;
+    let delay = child.tracker.failed(Instant::now(), reason.clone());
+    tracing::warn!(transmission = %id, %reason, ?delay, "transmission actor failed; restarting");
+    let id = id.to_string();
+    myself.send_after(delay, move || TransmissionsMsg::Restart(id));
 }
 
 async fn spawn(
