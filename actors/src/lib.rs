@@ -48,6 +48,8 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 /// The running supervision tree.
 pub struct Runtime {
     root: ActorRef<RootMsg>,
+    /// Becomes true when the root supervisor has ended, for whatever reason.
+    root_ended: tokio::sync::watch::Receiver<bool>,
     /// Signs and checks media URLs; loaded once (the secret never changes while running).
     pub media_tokens: media_token::MediaTokens,
     /// The previous health call's frame counters, for `publisher_frames_sent_rate`.
@@ -62,14 +64,20 @@ impl Runtime {
                 .map_err(|err| {
                 ractor::SpawnErr::StartupFailed(format!("media token secret: {err}").into())
             })?;
-        let (root, _) = Actor::spawn(
+        let (root, ended) = Actor::spawn(
             Some(ROOT.to_string()),
             RootSupervisor,
             RootArgs { data_dir },
         )
         .await?;
+        let (ended_tx, root_ended) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _ = ended.await;
+            let _ = ended_tx.send(true);
+        });
         Ok(Self {
             root,
+            root_ended,
             media_tokens,
             frame_rates: health::FrameRates::default(),
         })
@@ -85,6 +93,13 @@ impl Runtime {
             last_error: None,
         };
         snapshot(root, deadline).await
+    }
+
+    /// Resolves when the root supervisor has ended: after [`Self::shutdown`], or on its own
+    /// (it failed), in which case nothing below it runs any more and the service must exit.
+    pub async fn ended(&self) {
+        let mut ended = self.root_ended.clone();
+        let _ = ended.wait_for(|ended| *ended).await;
     }
 
     /// Stops every actor, children in reverse start order, and waits for them (and for the

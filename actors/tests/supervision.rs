@@ -206,4 +206,20 @@ async fn failed_children_are_restarted_with_their_wiring() {
         "shutdown stops every actor"
     );
     assert!(ractor::registry::where_is(TRANSMISSIONS).is_none());
+
+    // A root supervisor that dies on its own is noticed (the service then exits non-zero, so
+    // its own supervisor restarts it) and takes the tree with it.
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::start(dir.path().to_path_buf()).await.unwrap();
+    ractor::registry::where_is(toposync_actors::root::ROOT)
+        .unwrap()
+        .kill();
+    tokio::time::timeout(DEADLINE, runtime.ended())
+        .await
+        .expect("the root's end is noticed");
+    let start = Instant::now();
+    while ractor::registry::where_is(STORE).is_some() {
+        assert!(start.elapsed() < DEADLINE, "children outlived the root");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

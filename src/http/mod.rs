@@ -206,13 +206,30 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(data_dir = %data_dir.display(), %address, "started");
     // Tests and scripts read this line to find a port chosen with --port 0.
     println!("toposync-streaming listening on http://{address}");
+    // A root supervisor that ends on its own leaves nothing to serve: stop with an error so
+    // the supervisor of this process (systemd, the Home Assistant watchdog) starts it again.
+    let (tree_lost_tx, tree_lost) = tokio::sync::oneshot::channel::<()>();
+    let watched = runtime.clone();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = watched.ended() => {
+                tracing::error!("the actor tree stopped on its own; exiting");
+                let _ = tree_lost_tx.send(());
+            }
+        }
+    };
     let served = axum::serve(listener, router(runtime.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await
         .map_err(|err| format!("HTTP server failed: {err}"));
     tracing::info!("shutting down");
     runtime.shutdown().await;
-    served
+    served?;
+    match tree_lost.await {
+        Ok(()) => Err("the actor tree stopped unexpectedly".into()),
+        Err(_) => Ok(()),
+    }
 }
 
 async fn shutdown_signal() {
