@@ -8,8 +8,19 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// The process's one client (a clone shares it). Building a client costs milliseconds of CPU
+/// (TLS roots), so it is built once. It keeps no idle connections: a pooled connection belongs
+/// to the tokio runtime that opened it, and tests run many runtimes in one process; every
+/// request here goes to loopback (the engine, go2rtc), where a new connection costs
+/// microseconds. Downloads build their own client (timeouts of their own).
 pub fn http_client() -> reqwest::Client {
-    http_client_builder()
-        .build()
-        .expect("an HTTP client with default settings builds")
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            http_client_builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("an HTTP client with default settings builds")
+        })
+        .clone()
 }
