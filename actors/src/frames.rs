@@ -41,6 +41,20 @@ pub fn contain_rect(source: (u32, u32), target: (u32, u32)) -> ContentRect {
     }
 }
 
+/// Frame work that costs milliseconds (JPEG decode, resize, JPEG encode) at once, at most.
+const HEAVY_PERMITS: usize = 4;
+static HEAVY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HEAVY_PERMITS);
+
+/// Runs CPU-heavy frame work on the blocking pool, at most [`HEAVY_PERMITS`] at once, so the
+/// async workers keep answering HTTP while writers push 1080p JPEG. Waiting for a permit is
+/// back-pressure on whoever produces the work. `None` if the work panicked.
+pub async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let _permit = HEAVY.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// Reuses its SIMD buffers between frames; one per output.
 #[derive(Default)]
 pub struct ContainResizer {
@@ -48,6 +62,21 @@ pub struct ContainResizer {
 }
 
 impl ContainResizer {
+    /// [`Self::resize`] off the async workers (see [`off_runtime`]); the resizer comes back with
+    /// the frame. `None` if the resize panicked.
+    pub async fn resize_off_runtime(
+        self,
+        frame: Frame,
+        target: (u32, u32),
+    ) -> Option<(Self, Frame)> {
+        let mut resizer = self;
+        off_runtime(move || {
+            let resized = resizer.resize(&frame, target);
+            (resizer, resized)
+        })
+        .await
+    }
+
     /// `frame` at `target` size: unchanged (shared, not copied) when it already matches, else
     /// scaled into a black canvas. The one copy on the frame path.
     pub fn resize(&mut self, frame: &Frame, target: (u32, u32)) -> Frame {

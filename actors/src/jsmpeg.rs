@@ -534,7 +534,11 @@ async fn pump_frames(
                 .map(|s| s.frame.clone());
             match selected {
                 Some(frame) => {
-                    shown = resizer.resize(&frame, size);
+                    let Some((back, resized)) = resizer.resize_off_runtime(frame, size).await
+                    else {
+                        return;
+                    };
+                    (resizer, shown) = (back, resized);
                     live_at = Some(now);
                 }
                 None if live_at.is_some_and(|at| now.duration_since(at) < PLACEHOLDER_AFTER) => {}

@@ -242,7 +242,10 @@ async fn frame_message(
     }
     let frame = match session.raw_size {
         Some((width, height)) => Frame::bgr24(data, width, height)?,
-        None => Frame::from_jpeg(&data)?,
+        // Decoding costs milliseconds per frame: off the async workers, bounded.
+        None => toposync_actors::frames::off_runtime(move || Frame::from_jpeg(&data))
+            .await
+            .unwrap_or_else(|| Err("the JPEG decoder failed".into()))?,
     };
     deliver(transmission, session, Some(frame)).await
 }

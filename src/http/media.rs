@@ -223,14 +223,9 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
         ),
     };
     let (cache, frame) = (still.cache.clone(), still.frame.clone());
-    let jpeg = tokio::task::spawn_blocking(move || cache.jpeg(&frame))
+    let jpeg = toposync_actors::frames::off_runtime(move || cache.jpeg(&frame))
         .await
-        .map_err(|err| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                err.to_string(),
-            )
-        })?
+        .unwrap_or_else(|| Err("the JPEG encoder failed".into()))
         .map_err(|err| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, err))?;
     let mut response = (
         [

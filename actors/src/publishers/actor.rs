@@ -365,7 +365,13 @@ async fn pace(
                     .is_some_and(|(seen, _, _)| seen.data.as_ptr() == source.data.as_ptr());
                 let resized = match (&last, same) {
                     (Some((_, resized, _)), true) => resized.clone(),
-                    _ => resizer.resize(&source, size),
+                    _ => match resizer.resize_off_runtime(source.clone(), size).await {
+                        Some((back, resized)) => {
+                            resizer = back;
+                            resized
+                        }
+                        None => return,
+                    },
                 };
                 last = Some((source, resized.clone(), now));
                 (resized, "live")
