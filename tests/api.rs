@@ -1632,6 +1632,45 @@ mod ingest {
             .await
         }
 
+        /// The transmission stops and starts again under an open writer socket: the socket says
+        /// so while it is gone, then feeds the new transmission (it once kept the dead one).
+        #[tokio::test]
+        async fn a_writer_socket_follows_its_transmission_through_a_restart() {
+            let dir = tempfile::tempdir().unwrap();
+            let service = Service::start(dir.path());
+            let id = transmission(&service, "latest").await;
+            let mut socket = connect(&service, &id, "cam", "").await;
+            let frame = jpeg("320x240");
+            socket
+                .send(Message::Binary(frame.clone().into()))
+                .await
+                .unwrap();
+            active_writer(&service, &id, "cam").await;
+
+            let (_, all) = service.get("/transmissions").await;
+            let stored = all.as_array().unwrap()[0].clone();
+            let mut stopped = stored.clone();
+            stopped["enabled"] = json!(false);
+            let (code, _) = service.put(&format!("/transmissions/{id}"), &stopped).await;
+            assert_eq!(code, 200);
+            socket
+                .send(Message::Binary(frame.clone().into()))
+                .await
+                .unwrap();
+            assert_eq!(
+                next_error(&mut socket).await,
+                "the transmission is not running any more"
+            );
+
+            let mut started = stored.clone();
+            started["enabled"] = json!(true);
+            let (code, _) = service.put(&format!("/transmissions/{id}"), &started).await;
+            assert_eq!(code, 200);
+            socket.send(Message::Binary(frame.into())).await.unwrap();
+            let health = active_writer(&service, &id, "cam").await;
+            assert_eq!(health["selected_writer_id"], "cam", "{health}");
+        }
+
         #[tokio::test]
         async fn two_socket_writers_with_priorities_and_closing_a_socket_closes_its_writer() {
             let dir = tempfile::tempdir().unwrap();

@@ -22,6 +22,7 @@ use crate::frames::{ContainResizer, Placeholders};
 use crate::model::settings::Jsmpeg;
 use crate::model::transmission::Resolution;
 use crate::publishers::actor::PLACEHOLDER_AFTER;
+use crate::supervision::ask;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::process::{OwnedProcess, ProcessWithTasks};
 use crate::transmissions::actor::Viewing;
@@ -407,6 +408,7 @@ impl Actor for SessionActor {
             let refresh = Duration::from_secs_f64(1.0 / settings.fps.max(1.0));
             child.spawn_task(pump_frames(
                 stdin,
+                request.transmission_id.clone(),
                 request.viewing,
                 size,
                 refresh,
@@ -506,10 +508,34 @@ fn reprime(state: &SessionState) {
     }
 }
 
+/// The transmission's current selection, from its (possibly restarted) actor.
+async fn current_viewing(transmission_id: &str) -> Option<Viewing> {
+    let supervisor = crate::transmissions::transmissions()?;
+    let id = transmission_id.to_string();
+    let actor = ask(
+        &supervisor,
+        |reply| crate::transmissions::TransmissionsMsg::Lookup(id, reply),
+        RESUBSCRIBE_DEADLINE,
+    )
+    .await
+    .ok()
+    .flatten()?;
+    ask(
+        &actor,
+        crate::transmissions::actor::TransmissionMsg::Viewing,
+        RESUBSCRIBE_DEADLINE,
+    )
+    .await
+    .ok()
+}
+
+const RESUBSCRIBE_DEADLINE: Duration = Duration::from_millis(500);
+
 /// Writes a frame every 1/25 s; the picture is refreshed from the selection every `refresh`
 /// (frozen up to 8 s after the selection goes away, then the placeholder).
 async fn pump_frames(
     mut stdin: tokio::process::ChildStdin,
+    transmission_id: String,
     mut viewing: Viewing,
     size: (u32, u32),
     refresh: Duration,
@@ -527,6 +553,15 @@ async fn pump_frames(
         let now = Instant::now();
         if last_refresh.is_none_or(|at| now.duration_since(at) >= refresh) {
             last_refresh = Some(now);
+            // The transmission restarted: its selection channel closed with it. Follow the new
+            // actor; until there is one, the last frame freezes and then the placeholder shows.
+            if viewing.selected.has_changed().is_err() {
+                if let Some(fresh) = current_viewing(&transmission_id).await {
+                    viewing.selected = fresh.selected;
+                } else {
+                    viewing.selected = tokio::sync::watch::channel(None).1;
+                }
+            }
             let selected = viewing
                 .selected
                 .borrow_and_update()

@@ -109,9 +109,41 @@ pub async fn socket(
 ) -> Result<Response, ApiError> {
     let priority = priority(&params)?;
     let transmission = transmission(&id).await?;
+    let target = Target {
+        transmission_id: id,
+        actor: transmission,
+    };
     Ok(upgrade
         .max_message_size(FRAME_LIMIT)
-        .on_upgrade(move |socket| writer_session(socket, transmission, writer_id, priority)))
+        .on_upgrade(move |socket| writer_session(socket, target, writer_id, priority)))
+}
+
+/// The transmission a writer socket feeds: its id, and its actor as last found (a transmission
+/// that restarts gets a new actor, which the socket follows).
+struct Target {
+    transmission_id: String,
+    actor: ActorRef<TransmissionMsg>,
+}
+
+impl Target {
+    /// Asks the transmission; if its actor is gone, asks the one that replaced it (once).
+    async fn ask<T: Send + 'static>(
+        &mut self,
+        request: impl Fn(ractor::RpcReplyPort<T>) -> TransmissionMsg,
+    ) -> Result<T, String> {
+        match ask(&self.actor, &request, DEADLINE).await {
+            Ok(answer) => return Ok(answer),
+            Err(AskError::Timeout) => return Err("the transmission did not answer in time".into()),
+            Err(AskError::Unavailable) => {}
+        }
+        let replacement = transmission(&self.transmission_id)
+            .await
+            .map_err(|_| "the transmission is not running any more".to_string())?;
+        self.actor = replacement;
+        ask(&self.actor, &request, DEADLINE)
+            .await
+            .map_err(|err| format!("the transmission did not answer: {err:?}"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -149,7 +181,7 @@ struct Session {
 
 async fn writer_session(
     mut socket: WebSocket,
-    transmission: ActorRef<TransmissionMsg>,
+    mut transmission: Target,
     writer_id: String,
     priority: i64,
 ) {
@@ -161,8 +193,8 @@ async fn writer_session(
     };
     while let Some(Ok(message)) = socket.recv().await {
         let outcome = match message {
-            Message::Text(text) => control(&transmission, &mut session, &text).await,
-            Message::Binary(data) => frame_message(&transmission, &mut session, data).await,
+            Message::Text(text) => control(&mut transmission, &mut session, &text).await,
+            Message::Binary(data) => frame_message(&mut transmission, &mut session, data).await,
             Message::Close(_) => break,
             Message::Ping(_) | Message::Pong(_) => Ok(()),
         };
@@ -174,16 +206,16 @@ async fn writer_session(
         }
     }
     let writer_id = session.writer_id;
-    let _ = ask(
-        &transmission,
-        |reply| TransmissionMsg::WriterClose { writer_id, reply },
-        DEADLINE,
-    )
-    .await;
+    let _ = transmission
+        .ask(|reply| TransmissionMsg::WriterClose {
+            writer_id: writer_id.clone(),
+            reply,
+        })
+        .await;
 }
 
 async fn control(
-    transmission: &ActorRef<TransmissionMsg>,
+    transmission: &mut Target,
     session: &mut Session,
     text: &str,
 ) -> Result<(), String> {
@@ -203,13 +235,12 @@ async fn control(
         Control::Close => {
             session.lifecycle = Lifecycle::Close;
             let writer_id = session.writer_id.clone();
-            ask(
-                transmission,
-                |reply| TransmissionMsg::WriterClose { writer_id, reply },
-                DEADLINE,
-            )
-            .await
-            .map_err(|err| format!("the transmission did not answer: {err:?}"))
+            transmission
+                .ask(|reply| TransmissionMsg::WriterClose {
+                    writer_id: writer_id.clone(),
+                    reply,
+                })
+                .await
         }
         Control::Format {
             format: FrameFormat::Jpeg,
@@ -233,7 +264,7 @@ async fn control(
 }
 
 async fn frame_message(
-    transmission: &ActorRef<TransmissionMsg>,
+    transmission: &mut Target,
     session: &mut Session,
     data: Bytes,
 ) -> Result<(), String> {
@@ -251,26 +282,23 @@ async fn frame_message(
 }
 
 async fn deliver(
-    transmission: &ActorRef<TransmissionMsg>,
+    transmission: &mut Target,
     session: &mut Session,
     frame: Option<Frame>,
 ) -> Result<(), String> {
     let lifecycle = session.lifecycle;
     // After the first message the writer is updating.
     session.lifecycle = Lifecycle::Update;
-    ask(
-        transmission,
-        |reply| TransmissionMsg::WriterUpdate {
-            writer_id: session.writer_id.clone(),
+    let (writer_id, priority) = (session.writer_id.clone(), session.priority);
+    transmission
+        .ask(|reply| TransmissionMsg::WriterUpdate {
+            writer_id: writer_id.clone(),
             lifecycle,
-            priority: session.priority,
-            frame,
+            priority,
+            frame: frame.clone(),
             reply,
-        },
-        DEADLINE,
-    )
-    .await
-    .map_err(|err| format!("the transmission did not answer: {err:?}"))
+        })
+        .await
 }
 
 fn priority(params: &Params) -> Result<i64, ApiError> {

@@ -241,9 +241,9 @@ async fn session(mut socket: WebSocket, path: String, transmission_id: String, o
         Ok(Err(err)) => return fail(socket, format!("MSE upstream WebSocket failed: {err}")).await,
         Err(_) => return fail(socket, "MSE upstream WebSocket failed: timeout".into()).await,
     };
-    let _ = sidecar.send_message(SidecarMsg::SessionOpened);
+    // Counted while it relays, however the relay ends (the guard reports the close on drop).
+    let _counted = toposync_actors::sidecar::MseSessionCount::open(&sidecar);
     relay(socket, upstream, &transmission_id, &output_id).await;
-    let _ = sidecar.send_message(SidecarMsg::SessionClosed);
 }
 
 /// Text and binary both ways until either side closes; the demand is renewed meanwhile.

@@ -57,6 +57,23 @@ pub enum SidecarMsg {
 
 crate::observe_requests!(SidecarMsg);
 
+/// One MSE session counted by the sidecar (which stops go2rtc some time after the last one):
+/// opened on creation, closed on drop, so a session that ends any way at all is uncounted.
+pub struct MseSessionCount(ActorRef<SidecarMsg>);
+
+impl MseSessionCount {
+    pub fn open(sidecar: &ActorRef<SidecarMsg>) -> Self {
+        let _ = sidecar.send_message(SidecarMsg::SessionOpened);
+        Self(sidecar.clone())
+    }
+}
+
+impl Drop for MseSessionCount {
+    fn drop(&mut self) {
+        let _ = self.0.send_message(SidecarMsg::SessionClosed);
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SidecarStatus {
     pub enabled: bool,

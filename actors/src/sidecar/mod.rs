@@ -4,4 +4,4 @@ pub mod actor;
 pub mod config;
 pub mod summary;
 
-pub use actor::{SIDECAR, SidecarActor, SidecarMsg, sidecar, sidecar_subscriber};
+pub use actor::{MseSessionCount, SIDECAR, SidecarActor, SidecarMsg, sidecar, sidecar_subscriber};
