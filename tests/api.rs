@@ -2533,12 +2533,8 @@ mod stills {
 mod playback_plan {
     use super::*;
 
-    #[tokio::test]
-    async fn a_generated_camera_transmission_plans_hls_with_reasons_for_the_rest() {
-        let dir = tempfile::tempdir().unwrap();
-        let service = Service::start(dir.path());
-        let camera = json!({"id": "front", "name": "Front", "sources": [
-            {"id": "zoom", "role": "zoom", "origin": {"rtsp_url": "rtsp://10.0.0.5/zoom"}}]});
+    /// Registers a camera (which publishes its sources and generates their transmissions).
+    async fn add_camera(service: &Service, camera: Value) {
         let root = service.root.clone();
         let response = service
             .http
@@ -2548,6 +2544,15 @@ mod playback_plan {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_generated_camera_transmission_plans_hls_with_reasons_for_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let camera = json!({"id": "front", "name": "Front", "sources": [
+            {"id": "zoom", "role": "zoom", "origin": {"rtsp_url": "rtsp://10.0.0.5/zoom"}}]});
+        add_camera(&service, camera).await;
         let id = "tx-camera-front-zoom-zoom";
         let (code, plan) = service
             .get(&format!(
@@ -2628,14 +2633,7 @@ mod playback_plan {
         let camera = json!({"id": "front", "name": "Front", "sources": [
             {"id": "main", "role": "main", "origin": {"rtsp_url": "rtsp://10.0.0.5/main"}},
             {"id": "sub", "role": "sub", "origin": {"rtsp_url": "rtsp://10.0.0.5/sub"}}]});
-        let root = service.root.clone();
-        service
-            .http
-            .post(format!("{root}/api/cameras"))
-            .json(&camera)
-            .send()
-            .await
-            .unwrap();
+        add_camera(&service, camera).await;
         let (code, thumbnail) = service
             .get("/live-views/live-front-front/playback?context=thumbnail")
             .await;
@@ -2710,14 +2708,7 @@ mod playback_plan {
         let service = Service::start(dir.path());
         let camera = json!({"id": "yard", "name": "Yard", "sources": [
             {"id": "main", "role": "main", "origin": {"rtsp_url": "rtsp://10.0.0.6/main"}}]});
-        let root = service.root.clone();
-        service
-            .http
-            .post(format!("{root}/api/cameras"))
-            .json(&camera)
-            .send()
-            .await
-            .unwrap();
+        add_camera(&service, camera).await;
         let (code, generated) = service
             .post("/camera-live-views/generate", &json!({"camera_id": "yard"}))
             .await;

@@ -155,6 +155,47 @@ impl MediaTokens {
     }
 }
 
+/// What a checked token lets its holder play: the transmission and the HLS output it names.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub claims: Claims,
+    pub transmission: crate::model::transmission::Transmission,
+    pub output: crate::model::transmission::TransmissionOutput,
+}
+
+impl MediaTokens {
+    /// The one authorization of every media route (HLS proxy, MSE and JSMpeg sockets): a valid,
+    /// unexpired token for this transport and engine path, naming an enabled transmission hosted
+    /// here and an enabled HLS output of it whose engine path is this path.
+    pub fn authorize(
+        &self,
+        settings: &crate::model::settings::StreamingSettings,
+        token: &str,
+        transport: Transport,
+        engine_path: &str,
+        now: f64,
+    ) -> Result<Grant, TokenError> {
+        let claims = self.verify_for(token, transport, engine_path, now)?;
+        let transmission = settings
+            .transmission(&claims.transmission_id)
+            .filter(|t| t.enabled && t.host_server_id == "local")
+            .ok_or(TokenError::Invalid)?;
+        let output = transmission
+            .enabled_outputs()
+            .find(|o| {
+                o.id == claims.output_id
+                    && o.protocol == crate::model::transmission::Protocol::Hls
+                    && transmission.engine_path(o) == engine_path
+            })
+            .ok_or(TokenError::Invalid)?;
+        Ok(Grant {
+            output: output.clone(),
+            transmission: transmission.clone(),
+            claims,
+        })
+    }
+}
+
 /// A token's lifetime: the configured TTL (at least 30 s), lengthened (never shortened) by a
 /// requested TTL clamped to 30 s..6 h.
 pub fn ttl_seconds(configured: f64, requested: Option<f64>) -> f64 {
@@ -187,6 +228,62 @@ mod tests {
         assert_eq!(
             json,
             r#"{"engine_path":"front-door","exp":200.0,"iat":100.0,"output_id":"hls_main","scope":"stream:media:read","transmission_id":"t1","transport":"mse"}"#
+        );
+    }
+
+    /// One rule for every media route: enabled local transmission, enabled HLS output, same path.
+    #[test]
+    fn a_grant_needs_an_enabled_local_hls_output_on_that_path() {
+        use crate::model::error::Loc;
+        use crate::model::settings::StreamingSettings;
+        let tokens = MediaTokens::with_secret(b"secret");
+        let settings = |enabled: bool, protocol: &str| {
+            StreamingSettings::from_json(
+                serde_json::json!({"transmissions": [{"id": "t1", "path": "front-door",
+                    "enabled": enabled,
+                    "outputs": [{"id": "hls_main", "protocol": protocol}]}]}),
+                &Loc::body(),
+            )
+            .unwrap()
+        };
+        let token = tokens.sign(&claims(Transport::Mse, 1000.0));
+        let grant = tokens
+            .authorize(
+                &settings(true, "hls"),
+                &token,
+                Transport::Mse,
+                "front-door",
+                200.0,
+            )
+            .unwrap();
+        assert_eq!(
+            (grant.transmission.id.as_str(), grant.output.id.as_str()),
+            ("t1", "hls_main")
+        );
+        for (doc, transport, path) in [
+            (settings(false, "hls"), Transport::Mse, "front-door"),
+            (settings(true, "rtsp"), Transport::Mse, "front-door"),
+            (settings(true, "hls"), Transport::Jsmpeg, "front-door"),
+            (settings(true, "hls"), Transport::Mse, "back-door"),
+        ] {
+            assert_eq!(
+                tokens
+                    .authorize(&doc, &token, transport, path, 200.0)
+                    .unwrap_err(),
+                TokenError::Invalid
+            );
+        }
+        assert_eq!(
+            tokens
+                .authorize(
+                    &settings(true, "hls"),
+                    &token,
+                    Transport::Mse,
+                    "front-door",
+                    2000.0
+                )
+                .unwrap_err(),
+            TokenError::Expired
         );
     }
 

@@ -76,27 +76,21 @@ async fn open_session(
     if engine_path.is_empty() {
         return Err(policy("Invalid media path"));
     }
-    let claims = runtime
+    let revision = store::read(STORE_DEADLINE)
+        .await
+        .map_err(|err| (1011, format!("settings unavailable: {err:?}")))?;
+    let settings = &revision.settings;
+    let grant = runtime
         .media_tokens
-        .verify_for(
+        .authorize(
+            settings,
             token,
             Transport::Jsmpeg,
             engine_path,
             toposync_actors::unix_now(),
         )
         .map_err(|err| policy(err.detail()))?;
-    let revision = store::read(STORE_DEADLINE)
-        .await
-        .map_err(|err| (1011, format!("settings unavailable: {err:?}")))?;
-    let settings = &revision.settings;
-    let transmission = settings
-        .transmission(&claims.transmission_id)
-        .filter(|t| t.enabled && t.host_server_id == "local")
-        .ok_or_else(|| policy("media_token_invalid"))?;
-    let output = transmission
-        .enabled_outputs()
-        .find(|o| o.id == claims.output_id && transmission.engine_path(o) == engine_path)
-        .ok_or_else(|| policy("media_token_invalid"))?;
+    let (transmission, output) = (&grant.transmission, &grant.output);
     let supervisor =
         transmissions().ok_or((1011, "transmissions runtime unavailable".to_string()))?;
     let actor = ask(
@@ -279,26 +273,17 @@ pub async fn hls(
     let token = params.get("media_token").unwrap_or("").to_string();
     let mut credentials = None;
     if signed {
-        let claims = runtime
+        let grant = runtime
             .media_tokens
-            .verify_for(
+            .authorize(
+                settings,
                 &token,
                 Transport::Hls,
                 &engine_path,
                 toposync_actors::unix_now(),
             )
             .map_err(|err| unauthorized(err.detail()))?;
-        let transmission = settings
-            .transmission(&claims.transmission_id)
-            .ok_or_else(|| unauthorized("media_token_invalid"))?;
-        let output = transmission
-            .enabled_outputs()
-            .find(|o| {
-                o.id == claims.output_id
-                    && o.protocol == toposync_actors::model::transmission::Protocol::Hls
-                    && transmission.engine_path(o) == engine_path
-            })
-            .ok_or_else(|| unauthorized("media_token_invalid"))?;
+        let (transmission, output, claims) = (&grant.transmission, &grant.output, &grant.claims);
         credentials = output
             .credentials()
             .map(|(u, p)| (u.to_string(), p.to_string()));

@@ -16,7 +16,7 @@ use toposync_actors::Runtime;
 use toposync_actors::engine::EngineMsg;
 use toposync_actors::media_token::Transport;
 use toposync_actors::model::edit::now_rfc3339;
-use toposync_actors::model::transmission::{Protocol, normalize_path_slug};
+use toposync_actors::model::transmission::normalize_path_slug;
 use toposync_actors::sidecar::config::stream_name;
 use toposync_actors::sidecar::{SidecarMsg, sidecar};
 use toposync_actors::store;
@@ -138,26 +138,20 @@ async fn authorize(runtime: &Runtime, path: &str, token: &str) -> Result<(String
     if path.is_empty() {
         return Err("Invalid media path".into());
     }
-    let claims = runtime
-        .media_tokens
-        .verify_for(token, Transport::Mse, path, toposync_actors::unix_now())
-        .map_err(|err| err.detail().to_string())?;
     let revision = store::read(STORE_DEADLINE)
         .await
         .map_err(|err| format!("{err:?}"))?;
-    let transmission = revision
-        .settings
-        .transmission(&claims.transmission_id)
-        .filter(|t| t.enabled && t.host_server_id == "local")
-        .ok_or("media_token_invalid")?;
-    transmission
-        .enabled_outputs()
-        .find(|o| {
-            o.id == claims.output_id
-                && o.protocol == Protocol::Hls
-                && transmission.engine_path(o) == path
-        })
-        .ok_or("media_token_invalid")?;
+    let grant = runtime
+        .media_tokens
+        .authorize(
+            &revision.settings,
+            token,
+            Transport::Mse,
+            path,
+            toposync_actors::unix_now(),
+        )
+        .map_err(|err| err.detail().to_string())?;
+    let claims = grant.claims;
     Ok((claims.transmission_id, claims.output_id))
 }
 

@@ -360,14 +360,7 @@ pub async fn live_view_playback(
         .or_else(|| outputs.iter().find(|o| o["protocol"] == "hls"))
         .or_else(|| outputs.iter().find(playable))
         .cloned();
-    let strings = |key: &str| -> Vec<String> {
-        urls[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect()
-    };
+    let strings = |key: &str| super::transmissions::strings(&urls, key);
     // The URL resolution's own warnings and errors come first, as the original lists them.
     let mut warnings = strings("warnings");
     let mut blocking_errors = strings("blocking_errors");

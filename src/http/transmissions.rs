@@ -174,14 +174,7 @@ pub async fn playback_plan(
 
 /// The plan over resolved URLs, with the transmission's runtime health in each entry.
 pub async fn plan_from(id: &str, request: &PlanRequest, urls: &Value) -> Value {
-    let strings = |key: &str| -> Vec<String> {
-        urls[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect()
-    };
+    let strings = |key: &str| strings(urls, key);
     let resolved = PlanUrls {
         engine_running: urls["engine_running"] == true,
         outputs: urls["outputs"].as_array().cloned().unwrap_or_default(),
@@ -195,6 +188,16 @@ pub async fn plan_from(id: &str, request: &PlanRequest, urls: &Value) -> Value {
         .map(|health| toposync_actors::health::PlanHealthSource::of(&health))
         .unwrap_or_default();
     plan(id, request, &resolved, &health)
+}
+
+/// A list of strings of a URL answer (`warnings`, `blocking_errors`, ...).
+pub fn strings(urls: &Value, key: &str) -> Vec<String> {
+    urls[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
 }
 
 /// A query parameter naming an enum value; 422 naming the parameter when it is not one.
