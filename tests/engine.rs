@@ -1961,6 +1961,21 @@ mod hls_proxy {
             ))
             .await;
         assert_eq!(none["status"], "no_hls_output", "{none}");
+        // Every field of the original's answer is there, whatever the status.
+        for key in [
+            "url",
+            "media_playlist_url",
+            "playlist_reachable",
+            "target_duration_seconds",
+            "media_sequence",
+            "tail_segment_url",
+            "tail_segment_http_status",
+            "tail_segment_reachable",
+            "sampled_at_unix",
+            "error",
+        ] {
+            assert!(none.get(key).is_some(), "{key} missing: {none}");
+        }
 
         let forged = playlist_url.replace("media_token=", "media_token=x");
         for (url, status, detail) in [

@@ -8,6 +8,7 @@ pub mod ffmpeg;
 pub mod frames;
 pub mod health;
 pub mod hls;
+pub mod hls_probe;
 pub mod home_assistant;
 pub mod jsmpeg;
 pub mod logs;

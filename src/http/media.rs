@@ -397,155 +397,26 @@ fn renew_hls_lease(transmission_id: &str, output_id: &str, issued_at: f64) {
     });
 }
 
-const PROBE_TIMEOUT: Duration = Duration::from_millis(2500);
-
 /// `GET /transmissions/{id}/hls/probe[?output_id=]`: fetches the output's HLS as a player would
 /// (playlist, media playlist, the tail segment's first bytes) straight from the engine, and says
 /// where it breaks. Always 200 (but 404 for an unknown transmission).
-pub async fn hls_probe(Path(id): Path<String>, params: Params) -> Result<Json<Value>, ApiError> {
-    use serde_json::json;
-    use toposync_actors::model::transmission::Protocol;
-    let sampled_at = toposync_actors::unix_now();
+pub async fn hls_probe(
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<toposync_actors::hls_probe::HlsProbe>, ApiError> {
     let revision = store::read(STORE_DEADLINE).await?;
-    let transmission = revision
-        .settings
+    let settings = &revision.settings;
+    let transmission = settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
-    let wanted = params.get("output_id");
-    let output = transmission
-        .enabled_outputs()
-        .filter(|o| o.protocol == Protocol::Hls)
-        .find(|o| wanted.is_none_or(|w| o.id == w));
-    // Every answer carries every field of the original's model (nulls and false by default).
-    let base = json!({"transmission_id": id, "output_id": output.map_or(wanted.map(str::to_string), |o| Some(o.id.clone())),
-                      "sampled_at_unix": sampled_at, "url": null, "media_playlist_url": null,
-                      "playlist_reachable": false, "target_duration_seconds": null,
-                      "media_sequence": null, "tail_segment_url": null,
-                      "tail_segment_http_status": null, "tail_segment_reachable": false,
-                      "error": null});
-    let answer = |mut fields: Value| {
-        if let (Some(target), Some(extra)) = (fields.as_object_mut(), base.as_object()) {
-            for (key, value) in extra {
-                target.entry(key.clone()).or_insert(value.clone());
-            }
-        }
-        Json(fields)
-    };
-    let Some(output) = output else {
-        return Ok(answer(json!({"status": "no_hls_output", "url": null,
-            "error": "Transmission does not expose a matching HLS output."})));
-    };
-    let path = transmission.engine_path(output);
     let ports = super::engine::running_ports().await;
-    let hls_port = ports.map_or(revision.settings.engine.preferred_ports.hls as u16, |p| {
-        p.hls
-    });
-    let url = format!("http://127.0.0.1:{hls_port}/{path}/index.m3u8");
-    if ports.is_none() {
-        return Ok(answer(
-            json!({"status": "engine_stopped", "url": url, "error": "Streaming engine is stopped."}),
-        ));
-    }
-    let client = toposync_actors::net::http_client();
-    let credentials = output
-        .credentials()
-        .map(|(u, p)| (u.to_string(), p.to_string()));
-    let get = |target: String, range: bool| {
-        let mut request = client.get(target).timeout(PROBE_TIMEOUT);
-        if range {
-            request = request.header("range", "bytes=0-1");
-        } else {
-            request = request.header("accept", "application/vnd.apple.mpegurl");
-        }
-        if let Some((user, pass)) = &credentials {
-            request = request.basic_auth(user, Some(pass));
-        }
-        request.send()
-    };
-    let probe = async {
-        let response = get(url.clone(), false).await.map_err(|e| e.to_string())?;
-        let code = response.status().as_u16();
-        if !response.status().is_success() {
-            return Ok::<Value, String>(json!({"status": "playlist_unreachable", "url": url,
-                "error": format!("HLS master playlist returned {code}.")}));
-        }
-        let master = response.text().await.map_err(|e| e.to_string())?;
-        let uri_lines = |text: &str| -> Vec<String> {
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string)
-                .collect()
-        };
-        let resolve = |base: &str, uri: &str| -> String {
-            if uri.contains("://") {
-                uri.to_string()
-            } else if let Some(absolute) = uri.strip_prefix('/') {
-                format!("http://127.0.0.1:{hls_port}/{absolute}")
-            } else {
-                format!(
-                    "{}/{uri}",
-                    base.rsplit_once('/').map_or(base, |(dir, _)| dir)
-                )
-            }
-        };
-        let media_url = if master.contains("#EXT-X-STREAM-INF") {
-            match uri_lines(&master).first() {
-                Some(uri) => resolve(&url, uri),
-                None => {
-                    return Ok(json!({"status": "playlist_unreachable", "url": url,
-                        "error": "HLS master playlist is missing variant entries."}));
-                }
-            }
-        } else {
-            url.clone()
-        };
-        let media = if media_url == url {
-            master.clone()
-        } else {
-            let response = get(media_url.clone(), false)
-                .await
-                .map_err(|e| e.to_string())?;
-            let code = response.status().as_u16();
-            if !response.status().is_success() {
-                return Ok(
-                    json!({"status": "playlist_unreachable", "url": url, "media_playlist_url": media_url,
-                    "error": format!("HLS media playlist returned {code}.")}),
-                );
-            }
-            response.text().await.map_err(|e| e.to_string())?
-        };
-        let tag = |name: &str| {
-            media.lines().find_map(|l| {
-                l.trim()
-                    .strip_prefix(name)
-                    .map(str::trim)
-                    .map(str::to_string)
-            })
-        };
-        let target_duration = tag("#EXT-X-TARGETDURATION:")
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(|v| v.max(0.0));
-        let media_sequence = tag("#EXT-X-MEDIA-SEQUENCE:").and_then(|v| v.parse::<i64>().ok());
-        let Some(tail) = uri_lines(&media).last().map(|uri| resolve(&media_url, uri)) else {
-            return Ok(
-                json!({"status": "playlist_unreachable", "url": url, "media_playlist_url": media_url,
-                "playlist_reachable": true, "error": "HLS media playlist is empty."}),
-            );
-        };
-        let response = get(tail.clone(), true).await.map_err(|e| e.to_string())?;
-        let code = response.status().as_u16();
-        let reachable = response.status().is_success();
-        Ok(json!({
-            "status": if reachable { "ok" } else { "tail_unavailable" },
-            "error": if reachable { Value::Null } else { json!(format!("HLS tail segment returned {code}.")) },
-            "url": url, "media_playlist_url": media_url, "playlist_reachable": true,
-            "target_duration_seconds": target_duration, "media_sequence": media_sequence,
-            "tail_segment_url": tail, "tail_segment_http_status": code, "tail_segment_reachable": reachable,
-        }))
-    };
-    Ok(match probe.await {
-        Ok(result) => answer(result),
-        Err(error) => answer(json!({"status": "probe_error", "url": url, "error": error})),
-    })
+    Ok(Json(
+        toposync_actors::hls_probe::probe(
+            transmission,
+            params.get("output_id"),
+            ports,
+            settings.engine.preferred_ports.hls as u16,
+        )
+        .await,
+    ))
 }
