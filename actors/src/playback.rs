@@ -65,6 +65,100 @@ pub struct Urls {
     pub blocking_errors: Vec<String>,
 }
 
+impl From<&crate::urls::UrlsResponse> for Urls {
+    fn from(urls: &crate::urls::UrlsResponse) -> Urls {
+        Urls {
+            engine_running: urls.engine_running,
+            outputs: urls
+                .outputs
+                .iter()
+                .map(|o| serde_json::to_value(o).unwrap_or_default())
+                .collect(),
+            warnings: urls.warnings.clone(),
+            hls_warnings: urls.hls_warnings.clone(),
+            webrtc_warnings: urls.webrtc_warnings.clone(),
+            blocking_errors: urls.blocking_errors.clone(),
+        }
+    }
+}
+
+/// What a live-view playback plays: the output the variant asks for when it can be played,
+/// else WebRTC for a low-latency variant, else HLS (§4.6), with the URL resolution's warnings and
+/// errors followed by the choice's own.
+pub struct LiveSelection {
+    pub selected_output: Option<crate::urls::OutputUrl>,
+    pub warnings: Vec<String>,
+    pub blocking_errors: Vec<String>,
+}
+
+pub fn select_live_output(
+    variant: &crate::model::publication::LiveVariant,
+    urls: &crate::urls::UrlsResponse,
+) -> LiveSelection {
+    use crate::urls::EntryProtocol;
+    let playable = |o: &&crate::urls::OutputUrl| {
+        matches!(o.protocol, EntryProtocol::Hls | EntryProtocol::Webrtc)
+    };
+    let of = |protocol: EntryProtocol| urls.outputs.iter().find(|o| o.protocol == protocol);
+    let selected = variant
+        .output_id
+        .as_ref()
+        .and_then(|wanted| {
+            urls.outputs
+                .iter()
+                .filter(playable)
+                .find(|o| &o.output_id == wanted)
+        })
+        .or_else(|| {
+            (variant.preferred_transport == "webrtc")
+                .then(|| of(EntryProtocol::Webrtc))
+                .flatten()
+        })
+        .or_else(|| of(EntryProtocol::Hls))
+        .or_else(|| urls.outputs.iter().find(playable))
+        .cloned();
+    let mut warnings = urls.warnings.clone();
+    let mut blocking_errors = urls.blocking_errors.clone();
+    match &selected {
+        None => blocking_errors
+            .push("No playable HLS/WebRTC output is available for this live view.".into()),
+        Some(chosen) => {
+            if let Some(wanted) = variant
+                .output_id
+                .as_ref()
+                .filter(|w| **w != chosen.output_id)
+            {
+                warnings.push(format!(
+                    "Requested playback output '{wanted}' was unavailable; using '{}'.",
+                    chosen.output_id
+                ));
+                if variant.preferred_transport == "webrtc" && chosen.protocol == EntryProtocol::Hls
+                {
+                    warnings.push("Baixa latência indisponível; usando HLS.".into());
+                }
+            }
+        }
+    }
+    LiveSelection {
+        selected_output: selected,
+        warnings,
+        blocking_errors,
+    }
+}
+
+/// The plan over resolved URLs, with the transmission's runtime health in each entry.
+pub async fn plan_with_health(
+    transmission_id: &str,
+    request: &PlanRequest,
+    urls: &crate::urls::UrlsResponse,
+) -> Value {
+    let health = crate::health::transmission(transmission_id)
+        .await
+        .map(|health| crate::health::PlanHealthSource::of(&health))
+        .unwrap_or_default();
+    plan(transmission_id, request, &Urls::from(urls), &health)
+}
+
 /// The entry of `protocol` preferred for the requested profile, else by `preference`, else the
 /// first one.
 fn candidate<'a>(

@@ -17,10 +17,31 @@ pub struct PlaybackPorts {
     pub webrtc: u16,
 }
 
+/// What an entry of `/urls` plays: an engine protocol, or MSE/JSMpeg through this service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryProtocol {
+    Rtsp,
+    Hls,
+    Webrtc,
+    Mse,
+    Jsmpeg,
+}
+
+impl From<Protocol> for EntryProtocol {
+    fn from(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Rtsp => EntryProtocol::Rtsp,
+            Protocol::Hls => EntryProtocol::Hls,
+            Protocol::Webrtc => EntryProtocol::Webrtc,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutputUrl {
     pub output_id: String,
-    pub protocol: Protocol,
+    pub protocol: EntryProtocol,
     pub resolved_engine_path: String,
     pub url: String,
     pub requires_auth: bool,
@@ -101,6 +122,9 @@ pub struct UrlsResponse {
     pub engine_running: bool,
     pub outputs: Vec<OutputUrl>,
     pub warnings: Vec<String>,
+    pub hls_warnings: Vec<String>,
+    pub webrtc_warnings: Vec<String>,
+    pub blocking_errors: Vec<String>,
     /// Not built yet (see docs/api.md): always null.
     pub network_contract: Option<serde_json::Value>,
     #[serde(flatten)]
@@ -195,7 +219,7 @@ pub fn resolve_urls(
             let credentials = output.credentials();
             OutputUrl {
                 output_id: output.id.clone(),
-                protocol: output.protocol,
+                protocol: output.protocol.into(),
                 resolved_engine_path: path,
                 url,
                 requires_auth: credentials.is_some(),
@@ -221,8 +245,120 @@ pub fn resolve_urls(
         engine_running: request.running_ports.is_some(),
         outputs,
         warnings,
+        hls_warnings: Vec::new(),
+        webrtc_warnings: Vec::new(),
+        blocking_errors: Vec::new(),
         network_contract: None,
         origin: request.origin.clone(),
+    }
+}
+
+/// The original's warning when HLS is served without tokens.
+pub const OPEN_HLS_WARNING: &str =
+    "Open HLS media access is enabled. Use it only on trusted LAN or for diagnostics.";
+
+/// How media URLs are signed for one answer.
+pub struct Signing<'a> {
+    pub tokens: &'a crate::media_token::MediaTokens,
+    pub engine: &'a EngineSettings,
+    pub now: f64,
+    /// The caller's `media_token_ttl_seconds`.
+    pub requested_ttl: Option<f64>,
+    /// Why MSE cannot be offered now (`None`: it can, if enabled).
+    pub mse_blocked: Option<String>,
+}
+
+impl UrlsResponse {
+    /// Keeps what a quality-profile filter keeps (§5.3): that profile's HLS outputs and every
+    /// WebRTC output.
+    pub fn keep_profile(&mut self, profile: QualityProfileId) {
+        self.outputs.retain(|o| match o.protocol {
+            EntryProtocol::Hls => o.quality_profile_id == Some(profile),
+            EntryProtocol::Webrtc => true,
+            _ => false,
+        });
+    }
+
+    /// Signed mode: each HLS output through this service's proxy with a token; then its MSE
+    /// entry (when the sidecar can serve it) and its JSMpeg entry, signed for their transport.
+    /// Open mode: HLS direct, with the original's warning.
+    pub fn sign(mut self, signing: &Signing<'_>) -> UrlsResponse {
+        use crate::media_token::{Claims, SCOPE, Transport, ttl_seconds};
+        let auth = &signing.engine.media_auth;
+        let signed_hls = auth.mode == crate::model::settings::MediaAuthMode::SignedProxy;
+        let ttl = ttl_seconds(auth.token_ttl_seconds, signing.requested_ttl);
+        let now = signing.now;
+        let renew_after = now.max(now + ttl - auth.renew_margin_seconds.max(1.0).min(ttl - 1.0));
+        let mse = signing.engine.mse_sidecar.enabled && signing.mse_blocked.is_none();
+        let transmission_id = self.transmission_id.clone();
+        let signed_entry = |output: &OutputUrl, transport: Transport| {
+            let (protocol, url) = match transport {
+                Transport::Hls => (
+                    EntryProtocol::Hls,
+                    format!(
+                        "/api/streams/media/hls/{}/index.m3u8",
+                        output.resolved_engine_path
+                    ),
+                ),
+                Transport::Mse => (
+                    EntryProtocol::Mse,
+                    format!("/api/streams/media/mse/{}/ws", output.resolved_engine_path),
+                ),
+                Transport::Jsmpeg => (
+                    EntryProtocol::Jsmpeg,
+                    format!(
+                        "/api/streams/media/jsmpeg/{}/ws",
+                        output.resolved_engine_path
+                    ),
+                ),
+            };
+            let token = signing.tokens.sign(&Claims {
+                engine_path: output.resolved_engine_path.clone(),
+                exp: now + ttl,
+                iat: now,
+                output_id: output.output_id.clone(),
+                scope: SCOPE.into(),
+                transmission_id: transmission_id.clone(),
+                transport: Some(transport),
+            });
+            OutputUrl {
+                protocol,
+                url: format!("{url}?media_token={token}"),
+                requires_auth: false,
+                auth_username: None,
+                media_auth_type: "signed_url",
+                url_expires_at_unix: Some(now + ttl),
+                renew_after_unix: Some(renew_after),
+                ..output.clone()
+            }
+        };
+        let mut outputs = Vec::new();
+        for output in std::mem::take(&mut self.outputs) {
+            if output.protocol != EntryProtocol::Hls {
+                outputs.push(output);
+                continue;
+            }
+            outputs.push(if signed_hls {
+                signed_entry(&output, Transport::Hls)
+            } else {
+                output.clone()
+            });
+            if mse {
+                outputs.push(signed_entry(&output, Transport::Mse));
+            }
+            // Every HLS output also plays over JSMpeg through this service (a path on this
+            // API; the client makes it a ws:// or wss:// URL, as the original's clients do).
+            outputs.push(signed_entry(&output, Transport::Jsmpeg));
+        }
+        self.outputs = outputs;
+        if !signed_hls {
+            self.warnings.push(OPEN_HLS_WARNING.into());
+            self.hls_warnings.push(OPEN_HLS_WARNING.into());
+        }
+        if signing.engine.mse_sidecar.enabled {
+            self.warnings.extend(signing.mse_blocked.clone());
+        }
+        self
     }
 }
 

@@ -270,7 +270,10 @@ pub async fn live_view_playback(
     params: Params,
     headers: axum::http::HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    use toposync_actors::playback::{Client, Context, PlanRequest, context_variant};
+    use toposync_actors::playback::{
+        Client, Context, LiveSelection, PlanRequest, context_variant, plan_with_health,
+        select_live_output,
+    };
     let context = match params.get("context") {
         None => Context::Thumbnail,
         Some(raw) => serde_json::from_value(json!(raw)).map_err(|_| {
@@ -341,46 +344,11 @@ pub async fn live_view_playback(
         &headers,
     )
     .await?;
-    let outputs = urls["outputs"].as_array().cloned().unwrap_or_default();
-    let playable = |o: &&Value| o["protocol"] == "hls" || o["protocol"] == "webrtc";
-    let selected = variant
-        .output_id
-        .as_ref()
-        .and_then(|wanted| {
-            outputs
-                .iter()
-                .filter(playable)
-                .find(|o| o["output_id"] == wanted.as_str())
-        })
-        .or_else(|| {
-            (variant.preferred_transport == "webrtc")
-                .then(|| outputs.iter().find(|o| o["protocol"] == "webrtc"))
-                .flatten()
-        })
-        .or_else(|| outputs.iter().find(|o| o["protocol"] == "hls"))
-        .or_else(|| outputs.iter().find(playable))
-        .cloned();
-    let strings = |key: &str| super::transmissions::strings(&urls, key);
-    // The URL resolution's own warnings and errors come first, as the original lists them.
-    let mut warnings = strings("warnings");
-    let mut blocking_errors = strings("blocking_errors");
-    match &selected {
-        None => blocking_errors
-            .push("No playable HLS/WebRTC output is available for this live view.".into()),
-        Some(chosen) => {
-            if let Some(wanted) = &variant.output_id {
-                if chosen["output_id"] != wanted.as_str() {
-                    warnings.push(format!(
-                        "Requested playback output '{wanted}' was unavailable; using '{}'.",
-                        chosen["output_id"].as_str().unwrap_or_default()
-                    ));
-                    if variant.preferred_transport == "webrtc" && chosen["protocol"] == "hls" {
-                        warnings.push("Baixa latência indisponível; usando HLS.".into());
-                    }
-                }
-            }
-        }
-    }
+    let LiveSelection {
+        selected_output: selected,
+        warnings,
+        blocking_errors,
+    } = select_live_output(&variant, &urls);
     let request = PlanRequest {
         client: Client::Web,
         context: Some(context),
@@ -388,7 +356,7 @@ pub async fn live_view_playback(
         transmission_role: Some(variant.role.as_str().to_string()),
         quality_profile_id: profile,
     };
-    let plan = super::transmissions::plan_from(&variant.transmission_id, &request, &urls).await;
+    let plan = plan_with_health(&variant.transmission_id, &request, &urls).await;
     Ok(Json(json!({
         "live_view": view,
         "live_view_id": view.id,

@@ -8,20 +8,16 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use toposync_actors::Runtime;
-use toposync_actors::media_token::{Claims, SCOPE, Transport, ttl_seconds};
 use toposync_actors::model::edit;
 use toposync_actors::model::error::{Loc, ModelError};
-use toposync_actors::model::settings::MediaAuthMode;
-use toposync_actors::model::transmission::{Protocol, QualityProfileId, Transmission};
-use toposync_actors::playback::{Client, Context, PlanRequest, Urls as PlanUrls, plan};
+
+use toposync_actors::model::transmission::{QualityProfileId, Transmission};
+use toposync_actors::playback::{Client, Context, PlanRequest, plan_with_health};
 use toposync_actors::supervision::ask;
 
 const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 use toposync_actors::store;
-use toposync_actors::urls::{OutputUrl, UrlRequest, UrlsResponse, resolve_urls};
-
-const OPEN_HLS_WARNING: &str =
-    "Open HLS media access is enabled. Use it only on trusted LAN or for diagnostics.";
+use toposync_actors::urls::{EntryProtocol, Signing, UrlRequest, UrlsResponse, resolve_urls};
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
@@ -140,7 +136,7 @@ pub async fn urls(
     Path(id): Path<String>,
     params: Params,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UrlsResponse>, ApiError> {
     Ok(Json(signed_urls(&runtime, &id, &params, &headers).await?))
 }
 
@@ -169,35 +165,7 @@ pub async fn playback_plan(
         transmission_role: role,
         quality_profile_id: params.get("quality_profile_id").map(str::to_string),
     };
-    Ok(Json(plan_from(&id, &request, &urls).await))
-}
-
-/// The plan over resolved URLs, with the transmission's runtime health in each entry.
-pub async fn plan_from(id: &str, request: &PlanRequest, urls: &Value) -> Value {
-    let strings = |key: &str| strings(urls, key);
-    let resolved = PlanUrls {
-        engine_running: urls["engine_running"] == true,
-        outputs: urls["outputs"].as_array().cloned().unwrap_or_default(),
-        warnings: strings("warnings"),
-        hls_warnings: strings("hls_warnings"),
-        webrtc_warnings: strings("webrtc_warnings"),
-        blocking_errors: strings("blocking_errors"),
-    };
-    let health = toposync_actors::health::transmission(id)
-        .await
-        .map(|health| toposync_actors::health::PlanHealthSource::of(&health))
-        .unwrap_or_default();
-    plan(id, request, &resolved, &health)
-}
-
-/// A list of strings of a URL answer (`warnings`, `blocking_errors`, ...).
-pub fn strings(urls: &Value, key: &str) -> Vec<String> {
-    urls[key]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
+    Ok(Json(plan_with_health(&id, &request, &urls).await))
 }
 
 /// A query parameter naming an enum value; 422 naming the parameter when it is not one.
@@ -225,7 +193,7 @@ pub async fn signed_urls(
     id: &str,
     params: &Params,
     headers: &HeaderMap,
-) -> Result<Value, ApiError> {
+) -> Result<UrlsResponse, ApiError> {
     let id = id.to_string();
     let revision = store::read(STORE_DEADLINE).await?;
     let transmission = revision
@@ -258,12 +226,7 @@ pub async fn signed_urls(
     };
     let mut resolved: UrlsResponse = resolve_urls(&revision.settings, transmission, &request);
     if let Some(profile) = profile {
-        // A profile filter keeps that profile's HLS outputs and every WebRTC output (§5.3).
-        resolved.outputs.retain(|o| match o.protocol {
-            Protocol::Rtsp => false,
-            Protocol::Hls => o.quality_profile_id == Some(profile),
-            Protocol::Webrtc => true,
-        });
+        resolved.keep_profile(profile);
     }
     // Demand only what was asked (spec: demand scoped to the active output): one output, a
     // profile's HLS outputs (its WebRTC fallback starts when a player asks for it), or all.
@@ -273,7 +236,7 @@ pub async fn signed_urls(
             for output in resolved
                 .outputs
                 .iter()
-                .filter(|o| o.protocol == Protocol::Hls)
+                .filter(|o| o.protocol == EntryProtocol::Hls)
             {
                 super::demand::prime_quietly(&id, Some(&output.output_id)).await;
             }
@@ -281,28 +244,6 @@ pub async fn signed_urls(
         (None, None) => super::demand::prime_quietly(&id, None).await,
     }
     let engine = &revision.settings.engine;
-    let signed_hls = engine.media_auth.mode == MediaAuthMode::SignedProxy;
-    let ttl = ttl_seconds(engine.media_auth.token_ttl_seconds, requested_ttl);
-    let now = toposync_actors::unix_now();
-    let renew_after = now.max(
-        now + ttl
-            - engine
-                .media_auth
-                .renew_margin_seconds
-                .max(1.0)
-                .min(ttl - 1.0),
-    );
-    let sign = |output: &OutputUrl, transport: Transport| {
-        runtime.media_tokens.sign(&Claims {
-            engine_path: output.resolved_engine_path.clone(),
-            exp: now + ttl,
-            iat: now,
-            output_id: output.output_id.clone(),
-            scope: SCOPE.into(),
-            transmission_id: id.clone(),
-            transport: Some(transport),
-        })
-    };
     // MSE is offered while the sidecar could start (it may stay stopped until the first viewer).
     let mse_blocked = if engine.mse_sidecar.enabled {
         match toposync_actors::sidecar::sidecar() {
@@ -318,68 +259,13 @@ pub async fn signed_urls(
     } else {
         None
     };
-    let mut outputs = Vec::new();
-    for output in &resolved.outputs {
-        if output.protocol != Protocol::Hls {
-            outputs.push(serde_json::to_value(output).expect("URLs serialize"));
-            continue;
-        }
-        let path = &output.resolved_engine_path;
-        let signed_entry = |transport: Transport, kind: &str, url: String| {
-            let mut entry = serde_json::to_value(output).expect("URLs serialize");
-            entry["protocol"] = json!(kind);
-            entry["url"] = json!(format!("{url}?media_token={}", sign(output, transport)));
-            entry["requires_auth"] = json!(false);
-            entry["auth_username"] = Value::Null;
-            entry["media_auth_type"] = json!("signed_url");
-            entry["url_expires_at_unix"] = json!(now + ttl);
-            entry["renew_after_unix"] = json!(renew_after);
-            entry
-        };
-        outputs.push(if signed_hls {
-            // Signed mode: HLS goes through this service's proxy, which checks the token.
-            signed_entry(
-                Transport::Hls,
-                "hls",
-                format!("/api/streams/media/hls/{path}/index.m3u8"),
-            )
-        } else {
-            serde_json::to_value(output).expect("URLs serialize")
-        });
-        if engine.mse_sidecar.enabled && mse_blocked.is_none() {
-            outputs.push(signed_entry(
-                Transport::Mse,
-                "mse",
-                format!("/api/streams/media/mse/{path}/ws"),
-            ));
-        }
-        // Every HLS output also plays over JSMpeg through this service (a path on this API; the
-        // client makes it a ws:// or wss:// URL, as the original's clients do).
-        outputs.push(signed_entry(
-            Transport::Jsmpeg,
-            "jsmpeg",
-            format!("/api/streams/media/jsmpeg/{path}/ws"),
-        ));
-    }
-    let mut answer = serde_json::to_value(&resolved).expect("URLs serialize");
-    answer["outputs"] = Value::Array(outputs);
-    if let Some(warnings) = answer["warnings"].as_array_mut() {
-        if !signed_hls {
-            warnings.push(json!(OPEN_HLS_WARNING));
-        }
-        if let Some(reason) = &mse_blocked {
-            warnings.push(json!(reason));
-        }
-    }
-    // The original reports the open-mode warning in both lists.
-    answer["hls_warnings"] = if signed_hls {
-        json!([])
-    } else {
-        json!([OPEN_HLS_WARNING])
-    };
-    answer["webrtc_warnings"] = json!([]);
-    answer["blocking_errors"] = json!([]);
-    Ok(answer)
+    Ok(resolved.sign(&Signing {
+        tokens: &runtime.media_tokens,
+        engine,
+        now: toposync_actors::unix_now(),
+        requested_ttl,
+        mse_blocked,
+    }))
 }
 
 fn shown(transmission: Transmission, include_secrets: bool) -> Transmission {
