@@ -2,10 +2,12 @@
 //! them (spec: original-api.md §6.7). Only `simple_stream` (with an optional fps reducer) runs in
 //! this service; the vision presets are stored and reported as not runnable here.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::model::pipeline::Graph;
+use crate::model::error::{Loc, ModelError, from_value};
+use crate::model::pipeline::{Graph, Pipeline};
+use crate::model::settings::StreamingSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -251,6 +253,202 @@ pub fn suggested_name(
         }
     }
     parts.join("__")
+}
+
+/// The body of `POST /wizard/create-pipeline`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    transmission_id: String,
+    camera_id: String,
+    #[serde(default)]
+    camera_source_id: Option<String>,
+    /// Parsed after the body so an unknown preset is the original's 400, not a 422.
+    preset_id: String,
+    #[serde(default)]
+    optional_parameters: Option<Options>,
+}
+
+/// A parsed, checked request.
+#[derive(Debug)]
+pub struct Checked {
+    transmission_id: String,
+    camera_id: String,
+    camera_source_id: Option<String>,
+    preset: Preset,
+    options: Options,
+}
+
+impl Request {
+    /// The body checked alone: required ids (422), a known preset (400), fps in range (422).
+    pub fn parse(body: serde_json::Value) -> Result<Checked, ModelError> {
+        let request: Request = from_value(body, &Loc::body())?;
+        let preset: Preset = serde_json::from_value(serde_json::json!(request.preset_id.trim()))
+            .map_err(|_| ModelError::BadRequest("Unknown preset_id".into()))?;
+        for (field, value) in [
+            ("transmission_id", &request.transmission_id),
+            ("camera_id", &request.camera_id),
+        ] {
+            if value.trim().is_empty() {
+                return Err(ModelError::invalid(
+                    &Loc::body().key(field),
+                    "Field is required",
+                ));
+            }
+        }
+        let options = request.optional_parameters.unwrap_or_default();
+        if options
+            .fps_limit
+            .is_some_and(|fps| !(0.5..=60.0).contains(&fps))
+        {
+            return Err(ModelError::invalid(
+                &Loc::body().key("optional_parameters").key("fps_limit"),
+                "fps_limit must be between 0.5 and 60",
+            ));
+        }
+        Ok(Checked {
+            transmission_id: request.transmission_id.trim().to_string(),
+            camera_id: request.camera_id.trim().to_string(),
+            camera_source_id: request
+                .camera_source_id
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            preset,
+            options,
+        })
+    }
+}
+
+/// The wizard's answer.
+#[derive(Debug, Serialize)]
+pub struct Created {
+    pub pipeline_name: String,
+    pub transmission_id: String,
+    pub camera_id: String,
+    pub camera_source_id: String,
+    pub preset_id: Preset,
+    pub engine_running: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Adds the preset's pipeline for the camera source and the transmission, and reconciles, as one
+/// edit of the document (refusals change nothing: the store works on a copy).
+pub fn create(
+    doc: &mut StreamingSettings,
+    request: Checked,
+    engine_running: bool,
+    now: &str,
+) -> Result<Created, ModelError> {
+    let Checked {
+        transmission_id,
+        camera_id,
+        camera_source_id,
+        preset,
+        options,
+    } = request;
+    let transmission = doc
+        .transmission(&transmission_id)
+        .cloned()
+        .ok_or_else(|| ModelError::NotFound("Transmission not found".into()))?;
+    let camera = doc
+        .camera(&camera_id)
+        .cloned()
+        .ok_or_else(|| ModelError::NotFound("Camera not found".into()))?;
+    let source = camera
+        .video_source(camera_source_id.as_deref())
+        .ok_or_else(|| ModelError::Refused("Camera source not found or disabled".into()))?;
+    let host = options
+        .processing_server_id
+        .as_deref()
+        .map(crate::model::transmission::normalize_server_id)
+        .unwrap_or_else(|| "local".into());
+    if !doc.is_known_host(&host) {
+        return Err(ModelError::BadRequest(format!(
+            "Unknown host_server_id: {host}"
+        )));
+    }
+    if host != transmission.host_server_id {
+        return Err(ModelError::BadRequest(format!(
+            "Transmission host_server_id must match pipeline processing_server_id. \
+             Transmission='{}' Pipeline='{host}'.",
+            transmission.host_server_id
+        )));
+    }
+    let name = match options
+        .pipeline_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) if doc.pipeline(name).is_some() => {
+            return Err(ModelError::Refused(format!(
+                "Pipeline already exists: {name}"
+            )));
+        }
+        Some(name) => name.to_string(),
+        None => {
+            let base = suggested_name(&transmission.path, &camera.id, &source.id, preset);
+            let mut name = base.clone();
+            let mut n = 2;
+            while doc.pipeline(&name).is_some() {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            name
+        }
+    };
+    let pipeline = Pipeline {
+        name: name.clone(),
+        enabled: options.enabled.unwrap_or(true),
+        processing_server_id: host.clone(),
+        graph: graph(&transmission.id, &camera.id, &source.id, preset, &options),
+        extra: serde_json::json!({"editor_mode": "interactive", "python_source": ""})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    doc.pipelines.push(pipeline);
+    crate::reconcile::reconcile(doc, now);
+    let mut warnings: Vec<String> = Vec::new();
+    if host != "local" {
+        warnings.push(
+            "Pipeline is assigned to a remote processing server. Check engine status on the \
+             selected processing server."
+                .into(),
+        );
+    } else if !engine_running {
+        warnings.push(
+            "Streaming engine is not running. Start the engine to publish this pipeline.".into(),
+        );
+    }
+    if !transmission.enabled {
+        warnings.push("Transmission is disabled. Enable it to publish frames.".into());
+    }
+    if options.stream_behavior == StreamBehavior::EventGated {
+        warnings.push(
+            "This pipeline is event-gated. It may intentionally stop publishing frames when no \
+             motion/detection event is present."
+                .into(),
+        );
+    }
+    let runnable = doc
+        .pipeline(&name)
+        .is_some_and(|p| p.unsupported_operators().is_empty());
+    if !runnable {
+        warnings.push(format!(
+            "Pipeline '{name}' uses operators that do not run in this service; it is stored for a \
+             processing server that has them."
+        ));
+    }
+    Ok(Created {
+        pipeline_name: name,
+        transmission_id: transmission.id,
+        camera_source_id: source.id.clone(),
+        camera_id: camera.id.clone(),
+        preset_id: preset,
+        engine_running: host == "local" && engine_running,
+        warnings,
+    })
 }
 
 #[cfg(test)]

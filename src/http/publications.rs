@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::Path;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use toposync_actors::model::edit::now_rfc3339;
-use toposync_actors::model::error::{Loc, ModelError, from_value};
+use toposync_actors::model::error::{Loc, ModelError};
 use toposync_actors::model::live_views;
-use toposync_actors::model::pipeline::Pipeline;
 use toposync_actors::model::publication::{
     CameraLiveView, DEFAULT_PROFILE, Publication, QUALITY_PROFILES,
 };
@@ -19,7 +17,7 @@ use toposync_actors::pipelines::{PipelinesMsg, pipelines};
 use toposync_actors::reconcile;
 use toposync_actors::store;
 use toposync_actors::supervision::{AskError, ask};
-use toposync_actors::wizard::{self, Options, Preset};
+use toposync_actors::wizard;
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
@@ -128,138 +126,17 @@ pub async fn runtime_pipelines() -> Result<Json<Value>, ApiError> {
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WizardRequest {
-    transmission_id: String,
-    camera_id: String,
-    #[serde(default)]
-    camera_source_id: Option<String>,
-    /// Parsed after the body so an unknown preset is the original's 400, not a 422.
-    preset_id: String,
-    #[serde(default)]
-    optional_parameters: Option<Options>,
-}
-
-pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
-    let request: WizardRequest = from_value(body, &Loc::body())?;
-    let preset: Preset = serde_json::from_value(json!(request.preset_id.trim()))
-        .map_err(|_| ModelError::BadRequest("Unknown preset_id".into()))?;
-    for (field, value) in [
-        ("transmission_id", &request.transmission_id),
-        ("camera_id", &request.camera_id),
-    ] {
-        if value.trim().is_empty() {
-            return Err(ModelError::invalid(&Loc::body().key(field), "Field is required").into());
-        }
-    }
-    let options = request.optional_parameters.unwrap_or_default();
+/// `POST /wizard/create-pipeline`: a pipeline from a preset, reconciled in one revision.
+pub async fn wizard(JsonBody(body): JsonBody) -> Result<Json<wizard::Created>, ApiError> {
+    let request = wizard::Request::parse(body)?;
     // The original reports whether the local engine runs, not whether it is enabled.
     let engine_running = super::engine::running_ports().await.is_some();
-    if let Some(fps) = options.fps_limit {
-        if !(0.5..=60.0).contains(&fps) {
-            return Err(ModelError::invalid(
-                &Loc::body().key("optional_parameters").key("fps_limit"),
-                "fps_limit must be between 0.5 and 60",
-            )
-            .into());
-        }
-    }
-    let answer = store::mutate(
-        move |doc| {
-            let transmission_id = request.transmission_id.trim().to_string();
-            let transmission = doc
-                .transmission(&transmission_id)
-                .cloned()
-                .ok_or_else(|| ModelError::NotFound("Transmission not found".into()))?;
-            let camera_id = request.camera_id.trim().to_string();
-            let camera = doc.camera(&camera_id).cloned().ok_or_else(|| ModelError::NotFound("Camera not found".into()))?;
-            let wanted = request.camera_source_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
-            let source = camera
-                .video_source(wanted)
-                .ok_or_else(|| conflict("Camera source not found or disabled"))?;
-            let host = options
-                .processing_server_id
-                .as_deref()
-                .map(toposync_actors::model::transmission::normalize_server_id)
-                .unwrap_or_else(|| "local".into());
-            if !doc.is_known_host(&host) {
-                return Err(ModelError::BadRequest(format!("Unknown host_server_id: {host}")));
-            }
-            if host != transmission.host_server_id {
-                return Err(ModelError::BadRequest(format!(
-                    "Transmission host_server_id must match pipeline processing_server_id. \
-                     Transmission='{}' Pipeline='{host}'.",
-                    transmission.host_server_id
-                )));
-            }
-            let name = match options.pipeline_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-                Some(name) => {
-                    if doc.pipeline(name).is_some() {
-                        return Err(conflict(&format!("Pipeline already exists: {name}")));
-                    }
-                    name.to_string()
-                }
-                None => {
-                    let base = wizard::suggested_name(&transmission.path, &camera.id, &source.id, preset);
-                    let mut name = base.clone();
-                    let mut n = 2;
-                    while doc.pipeline(&name).is_some() {
-                        name = format!("{base}_{n}");
-                        n += 1;
-                    }
-                    name
-                }
-            };
-            let graph = wizard::graph(&transmission.id, &camera.id, &source.id, preset, &options);
-            let pipeline: Pipeline = serde_json::from_value(json!({
-                "name": name, "enabled": options.enabled.unwrap_or(true), "processing_server_id": host,
-                "editor_mode": "interactive", "python_source": "", "graph": graph,
-            }))
-            .expect("wizard pipelines are well-formed");
-            doc.pipelines.push(pipeline);
-            reconcile::reconcile(doc, &now_rfc3339());
-            let mut warnings: Vec<String> = Vec::new();
-            if host != "local" {
-                warnings.push(
-                    "Pipeline is assigned to a remote processing server. Check engine status on the selected \
-                     processing server."
-                        .into(),
-                );
-            } else if !engine_running {
-                warnings.push("Streaming engine is not running. Start the engine to publish this pipeline.".into());
-            }
-            if !transmission.enabled {
-                warnings.push("Transmission is disabled. Enable it to publish frames.".into());
-            }
-            if options.stream_behavior == wizard::StreamBehavior::EventGated {
-                warnings.push(
-                    "This pipeline is event-gated. It may intentionally stop publishing frames when no \
-                     motion/detection event is present."
-                        .into(),
-                );
-            }
-            let runnable = doc.pipeline(&name).map(|p| p.unsupported_operators().is_empty()).unwrap_or(false);
-            if !runnable {
-                warnings.push(format!(
-                    "Pipeline '{name}' uses operators that do not run in this service; it is stored for a \
-                     processing server that has them."
-                ));
-            }
-            Ok(json!({
-                "pipeline_name": name, "transmission_id": transmission.id, "camera_id": camera.id,
-                "camera_source_id": source.id, "preset_id": preset,
-                "engine_running": host == "local" && engine_running, "warnings": warnings,
-            }))
-        },
+    let created = store::mutate(
+        move |doc| wizard::create(doc, request, engine_running, &now_rfc3339()),
         STORE_DEADLINE,
     )
     .await?;
-    Ok(Json(answer))
-}
-
-fn conflict(message: &str) -> ModelError {
-    ModelError::Refused(message.to_string())
+    Ok(Json(created))
 }
 
 /// `GET /live-views/{id}/playback[?context=&variant_id=&media_token_ttl_seconds=]`: the variant
