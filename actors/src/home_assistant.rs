@@ -228,6 +228,60 @@ fn camera_item(
     })
 }
 
+/// The WebRTC output an offer plays: the one named, else the profile's, else the first.
+pub fn webrtc_output<'a>(
+    transmission: &'a Transmission,
+    output_id: Option<&str>,
+    profile: Option<QualityProfileId>,
+) -> Option<&'a TransmissionOutput> {
+    let webrtc = || {
+        transmission
+            .enabled_outputs()
+            .filter(|o| o.protocol == Protocol::Webrtc)
+    };
+    output_id
+        .and_then(|wanted| webrtc().find(|o| o.id == wanted))
+        .or_else(|| webrtc().find(|o| profile.is_some() && o.quality_profile_id == profile))
+        .or_else(|| webrtc().next())
+}
+
+/// Relays an SDP offer to the engine's WHEP endpoint for `output` and returns the answer. Any
+/// refusal is the original's `WHEP offer failed: <code> <body>` (the caller answers 502).
+pub async fn whep_offer(
+    transmission: &Transmission,
+    output: &TransmissionOutput,
+    webrtc_port: u16,
+    sdp: &str,
+) -> Result<String, String> {
+    let path = transmission.engine_path(output);
+    let mut whep = crate::net::http_client()
+        .post(format!("http://127.0.0.1:{webrtc_port}/{path}/whep"))
+        .header("content-type", "application/sdp")
+        .header("accept", "application/sdp")
+        .timeout(WHEP_TIMEOUT)
+        .body(crlf_sdp(sdp));
+    if let Some((user, pass)) = output.credentials() {
+        whep = whep.basic_auth(user, Some(pass));
+    }
+    let response = whep
+        .send()
+        .await
+        .map_err(|err| format!("WHEP offer failed: {err}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        let excerpt: String = text.chars().take(300).collect();
+        return Err(format!("WHEP offer failed: {} {excerpt}", status.as_u16()));
+    }
+    if text.trim().is_empty() {
+        return Err("WHEP answer is empty.".into());
+    }
+    Ok(text)
+}
+
+/// The original's WHEP POST timeout.
+const WHEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An SDP offer with every line ending in CRLF, as WHEP servers require.
 pub fn crlf_sdp(sdp: &str) -> String {
     let mut out: String = sdp

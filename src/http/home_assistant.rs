@@ -8,16 +8,15 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use toposync_actors::home_assistant::{Reach, crlf_sdp, manifest};
+use toposync_actors::home_assistant::{Reach, manifest, webrtc_output, whep_offer};
 use toposync_actors::model::error::{Loc, from_value};
-use toposync_actors::model::transmission::{Protocol, QualityProfileId};
+use toposync_actors::model::transmission::QualityProfileId;
 use toposync_actors::store;
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
 
-const WHEP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Home Assistant polls entities slowly: an offer keeps the output demanded this long.
 const HA_ENTITY_PRIME: Duration = Duration::from_secs(90);
 
@@ -106,30 +105,19 @@ pub async fn webrtc_offer(
         .settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
+    // The body wins; the query is the original's fallback.
     let wanted = request.output_id.as_deref().or(params.get("output_id"));
-    let webrtc_outputs = || {
-        transmission
-            .enabled_outputs()
-            .filter(|o| o.protocol == Protocol::Webrtc)
-    };
-    let output = wanted
-        .and_then(|w| webrtc_outputs().find(|o| o.id == w))
-        .or_else(|| {
-            // The body wins; the query is the original's fallback.
-            let profile = request.quality_profile_id.or_else(|| {
-                params
-                    .get("quality_profile_id")
-                    .and_then(|raw| serde_json::from_value(serde_json::json!(raw)).ok())
-            })?;
-            webrtc_outputs().find(|o| o.quality_profile_id == Some(profile))
-        })
-        .or_else(|| webrtc_outputs().next())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "No WebRTC/WHEP output is available for this transmission.",
-            )
-        })?;
+    let profile = request.quality_profile_id.or_else(|| {
+        params
+            .get("quality_profile_id")
+            .and_then(|raw| serde_json::from_value(serde_json::json!(raw)).ok())
+    });
+    let output = webrtc_output(transmission, wanted, profile).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "No WebRTC/WHEP output is available for this transmission.",
+        )
+    })?;
     let ports = super::engine::running_ports().await.ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -137,35 +125,9 @@ pub async fn webrtc_offer(
         )
     })?;
     super::demand::prime_output(&id, &output.id, HA_ENTITY_PRIME).await;
-    let path = transmission.engine_path(output);
-    let mut whep = toposync_actors::net::http_client()
-        .post(format!("http://127.0.0.1:{}/{path}/whep", ports.webrtc))
-        .header("content-type", "application/sdp")
-        .header("accept", "application/sdp")
-        .timeout(WHEP_TIMEOUT)
-        .body(crlf_sdp(&request.sdp));
-    if let Some((user, pass)) = output.credentials() {
-        whep = whep.basic_auth(user, Some(pass));
-    }
-    let response = whep.send().await.map_err(|err| {
-        ApiError::new(StatusCode::BAD_GATEWAY, format!("WHEP offer failed: {err}"))
-    })?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    // Any refusal, the engine's 4xx included, is the original's 502 with the code and body.
-    if !status.is_success() {
-        let excerpt: String = text.chars().take(300).collect();
-        return Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            format!("WHEP offer failed: {} {excerpt}", status.as_u16()),
-        ));
-    }
-    if text.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "WHEP answer is empty.",
-        ));
-    }
+    let text = whep_offer(transmission, output, ports.webrtc, &request.sdp)
+        .await
+        .map_err(|err| ApiError::new(StatusCode::BAD_GATEWAY, err))?;
     Ok(Json(
         json!({"transmission_id": id, "output_id": output.id, "answer_sdp": text}),
     ))
