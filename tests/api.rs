@@ -2330,6 +2330,63 @@ mod jsmpeg {
         .await;
     }
 
+    /// The centre pixel (RGB) of the last frame in `seconds` of a viewer's stream.
+    async fn last_centre(socket: &mut Socket, dir: &std::path::Path, seconds: f64) -> [u8; 3] {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+        let mut stream = Vec::new();
+        while std::time::Instant::now() < until || stream.len() < 32 * 1024 {
+            stream.extend(mpeg_ts(socket, 1).await);
+        }
+        let file = dir.join("recent.ts");
+        std::fs::write(&file, &stream).unwrap();
+        let frames = std::process::Command::new("ffmpeg")
+            .args(["-v", "quiet", "-i"])
+            .arg(&file)
+            .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            .output()
+            .unwrap()
+            .stdout;
+        let frame_len = 320 * 240 * 3;
+        assert!(frames.len() >= frame_len, "no whole frame decoded");
+        let last = &frames[(frames.len() / frame_len - 1) * frame_len..];
+        let at = (120 * 320 + 160) * 3;
+        [last[at], last[at + 1], last[at + 2]]
+    }
+
+    /// A viewer keeps watching while its transmission stops and starts again: it sees the new
+    /// transmission's frames, not the old actor's last frame forever.
+    #[tokio::test]
+    async fn a_viewer_follows_its_transmission_through_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (id, url) = transmission_with_red_writer(&service).await;
+        let mut socket = connect(&url).await;
+        let red = last_centre(&mut socket, dir.path(), 1.0).await;
+        assert!(red[0] > 200 && red[1] < 60, "red first: {red:?}");
+
+        let (_, all) = service.get("/transmissions").await;
+        let mut stored = all.as_array().unwrap()[0].clone();
+        for enabled in [false, true] {
+            stored["enabled"] = json!(enabled);
+            let (code, body) = service.put(&format!("/transmissions/{id}"), &stored).await;
+            assert_eq!(code, 200, "{body}");
+        }
+        service
+            .send_solid_frame(&id, "cam", (320, 240), [0, 255, 0])
+            .await;
+        let start = std::time::Instant::now();
+        loop {
+            let centre = last_centre(&mut socket, dir.path(), 1.0).await;
+            if centre[1] > 200 && centre[0] < 60 {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(15),
+                "still {centre:?}: the viewer kept the old transmission"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn with_no_writer_the_viewer_sees_the_placeholder_colour() {
         let dir = tempfile::tempdir().unwrap();
