@@ -2,6 +2,9 @@
 //! downloaded on test machines, so these run the TEST STAND-IN (`stand-ins/`) in its place; the
 //! `real_engine` module runs the real binary when `TOPOSYNC_STREAMING_ENGINE_PATH` names one.
 
+/// CPU time of a process from /proc, shared with the benchmarks.
+#[path = "../benches/common/mod.rs"]
+mod process_stats;
 mod support;
 
 use std::path::Path;
@@ -687,25 +690,11 @@ mod real_engine_publishing {
         encoding(false).await;
     }
 
-    /// CPU seconds the service process has used (user + system).
-    fn cpu_seconds(pid: u32) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .split_whitespace()
-            .collect();
-        // utime and stime are fields 14 and 15 of stat(5): 12 and 13 after the command.
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0
-    }
-
     /// The service's share of a core over `window`.
     async fn cpu_share(pid: u32, window: Duration) -> f64 {
-        let before = cpu_seconds(pid);
+        let before = process_stats::cpu_seconds(pid);
         tokio::time::sleep(window).await;
-        (cpu_seconds(pid) - before) / window.as_secs_f64()
+        (process_stats::cpu_seconds(pid) - before) / window.as_secs_f64()
     }
 
     async fn alive_tasks(service: &Service) -> u64 {

@@ -1033,16 +1033,12 @@ impl ClearQuarantine {
     }
 }
 
-/// The transmission-level `health` of a Playback Plan entry (§4.5).
+/// The transmission-level `health` of a Playback Plan entry (§4.5): its status and selection.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanHealth {
     pub status: Status,
-    pub selected_frame_age_seconds: Option<f64>,
-    pub last_incoming_frame_age_seconds: Option<f64>,
-    pub fallback_active: bool,
-    pub fallback_reason: Option<&'static str>,
-    pub stale: bool,
-    pub placeholder_active: bool,
+    #[serde(flatten)]
+    pub selection: Selection,
 }
 
 /// What a plan entry adds for its output.
@@ -1064,16 +1060,10 @@ pub struct PlanHealthSource {
 
 impl PlanHealthSource {
     pub fn of(health: &TransmissionRuntimeHealth) -> PlanHealthSource {
-        let selection = &health.selection;
         PlanHealthSource {
             transmission: Some(PlanHealth {
                 status: health.status,
-                selected_frame_age_seconds: selection.selected_frame_age_seconds,
-                last_incoming_frame_age_seconds: selection.last_incoming_frame_age_seconds,
-                fallback_active: selection.fallback_active,
-                fallback_reason: selection.fallback_reason,
-                stale: selection.stale,
-                placeholder_active: selection.placeholder_active,
+                selection: health.selection.clone(),
             }),
             outputs: health
                 .outputs
