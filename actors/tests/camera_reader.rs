@@ -17,7 +17,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 async fn decoder_node(
     reader: &ractor::ActorRef<toposync_actors::pipelines::camera_reader::CameraReaderMsg>,
-) -> ActorSnapshot {
+) -> Option<ActorSnapshot> {
     let entry = ChildEntry {
         name: "reader".into(),
         kind: "camera_reader",
@@ -25,8 +25,9 @@ async fn decoder_node(
         restarts: 0,
         last_error: None,
     };
+    // No children while the reader is still starting.
     let mut tree = snapshot(entry, Duration::from_secs(1)).await;
-    tree.children.remove(0)
+    (!tree.children.is_empty()).then(|| tree.children.remove(0))
 }
 
 /// Waits until the decoder runs with a PID other than `old` and has read a frame.
@@ -37,8 +38,11 @@ async fn running_decoder(
     let start = std::time::Instant::now();
     loop {
         let node = decoder_node(reader).await;
-        if node.pid.is_some() && node.pid != old && node.state["frames"].as_u64().unwrap_or(0) > 0 {
-            return node;
+        let ready = node.as_ref().is_some_and(|n| {
+            n.pid.is_some() && n.pid != old && n.state["frames"].as_u64().unwrap_or(0) > 0
+        });
+        if ready {
+            return node.expect("checked above");
         }
         assert!(start.elapsed() < PATIENCE, "decoder not back: {node:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -127,6 +131,63 @@ async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
         health.writers[0].lifecycle,
         toposync_actors::transmissions::arbitration::Lifecycle::Close
     );
+}
+
+/// The decoder actor (not its FFmpeg) returning `Err`, panicking and freezing: each time the
+/// reader replaces it, with a new FFmpeg, and nothing is left behind.
+#[tokio::test]
+async fn a_decoder_that_errors_panics_or_freezes_is_replaced() {
+    use toposync_actors::pipelines::camera_reader::CameraReaderMsg;
+    use toposync_actors::supervision::Fault;
+    let config: Transmission =
+        serde_json::from_value(serde_json::json!({"id": "f", "path": "f"})).unwrap();
+    let (transmission, _) = Actor::spawn(
+        None,
+        TransmissionActor,
+        TransmissionArgs::without_demand(Arc::new(config)),
+    )
+    .await
+    .unwrap();
+    let args = CameraReaderArgs {
+        source: "lavfi:testsrc2=size=320x240:rate=10".into(),
+        size: (320, 240),
+        fps: 5.0,
+        writer_id: "camera.source:reader".into(),
+        priority: 0,
+        transmission: transmission.clone(),
+        stall_after: Duration::from_secs(5),
+    };
+    let (reader, _) = Actor::spawn(None, CameraReaderActor, args).await.unwrap();
+    let mut previous = running_decoder(&reader, None).await;
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let tasks = alive();
+    for (restarts, fault) in [(1, Fault::Error), (2, Fault::Panic), (3, Fault::Freeze)] {
+        reader
+            .send_message(CameraReaderMsg::FaultDecoder(fault))
+            .unwrap();
+        let next = running_decoder(&reader, previous.pid).await;
+        assert_eq!(next.restarts, restarts, "{fault:?}: {next:?}");
+        let old = previous.pid.unwrap();
+        let start = std::time::Instant::now();
+        while std::path::Path::new(&format!("/proc/{old}")).exists() {
+            assert!(
+                start.elapsed() < PATIENCE,
+                "{fault:?}: FFmpeg {old} left behind"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        previous = next;
+    }
+    let start = std::time::Instant::now();
+    while alive() > tasks {
+        assert!(start.elapsed() < PATIENCE, "tasks {tasks} -> {}", alive());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    reader.stop_and_wait(None, Some(PATIENCE)).await.unwrap();
 }
 
 #[tokio::test]

@@ -77,9 +77,21 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The decoder is asked this often whether it still answers, within `LIVENESS_DEADLINE`; after
+/// `LIVENESS_MISSES` unanswered checks in a row it is frozen, killed and restarted.
+const LIVENESS_EVERY: Duration = Duration::from_secs(3);
+const LIVENESS_DEADLINE: Duration = Duration::from_secs(2);
+const LIVENESS_MISSES: u32 = 2;
+
 pub enum CameraReaderMsg {
     Restart,
     Observe(RpcReplyPort<Observation>),
+    /// Time to check that the decoder still answers.
+    CheckDecoder,
+    /// A liveness check's result: the decoder checked, and whether it did not answer.
+    DecoderUnanswered(Vec<ractor::ActorId>, Vec<ractor::ActorId>),
+    /// Supervision tests only: make the decoder fail the way production can.
+    FaultDecoder(crate::supervision::Fault),
 }
 
 crate::observe_requests!(CameraReaderMsg);
@@ -90,6 +102,7 @@ pub struct CameraReaderState {
     args: CameraReaderArgs,
     decoder: Option<ActorRef<DecoderMsg>>,
     tracker: RestartTracker,
+    liveness: crate::supervision::Liveness,
 }
 
 impl Actor for CameraReaderActor {
@@ -103,10 +116,12 @@ impl Actor for CameraReaderActor {
         args: CameraReaderArgs,
     ) -> Result<CameraReaderState, ActorProcessingErr> {
         let decoder = spawn_decoder(&myself, &args).await?;
+        myself.send_interval(LIVENESS_EVERY, || CameraReaderMsg::CheckDecoder);
         Ok(CameraReaderState {
             args,
             decoder: Some(decoder),
             tracker: RestartTracker::new(RestartPolicy::process(), Instant::now()),
+            liveness: crate::supervision::Liveness::default(),
         })
     }
 
@@ -139,6 +154,39 @@ impl Actor for CameraReaderActor {
                 if state.decoder.is_none() {
                     state.decoder = Some(spawn_decoder(&myself, &state.args).await?);
                     state.tracker.restarted(Instant::now());
+                }
+            }
+            CameraReaderMsg::CheckDecoder => {
+                let decoders: Vec<_> = state.decoder.iter().cloned().collect();
+                let checked = decoders.iter().map(|d| d.get_id()).collect();
+                let pings = crate::supervision::Liveness::ping(
+                    decoders,
+                    DecoderMsg::Ping,
+                    LIVENESS_DEADLINE,
+                );
+                tokio::spawn(async move {
+                    let unanswered = pings.await;
+                    let _ = myself
+                        .send_message(CameraReaderMsg::DecoderUnanswered(checked, unanswered));
+                });
+            }
+            CameraReaderMsg::DecoderUnanswered(checked, unanswered) => {
+                let frozen = state
+                    .liveness
+                    .record(&checked, &unanswered, LIVENESS_MISSES);
+                if let Some(decoder) = state
+                    .decoder
+                    .as_ref()
+                    .filter(|d| frozen.contains(&d.get_id()))
+                {
+                    tracing::warn!(source = %redact_url(&state.args.source), "camera decoder stopped answering; killing it to restart");
+                    // Its exit is supervised like any failure; its FFmpeg goes with its state.
+                    decoder.kill();
+                }
+            }
+            CameraReaderMsg::FaultDecoder(fault) => {
+                if let Some(decoder) = &state.decoder {
+                    let _ = decoder.send_message(DecoderMsg::Fault(fault));
                 }
             }
             CameraReaderMsg::Observe(reply) => {
@@ -209,6 +257,9 @@ pub enum DecoderMsg {
     /// Watchdog tick: fail if no frame came for `stall_after`.
     CheckStall,
     Observe(RpcReplyPort<Observation>),
+    /// Answers at once: the reader's liveness check.
+    Ping(RpcReplyPort<()>),
+    Fault(crate::supervision::Fault),
 }
 
 crate::observe_requests!(DecoderMsg);
@@ -366,6 +417,11 @@ impl Actor for DecoderActor {
                 }
                 Ok(())
             }
+            DecoderMsg::Ping(reply) => {
+                let _ = reply.send(());
+                Ok(())
+            }
+            DecoderMsg::Fault(fault) => fault.strike().await,
             DecoderMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: state.child.pid(),

@@ -71,6 +71,58 @@ impl Fault {
     }
 }
 
+/// Whether a supervisor's children still answer: each check pings them off the supervisor's
+/// mailbox (a frozen child must not freeze its supervisor) and counts the checks each missed in
+/// a row. A child frozen in a handler never fails on its own; this is how it is found.
+#[derive(Default)]
+pub struct Liveness {
+    missed: std::collections::HashMap<ractor::ActorId, u32>,
+}
+
+impl Liveness {
+    /// Pings every child within `deadline`; the future answers the ones that did not answer.
+    pub async fn ping<M: Message>(
+        children: Vec<ActorRef<M>>,
+        ping: fn(RpcReplyPort<()>) -> M,
+        deadline: Duration,
+    ) -> Vec<ractor::ActorId> {
+        let pings = children.into_iter().map(|child| async move {
+            let answered = ask(&child, ping, deadline).await.is_ok();
+            (!answered).then(|| child.get_id())
+        });
+        futures_util::future::join_all(pings)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Records one check of `checked`; answers the children that have now missed `limit` checks
+    /// in a row (to be killed, so that they are restarted like any failure).
+    pub fn record(
+        &mut self,
+        checked: &[ractor::ActorId],
+        unanswered: &[ractor::ActorId],
+        limit: u32,
+    ) -> Vec<ractor::ActorId> {
+        self.missed.retain(|id, _| checked.contains(id));
+        let mut frozen = Vec::new();
+        for id in checked {
+            if unanswered.contains(id) {
+                let missed = self.missed.entry(*id).or_default();
+                *missed += 1;
+                if *missed >= limit {
+                    self.missed.remove(id);
+                    frozen.push(*id);
+                }
+            } else {
+                self.missed.remove(id);
+            }
+        }
+        frozen
+    }
+}
+
 /// An actor a request needed did not answer: which one, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unreachable {

@@ -18,9 +18,9 @@ use crate::bypass::{BypassSource, bypass_sources};
 use crate::frames::Placeholders;
 use crate::model::transmission::Transmission;
 use crate::store::{ActorSubscriber, Revision};
-use crate::supervision::ask;
 use crate::supervision::observe::{ChildEntry, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
+use crate::supervision::{Liveness, ask};
 
 pub const TRANSMISSIONS: &str = "transmissions";
 
@@ -50,8 +50,8 @@ pub enum TransmissionsMsg {
     Observe(RpcReplyPort<Observation>),
     /// Time to check that every child still answers.
     CheckLiveness,
-    /// The children (by transmission id and actor) that did not answer the last check.
-    Unanswered(Vec<(String, ractor::ActorId)>),
+    /// A liveness check's result: the children checked, and those that did not answer.
+    Unanswered(Vec<ractor::ActorId>, Vec<ractor::ActorId>),
 }
 
 crate::observe_requests!(TransmissionsMsg);
@@ -64,8 +64,6 @@ struct Child {
     config: Arc<Transmission>,
     bypass: Option<BypassSource>,
     tracker: RestartTracker,
-    /// Liveness checks in a row it did not answer.
-    missed: u32,
 }
 
 pub struct TransmissionsArgs {
@@ -83,6 +81,7 @@ pub struct TransmissionsState {
     demand: Arc<BTreeSet<String>>,
     /// Removed transmissions still stopping their publishers.
     stopping: Vec<ActorRef<TransmissionMsg>>,
+    liveness: Liveness,
 }
 
 impl TransmissionsState {
@@ -124,6 +123,7 @@ impl Actor for TransmissionsSupervisor {
             placeholders: Placeholders::default(),
             demand: Arc::default(),
             stopping: Vec::new(),
+            liveness: Liveness::default(),
         })
     }
 
@@ -199,33 +199,31 @@ impl Actor for TransmissionsSupervisor {
                 });
             }
             TransmissionsMsg::CheckLiveness => {
-                let children: Vec<(String, ActorRef<TransmissionMsg>)> = state
+                let children: Vec<ActorRef<TransmissionMsg>> = state
                     .children
-                    .iter()
-                    .filter_map(|(id, c)| Some((id.clone(), c.actor.clone()?)))
+                    .values()
+                    .filter_map(|c| c.actor.clone())
                     .collect();
-                // Asked off this mailbox: a frozen child must not freeze its supervisor.
+                let checked = children.iter().map(|c| c.get_id()).collect();
+                let pings = Liveness::ping(children, TransmissionMsg::Ping, LIVENESS_DEADLINE);
                 tokio::spawn(async move {
-                    let pings = children.into_iter().map(|(id, actor)| async move {
-                        let answered = ask(&actor, TransmissionMsg::Ping, LIVENESS_DEADLINE).await;
-                        answered.is_err().then(|| (id, actor.get_id()))
-                    });
-                    let unanswered: Vec<_> = futures_util::future::join_all(pings)
-                        .await
-                        .into_iter()
-                        .flatten()
-                        .collect();
-                    let _ = myself.send_message(TransmissionsMsg::Unanswered(unanswered));
+                    let unanswered = pings.await;
+                    let _ = myself.send_message(TransmissionsMsg::Unanswered(checked, unanswered));
                 });
             }
-            TransmissionsMsg::Unanswered(unanswered) => {
-                for child in state.children.values_mut() {
-                    let Some(actor) = &child.actor else { continue };
-                    let missed = unanswered.iter().any(|(_, a)| *a == actor.get_id());
-                    child.missed = if missed { child.missed + 1 } else { 0 };
-                    if child.missed >= LIVENESS_MISSES {
+            TransmissionsMsg::Unanswered(checked, unanswered) => {
+                for frozen in state
+                    .liveness
+                    .record(&checked, &unanswered, LIVENESS_MISSES)
+                {
+                    let child = state.children.values().find_map(|c| {
+                        c.actor
+                            .as_ref()
+                            .filter(|a| a.get_id() == frozen)
+                            .map(|a| (c, a))
+                    });
+                    if let Some((child, actor)) = child {
                         tracing::warn!(transmission = %child.config.id, "transmission actor stopped answering; killing it to restart");
-                        child.missed = 0;
                         // Its exit is then supervised (and restarted) like any failure.
                         actor.kill();
                     }
@@ -357,7 +355,6 @@ async fn apply(
                     config: config.clone(),
                     bypass: camera.clone(),
                     tracker: RestartTracker::new(RestartPolicy::INTERNAL, Instant::now()),
-                    missed: 0,
                 };
                 // One transmission that cannot start backs off alone; the others go on.
                 match spawn(myself, state.args(config, camera)).await {
