@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
+use toposync_actors::engine::view::EngineStatusResponse;
 use toposync_actors::engine::{EngineMsg, EngineStatus, engine};
 use toposync_actors::model::edit;
 use toposync_actors::store;
@@ -20,22 +21,22 @@ const START_WAIT: Duration = Duration::from_secs(20);
 /// A release download on a slow link.
 const DOWNLOAD_WAIT: Duration = Duration::from_secs(900);
 
-pub async fn status(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn status(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     Ok(Json(status_json(&headers).await?))
 }
 
-pub async fn start(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn start(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     set_enabled(true).await?;
     wait_ready("start").await?;
     status(headers).await
 }
 
-pub async fn stop(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn stop(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     set_enabled(false).await?;
     status(headers).await
 }
 
-pub async fn restart(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn restart(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     ask(&actor()?, EngineMsg::Restart, STORE_DEADLINE)
         .await
         .map_err(|err| ApiError::unavailable("streaming engine", err))?;
@@ -46,7 +47,7 @@ pub async fn restart(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     status(headers).await
 }
 
-pub async fn download(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn download(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     ask(&actor()?, EngineMsg::Download, DOWNLOAD_WAIT)
         .await
         .map_err(|err| ApiError::unavailable("streaming engine", err))?
@@ -102,50 +103,11 @@ async fn current_status() -> Result<EngineStatus, ApiError> {
         .map_err(|err| ApiError::unavailable("streaming engine", err))
 }
 
-async fn status_json(headers: &HeaderMap) -> Result<Value, ApiError> {
+async fn status_json(headers: &HeaderMap) -> Result<EngineStatusResponse, ApiError> {
     let status = current_status().await?;
     let settings = store::read(STORE_DEADLINE).await?.settings;
     let host = advertised_host(&settings.engine, super::request_host(headers));
-    let preferred = status.preferred_ports;
-    let (rtsp, hls, webrtc) = match status.ports {
-        Some(p) => (p.rtsp as i64, p.hls as i64, p.webrtc as i64),
-        None => (preferred.rtsp, preferred.hls, preferred.webrtc),
-    };
-    let path = status.test_path;
-    let metrics_reachable = match status.ports.filter(|_| settings.engine.metrics_enabled) {
-        Some(ports) => toposync_actors::net::http_client()
-            .get(format!("http://127.0.0.1:{}/metrics", ports.metrics))
-            .timeout(std::time::Duration::from_millis(500))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success()),
-        None => false,
-    };
-    let mut body = serde_json::to_value(&status).expect("status serializes");
-    // The original's shape: ports are the preferred ones while the engine is stopped.
-    if status.ports.is_none() {
-        body["ports"] = json!(preferred);
-    }
-    body["metrics_enabled"] = json!(settings.engine.metrics_enabled);
-    body["metrics_reachable"] = json!(metrics_reachable);
-    body["network_contract"] = Value::Null;
-    body["orphan_pids"] = json!([]);
-    body["port_policy"] = json!("flexible");
-    body["port_blocking_errors"] = json!([]);
-    // Signed mode serves HLS through this service's proxy, so that is the URL to show.
-    let hls_url = if settings.engine.media_auth.mode
-        == toposync_actors::model::settings::MediaAuthMode::SignedProxy
-    {
-        format!("/api/streams/media/hls/{path}/index.m3u8")
-    } else {
-        format!("http://{host}:{hls}/{path}/index.m3u8")
-    };
-    body["urls"] = json!({
-        "rtsp_url": format!("rtsp://{host}:{rtsp}/{path}"),
-        "hls_url": hls_url,
-        "webrtc_url": format!("http://{host}:{webrtc}/{path}/whep"),
-    });
-    Ok(body)
+    Ok(EngineStatusResponse::build(status, &settings, host).await)
 }
 
 fn actor() -> Result<ractor::ActorRef<EngineMsg>, ApiError> {

@@ -97,6 +97,8 @@ pub struct EngineStatus {
     pub uptime_seconds: Option<f64>,
     pub started_at_unix: Option<f64>,
     pub bind_host: String,
+    /// Shown by `view::EngineStatusResponse` (the preferred ports while stopped).
+    #[serde(skip)]
     pub ports: Option<EnginePorts>,
     pub preferred_ports: PreferredPorts,
     pub last_error: Option<String>,

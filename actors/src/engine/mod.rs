@@ -8,6 +8,7 @@ pub mod install;
 pub mod ports;
 pub mod process;
 pub mod signals;
+pub mod view;
 
 pub use actor::{
     ENGINE, EngineActor, EngineArgs, EngineMsg, EngineStatus, engine, engine_subscriber,
