@@ -6,11 +6,13 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::Path;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use toposync_actors::demand::book::{
     DEFAULT_PRIME_TTL, HEARTBEAT_TTL_RANGE, PRIME_TTL_RANGE, clamp_ttl,
 };
-use toposync_actors::demand::{DemandMsg, HeartbeatClient, OutputFilter, demand};
+use toposync_actors::demand::{
+    DemandAnswer, DemandMsg, HeartbeatClient, OutputFilter, Primed, Renewed, demand,
+};
 use toposync_actors::model::error::{Errors, Loc, ModelError, from_value};
 use toposync_actors::model::transmission::{QualityProfileId, Transmission};
 use toposync_actors::store;
@@ -22,7 +24,7 @@ use super::extract::{JsonBody, Params};
 
 const DEMAND_DEADLINE: Duration = Duration::from_secs(2);
 
-pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<Value>, ApiError> {
+pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<DemandAnswer>, ApiError> {
     let transmission = stored(&id).await?;
     let filter = filter(&transmission, &params)?;
     let views = ask(
@@ -32,35 +34,10 @@ pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<Value>, 
     )
     .await
     .map_err(|err| ApiError::unavailable("demand runtime", err))?;
-    let mut outputs: Vec<_> = views
-        .into_iter()
-        .filter(|v| filter.output_id.as_ref().is_none_or(|o| *o == v.output_id))
-        .filter(|v| {
-            filter
-                .quality_profile_id
-                .is_none_or(|q| Some(q) == v.quality_profile_id)
-        })
-        .collect();
-    outputs.sort_by(|a, b| a.output_id.cmp(&b.output_id));
-    let viewer_count_total: usize = outputs.iter().map(|o| o.viewer_count).sum();
-    // The most direct reason any matching output is demanded (reasons are ordered).
-    let reason = outputs
-        .iter()
-        .map(|o| o.reason)
-        .min_by_key(|r| *r as u8)
-        .map_or(json!("no_matching_outputs"), |r| json!(r));
-    Ok(Json(json!({
-        "transmission_id": id,
-        // As the original: viewers counted by the engine; primes and leases are in `demand_active`.
-        "demand_signal": viewer_count_total > 0,
-        "demand_active": outputs.iter().any(|o| o.demanded),
-        "reason": reason,
-        "viewer_count_total": viewer_count_total,
-        "outputs": outputs,
-    })))
+    Ok(Json(DemandAnswer::of(id, views, &filter)))
 }
 
-pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Value>, ApiError> {
+pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Primed>, ApiError> {
     let transmission = stored(&id).await?;
     let filter = filter(&transmission, &params)?;
     let ttl = match params.get("ttl_seconds") {
@@ -80,12 +57,12 @@ pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Value>
         }
     };
     let primed = prime_outputs(id.clone(), filter, ttl).await?;
-    Ok(Json(json!({
-        "transmission_id": id,
-        "primed": primed > 0,
-        "primed_outputs": primed,
-        "ttl_seconds": ttl.as_secs_f64(),
-    })))
+    Ok(Json(Primed {
+        transmission_id: id,
+        primed: primed > 0,
+        primed_outputs: primed,
+        ttl_seconds: ttl.as_secs_f64(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -128,7 +105,7 @@ enum HeartbeatSource {
 pub async fn heartbeat(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Renewed>, ApiError> {
     let request: HeartbeatRequest = from_value(body, &Loc::body())?;
     let mut errors = Errors::default();
     let session_len = request.playback_session_id.chars().count();
@@ -183,15 +160,15 @@ pub async fn heartbeat(
     )
     .await
     .map_err(|err| ApiError::unavailable("demand runtime", err))?;
-    Ok(Json(json!({
-        "transmission_id": id,
-        "playback_session_id": session,
-        "client": client,
-        "renewed": !renewed.is_empty(),
-        "renewed_outputs": renewed.len(),
-        "output_ids": renewed,
-        "lease_seconds": ttl.as_secs_f64(),
-    })))
+    Ok(Json(Renewed {
+        transmission_id: id,
+        playback_session_id: session,
+        client,
+        renewed: !renewed.is_empty(),
+        renewed_outputs: renewed.len(),
+        output_ids: renewed,
+        lease_seconds: ttl.as_secs_f64(),
+    }))
 }
 
 /// URL resolution primes the outputs it answers for, best effort (spec: "URL resolution also

@@ -55,6 +55,16 @@ pub enum DemandReason {
 }
 
 impl DemandReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DemandReason::ViewerCount => "viewer_count",
+            DemandReason::HeartbeatLease => "heartbeat_lease",
+            DemandReason::Prime => "prime",
+            DemandReason::EngineNoStreamHint => "engine_no_stream_hint",
+            DemandReason::NoActiveDemand => "no_active_demand",
+        }
+    }
+
     /// The reason in words, for people reading `/runtime/outputs`.
     pub fn why(self) -> &'static str {
         match self {
@@ -133,6 +143,74 @@ pub struct OutputDemandView {
     pub hint_active: bool,
     /// Seconds left before an idle output stops encoding.
     pub stops_in_seconds: Option<f64>,
+}
+
+/// `GET /transmissions/{id}/demand`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemandAnswer {
+    pub transmission_id: String,
+    /// As the original: viewers counted by the engine; primes and leases are in `demand_active`.
+    pub demand_signal: bool,
+    pub demand_active: bool,
+    /// The most direct reason any matching output is demanded, or `no_matching_outputs`.
+    pub reason: &'static str,
+    pub viewer_count_total: usize,
+    pub outputs: Vec<OutputDemandView>,
+}
+
+impl DemandAnswer {
+    /// The matching outputs of a transmission's demand views, sorted by output id.
+    pub fn of(
+        transmission_id: String,
+        views: Vec<OutputDemandView>,
+        filter: &OutputFilter,
+    ) -> Self {
+        let mut outputs: Vec<OutputDemandView> = views
+            .into_iter()
+            .filter(|v| filter.output_id.as_ref().is_none_or(|o| *o == v.output_id))
+            .filter(|v| {
+                filter
+                    .quality_profile_id
+                    .is_none_or(|q| Some(q) == v.quality_profile_id)
+            })
+            .collect();
+        outputs.sort_by(|a, b| a.output_id.cmp(&b.output_id));
+        let viewer_count_total = outputs.iter().map(|o| o.viewer_count).sum();
+        DemandAnswer {
+            transmission_id,
+            demand_signal: viewer_count_total > 0,
+            demand_active: outputs.iter().any(|o| o.demanded),
+            // Reasons are declared most direct first.
+            reason: outputs
+                .iter()
+                .map(|o| o.reason)
+                .min_by_key(|r| *r as u8)
+                .map_or("no_matching_outputs", DemandReason::as_str),
+            viewer_count_total,
+            outputs,
+        }
+    }
+}
+
+/// `POST /transmissions/{id}/demand/prime`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Primed {
+    pub transmission_id: String,
+    pub primed: bool,
+    pub primed_outputs: usize,
+    pub ttl_seconds: f64,
+}
+
+/// `POST /transmissions/{id}/demand/heartbeat`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Renewed {
+    pub transmission_id: String,
+    pub playback_session_id: String,
+    pub client: HeartbeatClient,
+    pub renewed: bool,
+    pub renewed_outputs: usize,
+    pub output_ids: Vec<String>,
+    pub lease_seconds: f64,
 }
 
 #[derive(Default)]

@@ -4,4 +4,7 @@ pub mod actor;
 pub mod book;
 
 pub use actor::{DEMAND, DemandActor, DemandArgs, DemandMsg, demand, demand_subscriber};
-pub use book::{DemandBook, DemandReason, HeartbeatClient, OutputDemandView, OutputFilter};
+pub use book::{
+    DemandAnswer, DemandBook, DemandReason, HeartbeatClient, OutputDemandView, OutputFilter,
+    Primed, Renewed,
+};
