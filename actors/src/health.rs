@@ -71,6 +71,32 @@ pub struct Summary {
     pub technical_status: Classification,
 }
 
+/// What is wrong (or right) with a transmission or an output, and what to do about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub classification: Classification,
+    pub evidence: Vec<String>,
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Playback sessions and events are not recorded here yet: 0 and null.
+    pub active_playback_session_count: usize,
+    pub last_playback_event_at_unix: Option<f64>,
+    pub source_health: Option<serde_json::Value>,
+}
+
+impl Diagnosis {
+    fn new(classification: Classification, evidence: Vec<String>, summary: Summary) -> Self {
+        Diagnosis {
+            classification,
+            evidence,
+            summary,
+            active_playback_session_count: 0,
+            last_playback_event_at_unix: None,
+            source_health: None,
+        }
+    }
+}
+
 /// How the frames of a transmission behave, from the pipeline feeding it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Behaviour {
@@ -136,13 +162,8 @@ pub struct OutputHealth {
     pub status: Status,
     #[serde(flatten)]
     pub behaviour: Behaviour,
-    pub classification: Classification,
-    pub evidence: Vec<String>,
     #[serde(flatten)]
-    pub summary: Summary,
-    pub active_playback_session_count: usize,
-    pub last_playback_event_at_unix: Option<f64>,
-    pub source_health: Option<serde_json::Value>,
+    pub diagnosis: Diagnosis,
     /// This service's detail: demand and the publisher as its actors see them.
     #[serde(skip)]
     pub runtime: OutputDetail,
@@ -167,13 +188,8 @@ pub struct TransmissionRuntimeHealth {
     pub selection: Selection,
     #[serde(flatten)]
     pub behaviour: Behaviour,
-    pub classification: Classification,
-    pub evidence: Vec<String>,
     #[serde(flatten)]
-    pub summary: Summary,
-    pub active_playback_session_count: usize,
-    pub last_playback_event_at_unix: Option<f64>,
-    pub source_health: Option<serde_json::Value>,
+    pub diagnosis: Diagnosis,
     pub outputs: Vec<OutputHealth>,
     /// This service's detail: the arbitration mode and every writer it knows.
     pub arbitration: Option<crate::model::transmission::Arbitration>,
@@ -508,40 +524,36 @@ impl TransmissionContext<'_> {
         });
         let classification = outputs
             .iter()
-            .map(|o| o.classification)
+            .map(|o| o.diagnosis.classification)
             .chain([base])
             .min()
             .unwrap_or(base);
         for output in &outputs {
-            for line in &output.evidence {
+            for line in &output.diagnosis.evidence {
                 if !evidence.contains(line) {
                     evidence.push(line.clone());
                 }
             }
         }
-        let publisher_down_with_demand = outputs
-            .iter()
-            .any(|o| o.classification == Classification::PublisherDown && o.demand_signal);
+        let publisher_down_with_demand = outputs.iter().any(|o| {
+            o.diagnosis.classification == Classification::PublisherDown && o.demand_signal
+        });
+        let summary = summarize(&SummaryInputs {
+            classification,
+            status,
+            enabled: transmission.enabled,
+            selection: &selection,
+            behaviour: &behaviour,
+            fresh,
+            publisher_down_with_demand,
+        });
         TransmissionRuntimeHealth {
             transmission_id: transmission.id.clone(),
             enabled: transmission.enabled,
             status,
-            summary: summarize(&SummaryInputs {
-                classification,
-                status,
-                enabled: transmission.enabled,
-                selection: &selection,
-                behaviour: &behaviour,
-                fresh,
-                publisher_down_with_demand,
-            }),
             selection,
             behaviour,
-            classification,
-            evidence,
-            active_playback_session_count: 0,
-            last_playback_event_at_unix: None,
-            source_health: None,
+            diagnosis: Diagnosis::new(classification, evidence, summary),
             outputs,
             arbitration: self.running.map(|r| r.arbitration),
             writers: self.running.map(|r| r.writers.clone()).unwrap_or_default(),
@@ -609,23 +621,22 @@ impl TransmissionContext<'_> {
                 bitrate_kbps: None,
                 viewer_count: 0,
                 demand_signal: false,
-                summary: summarize(&SummaryInputs {
-                    classification,
-                    status,
-                    enabled: transmission.enabled,
-                    selection,
-                    behaviour,
-                    fresh: false,
-                    publisher_down_with_demand: false,
-                }),
                 publisher,
                 status,
                 behaviour: behaviour.clone(),
-                classification,
-                evidence,
-                active_playback_session_count: 0,
-                last_playback_event_at_unix: None,
-                source_health: None,
+                diagnosis: Diagnosis::new(
+                    classification,
+                    evidence,
+                    summarize(&SummaryInputs {
+                        classification,
+                        status,
+                        enabled: transmission.enabled,
+                        selection,
+                        behaviour,
+                        fresh: false,
+                        publisher_down_with_demand: false,
+                    }),
+                ),
                 runtime: OutputDetail::default(),
             }];
         }
@@ -664,24 +675,24 @@ impl TransmissionContext<'_> {
                     bitrate_kbps: output.bitrate_kbps,
                     viewer_count: view.map_or(0, |v| v.viewer_count),
                     demand_signal,
-                    summary: summarize(&SummaryInputs {
-                        classification,
-                        status,
-                        enabled: transmission.enabled,
-                        selection,
-                        behaviour,
-                        fresh,
-                        publisher_down_with_demand: classification == Classification::PublisherDown
-                            && demand_signal,
-                    }),
                     publisher,
                     status,
                     behaviour: behaviour.clone(),
-                    classification,
-                    evidence,
-                    active_playback_session_count: 0,
-                    last_playback_event_at_unix: None,
-                    source_health: None,
+                    diagnosis: Diagnosis::new(
+                        classification,
+                        evidence,
+                        summarize(&SummaryInputs {
+                            classification,
+                            status,
+                            enabled: transmission.enabled,
+                            selection,
+                            behaviour,
+                            fresh,
+                            publisher_down_with_demand: classification
+                                == Classification::PublisherDown
+                                && demand_signal,
+                        }),
+                    ),
                     runtime: OutputDetail {
                         view: view.cloned(),
                         target: runtime.map(|r| r.target.clone()),

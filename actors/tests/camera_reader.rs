@@ -49,8 +49,14 @@ async fn running_decoder(
     }
 }
 
-#[tokio::test]
-async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
+/// A transmission on its own and a camera reader feeding it from `source` at `size`, 5 fps.
+async fn reader_on(
+    source: &str,
+    size: (u32, u32),
+) -> (
+    ractor::ActorRef<TransmissionMsg>,
+    ractor::ActorRef<toposync_actors::pipelines::camera_reader::CameraReaderMsg>,
+) {
     let config: Transmission = serde_json::from_value(
         serde_json::json!({"id": "t", "path": "t", "arbitration": "latest"}),
     )
@@ -62,21 +68,27 @@ async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
     )
     .await
     .unwrap();
-    let mut selected = ask(&transmission, TransmissionMsg::SubscribeSelected, PATIENCE)
-        .await
-        .unwrap();
     let args = CameraReaderArgs {
-        source: "lavfi:testsrc2=size=640x480:rate=10".into(),
-        size: (320, 180),
+        source: source.into(),
+        size,
         fps: 5.0,
         writer_id: "camera.source:reader".into(),
         priority: 0,
         transmission: transmission.clone(),
-        // Generous: a decoder restarting while the other test starts its camera may be slow to
+        // Generous: a decoder restarting while another test starts its camera may be slow to
         // send its first frame, which must not count as a stall.
         stall_after: Duration::from_secs(5),
     };
     let (reader, _) = Actor::spawn(None, CameraReaderActor, args).await.unwrap();
+    (transmission, reader)
+}
+
+#[tokio::test]
+async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
+    let (transmission, reader) = reader_on("lavfi:testsrc2=size=640x480:rate=10", (320, 180)).await;
+    let mut selected = ask(&transmission, TransmissionMsg::SubscribeSelected, PATIENCE)
+        .await
+        .unwrap();
 
     // A 4:3 source contained into 16:9: the frame has the asked size.
     tokio::time::timeout(PATIENCE, selected.changed())
@@ -139,25 +151,8 @@ async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
 async fn a_decoder_that_errors_panics_or_freezes_is_replaced() {
     use toposync_actors::pipelines::camera_reader::CameraReaderMsg;
     use toposync_actors::supervision::Fault;
-    let config: Transmission =
-        serde_json::from_value(serde_json::json!({"id": "f", "path": "f"})).unwrap();
-    let (transmission, _) = Actor::spawn(
-        None,
-        TransmissionActor,
-        TransmissionArgs::without_demand(Arc::new(config)),
-    )
-    .await
-    .unwrap();
-    let args = CameraReaderArgs {
-        source: "lavfi:testsrc2=size=320x240:rate=10".into(),
-        size: (320, 240),
-        fps: 5.0,
-        writer_id: "camera.source:reader".into(),
-        priority: 0,
-        transmission: transmission.clone(),
-        stall_after: Duration::from_secs(5),
-    };
-    let (reader, _) = Actor::spawn(None, CameraReaderActor, args).await.unwrap();
+    let (_transmission, reader) =
+        reader_on("lavfi:testsrc2=size=320x240:rate=10", (320, 240)).await;
     let mut previous = running_decoder(&reader, None).await;
     let alive = || {
         tokio::runtime::Handle::current()
