@@ -510,16 +510,10 @@ fn reprime(state: &SessionState) {
 
 /// The transmission's current selection, from its (possibly restarted) actor.
 async fn current_viewing(transmission_id: &str) -> Option<Viewing> {
-    let supervisor = crate::transmissions::transmissions()?;
-    let id = transmission_id.to_string();
-    let actor = ask(
-        &supervisor,
-        |reply| crate::transmissions::TransmissionsMsg::Lookup(id, reply),
-        RESUBSCRIBE_DEADLINE,
-    )
-    .await
-    .ok()
-    .flatten()?;
+    let actor = crate::transmissions::lookup(transmission_id, RESUBSCRIBE_DEADLINE)
+        .await
+        .ok()
+        .flatten()?;
     ask(
         &actor,
         crate::transmissions::actor::TransmissionMsg::Viewing,

@@ -14,8 +14,8 @@ use ractor::ActorRef;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use toposync_actors::supervision::{AskError, ask};
+use toposync_actors::transmissions::TransmissionMsg;
 use toposync_actors::transmissions::arbitration::{Frame, Lifecycle};
-use toposync_actors::transmissions::{TransmissionMsg, TransmissionsMsg, transmissions};
 
 use super::error::ApiError;
 use super::extract::Params;
@@ -311,20 +311,9 @@ fn priority(params: &Params) -> Result<i64, ApiError> {
 }
 
 async fn transmission(id: &str) -> Result<ActorRef<TransmissionMsg>, ApiError> {
-    let id = id.to_string();
-    ask(
-        &supervisor()?,
-        |reply| TransmissionsMsg::Lookup(id, reply),
-        DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("transmissions supervisor", err))?
-    .ok_or_else(|| ApiError::not_found("Transmission not found or disabled"))
-}
-
-fn supervisor() -> Result<ActorRef<TransmissionsMsg>, ApiError> {
-    transmissions()
-        .ok_or_else(|| ApiError::unavailable("transmissions supervisor", AskError::Unavailable))
+    toposync_actors::transmissions::lookup(id, DEADLINE)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Transmission not found or disabled"))
 }
 
 fn dimension(params: &Params, name: &str, max: u32) -> Result<u32, ApiError> {

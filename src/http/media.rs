@@ -15,7 +15,7 @@ use toposync_actors::media_token::Transport;
 use toposync_actors::model::transmission::normalize_path_slug;
 use toposync_actors::store;
 use toposync_actors::supervision::{AskError, ask};
-use toposync_actors::transmissions::{TransmissionMsg, TransmissionsMsg, transmissions};
+use toposync_actors::transmissions::TransmissionMsg;
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
@@ -91,17 +91,11 @@ async fn open_session(
         )
         .map_err(|err| policy(err.detail()))?;
     let (transmission, output) = (&grant.transmission, &grant.output);
-    let supervisor =
-        transmissions().ok_or((1011, "transmissions runtime unavailable".to_string()))?;
-    let actor = ask(
-        &supervisor,
-        |reply| TransmissionsMsg::Lookup(transmission.id.clone(), reply),
-        ACTOR_DEADLINE,
-    )
-    .await
-    .ok()
-    .flatten()
-    .ok_or((1011, "transmission runtime unavailable".to_string()))?;
+    let actor = toposync_actors::transmissions::lookup(&transmission.id, ACTOR_DEADLINE)
+        .await
+        .ok()
+        .flatten()
+        .ok_or((1011, "transmission runtime unavailable".to_string()))?;
     let viewing = ask(&actor, TransmissionMsg::Viewing, ACTOR_DEADLINE)
         .await
         .map_err(|err| (1011, format!("transmission did not answer: {err:?}")))?;
@@ -193,15 +187,9 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
         .unwrap_or(toposync_actors::publishers::target::DEFAULT_SIZE);
     // A Home Assistant entity polling stills keeps the picture coming (camera readers run on demand).
     super::demand::prime_quietly(&id, output.map(|o| o.id.as_str())).await;
-    let supervisor = transmissions()
-        .ok_or_else(|| ApiError::unavailable("transmissions runtime", AskError::Unavailable))?;
-    let actor = ask(
-        &supervisor,
-        |reply| TransmissionsMsg::Lookup(id.clone(), reply),
-        ACTOR_DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("transmissions runtime", err))?;
+    let actor = toposync_actors::transmissions::lookup(&id, ACTOR_DEADLINE)
+        .await
+        .map_err(|err| ApiError::unavailable("transmissions runtime", err.err))?;
     let still = match actor {
         Some(actor) => ask(
             &actor,

@@ -6,4 +6,6 @@ pub mod arbitration;
 pub mod supervisor;
 
 pub use actor::{TransmissionActor, TransmissionMsg};
-pub use supervisor::{TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor, transmissions};
+pub use supervisor::{
+    TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor, lookup, transmissions,
+};

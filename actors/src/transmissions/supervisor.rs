@@ -404,3 +404,22 @@ pub fn transmissions_subscriber(
 pub fn transmissions() -> Option<ActorRef<TransmissionsMsg>> {
     ractor::registry::where_is(TRANSMISSIONS).map(ActorRef::from)
 }
+
+/// The actor of an enabled transmission (`None`: not running), asked of the supervisor found now
+/// (it may have restarted since the last call).
+pub async fn lookup(
+    transmission_id: &str,
+    deadline: Duration,
+) -> Result<Option<ActorRef<TransmissionMsg>>, crate::supervision::Unreachable> {
+    use crate::supervision::{AskError, Unreachable};
+    let unreachable = |err| Unreachable::new("transmissions supervisor", err);
+    let supervisor = transmissions().ok_or_else(|| unreachable(AskError::Unavailable))?;
+    let id = transmission_id.to_string();
+    ask(
+        &supervisor,
+        |reply| TransmissionsMsg::Lookup(id, reply),
+        deadline,
+    )
+    .await
+    .map_err(unreachable)
+}
