@@ -597,17 +597,32 @@ impl TransmissionContext<'_> {
         now: f64,
     ) -> Vec<OutputHealth> {
         let transmission = self.transmission;
-        let enabled: Vec<_> = transmission.outputs.iter().filter(|o| o.enabled).collect();
-        if enabled.is_empty() {
-            // The original's synthetic output for a transmission without outputs.
-            let publisher = publisher_fields(None, None, None);
-            let status = output_status_of(selection_status, &publisher, selection);
+        let enabled: Vec<_> = transmission.enabled_outputs().collect();
+        // How an output stands: its status, then what is wrong with it and what to do.
+        let diagnose = |publisher: &PublisherFields, demand_signal: bool| {
+            let status = output_status_of(selection_status, publisher, selection);
             let (classification, evidence) = classify(&Signals {
                 behaviour,
                 status,
                 selection,
-                publisher: Some((&publisher, false)),
+                publisher: Some((publisher, demand_signal)),
             });
+            let summary = summarize(&SummaryInputs {
+                classification,
+                status,
+                enabled: transmission.enabled,
+                selection,
+                behaviour,
+                fresh: fresh(status, selection, publisher.publisher_running),
+                publisher_down_with_demand: classification == Classification::PublisherDown
+                    && demand_signal,
+            });
+            (status, Diagnosis::new(classification, evidence, summary))
+        };
+        if enabled.is_empty() {
+            // The original's synthetic output for a transmission without outputs.
+            let publisher = publisher_fields(None, None, None);
+            let (status, diagnosis) = diagnose(&publisher, false);
             return vec![OutputHealth {
                 output_key: output_key(&transmission.id, "default"),
                 output_id: "default".into(),
@@ -624,19 +639,7 @@ impl TransmissionContext<'_> {
                 publisher,
                 status,
                 behaviour: behaviour.clone(),
-                diagnosis: Diagnosis::new(
-                    classification,
-                    evidence,
-                    summarize(&SummaryInputs {
-                        classification,
-                        status,
-                        enabled: transmission.enabled,
-                        selection,
-                        behaviour,
-                        fresh: false,
-                        publisher_down_with_demand: false,
-                    }),
-                ),
+                diagnosis,
                 runtime: OutputDetail::default(),
             }];
         }
@@ -654,14 +657,7 @@ impl TransmissionContext<'_> {
                 publisher.publisher_frames_sent_rate =
                     rates.sample(&key, now, publisher.publisher_frames_sent);
                 let demand_signal = view.is_some_and(|v| v.demanded);
-                let status = output_status_of(selection_status, &publisher, selection);
-                let (classification, evidence) = classify(&Signals {
-                    behaviour,
-                    status,
-                    selection,
-                    publisher: Some((&publisher, demand_signal)),
-                });
-                let fresh = fresh(status, selection, publisher.publisher_running);
+                let (status, diagnosis) = diagnose(&publisher, demand_signal);
                 OutputHealth {
                     output_key: key.clone(),
                     output_id: output.id.clone(),
@@ -678,21 +674,7 @@ impl TransmissionContext<'_> {
                     publisher,
                     status,
                     behaviour: behaviour.clone(),
-                    diagnosis: Diagnosis::new(
-                        classification,
-                        evidence,
-                        summarize(&SummaryInputs {
-                            classification,
-                            status,
-                            enabled: transmission.enabled,
-                            selection,
-                            behaviour,
-                            fresh,
-                            publisher_down_with_demand: classification
-                                == Classification::PublisherDown
-                                && demand_signal,
-                        }),
-                    ),
+                    diagnosis,
                     runtime: OutputDetail {
                         view: view.cloned(),
                         target: runtime.map(|r| r.target.clone()),

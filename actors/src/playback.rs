@@ -146,15 +146,16 @@ pub fn select_live_output(
     }
 }
 
-/// The plan over resolved URLs, with the transmission's runtime health in each entry.
-pub async fn plan_with_health(
+/// The plan over resolved URLs, with the transmission's runtime health (when known) in each
+/// entry.
+pub fn plan_over(
     transmission_id: &str,
     request: &PlanRequest,
     urls: &crate::urls::UrlsResponse,
+    health: Option<&crate::health::TransmissionRuntimeHealth>,
 ) -> Value {
-    let health = crate::health::transmission(transmission_id)
-        .await
-        .map(|health| crate::health::PlanHealthSource::of(&health))
+    let health = health
+        .map(crate::health::PlanHealthSource::of)
         .unwrap_or_default();
     plan(transmission_id, request, &Urls::from(urls), &health)
 }

@@ -148,8 +148,7 @@ pub async fn live_view_playback(
     headers: axum::http::HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     use toposync_actors::playback::{
-        Client, Context, LiveSelection, PlanRequest, context_variant, plan_with_health,
-        select_live_output,
+        Client, Context, LiveSelection, PlanRequest, context_variant, plan_over, select_live_output,
     };
     let context = match params.get("context") {
         None => Context::Thumbnail,
@@ -233,7 +232,14 @@ pub async fn live_view_playback(
         transmission_role: Some(variant.role.as_str().to_string()),
         quality_profile_id: profile,
     };
-    let plan = plan_with_health(&variant.transmission_id, &request, &urls).await;
+    // One health reading serves the plan's entries and the answer's `runtime_health`.
+    let runtime_health = toposync_actors::health::transmission(&variant.transmission_id).await;
+    let plan = plan_over(
+        &variant.transmission_id,
+        &request,
+        &urls,
+        runtime_health.as_ref(),
+    );
     Ok(Json(json!({
         "live_view": view,
         "live_view_id": view.id,
@@ -246,7 +252,7 @@ pub async fn live_view_playback(
         "variant": variant,
         "transmission": transmission.redacted(),
         "transmission_id": variant.transmission_id,
-        "runtime_health": toposync_actors::health::transmission(&variant.transmission_id).await,
+        "runtime_health": runtime_health,
         "source_health": Value::Null,
         "selected_output": selected,
         "urls": urls,

@@ -10,6 +10,7 @@ use toposync_actors::Runtime;
 use toposync_actors::health::{
     self, EncodersReport, QuarantineCleared, RuntimeHealth, RuntimeOutputs,
 };
+use toposync_actors::model::settings::StreamingSettings;
 use toposync_actors::store;
 use toposync_actors::supervision::observe::ActorSnapshot;
 
@@ -52,13 +53,17 @@ pub async fn actors(State(runtime): State<Arc<Runtime>>) -> Json<ActorSnapshot> 
     Json(runtime.snapshot(OBSERVE_DEADLINE).await)
 }
 
-async fn current_health(runtime: &Runtime, origin: Origin) -> Result<RuntimeHealth, ApiError> {
+/// The health now, and the settings it was built from.
+async fn current_health(
+    runtime: &Runtime,
+    origin: Origin,
+) -> Result<(RuntimeHealth, Arc<StreamingSettings>), ApiError> {
     let facts = health::collect().await?;
-    Ok(health::build(
-        facts,
-        &runtime.frame_rates,
-        origin.0,
-        toposync_actors::unix_now(),
+    let settings = facts.settings.clone();
+    let now = toposync_actors::unix_now();
+    Ok((
+        health::build(facts, &runtime.frame_rates, origin.0, now),
+        settings,
     ))
 }
 
@@ -67,7 +72,7 @@ pub async fn runtime_health(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
 ) -> Result<Json<RuntimeHealth>, ApiError> {
-    Ok(Json(current_health(&runtime, origin).await?))
+    Ok(Json(current_health(&runtime, origin).await?.0))
 }
 
 /// `GET /runtime/outputs`: one flattened entry per enabled output.
@@ -76,7 +81,7 @@ pub async fn runtime_outputs(
     origin: Origin,
 ) -> Result<Json<RuntimeOutputs>, ApiError> {
     Ok(Json(health::outputs(
-        current_health(&runtime, origin).await?,
+        current_health(&runtime, origin).await?.0,
     )))
 }
 
@@ -85,14 +90,7 @@ pub async fn encoders(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
 ) -> Result<Json<EncodersReport>, ApiError> {
-    let facts = health::collect().await?;
-    let settings = facts.settings.clone();
-    let health = health::build(
-        facts,
-        &runtime.frame_rates,
-        origin.0,
-        toposync_actors::unix_now(),
-    );
+    let (health, settings) = current_health(&runtime, origin).await?;
     Ok(Json(health::encoders(&health, &settings)))
 }
 

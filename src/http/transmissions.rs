@@ -12,7 +12,7 @@ use toposync_actors::model::edit;
 use toposync_actors::model::error::{Loc, ModelError};
 
 use toposync_actors::model::transmission::{QualityProfileId, Transmission};
-use toposync_actors::playback::{Client, Context, PlanRequest, plan_with_health};
+use toposync_actors::playback::{Client, Context, PlanRequest, plan_over};
 use toposync_actors::supervision::ask;
 
 const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
@@ -165,7 +165,8 @@ pub async fn playback_plan(
         transmission_role: role,
         quality_profile_id: params.get("quality_profile_id").map(str::to_string),
     };
-    Ok(Json(plan_with_health(&id, &request, &urls).await))
+    let health = toposync_actors::health::transmission(&id).await;
+    Ok(Json(plan_over(&id, &request, &urls, health.as_ref())))
 }
 
 /// A query parameter naming an enum value; 422 naming the parameter when it is not one.
