@@ -22,9 +22,9 @@ use crate::frames::{ContainResizer, Placeholders};
 use crate::model::settings::Jsmpeg;
 use crate::model::transmission::Resolution;
 use crate::publishers::actor::PLACEHOLDER_AFTER;
-use crate::supervision::ask;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::process::{OwnedProcess, ProcessWithTasks};
+use crate::supervision::{Liveness, LivenessPolicy, ask};
 use crate::transmissions::actor::Viewing;
 
 pub const JSMPEG: &str = "jsmpeg";
@@ -152,21 +152,26 @@ pub enum JsmpegMsg {
     Open(Box<SessionRequest>, RpcReplyPort<Result<Session, Refusal>>),
     Status(Jsmpeg, RpcReplyPort<serde_json::Value>),
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
+    /// Time to check that every session still answers.
+    CheckLiveness,
 }
 
-crate::observe_requests!(JsmpegMsg);
+crate::supervised_messages!(JsmpegMsg);
 
 struct Running {
     actor: ActorRef<SessionMsg>,
     transmission_id: String,
 }
 
-#[derive(Default)]
 pub struct JsmpegState {
     sessions: BTreeMap<u64, Running>,
     next_id: u64,
     counters: Arc<Counters>,
     last_error: Option<String>,
+    /// A frozen session is killed (and so forgotten, its FFmpeg reaped), never restarted.
+    liveness: Liveness,
 }
 
 #[derive(Default)]
@@ -184,10 +189,18 @@ impl Actor for JsmpegSupervisor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<JsmpegMsg>,
+        myself: ActorRef<JsmpegMsg>,
         _args: (),
     ) -> Result<JsmpegState, ActorProcessingErr> {
-        Ok(JsmpegState::default())
+        let liveness = Liveness::new(LivenessPolicy::CHILD);
+        myself.send_interval(liveness.every(), || JsmpegMsg::CheckLiveness);
+        Ok(JsmpegState {
+            sessions: BTreeMap::new(),
+            next_id: 0,
+            counters: Arc::default(),
+            last_error: None,
+            liveness,
+        })
     }
 
     async fn post_stop(
@@ -291,22 +304,13 @@ impl Actor for JsmpegSupervisor {
                     "warnings": warnings,
                 }));
             }
+            JsmpegMsg::Fault(fault) => fault.strike().await?,
+            JsmpegMsg::CheckLiveness => state.liveness.check(sessions(state)),
             JsmpegMsg::Observe(reply) => {
-                let children = state
-                    .sessions
-                    .iter()
-                    .map(|(id, s)| ChildEntry {
-                        name: format!("jsmpeg:{}:{id}", s.transmission_id),
-                        kind: "jsmpeg_session",
-                        actor: Some(Box::new(s.actor.clone()) as Box<dyn Observable>),
-                        restarts: 0,
-                        last_error: None,
-                    })
-                    .collect();
                 let _ = reply.send(Observation {
                     pid: None,
                     state: json!({"sessions": state.sessions.len()}),
-                    children,
+                    children: sessions(state),
                 });
             }
         }
@@ -337,13 +341,30 @@ impl Actor for JsmpegSupervisor {
     }
 }
 
+/// The sessions as the snapshot and the liveness check see them.
+fn sessions(state: &JsmpegState) -> Vec<ChildEntry> {
+    state
+        .sessions
+        .iter()
+        .map(|(id, s)| ChildEntry {
+            name: format!("jsmpeg:{}:{id}", s.transmission_id),
+            kind: "jsmpeg_session",
+            actor: Some(Box::new(s.actor.clone()) as Box<dyn Observable>),
+            restarts: 0,
+            last_error: None,
+        })
+        .collect()
+}
+
 pub enum SessionMsg {
     Exited(String),
     Reprime,
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
 }
 
-crate::observe_requests!(SessionMsg);
+crate::supervised_messages!(SessionMsg);
 
 pub struct SessionArgs {
     request: SessionRequest,
@@ -479,6 +500,7 @@ impl Actor for SessionActor {
                 return Err(reason.into());
             }
             SessionMsg::Reprime => reprime(state),
+            SessionMsg::Fault(fault) => fault.strike().await?,
             SessionMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: state.child.pid(),

@@ -86,14 +86,29 @@ impl Runtime {
 
     /// The live tree, each actor given `deadline` to answer.
     pub async fn snapshot(&self, deadline: Duration) -> ActorSnapshot {
-        let root = ChildEntry {
+        snapshot(self.root_entry(), deadline).await
+    }
+
+    fn root_entry(&self) -> ChildEntry {
+        ChildEntry {
             name: ROOT.to_string(),
             kind: "root_supervisor",
             actor: Some(Box::new(self.root.clone())),
             restarts: 0,
             last_error: None,
-        };
-        snapshot(root, deadline).await
+        }
+    }
+
+    /// Supervision tests only: makes the actor at `path` (child names below the root, as the
+    /// snapshot shows them) fail the way production can. Answers whether it was found.
+    pub async fn inject_fault(&self, path: &[&str], fault: supervision::Fault) -> bool {
+        match supervision::observe::find(self.root_entry(), path, Duration::from_secs(2)).await {
+            Some(actor) => {
+                actor.inject(fault);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Resolves when the root supervisor has ended: after [`Self::shutdown`], or on its own

@@ -18,7 +18,7 @@ use crate::sidecar::{SIDECAR, SidecarActor, SidecarMsg, sidecar_subscriber};
 use crate::store::{STORE, SettingsSubscriber, StoreActor, StoreMsg};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
-use crate::supervision::{AskError, ask};
+use crate::supervision::{AskError, Liveness, LivenessPolicy, ask};
 use crate::transmissions::supervisor::{TransmissionsArgs, transmissions_subscriber};
 use crate::transmissions::{TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor};
 
@@ -108,10 +108,14 @@ impl ChildKind {
 
 pub enum RootMsg {
     Restart(ChildKind),
+    /// Time to check that every singleton still answers.
+    CheckLiveness,
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
 }
 
-crate::observe_requests!(RootMsg);
+crate::supervised_messages!(RootMsg);
 
 pub struct RootArgs {
     pub data_dir: PathBuf,
@@ -132,6 +136,7 @@ pub struct RootState {
     engine_events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// One per child, in start order.
     slots: Vec<Slot>,
+    liveness: Liveness,
 }
 
 impl RootState {
@@ -158,6 +163,7 @@ impl Actor for RootSupervisor {
             data_dir: args.data_dir,
             engine_events: tokio::sync::broadcast::channel(64).0,
             slots: Vec::new(),
+            liveness: Liveness::new(LivenessPolicy::SINGLETON),
         };
         for kind in ChildKind::ALL {
             let cell = spawn(&myself, &state, kind).await?;
@@ -173,6 +179,7 @@ impl Actor for RootSupervisor {
                 subscribe(&store, subscriber).await?;
             }
         }
+        myself.send_interval(state.liveness.every(), || RootMsg::CheckLiveness);
         Ok(state)
     }
 
@@ -197,19 +204,20 @@ impl Actor for RootSupervisor {
         state: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            RootMsg::Restart(kind) => restart(&myself, state, kind).await?,
+            RootMsg::Restart(kind) => {
+                if let Err(err) = restart(&myself, state, kind).await {
+                    // It backs off alone and is tried again; its siblings go on.
+                    if let Some(slot) = state.slots.iter_mut().find(|s| s.kind == kind) {
+                        let delay = slot.tracker.failed(Instant::now(), err.to_string());
+                        tracing::error!(child = kind.name(), %err, ?delay, "child did not start again; retrying");
+                        myself.send_after(delay, move || RootMsg::Restart(kind));
+                    }
+                }
+            }
+            RootMsg::CheckLiveness => state.liveness.check(children(state)),
+            RootMsg::Fault(fault) => fault.strike().await?,
             RootMsg::Observe(reply) => {
-                let children = state
-                    .slots
-                    .iter()
-                    .map(|slot| ChildEntry {
-                        name: slot.kind.name().to_string(),
-                        kind: slot.kind.observed_kind(),
-                        actor: slot.cell.as_ref().map(|c| slot.kind.observable(c)),
-                        restarts: slot.tracker.restarts,
-                        last_error: slot.tracker.last_error.clone(),
-                    })
-                    .collect();
+                let children = children(state);
                 let _ = reply.send(Observation {
                     pid: None,
                     // Live tokio tasks: a count that keeps growing is a leak.
@@ -248,6 +256,21 @@ impl Actor for RootSupervisor {
     }
 }
 
+/// The singletons as the snapshot and the liveness check see them.
+fn children(state: &RootState) -> Vec<ChildEntry> {
+    state
+        .slots
+        .iter()
+        .map(|slot| ChildEntry {
+            name: slot.kind.name().to_string(),
+            kind: slot.kind.observed_kind(),
+            actor: slot.cell.as_ref().map(|c| slot.kind.observable(c)),
+            restarts: slot.tracker.restarts,
+            last_error: slot.tracker.last_error.clone(),
+        })
+        .collect()
+}
+
 /// Starts a failed child again and re-wires it: a new store gets every other child's
 /// subscription; any other child subscribes to the store.
 async fn restart(
@@ -263,19 +286,28 @@ async fn restart(
         return Ok(());
     }
     let cell = spawn(myself, state, kind).await?;
-    if kind == ChildKind::Store {
+    if let Some(slot) = state.slots.iter_mut().find(|s| s.kind == kind) {
+        slot.cell = Some(cell.clone());
+        slot.tracker.restarted(Instant::now());
+    }
+    let wired = if kind == ChildKind::Store {
         let store = ActorRef::<StoreMsg>::from(cell.clone());
+        let mut wired = Ok(());
         for slot in &state.slots {
             if let Some(subscriber) = slot.cell.as_ref().and_then(|c| slot.kind.subscriber(c)) {
-                subscribe(&store, subscriber).await?;
+                wired = wired.and(subscribe(&store, subscriber).await);
             }
         }
+        wired
     } else if let (Some(store), Some(subscriber)) = (state.store(), kind.subscriber(&cell)) {
-        subscribe(&store, subscriber).await?;
-    }
-    if let Some(slot) = state.slots.iter_mut().find(|s| s.kind == kind) {
-        slot.cell = Some(cell);
-        slot.tracker.restarted(Instant::now());
+        subscribe(&store, subscriber).await
+    } else {
+        Ok(())
+    };
+    if let Err(err) = wired {
+        // Unwired, it would run on stale settings: its exit is supervised like any failure.
+        tracing::error!(child = kind.name(), %err, "restarted child could not be wired; killing it");
+        cell.kill();
     }
     Ok(())
 }

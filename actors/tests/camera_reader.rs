@@ -149,8 +149,8 @@ async fn frames_flow_and_a_killed_or_frozen_ffmpeg_is_replaced() {
 /// reader replaces it, with a new FFmpeg, and nothing is left behind.
 #[tokio::test]
 async fn a_decoder_that_errors_panics_or_freezes_is_replaced() {
-    use toposync_actors::pipelines::camera_reader::CameraReaderMsg;
     use toposync_actors::supervision::Fault;
+    use toposync_actors::supervision::observe::find;
     let (_transmission, reader) =
         reader_on("lavfi:testsrc2=size=320x240:rate=10", (320, 240)).await;
     let mut previous = running_decoder(&reader, None).await;
@@ -161,9 +161,17 @@ async fn a_decoder_that_errors_panics_or_freezes_is_replaced() {
     };
     let tasks = alive();
     for (restarts, fault) in [(1, Fault::Error), (2, Fault::Panic), (3, Fault::Freeze)] {
-        reader
-            .send_message(CameraReaderMsg::FaultDecoder(fault))
-            .unwrap();
+        let entry = ChildEntry {
+            name: "reader".into(),
+            kind: "camera_reader",
+            actor: Some(Box::new(reader.clone())),
+            restarts: 0,
+            last_error: None,
+        };
+        find(entry, &["ffmpeg-decoder"], PATIENCE)
+            .await
+            .expect("the decoder runs")
+            .inject(fault);
         let next = running_decoder(&reader, previous.pid).await;
         assert_eq!(next.restarts, restarts, "{fault:?}: {next:?}");
         let old = previous.pid.unwrap();

@@ -50,6 +50,199 @@ async fn create(path: &str) -> String {
     .id
 }
 
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Two JSMpeg viewers of one transmission; one session errors, panics or freezes (found by the
+/// supervisor's liveness check): it ends and its FFmpeg is reaped, the other plays on. Sessions
+/// are never restarted (the viewer reconnects), so each round opens a new one.
+async fn jsmpeg_sessions_that_fail_end_alone(runtime: &Runtime, transmission_id: &str) {
+    use toposync_actors::jsmpeg::{JsmpegMsg, SessionRequest, jsmpeg};
+    let revision = store::read(DEADLINE).await.unwrap();
+    let transmission = revision
+        .settings
+        .transmissions
+        .iter()
+        .find(|t| t.id == transmission_id)
+        .unwrap()
+        .clone();
+    let open = || async {
+        let actor = toposync_actors::transmissions::lookup(transmission_id, DEADLINE)
+            .await
+            .unwrap()
+            .unwrap();
+        let viewing = ask(&actor, TransmissionMsg::Viewing, DEADLINE)
+            .await
+            .unwrap();
+        let request = SessionRequest {
+            transmission_id: transmission.id.clone(),
+            // It has no outputs: the session only primes this id's demand, which is a no-op.
+            output_id: "none".into(),
+            resolution: None,
+            settings: revision.settings.engine.jsmpeg.clone(),
+            viewing,
+        };
+        let session = ask(
+            &jsmpeg().unwrap(),
+            |reply| JsmpegMsg::Open(Box::new(request), reply),
+            DEADLINE,
+        )
+        .await
+        .unwrap()
+        .unwrap_or_else(|refusal| panic!("refused: {}", refusal.message()));
+        let start = Instant::now();
+        loop {
+            let tree = runtime.snapshot(Duration::from_millis(500)).await;
+            let sessions: Vec<(String, u32)> = child(&tree, "jsmpeg")
+                .children
+                .iter()
+                .filter_map(|n| Some((n.name.clone(), n.pid?)))
+                .collect();
+            if let Some(newest) = sessions.iter().max_by_key(|(name, _)| session_number(name)) {
+                return (session, newest.clone());
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "session without FFmpeg: {tree:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (_kept, (kept_name, kept_pid)) = open().await;
+    for fault in [Fault::Error, Fault::Panic, Fault::Freeze] {
+        let (victim, (name, pid)) = open().await;
+        assert_ne!(name, kept_name);
+        assert!(runtime.inject_fault(&["jsmpeg", &name], fault).await);
+        let start = Instant::now();
+        loop {
+            let tree = runtime.snapshot(Duration::from_millis(500)).await;
+            let names: Vec<&str> = child(&tree, "jsmpeg")
+                .children
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect();
+            if !names.contains(&name.as_str()) && !process_alive(pid) {
+                assert!(
+                    names.contains(&kept_name.as_str()),
+                    "{fault:?}: the other session ended too"
+                );
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{fault:?}: session {name} (FFmpeg {pid}) still there: {names:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(victim);
+        assert!(
+            process_alive(kept_pid),
+            "{fault:?}: the other session's FFmpeg was stopped"
+        );
+    }
+}
+
+fn session_number(name: &str) -> u64 {
+    name.rsplit(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+const SINGLETONS: [&str; 7] = [
+    "store",
+    "engine",
+    "sidecar",
+    "transmissions",
+    "pipelines",
+    "demand",
+    "jsmpeg",
+];
+
+fn registered(name: &str) -> Option<ractor::ActorId> {
+    ractor::registry::where_is(name).map(|cell| cell.get_id())
+}
+
+/// Every child of the root returns `Err` and then panics, one at a time: each comes back alone
+/// (its siblings keep their actors). Then all but the store freeze at once: the root's liveness
+/// check kills and restarts each, the store untouched. No task is left behind.
+async fn singletons_that_fail_are_restarted_alone(runtime: &Runtime) {
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let tasks_before = alive();
+    let restarts = |tree: &ActorSnapshot, name: &str| child(tree, name).restarts;
+    let restarted = |name: &'static str, before: u32| {
+        move |tree: &ActorSnapshot| {
+            let node = child(tree, name);
+            node.restarts == before + 1 && node.status == "running" && registered(name).is_some()
+        }
+    };
+    for fault in [Fault::Error, Fault::Panic] {
+        for name in SINGLETONS {
+            let tree = runtime.snapshot(Duration::from_millis(500)).await;
+            let before = restarts(&tree, name);
+            let siblings: Vec<_> = SINGLETONS
+                .iter()
+                .filter(|other| **other != name)
+                .map(|other| (*other, registered(other)))
+                .collect();
+            assert!(runtime.inject_fault(&[name], fault).await, "{name} found");
+            wait_for(
+                runtime,
+                &format!("{name} back after {fault:?}"),
+                restarted(name, before),
+            )
+            .await;
+            for (other, id) in siblings {
+                assert_eq!(
+                    registered(other),
+                    id,
+                    "{fault:?} of {name} restarted {other}"
+                );
+            }
+        }
+    }
+    let frozen: Vec<&str> = SINGLETONS.into_iter().filter(|n| *n != "store").collect();
+    let tree = runtime.snapshot(Duration::from_millis(500)).await;
+    let before: Vec<(&str, u32)> = frozen.iter().map(|n| (*n, restarts(&tree, n))).collect();
+    let store_id = registered("store");
+    for name in &frozen {
+        assert!(runtime.inject_fault(&[name], Fault::Freeze).await);
+    }
+    // 30 s of silence is a freeze for a singleton (see `LivenessPolicy::SINGLETON`).
+    let start = Instant::now();
+    loop {
+        let tree = runtime.snapshot(Duration::from_millis(500)).await;
+        if before
+            .iter()
+            .all(|(name, count)| restarted(name, *count)(&tree))
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "frozen singletons not restarted: {tree:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(registered("store"), store_id, "the store was left alone");
+    // The restarted tree still works end to end.
+    create("after-faults").await;
+    let start = Instant::now();
+    while alive() > tasks_before {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "tasks {tasks_before} -> {}: leaked",
+            alive()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn failed_children_are_restarted_with_their_wiring() {
     let dir = tempfile::tempdir().unwrap();
@@ -199,6 +392,9 @@ async fn failed_children_are_restarted_with_their_wiring() {
         node.restarts == 1 && node.status == "running" && node.children.len() == 3
     })
     .await;
+
+    jsmpeg_sessions_that_fail_end_alone(&runtime, &first).await;
+    singletons_that_fail_are_restarted_alone(&runtime).await;
 
     runtime.shutdown().await;
     assert!(

@@ -49,6 +49,8 @@ pub enum DemandMsg {
     /// Demand of one transmission's outputs, or of all.
     Views(Option<String>, RpcReplyPort<Vec<OutputDemandView>>),
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
     // Internal.
     Evaluate,
     PollViewers,
@@ -56,7 +58,7 @@ pub enum DemandMsg {
     Hint(String),
 }
 
-crate::observe_requests!(DemandMsg);
+crate::supervised_messages!(DemandMsg);
 
 pub struct DemandArgs {
     pub engine_events: broadcast::Receiver<EngineEvent>,
@@ -183,6 +185,7 @@ impl Actor for DemandActor {
                 state.book.hint(now, &path);
                 publish(state, now, false);
             }
+            DemandMsg::Fault(fault) => fault.strike().await?,
             DemandMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,

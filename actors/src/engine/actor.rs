@@ -28,6 +28,7 @@ use crate::model::settings::{PreferredPorts, StreamingSettings};
 use crate::store::{ActorSubscriber, Revision};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
+use crate::supervision::{Liveness, LivenessPolicy};
 
 pub const ENGINE: &str = "engine";
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
@@ -61,6 +62,8 @@ pub enum EngineMsg {
     PublishUrl(String, RpcReplyPort<Option<String>>),
     Subscribe(RpcReplyPort<broadcast::Receiver<EngineEvent>>),
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
     // Internal.
     ProcessReady {
         pid: u32,
@@ -84,7 +87,7 @@ pub enum EngineMsg {
     },
 }
 
-crate::observe_requests!(EngineMsg);
+crate::supervised_messages!(EngineMsg);
 
 /// What `GET /api/streams/engine/status` reports (URLs are added by the HTTP layer).
 #[derive(Debug, Clone, Serialize)]
@@ -156,6 +159,8 @@ struct Running {
 }
 
 pub struct EngineState {
+    /// Checked on each heartbeat: the process actor itself still answers.
+    liveness: Liveness,
     runtime_dir: PathBuf,
     config_path: PathBuf,
     settings: Arc<StreamingSettings>,
@@ -205,6 +210,7 @@ impl Actor for EngineActor {
         std::fs::create_dir_all(runtime_dir.join("logs"))?;
         let secret = PublishSecret::load_or_create(&runtime_dir)?;
         Ok(EngineState {
+            liveness: Liveness::new(LivenessPolicy::CHILD),
             config_path: runtime_dir.join("mediamtx.yml"),
             runtime_dir,
             settings: Arc::new(StreamingSettings::default()),
@@ -315,19 +321,9 @@ impl Actor for EngineActor {
             EngineMsg::Subscribe(reply) => {
                 let _ = reply.send(state.events.subscribe());
             }
+            EngineMsg::Fault(fault) => fault.strike().await?,
             EngineMsg::Observe(reply) => {
-                let children = state
-                    .running
-                    .as_ref()
-                    .map(|running| ChildEntry {
-                        name: "mediamtx".into(),
-                        kind: "engine_process",
-                        actor: Some(Box::new(running.actor.clone()) as Box<dyn Observable>),
-                        restarts: state.tracker.restarts,
-                        last_error: state.tracker.last_error.clone(),
-                    })
-                    .into_iter()
-                    .collect();
+                let children = process_entry(state);
                 let status = status(state);
                 let _ = reply.send(Observation {
                     pid: None,
@@ -387,6 +383,7 @@ impl Actor for EngineActor {
                 }
             }
             EngineMsg::Heartbeat => {
+                state.liveness.check(process_entry(state));
                 let Some((pid, api_port)) = state
                     .running
                     .as_ref()
@@ -751,4 +748,20 @@ pub fn engine_subscriber(engine: ActorRef<EngineMsg>) -> ActorSubscriber<EngineM
         apply: EngineMsg::Apply,
         deadline: STOP_DEADLINE * 2,
     }
+}
+
+/// The MediaMTX process actor, while one runs, as the snapshot and the liveness check see it.
+fn process_entry(state: &EngineState) -> Vec<ChildEntry> {
+    state
+        .running
+        .as_ref()
+        .map(|running| ChildEntry {
+            name: "mediamtx".into(),
+            kind: "engine_process",
+            actor: Some(Box::new(running.actor.clone()) as Box<dyn Observable>),
+            restarts: state.tracker.restarts,
+            last_error: state.tracker.last_error.clone(),
+        })
+        .into_iter()
+        .collect()
 }

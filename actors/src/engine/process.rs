@@ -37,9 +37,11 @@ pub enum EngineProcessMsg {
     /// The API never answered.
     NotReady,
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
 }
 
-crate::observe_requests!(EngineProcessMsg);
+crate::supervised_messages!(EngineProcessMsg);
 
 pub struct EngineProcessActor;
 
@@ -173,6 +175,7 @@ impl Actor for EngineProcessActor {
                 state.args.api_port
             )
             .into()),
+            EngineProcessMsg::Fault(fault) => fault.strike().await,
             EngineProcessMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: state.process.as_ref().map(OwnedProcess::pid),

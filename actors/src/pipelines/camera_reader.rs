@@ -17,10 +17,10 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::supervision::ask;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::process::{OwnedProcess, ProcessWithTasks, STOP_GRACE};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
+use crate::supervision::{Liveness, LivenessPolicy, ask};
 use crate::transmissions::TransmissionMsg;
 use crate::transmissions::arbitration::{Frame, Lifecycle};
 
@@ -77,32 +77,38 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// The decoder is asked this often whether it still answers, within `LIVENESS_DEADLINE`; after
-/// `LIVENESS_MISSES` unanswered checks in a row it is frozen, killed and restarted.
-const LIVENESS_EVERY: Duration = Duration::from_secs(3);
-const LIVENESS_DEADLINE: Duration = Duration::from_secs(2);
-const LIVENESS_MISSES: u32 = 2;
-
 pub enum CameraReaderMsg {
     Restart,
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
     /// Time to check that the decoder still answers.
     CheckDecoder,
-    /// A liveness check's result: the decoder checked, and whether it did not answer.
-    DecoderUnanswered(Vec<ractor::ActorId>, Vec<ractor::ActorId>),
-    /// Supervision tests only: make the decoder fail the way production can.
-    FaultDecoder(crate::supervision::Fault),
 }
 
-crate::observe_requests!(CameraReaderMsg);
+crate::supervised_messages!(CameraReaderMsg);
 
 pub struct CameraReaderActor;
+
+/// The decoder as the snapshot and the liveness check see it.
+fn decoder_entry(state: &CameraReaderState) -> Vec<ChildEntry> {
+    vec![ChildEntry {
+        name: "ffmpeg-decoder".into(),
+        kind: "camera_decoder",
+        actor: state
+            .decoder
+            .clone()
+            .map(|d| Box::new(d) as Box<dyn Observable>),
+        restarts: state.tracker.restarts,
+        last_error: state.tracker.last_error.clone(),
+    }]
+}
 
 pub struct CameraReaderState {
     args: CameraReaderArgs,
     decoder: Option<ActorRef<DecoderMsg>>,
     tracker: RestartTracker,
-    liveness: crate::supervision::Liveness,
+    liveness: Liveness,
 }
 
 impl Actor for CameraReaderActor {
@@ -116,12 +122,13 @@ impl Actor for CameraReaderActor {
         args: CameraReaderArgs,
     ) -> Result<CameraReaderState, ActorProcessingErr> {
         let decoder = spawn_decoder(&myself, &args).await?;
-        myself.send_interval(LIVENESS_EVERY, || CameraReaderMsg::CheckDecoder);
+        let liveness = Liveness::new(LivenessPolicy::CHILD);
+        myself.send_interval(liveness.every(), || CameraReaderMsg::CheckDecoder);
         Ok(CameraReaderState {
             args,
             decoder: Some(decoder),
             tracker: RestartTracker::new(RestartPolicy::process(), Instant::now()),
-            liveness: crate::supervision::Liveness::default(),
+            liveness,
         })
     }
 
@@ -156,50 +163,10 @@ impl Actor for CameraReaderActor {
                     state.tracker.restarted(Instant::now());
                 }
             }
-            CameraReaderMsg::CheckDecoder => {
-                let decoders: Vec<_> = state.decoder.iter().cloned().collect();
-                let checked = decoders.iter().map(|d| d.get_id()).collect();
-                let pings = crate::supervision::Liveness::ping(
-                    decoders,
-                    DecoderMsg::Ping,
-                    LIVENESS_DEADLINE,
-                );
-                tokio::spawn(async move {
-                    let unanswered = pings.await;
-                    let _ = myself
-                        .send_message(CameraReaderMsg::DecoderUnanswered(checked, unanswered));
-                });
-            }
-            CameraReaderMsg::DecoderUnanswered(checked, unanswered) => {
-                let frozen = state
-                    .liveness
-                    .record(&checked, &unanswered, LIVENESS_MISSES);
-                if let Some(decoder) = state
-                    .decoder
-                    .as_ref()
-                    .filter(|d| frozen.contains(&d.get_id()))
-                {
-                    tracing::warn!(source = %redact_url(&state.args.source), "camera decoder stopped answering; killing it to restart");
-                    // Its exit is supervised like any failure; its FFmpeg goes with its state.
-                    decoder.kill();
-                }
-            }
-            CameraReaderMsg::FaultDecoder(fault) => {
-                if let Some(decoder) = &state.decoder {
-                    let _ = decoder.send_message(DecoderMsg::Fault(fault));
-                }
-            }
+            CameraReaderMsg::CheckDecoder => state.liveness.check(decoder_entry(state)),
+            CameraReaderMsg::Fault(fault) => fault.strike().await?,
             CameraReaderMsg::Observe(reply) => {
-                let children = vec![ChildEntry {
-                    name: "ffmpeg-decoder".into(),
-                    kind: "camera_decoder",
-                    actor: state
-                        .decoder
-                        .clone()
-                        .map(|d| Box::new(d) as Box<dyn Observable>),
-                    restarts: state.tracker.restarts,
-                    last_error: state.tracker.last_error.clone(),
-                }];
+                let children = decoder_entry(state);
                 let _ = reply.send(Observation {
                     pid: None,
                     state: json!({
@@ -257,12 +224,11 @@ pub enum DecoderMsg {
     /// Watchdog tick: fail if no frame came for `stall_after`.
     CheckStall,
     Observe(RpcReplyPort<Observation>),
-    /// Answers at once: the reader's liveness check.
-    Ping(RpcReplyPort<()>),
+    /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
 }
 
-crate::observe_requests!(DecoderMsg);
+crate::supervised_messages!(DecoderMsg);
 
 pub struct DecoderActor;
 
@@ -415,10 +381,6 @@ impl Actor for DecoderActor {
                     )
                     .into());
                 }
-                Ok(())
-            }
-            DecoderMsg::Ping(reply) => {
-                let _ = reply.send(());
                 Ok(())
             }
             DecoderMsg::Fault(fault) => fault.strike().await,

@@ -20,9 +20,9 @@ use crate::model::settings::StreamingSettings;
 use crate::publishers::OutputTarget;
 use crate::reconcile::event_gates;
 use crate::store::{ActorSubscriber, Revision};
-use crate::supervision::ask;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
+use crate::supervision::{Liveness, LivenessPolicy, ask};
 use crate::transmissions::{TransmissionsMsg, transmissions};
 
 pub const PIPELINES: &str = "pipelines";
@@ -184,9 +184,13 @@ pub enum PipelinesMsg {
     Restart(String),
     Status(RpcReplyPort<Vec<PipelineRuntime>>),
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
+    /// Time to check that every camera reader still answers.
+    CheckLiveness,
 }
 
-crate::observe_requests!(PipelinesMsg);
+crate::supervised_messages!(PipelinesMsg);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineRuntime {
@@ -207,10 +211,10 @@ struct Entry {
 
 pub struct PipelinesSupervisor;
 
-#[derive(Default)]
 pub struct PipelinesState {
     entries: BTreeMap<String, Entry>,
     demand: Arc<BTreeSet<String>>,
+    liveness: Liveness,
 }
 
 impl PipelinesState {
@@ -227,10 +231,16 @@ impl Actor for PipelinesSupervisor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<PipelinesMsg>,
+        myself: ActorRef<PipelinesMsg>,
         _args: (),
     ) -> Result<PipelinesState, ActorProcessingErr> {
-        Ok(PipelinesState::default())
+        let liveness = Liveness::new(LivenessPolicy::CHILD);
+        myself.send_interval(liveness.every(), || PipelinesMsg::CheckLiveness);
+        Ok(PipelinesState {
+            entries: BTreeMap::new(),
+            demand: Arc::default(),
+            liveness,
+        })
     }
 
     async fn post_stop(
@@ -312,22 +322,10 @@ impl Actor for PipelinesSupervisor {
                         .collect(),
                 );
             }
+            PipelinesMsg::Fault(fault) => fault.strike().await?,
+            PipelinesMsg::CheckLiveness => state.liveness.check(readers(state)),
             PipelinesMsg::Observe(reply) => {
-                let children = state
-                    .entries
-                    .iter()
-                    .filter(|(_, e)| e.plan.mode == "reader")
-                    .map(|(name, entry)| ChildEntry {
-                        name: format!("pipeline:{name}"),
-                        kind: "camera_reader",
-                        actor: entry
-                            .reader
-                            .clone()
-                            .map(|a| Box::new(a) as Box<dyn Observable>),
-                        restarts: entry.tracker.restarts,
-                        last_error: entry.tracker.last_error.clone(),
-                    })
-                    .collect();
+                let children = readers(state);
                 let modes: BTreeMap<&str, &str> = state
                     .entries
                     .iter()
@@ -470,4 +468,23 @@ pub fn pipelines_subscriber(actor: ActorRef<PipelinesMsg>) -> ActorSubscriber<Pi
 
 pub fn pipelines() -> Option<ActorRef<PipelinesMsg>> {
     ractor::registry::where_is(PIPELINES).map(ActorRef::from)
+}
+
+/// The camera readers as the snapshot and the liveness check see them.
+fn readers(state: &PipelinesState) -> Vec<ChildEntry> {
+    state
+        .entries
+        .iter()
+        .filter(|(_, e)| e.plan.mode == "reader")
+        .map(|(name, entry)| ChildEntry {
+            name: format!("pipeline:{name}"),
+            kind: "camera_reader",
+            actor: entry
+                .reader
+                .clone()
+                .map(|a| Box::new(a) as Box<dyn Observable>),
+            restarts: entry.tracker.restarts,
+            last_error: entry.tracker.last_error.clone(),
+        })
+        .collect()
 }

@@ -59,9 +59,11 @@ pub enum PublisherMsg {
     CheckStall,
     Status(RpcReplyPort<PublisherStatus>),
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
 }
 
-crate::observe_requests!(PublisherMsg);
+crate::supervised_messages!(PublisherMsg);
 
 /// Counters shared between the publisher's tasks and its status.
 #[derive(Default)]
@@ -253,6 +255,7 @@ impl Actor for PublisherActor {
                 let _ = reply.send(status(state));
                 Ok(())
             }
+            PublisherMsg::Fault(fault) => fault.strike().await,
             PublisherMsg::Observe(reply) => {
                 let status = status(state);
                 let _ = reply.send(Observation {

@@ -48,6 +48,8 @@ pub enum SidecarMsg {
     SessionClosed,
     Status(RpcReplyPort<SidecarStatus>),
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
     // Internal.
     Exited(u64, String),
     RetryStart,
@@ -55,7 +57,7 @@ pub enum SidecarMsg {
     DownloadFinished(Result<PathBuf, String>),
 }
 
-crate::observe_requests!(SidecarMsg);
+crate::supervised_messages!(SidecarMsg);
 
 /// One MSE session counted by the sidecar (which stops go2rtc some time after the last one):
 /// opened on creation, closed on drop, so a session that ends any way at all is uncounted.
@@ -314,6 +316,7 @@ impl Actor for SidecarActor {
             SidecarMsg::Status(reply) => {
                 let _ = reply.send(status(state));
             }
+            SidecarMsg::Fault(fault) => fault.strike().await?,
             SidecarMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: state.running.as_ref().map(|r| r.process.pid()),

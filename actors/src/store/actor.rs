@@ -100,9 +100,11 @@ pub enum StoreMsg {
     Subscribe(Box<dyn SettingsSubscriber>, RpcReplyPort<()>),
     Status(RpcReplyPort<StoreStatus>),
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
 }
 
-crate::observe_requests!(StoreMsg);
+crate::supervised_messages!(StoreMsg);
 
 pub struct StoreActor;
 
@@ -178,6 +180,7 @@ impl Actor for StoreActor {
                     recovery: state.recovery.clone(),
                 });
             }
+            StoreMsg::Fault(fault) => fault.strike().await?,
             StoreMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,

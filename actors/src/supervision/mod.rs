@@ -71,56 +71,118 @@ impl Fault {
     }
 }
 
-/// Whether a supervisor's children still answer: each check pings them off the supervisor's
-/// mailbox (a frozen child must not freeze its supervisor) and counts the checks each missed in
-/// a row. A child frozen in a handler never fails on its own; this is how it is found.
-#[derive(Default)]
+/// How a supervisor checks that its children still answer.
+#[derive(Debug, Clone, Copy)]
+pub struct LivenessPolicy {
+    pub every: Duration,
+    /// How long one check waits for each child's answer.
+    pub deadline: Duration,
+    /// Unanswered checks in a row that make a child frozen.
+    pub misses: u32,
+}
+
+impl LivenessPolicy {
+    /// Per-entity children (transmissions, publishers, decoders, sessions): their handlers are
+    /// short, so a child silent for two checks is frozen.
+    pub const CHILD: LivenessPolicy = LivenessPolicy {
+        every: Duration::from_secs(3),
+        deadline: Duration::from_secs(2),
+        misses: 2,
+    };
+    /// The root's singletons: a store write may legitimately hold its mailbox for
+    /// `store::APPLY_BUDGET` and an engine start for its API wait, so only 30 s of silence is a
+    /// freeze.
+    pub const SINGLETON: LivenessPolicy = LivenessPolicy {
+        every: Duration::from_secs(5),
+        deadline: Duration::from_secs(2),
+        misses: 6,
+    };
+}
+
+/// Whether a supervisor's children still answer: each check asks every running child for an
+/// observation off the supervisor's mailbox (a frozen child must not freeze its supervisor) and
+/// counts the checks each missed in a row. A child frozen in a handler never fails on its own;
+/// this is how it is found: it is killed, so its supervisor restarts it like any failure.
 pub struct Liveness {
-    missed: std::collections::HashMap<ractor::ActorId, u32>,
+    policy: LivenessPolicy,
+    missed: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<ractor::ActorId, u32>>>,
 }
 
 impl Liveness {
-    /// Pings every child within `deadline`; the future answers the ones that did not answer.
-    pub async fn ping<M: Message>(
-        children: Vec<ActorRef<M>>,
-        ping: fn(RpcReplyPort<()>) -> M,
-        deadline: Duration,
-    ) -> Vec<ractor::ActorId> {
-        let pings = children.into_iter().map(|child| async move {
-            let answered = ask(&child, ping, deadline).await.is_ok();
-            (!answered).then(|| child.get_id())
-        });
-        futures_util::future::join_all(pings)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+    pub fn new(policy: LivenessPolicy) -> Self {
+        Self {
+            policy,
+            missed: Default::default(),
+        }
     }
 
-    /// Records one check of `checked`; answers the children that have now missed `limit` checks
-    /// in a row (to be killed, so that they are restarted like any failure).
-    pub fn record(
-        &mut self,
-        checked: &[ractor::ActorId],
-        unanswered: &[ractor::ActorId],
-        limit: u32,
-    ) -> Vec<ractor::ActorId> {
-        self.missed.retain(|id, _| checked.contains(id));
-        let mut frozen = Vec::new();
-        for id in checked {
-            if unanswered.contains(id) {
-                let missed = self.missed.entry(*id).or_default();
-                *missed += 1;
-                if *missed >= limit {
-                    self.missed.remove(id);
-                    frozen.push(*id);
-                }
-            } else {
-                self.missed.remove(id);
-            }
-        }
-        frozen
+    /// How often the owner should call [`Self::check`].
+    pub fn every(&self) -> Duration {
+        self.policy.every
     }
+
+    /// Checks `children` (those still starting or waiting out a backoff are skipped) on a task
+    /// bounded by the policy's deadline, and kills the frozen ones.
+    pub fn check(&self, children: Vec<observe::ChildEntry>) {
+        let policy = self.policy;
+        let missed = self.missed.clone();
+        tokio::spawn(async move {
+            let running = children.into_iter().filter_map(|child| {
+                let actor = child.actor?;
+                (actor.cell().get_status() == ractor::ActorStatus::Running)
+                    .then_some((child.name, actor))
+            });
+            let answers = futures_util::future::join_all(running.map(|(name, actor)| async move {
+                let answered = actor.observe(policy.deadline).await.is_some();
+                (name, actor.cell(), answered)
+            }))
+            .await;
+            let checked: Vec<_> = answers.iter().map(|(_, cell, _)| cell.get_id()).collect();
+            let unanswered: Vec<_> = answers
+                .iter()
+                .filter(|(_, _, answered)| !answered)
+                .map(|(_, cell, _)| cell.get_id())
+                .collect();
+            let frozen = {
+                let mut missed = missed
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                record(&mut missed, &checked, &unanswered, policy.misses)
+            };
+            for (name, cell, _) in answers
+                .iter()
+                .filter(|(_, c, _)| frozen.contains(&c.get_id()))
+            {
+                tracing::warn!(child = %name, "stopped answering; killing it to restart");
+                cell.kill();
+            }
+        });
+    }
+}
+
+/// Records one check of `checked`; answers the children that have now missed `limit` checks in
+/// a row.
+fn record(
+    missed: &mut std::collections::HashMap<ractor::ActorId, u32>,
+    checked: &[ractor::ActorId],
+    unanswered: &[ractor::ActorId],
+    limit: u32,
+) -> Vec<ractor::ActorId> {
+    missed.retain(|id, _| checked.contains(id));
+    let mut frozen = Vec::new();
+    for id in checked {
+        if unanswered.contains(id) {
+            let count = missed.entry(*id).or_default();
+            *count += 1;
+            if *count >= limit {
+                missed.remove(id);
+                frozen.push(*id);
+            }
+        } else {
+            missed.remove(id);
+        }
+    }
+    frozen
 }
 
 /// An actor a request needed did not answer: which one, and how.

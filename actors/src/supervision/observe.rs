@@ -14,6 +14,8 @@ use ractor::{ActorCell, ActorRef, ActorStatus, Message, RpcReplyPort, rpc::CallR
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Fault;
+
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What an actor reports about itself.
@@ -39,11 +41,13 @@ pub struct ChildEntry {
 pub trait Observable: Send + Sync + 'static {
     fn cell(&self) -> ActorCell;
     fn observe(&self, deadline: Duration) -> BoxFuture<Option<Observation>>;
+    /// Supervision tests only: makes the actor fail the way production can.
+    fn inject(&self, fault: Fault);
 }
 
 impl<M> Observable for ActorRef<M>
 where
-    M: Message + From<RpcReplyPort<Observation>>,
+    M: Message + From<RpcReplyPort<Observation>> + From<Fault>,
 {
     fn cell(&self) -> ActorCell {
         self.get_cell()
@@ -58,18 +62,29 @@ where
             }
         })
     }
+
+    fn inject(&self, fault: Fault) {
+        let _ = self.send_message(M::from(fault));
+    }
 }
 
-/// Lets a message enum carry observe requests (it needs a variant `Observe(RpcReplyPort<Observation>)`),
-/// so `ActorRef<ThatMsg>` is [`Observable`].
+/// Makes `ActorRef<ThatMsg>` [`Observable`]: the enum needs the variants
+/// `Observe(RpcReplyPort<Observation>)` (the snapshot and the liveness checks) and
+/// `Fault(Fault)` (whose handler arm is `fault.strike().await?`).
 #[macro_export]
-macro_rules! observe_requests {
+macro_rules! supervised_messages {
     ($msg:ident) => {
         impl From<ractor::RpcReplyPort<$crate::supervision::observe::Observation>> for $msg {
             fn from(
                 reply: ractor::RpcReplyPort<$crate::supervision::observe::Observation>,
             ) -> Self {
                 $msg::Observe(reply)
+            }
+        }
+
+        impl From<$crate::supervision::Fault> for $msg {
+            fn from(fault: $crate::supervision::Fault) -> Self {
+                $msg::Fault(fault)
             }
         }
     };
@@ -124,6 +139,27 @@ pub fn snapshot(entry: ChildEntry, deadline: Duration) -> BoxFuture<ActorSnapsho
             None => node.status = "unresponsive".into(),
         }
         node
+    })
+}
+
+/// The actor at `path` below `entry` (child names, as the snapshot shows them), if it runs.
+pub fn find(
+    entry: ChildEntry,
+    path: &[&str],
+    deadline: Duration,
+) -> BoxFuture<Option<Box<dyn Observable>>> {
+    let path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+    Box::pin(async move {
+        let mut actor = entry.actor?;
+        for name in path {
+            let observation = actor.observe(deadline).await?;
+            actor = observation
+                .children
+                .into_iter()
+                .find(|child| child.name == name)?
+                .actor?;
+        }
+        Some(actor)
     })
 }
 

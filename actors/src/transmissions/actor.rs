@@ -21,9 +21,9 @@ use crate::publishers::target::PublisherInput;
 use crate::publishers::{
     OutputTarget, PublisherActor, PublisherArgs, PublisherMsg, PublisherStatus,
 };
-use crate::supervision::ask;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
+use crate::supervision::{Liveness, LivenessPolicy, ask};
 
 const STATUS_DEADLINE: Duration = Duration::from_millis(500);
 /// A publisher gets this long to stop FFmpeg (SIGINT, grace, SIGKILL) when its transmission stops.
@@ -68,13 +68,13 @@ pub enum TransmissionMsg {
     /// or the placeholder at `size`, and the cache that encodes each frame once.
     Still((u32, u32), RpcReplyPort<Still>),
     Observe(RpcReplyPort<Observation>),
-    /// Answers at once: the supervisor's liveness check.
-    Ping(RpcReplyPort<()>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
+    /// Time to check that every publisher still answers.
+    CheckLiveness,
 }
 
-crate::observe_requests!(TransmissionMsg);
+crate::supervised_messages!(TransmissionMsg);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WriterHealth {
@@ -183,6 +183,7 @@ struct PublisherChild {
 }
 
 pub struct TransmissionState {
+    liveness: Liveness,
     config: Arc<Transmission>,
     bypass: Option<BypassSource>,
     logs_dir: PathBuf,
@@ -282,11 +283,14 @@ impl Actor for TransmissionActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<TransmissionMsg>,
+        myself: ActorRef<TransmissionMsg>,
         args: TransmissionArgs,
     ) -> Result<TransmissionState, ActorProcessingErr> {
         let config = args.config;
+        let liveness = Liveness::new(LivenessPolicy::CHILD);
+        myself.send_interval(liveness.every(), || TransmissionMsg::CheckLiveness);
         Ok(TransmissionState {
+            liveness,
             arbiter: Arbiter::new(config.arbitration, ArbitrationConfig::default()),
             config,
             bypass: args.bypass,
@@ -460,37 +464,39 @@ impl Actor for TransmissionActor {
                     bypass: state.bypass.clone(),
                 });
             }
-            TransmissionMsg::Ping(reply) => {
-                let _ = reply.send(());
-            }
             TransmissionMsg::Fault(fault) => fault.strike().await?,
             TransmissionMsg::SubscribeSelected(reply) => {
                 let _ = reply.send(state.selected.subscribe());
             }
+            TransmissionMsg::CheckLiveness => state.liveness.check(publishers(state)),
             TransmissionMsg::Observe(reply) => {
-                let children = state
-                    .publishers
-                    .iter()
-                    .map(|(output_id, child)| ChildEntry {
-                        name: format!("output:{output_id}"),
-                        kind: "publisher",
-                        actor: child
-                            .actor
-                            .clone()
-                            .map(|a| Box::new(a) as Box<dyn Observable>),
-                        restarts: child.tracker.restarts,
-                        last_error: child.tracker.last_error.clone(),
-                    })
-                    .collect();
                 let _ = reply.send(Observation {
                     pid: None,
                     state: observed_state(state),
-                    children,
+                    children: publishers(state),
                 });
             }
         }
         Ok(())
     }
+}
+
+/// The publishers as the snapshot and the liveness check see them.
+fn publishers(state: &TransmissionState) -> Vec<ChildEntry> {
+    state
+        .publishers
+        .iter()
+        .map(|(output_id, child)| ChildEntry {
+            name: format!("output:{output_id}"),
+            kind: "publisher",
+            actor: child
+                .actor
+                .clone()
+                .map(|a| Box::new(a) as Box<dyn Observable>),
+            restarts: child.tracker.restarts,
+            last_error: child.tracker.last_error.clone(),
+        })
+        .collect()
 }
 
 /// Brings publishers in line with the enabled outputs and the demand: a demanded output gets a

@@ -20,16 +20,11 @@ use crate::model::transmission::Transmission;
 use crate::store::{ActorSubscriber, Revision};
 use crate::supervision::observe::{ChildEntry, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
-use crate::supervision::{Liveness, ask};
+use crate::supervision::{Liveness, LivenessPolicy, ask};
 
 pub const TRANSMISSIONS: &str = "transmissions";
 
 const HEALTH_DEADLINE: Duration = Duration::from_millis(500);
-/// Every child is asked this often whether it still answers ...
-const LIVENESS_EVERY: Duration = Duration::from_secs(3);
-/// ... within this long; missing two checks in a row, it is frozen: killed and restarted.
-const LIVENESS_DEADLINE: Duration = Duration::from_secs(2);
-const LIVENESS_MISSES: u32 = 2;
 
 /// How long a removed transmission gets to stop before the supervisor moves on.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -48,13 +43,13 @@ pub enum TransmissionsMsg {
     /// Runtime state of every enabled output of every transmission.
     Outputs(RpcReplyPort<Vec<OutputRuntime>>),
     Observe(RpcReplyPort<Observation>),
+    /// Supervision tests only: fail the way production can.
+    Fault(crate::supervision::Fault),
     /// Time to check that every child still answers.
     CheckLiveness,
-    /// A liveness check's result: the children checked, and those that did not answer.
-    Unanswered(Vec<ractor::ActorId>, Vec<ractor::ActorId>),
 }
 
-crate::observe_requests!(TransmissionsMsg);
+crate::supervised_messages!(TransmissionsMsg);
 
 pub struct TransmissionsSupervisor;
 
@@ -115,7 +110,8 @@ impl Actor for TransmissionsSupervisor {
         myself: ActorRef<TransmissionsMsg>,
         args: TransmissionsArgs,
     ) -> Result<TransmissionsState, ActorProcessingErr> {
-        myself.send_interval(LIVENESS_EVERY, || TransmissionsMsg::CheckLiveness);
+        let liveness = Liveness::new(LivenessPolicy::CHILD);
+        myself.send_interval(liveness.every(), || TransmissionsMsg::CheckLiveness);
         Ok(TransmissionsState {
             children: BTreeMap::new(),
             revision: 0,
@@ -123,7 +119,7 @@ impl Actor for TransmissionsSupervisor {
             placeholders: Placeholders::default(),
             demand: Arc::default(),
             stopping: Vec::new(),
-            liveness: Liveness::default(),
+            liveness,
         })
     }
 
@@ -198,55 +194,13 @@ impl Actor for TransmissionsSupervisor {
                     let _ = reply.send(answers.await.into_iter().flatten().collect());
                 });
             }
-            TransmissionsMsg::CheckLiveness => {
-                let children: Vec<ActorRef<TransmissionMsg>> = state
-                    .children
-                    .values()
-                    .filter_map(|c| c.actor.clone())
-                    .collect();
-                let checked = children.iter().map(|c| c.get_id()).collect();
-                let pings = Liveness::ping(children, TransmissionMsg::Ping, LIVENESS_DEADLINE);
-                tokio::spawn(async move {
-                    let unanswered = pings.await;
-                    let _ = myself.send_message(TransmissionsMsg::Unanswered(checked, unanswered));
-                });
-            }
-            TransmissionsMsg::Unanswered(checked, unanswered) => {
-                for frozen in state
-                    .liveness
-                    .record(&checked, &unanswered, LIVENESS_MISSES)
-                {
-                    let child = state.children.values().find_map(|c| {
-                        c.actor
-                            .as_ref()
-                            .filter(|a| a.get_id() == frozen)
-                            .map(|a| (c, a))
-                    });
-                    if let Some((child, actor)) = child {
-                        tracing::warn!(transmission = %child.config.id, "transmission actor stopped answering; killing it to restart");
-                        // Its exit is then supervised (and restarted) like any failure.
-                        actor.kill();
-                    }
-                }
-            }
+            TransmissionsMsg::CheckLiveness => state.liveness.check(children(state)),
+            TransmissionsMsg::Fault(fault) => fault.strike().await?,
             TransmissionsMsg::Observe(reply) => {
-                let children = state
-                    .children
-                    .iter()
-                    .map(|(id, child)| ChildEntry {
-                        name: format!("transmission:{id}"),
-                        kind: "transmission",
-                        actor: child.actor.clone().map(|a| {
-                            Box::new(a) as Box<dyn crate::supervision::observe::Observable>
-                        }),
-                        restarts: child.tracker.restarts,
-                        last_error: child.tracker.last_error.clone(),
-                    })
-                    .collect();
                 let _ = reply.send(Observation {
                     pid: None,
                     state: json!({"revision": state.revision, "transmissions": state.children.len()}),
-                    children,
+                    children: children(state),
                 });
             }
         }
@@ -422,4 +376,22 @@ pub async fn lookup(
     )
     .await
     .map_err(unreachable)
+}
+
+/// The transmission actors as the snapshot and the liveness check see them.
+fn children(state: &TransmissionsState) -> Vec<ChildEntry> {
+    state
+        .children
+        .iter()
+        .map(|(id, child)| ChildEntry {
+            name: format!("transmission:{id}"),
+            kind: "transmission",
+            actor: child
+                .actor
+                .clone()
+                .map(|a| Box::new(a) as Box<dyn crate::supervision::observe::Observable>),
+            restarts: child.tracker.restarts,
+            last_error: child.tracker.last_error.clone(),
+        })
+        .collect()
 }
