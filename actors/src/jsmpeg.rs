@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::bypass::BypassSource;
-use crate::demand::{DemandMsg, OutputFilter};
 use crate::frames::{ContainResizer, Placeholders};
 use crate::model::settings::Jsmpeg;
 use crate::model::transmission::Resolution;
@@ -516,18 +515,14 @@ impl Actor for SessionActor {
 
 /// Keeps the output demanded while someone watches (so camera readers keep delivering frames).
 fn reprime(state: &SessionState) {
-    if let Some(demand) = crate::demand::demand() {
-        let (reply, _) = tokio::sync::oneshot::channel();
-        let _ = demand.send_message(DemandMsg::Prime {
-            transmission_id: state.transmission_id.clone(),
-            filter: OutputFilter {
-                output_id: Some(state.output_id.clone()),
-                quality_profile_id: None,
-            },
-            ttl: state.lease,
-            reply: reply.into(),
-        });
-    }
+    let (transmission_id, output_id, lease) = (
+        state.transmission_id.clone(),
+        state.output_id.clone(),
+        state.lease,
+    );
+    tokio::spawn(async move {
+        crate::demand::prime_output(&transmission_id, &output_id, lease).await;
+    });
 }
 
 /// The transmission's current selection, from its (possibly restarted) actor.

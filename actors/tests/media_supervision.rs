@@ -148,6 +148,8 @@ async fn media_processes_that_error_panic_or_freeze_are_restarted_alone() {
     )
     .await;
 
+    mse_sessions_that_fail_end_alone(&runtime).await;
+
     let mut pids = Vec::new();
     for path in [
         &output_a[..],
@@ -162,6 +164,116 @@ async fn media_processes_that_error_panic_or_freeze_are_restarted_alone() {
     for pid in pids {
         assert!(!process_alive(pid), "{pid} outlived the shutdown");
     }
+}
+
+/// Two MSE sessions relaying the real go2rtc (skipped without `TOPOSYNC_STREAMING_GO2RTC_PATH`);
+/// one errors, panics or freezes (found by the sidecar's liveness check): it ends, its browser
+/// channel closes, the other session relays on. Sessions are never restarted.
+async fn mse_sessions_that_fail_end_alone(runtime: &Runtime) {
+    use toposync_actors::sidecar::session::{MseSession, SessionRequest, ToBrowser};
+    use toposync_actors::sidecar::{SidecarMsg, sidecar};
+    if std::env::var("TOPOSYNC_STREAMING_GO2RTC_PATH").is_err() {
+        eprintln!("MSE part skipped: TOPOSYNC_STREAMING_GO2RTC_PATH is not set (the real go2rtc)");
+        return;
+    }
+    let patch = json!({"engine": {"mse_sidecar": {"enabled": true, "api_port": free_port()}}});
+    store::mutate(
+        move |doc| edit::patch_settings(doc, patch, &edit::now_rfc3339()).map(|_| ()),
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+    let body = json!({"name": "hall", "path": "hall", "outputs": [
+        {"id": "h", "protocol": "hls", "resolution": {"width": 320, "height": 240}}]});
+    let hall = store::mutate(
+        move |doc| edit::create_transmission(doc, body, &edit::now_rfc3339()),
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+    let engine_path = hall.engine_path(&hall.outputs[0]);
+    // Opens a session and waits until it relays go2rtc (the status naming the stream).
+    let open = || async {
+        let request = SessionRequest {
+            engine_path: engine_path.clone(),
+            transmission_id: hall.id.clone(),
+            output_id: "h".into(),
+        };
+        let mut session: MseSession = ask(
+            &sidecar().unwrap(),
+            |reply| SidecarMsg::OpenSession(request, reply),
+            DEADLINE,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        loop {
+            match tokio::time::timeout(DEADLINE, session.to_browser.recv()).await {
+                Ok(Some(ToBrowser::Control(control))) if control.stream.is_some() => break,
+                Ok(Some(ToBrowser::Control(control))) => {
+                    assert!(
+                        control.engine_path.is_none() && !control.message.contains("ailed"),
+                        "{control:?}"
+                    )
+                }
+                other => panic!("MSE session did not connect: {other:?}"),
+            }
+        }
+        session
+    };
+    let session_names = |tree: &ActorSnapshot| -> Vec<String> {
+        node(tree, &["sidecar"])
+            .map(|n| n.children.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default()
+    };
+    let name_of = |session: &MseSession| format!("mse:{}", session.actor.get_id());
+    let kept = open().await;
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let tasks_before = alive();
+    for fault in [Fault::Error, Fault::Panic, Fault::Freeze] {
+        let mut victim = open().await;
+        let name = name_of(&victim);
+        assert!(
+            runtime.inject_fault(&["sidecar", &name], fault).await,
+            "{fault:?}"
+        );
+        let start = Instant::now();
+        loop {
+            let tree = runtime.snapshot(Duration::from_millis(500)).await;
+            let names = session_names(&tree);
+            if !names.contains(&name) {
+                assert!(
+                    names.contains(&name_of(&kept)),
+                    "{fault:?}: the other session ended: {names:?}"
+                );
+                break;
+            }
+            assert!(start.elapsed() < DEADLINE, "{fault:?}: {name} still there");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Its relay went with it: the browser side sees the end.
+        loop {
+            match tokio::time::timeout(DEADLINE, victim.to_browser.recv()).await {
+                Ok(None) => break,
+                Ok(Some(_)) => continue,
+                Err(_) => panic!("{fault:?}: the browser channel stayed open"),
+            }
+        }
+    }
+    let start = Instant::now();
+    while alive() > tasks_before {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "MSE: tasks {tasks_before} -> {}: leaked",
+            alive()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(kept);
 }
 
 /// Makes the actor at `faulted` return `Err`, panic and freeze in turn; each time the process

@@ -181,15 +181,6 @@ pub async fn prime_quietly(transmission_id: &str, output_id: Option<&str>) {
     let _ = prime_outputs(transmission_id.to_string(), filter, DEFAULT_PRIME_TTL).await;
 }
 
-/// Keeps one output demanded for `ttl`, best effort (players that are about to read it).
-pub async fn prime_output(transmission_id: &str, output_id: &str, ttl: Duration) {
-    let filter = OutputFilter {
-        output_id: Some(output_id.to_string()),
-        quality_profile_id: None,
-    };
-    let _ = prime_outputs(transmission_id.to_string(), filter, ttl).await;
-}
-
 /// Primes the matching outputs; answers how many.
 async fn prime_outputs(
     transmission_id: String,

@@ -124,7 +124,7 @@ pub async fn webrtc_offer(
             "Streaming engine is not running",
         )
     })?;
-    super::demand::prime_output(&id, &output.id, HA_ENTITY_PRIME).await;
+    toposync_actors::demand::prime_output(&id, &output.id, HA_ENTITY_PRIME).await;
     let text = whep_offer(transmission, output, ports.webrtc, &request.sdp)
         .await
         .map_err(|err| ApiError::new(StatusCode::BAD_GATEWAY, err))?;

@@ -1,5 +1,5 @@
-//! MSE through the go2rtc sidecar: its status and controls, and the signed WebSocket that relays
-//! go2rtc's fMP4 session to a browser (text control messages and binary fragments, both ways).
+//! MSE through the go2rtc sidecar: its status and controls, and the signed WebSocket bridged to
+//! an MSE session actor (text control messages and binary fragments, both ways).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +9,14 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message as Upstream;
 use toposync_actors::Runtime;
-use toposync_actors::engine::EngineMsg;
 use toposync_actors::media_token::Transport;
 use toposync_actors::model::edit::now_rfc3339;
 use toposync_actors::model::transmission::normalize_path_slug;
-use toposync_actors::sidecar::config::stream_name;
+use toposync_actors::sidecar::session::{
+    Control, FromBrowser, MseSession, SessionRequest, ToBrowser,
+};
 use toposync_actors::sidecar::{SidecarMsg, sidecar};
 use toposync_actors::store;
 use toposync_actors::supervision::{AskError, ask};
@@ -29,9 +28,6 @@ use super::extract::Params;
 /// Starting go2rtc includes waiting for its API (3 s).
 const SIDECAR_DEADLINE: Duration = Duration::from_secs(8);
 const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(620);
-/// An MSE viewer keeps its output demanded this long, renewed while it watches.
-const MSE_PRIME: Duration = Duration::from_secs(45);
-const PATH_READY_TIMEOUT: Duration = Duration::from_secs(8);
 
 fn actor() -> Result<ractor::ActorRef<SidecarMsg>, ApiError> {
     sidecar().ok_or_else(|| ApiError::unavailable("MSE sidecar", AskError::Unavailable))
@@ -111,9 +107,9 @@ async fn set_enabled(enabled: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `WS /media/mse/{engine_path}/ws?media_token=…`: a browser's MSE session, relayed to go2rtc.
-/// Before relaying, JSON status messages say what is happening; failures send
-/// `{"type":"error",...}` and close with 1011; bad tokens close with 1008 at once.
+/// `WS /media/mse/{engine_path}/ws?media_token=…`: a browser's MSE session, relayed to go2rtc
+/// by an `MseSessionActor` (its status and error messages, then go2rtc's fMP4). Bad tokens close
+/// with 1008 at once.
 pub async fn socket(
     State(runtime): State<Arc<Runtime>>,
     Path(engine_path): Path<String>,
@@ -122,19 +118,17 @@ pub async fn socket(
 ) -> Response {
     let path = normalize_path_slug(&engine_path, "");
     let token = params.get("media_token").unwrap_or("").to_string();
-    let target = authorize(&runtime, &path, &token).await;
+    let request = authorize(&runtime, &path, &token).await;
     upgrade.on_upgrade(move |socket| async move {
-        match target {
-            Ok((transmission_id, output_id)) => {
-                session(socket, path, transmission_id, output_id).await
-            }
+        match request {
+            Ok(request) => bridge(socket, request).await,
             Err(reason) => super::media::close(socket, 1008, reason).await,
         }
     })
 }
 
-/// The (transmission, output) a token grants for this path, if it does.
-async fn authorize(runtime: &Runtime, path: &str, token: &str) -> Result<(String, String), String> {
+/// The session a token grants for this path, if it does.
+async fn authorize(runtime: &Runtime, path: &str, token: &str) -> Result<SessionRequest, String> {
     if path.is_empty() {
         return Err("Invalid media path".into());
     }
@@ -151,163 +145,71 @@ async fn authorize(runtime: &Runtime, path: &str, token: &str) -> Result<(String
             toposync_actors::unix_now(),
         )
         .map_err(|err| err.detail().to_string())?;
-    let claims = grant.claims;
-    Ok((claims.transmission_id, claims.output_id))
+    Ok(SessionRequest {
+        engine_path: path.to_string(),
+        transmission_id: grant.claims.transmission_id,
+        output_id: grant.claims.output_id,
+    })
 }
 
-fn status_message(message: &str) -> Message {
-    Message::Text(
-        json!({"type": "status", "message": message, "value": message})
-            .to_string()
-            .into(),
-    )
-}
-
-async fn fail(socket: WebSocket, message: String) {
-    fail_with(socket, message, json!({})).await;
-}
-
-/// An error message (with `extra` fields, as the original adds `engine_path` or `stream`), then
-/// close 1011.
-async fn fail_with(mut socket: WebSocket, message: String, extra: Value) {
-    let mut error = json!({"type": "error", "message": message, "value": message});
-    if let (Some(error), Value::Object(extra)) = (error.as_object_mut(), extra) {
-        error.extend(extra);
-    }
-    let _ = socket.send(Message::Text(error.to_string().into())).await;
-    super::media::close(socket, 1011, message).await;
-}
-
-async fn session(mut socket: WebSocket, path: String, transmission_id: String, output_id: String) {
-    let _ = socket
-        .send(status_message("Priming MSE backing stream demand."))
-        .await;
-    super::demand::prime_output(&transmission_id, &output_id, MSE_PRIME).await;
-    let _ = socket
-        .send(status_message("Waiting for MSE backing RTSP path."))
-        .await;
-    if !path_ready(&path).await {
-        return fail_with(
-            socket,
-            "MSE backing RTSP path did not become ready before timeout.".into(),
-            json!({"engine_path": path}),
+/// Carries the session's messages to the socket and the socket's to the session, until either
+/// ends; the session stops with the socket.
+async fn bridge(mut socket: WebSocket, request: SessionRequest) {
+    let opened = match sidecar() {
+        Some(sidecar) => ask(
+            &sidecar,
+            |reply| SidecarMsg::OpenSession(request, reply),
+            SIDECAR_DEADLINE,
         )
-        .await;
-    }
-    let _ = socket
-        .send(status_message("Starting MSE go2rtc sidecar."))
-        .await;
-    let Some(sidecar) = sidecar() else {
-        return fail(socket, "MSE sidecar did not start.".into()).await;
+        .await
+        .map_err(|_| "MSE sidecar did not start.".to_string())
+        .and_then(|opened| opened),
+        None => Err("MSE sidecar did not start.".to_string()),
     };
-    let api_port = match ask(&sidecar, SidecarMsg::EnsureRunning, SIDECAR_DEADLINE).await {
-        Ok(Ok(port)) => port,
-        Ok(Err(err)) => return fail(socket, format!("Failed to start MSE sidecar: {err}")).await,
-        Err(err) => return fail(socket, format!("Failed to start MSE sidecar: {err:?}")).await,
+    let session = match opened {
+        Ok(session) => session,
+        Err(message) => {
+            let error = serde_json::to_string(&Control::error(message.clone())).unwrap_or_default();
+            let _ = socket.send(Message::Text(error.into())).await;
+            return super::media::close(socket, 1011, message).await;
+        }
     };
-    let _ = socket
-        .send(status_message("Waiting for MSE go2rtc API."))
-        .await;
-    if !api_ready(api_port).await {
-        return fail(
-            socket,
-            "MSE sidecar API did not become reachable before timeout.".into(),
-        )
-        .await;
-    }
-    let stream = stream_name(&path);
-    let _ = socket
-        .send(Message::Text(
-            json!({"type": "status", "message": "Connecting to MSE go2rtc WebSocket.",
-                   "value": "Connecting to MSE go2rtc WebSocket.", "stream": stream})
-            .to_string()
-            .into(),
-        ))
-        .await;
-    let upstream_url = format!("ws://127.0.0.1:{api_port}/api/ws?src={stream}");
-    let upstream = match tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio_tungstenite::connect_async(&upstream_url),
-    )
-    .await
-    {
-        Ok(Ok((upstream, _))) => upstream,
-        Ok(Err(err)) => return fail(socket, format!("MSE upstream WebSocket failed: {err}")).await,
-        Err(_) => return fail(socket, "MSE upstream WebSocket failed: timeout".into()).await,
-    };
-    // Counted while it relays, however the relay ends (the guard reports the close on drop).
-    let _counted = toposync_actors::sidecar::MseSessionCount::open(&sidecar);
-    relay(socket, upstream, &transmission_id, &output_id).await;
-}
-
-/// Text and binary both ways until either side closes; the demand is renewed meanwhile.
-async fn relay(
-    socket: WebSocket,
-    upstream: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    transmission_id: &str,
-    output_id: &str,
-) {
-    let (mut to_client, mut from_client) = socket.split();
-    let (mut to_go2rtc, mut from_go2rtc) = upstream.split();
-    let mut renew = tokio::time::interval(MSE_PRIME / 3);
-    renew.tick().await;
+    let MseSession {
+        mut to_browser,
+        from_browser,
+        actor,
+    } = session;
     loop {
         tokio::select! {
-            message = from_client.next() => match message {
-                Some(Ok(Message::Text(text))) => {
-                    if to_go2rtc.send(Upstream::Text(text.as_str().into())).await.is_err() { break; }
+            message = to_browser.recv() => {
+                let message = match message {
+                    Some(ToBrowser::Control(control)) => {
+                        Message::Text(serde_json::to_string(&control).unwrap_or_default().into())
+                    }
+                    Some(ToBrowser::Text(text)) => Message::Text(text.into()),
+                    Some(ToBrowser::Binary(data)) => Message::Binary(data),
+                    Some(ToBrowser::Close(code, reason)) => {
+                        super::media::close(socket, code, reason).await;
+                        break;
+                    }
+                    None => break,
+                };
+                if socket.send(message).await.is_err() {
+                    break;
                 }
-                Some(Ok(Message::Binary(data))) => {
-                    if to_go2rtc.send(Upstream::Binary(data)).await.is_err() { break; }
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                _ => break,
-            },
-            message = from_go2rtc.next() => match message {
-                Some(Ok(Upstream::Text(text))) => {
-                    if to_client.send(Message::Text(text.as_str().into())).await.is_err() { break; }
-                }
-                Some(Ok(Upstream::Binary(data))) => {
-                    if to_client.send(Message::Binary(data)).await.is_err() { break; }
-                }
-                Some(Ok(Upstream::Ping(_) | Upstream::Pong(_) | Upstream::Frame(_))) => {}
-                _ => break,
-            },
-            _ = renew.tick() => super::demand::prime_output(transmission_id, output_id, MSE_PRIME).await,
-        }
-    }
-    let _ = to_go2rtc.close().await;
-    let _ = to_client.close().await;
-}
-
-/// Polls the engine until the path has a publisher (ready), up to `PATH_READY_TIMEOUT`.
-async fn path_ready(path: &str) -> bool {
-    let deadline = tokio::time::Instant::now() + PATH_READY_TIMEOUT;
-    while tokio::time::Instant::now() < deadline {
-        if let Some(engine) = toposync_actors::engine::engine() {
-            if let Ok(Ok(paths)) = ask(&engine, EngineMsg::Paths, Duration::from_secs(2)).await {
-                if paths.iter().any(|p| p.name == path && p.ready) {
-                    return true;
+            }
+            message = socket.recv() => {
+                let message = match message {
+                    Some(Ok(Message::Text(text))) => FromBrowser::Text(text.as_str().to_string()),
+                    Some(Ok(Message::Binary(data))) => FromBrowser::Binary(data),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    _ => break,
+                };
+                if from_browser.send(message).await.is_err() {
+                    break;
                 }
             }
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    false
-}
-
-/// go2rtc answers its API within 3 s (it usually does at once: the sidecar waits for it too).
-async fn api_ready(api_port: u16) -> bool {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    loop {
-        if toposync_actors::sidecar::summary::api_reachable(api_port).await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    actor.stop(Some("the browser left".into()));
 }

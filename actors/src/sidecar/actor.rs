@@ -16,14 +16,15 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::config::{render, streams};
+use super::session::MseSessionActor;
 use crate::engine::EngineMsg;
 use crate::engine::install::{Platform, Progress, ProgressView, Release};
 use crate::model::settings::StreamingSettings;
 use crate::store::{ActorSubscriber, Revision};
-use crate::supervision::ask;
-use crate::supervision::observe::Observation;
+use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::process::{OwnedProcess, STOP_GRACE};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
+use crate::supervision::{Liveness, LivenessPolicy, ask};
 
 pub const SIDECAR: &str = "sidecar";
 /// A lazily started sidecar stops after this long without an MSE viewer.
@@ -44,8 +45,13 @@ pub enum SidecarMsg {
     Start(RpcReplyPort<Result<u16, String>>),
     Stop(RpcReplyPort<()>),
     Download(RpcReplyPort<Result<PathBuf, String>>),
-    SessionOpened,
-    SessionClosed,
+    /// A browser's MSE session: a new child that relays go2rtc to it until either side ends.
+    OpenSession(
+        super::session::SessionRequest,
+        RpcReplyPort<Result<super::session::MseSession, String>>,
+    ),
+    /// Time to check that every session still answers.
+    CheckLiveness,
     Status(RpcReplyPort<SidecarStatus>),
     Observe(RpcReplyPort<Observation>),
     /// Supervision tests only: fail the way production can.
@@ -58,23 +64,6 @@ pub enum SidecarMsg {
 }
 
 crate::supervised_messages!(SidecarMsg);
-
-/// One MSE session counted by the sidecar (which stops go2rtc some time after the last one):
-/// opened on creation, closed on drop, so a session that ends any way at all is uncounted.
-pub struct MseSessionCount(ActorRef<SidecarMsg>);
-
-impl MseSessionCount {
-    pub fn open(sidecar: &ActorRef<SidecarMsg>) -> Self {
-        let _ = sidecar.send_message(SidecarMsg::SessionOpened);
-        Self(sidecar.clone())
-    }
-}
-
-impl Drop for MseSessionCount {
-    fn drop(&mut self) {
-        let _ = self.0.send_message(SidecarMsg::SessionClosed);
-    }
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SidecarStatus {
@@ -119,7 +108,9 @@ pub struct SidecarState {
     last_error: Option<String>,
     warnings: Vec<String>,
     tracker: RestartTracker,
-    sessions: usize,
+    /// The MSE sessions (children); go2rtc stops some time after the last one ends.
+    sessions: Vec<ActorRef<super::session::SessionMsg>>,
+    liveness: Liveness,
     idle_since: Option<Instant>,
     /// Started explicitly: no idle stop.
     pinned: bool,
@@ -137,7 +128,7 @@ impl SidecarState {
     }
 
     fn wanted(&self) -> bool {
-        self.settings.engine.mse_sidecar.enabled && (self.pinned || self.sessions > 0)
+        self.settings.engine.mse_sidecar.enabled && (self.pinned || !self.sessions.is_empty())
     }
 
     async fn blocking(&self) -> Result<(PathBuf, u16), String> {
@@ -174,6 +165,8 @@ impl Actor for SidecarActor {
         data_dir: PathBuf,
     ) -> Result<SidecarState, ActorProcessingErr> {
         myself.send_interval(Duration::from_secs(5), || SidecarMsg::IdleCheck);
+        let liveness = Liveness::new(LivenessPolicy::CHILD);
+        myself.send_interval(liveness.every(), || SidecarMsg::CheckLiveness);
         Ok(SidecarState {
             dir: data_dir.join("runtime").join("streaming").join("go2rtc"),
             settings: Arc::default(),
@@ -182,7 +175,8 @@ impl Actor for SidecarActor {
             last_error: None,
             warnings: Vec::new(),
             tracker: RestartTracker::new(RestartPolicy::process(), Instant::now()),
-            sessions: 0,
+            sessions: Vec::new(),
+            liveness,
             idle_since: None,
             pinned: false,
             progress: Arc::default(),
@@ -196,6 +190,26 @@ impl Actor for SidecarActor {
         state: &mut SidecarState,
     ) -> Result<(), ActorProcessingErr> {
         stop_process(state).await;
+        Ok(())
+    }
+
+    /// Sessions are temporary: one that ends (either socket closed, a step failed, or it
+    /// failed) is forgotten, never restarted; the viewer reconnects if it wants.
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<SidecarMsg>,
+        event: ractor::SupervisionEvent,
+        state: &mut SidecarState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some((cell, reason)) = crate::supervision::child_exit(event, "MSE session ended") {
+            state.sessions.retain(|s| s.get_id() != cell.get_id());
+            if reason != "MSE session ended" {
+                tracing::warn!(%reason, "MSE session failed");
+            }
+            if state.sessions.is_empty() {
+                state.idle_since = Some(Instant::now());
+            }
+        }
         Ok(())
     }
 
@@ -271,21 +285,30 @@ impl Actor for SidecarActor {
                     let _ = waiter.send(result.clone());
                 }
             }
-            SidecarMsg::SessionOpened => {
-                state.sessions += 1;
-                state.idle_since = None;
+            SidecarMsg::OpenSession(request, reply) => {
+                let (args, to_browser, from_browser) =
+                    super::session::channels(request, myself.clone());
+                let spawned =
+                    Actor::spawn_linked(None, MseSessionActor, args, myself.get_cell()).await;
+                let _ = reply.send(match spawned {
+                    Ok((actor, _)) => {
+                        state.sessions.push(actor.clone());
+                        state.idle_since = None;
+                        Ok(super::session::MseSession {
+                            to_browser,
+                            from_browser,
+                            actor,
+                        })
+                    }
+                    Err(err) => Err(format!("MSE session failed to start: {err}")),
+                });
             }
-            SidecarMsg::SessionClosed => {
-                state.sessions = state.sessions.saturating_sub(1);
-                if state.sessions == 0 {
-                    state.idle_since = Some(Instant::now());
-                }
-            }
+            SidecarMsg::CheckLiveness => state.liveness.check(sessions(state)),
             SidecarMsg::IdleCheck => {
                 let idle = state
                     .idle_since
                     .is_some_and(|since| since.elapsed() >= IDLE_STOP);
-                if state.running.is_some() && !state.pinned && state.sessions == 0 && idle {
+                if state.running.is_some() && !state.pinned && state.sessions.is_empty() && idle {
                     tracing::info!("no MSE viewer left; stopping the go2rtc sidecar");
                     stop_process(state).await;
                 }
@@ -321,13 +344,28 @@ impl Actor for SidecarActor {
                 let _ = reply.send(Observation {
                     pid: state.running.as_ref().map(|r| r.process.pid()),
                     state: json!({"enabled": state.settings.engine.mse_sidecar.enabled,
-                                  "mse_sessions": state.sessions, "pinned": state.pinned}),
-                    children: Vec::new(),
+                                  "mse_sessions": state.sessions.len(), "pinned": state.pinned}),
+                    children: sessions(state),
                 });
             }
         }
         Ok(())
     }
+}
+
+/// The MSE sessions as the snapshot and the liveness check see them.
+fn sessions(state: &SidecarState) -> Vec<ChildEntry> {
+    state
+        .sessions
+        .iter()
+        .map(|session| ChildEntry {
+            name: format!("mse:{}", session.get_id()),
+            kind: "mse_session",
+            actor: Some(Box::new(session.clone()) as Box<dyn Observable>),
+            restarts: 0,
+            last_error: None,
+        })
+        .collect()
 }
 
 /// Makes go2rtc run with the current streams; answers its API port once the API answers.
@@ -407,7 +445,7 @@ async fn ensure_running(
         started: SystemTime::now(),
     });
     state.last_error = None;
-    state.idle_since = (state.sessions == 0).then(Instant::now);
+    state.idle_since = state.sessions.is_empty().then(Instant::now);
     // Readiness: its API answers (any HTTP status below 500).
     let client = crate::net::http_client();
     let deadline = Instant::now() + READY_TIMEOUT;
@@ -480,7 +518,7 @@ fn status(state: &SidecarState) -> SidecarStatus {
         warnings,
         restart_count: state.tracker.restarts,
         stream_count: running.map_or(0, |r| r.stream_count),
-        mse_sessions: state.sessions,
+        mse_sessions: state.sessions.len(),
         pinned: state.pinned,
         download: state.progress.view(),
     }

@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod config;
+pub mod session;
 pub mod summary;
 
-pub use actor::{MseSessionCount, SIDECAR, SidecarActor, SidecarMsg, sidecar, sidecar_subscriber};
+pub use actor::{SIDECAR, SidecarActor, SidecarMsg, sidecar, sidecar_subscriber};
