@@ -132,6 +132,24 @@ impl Refusal {
     }
 }
 
+/// `GET /jsmpeg/status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JsmpegStatus {
+    pub enabled: bool,
+    pub ffmpeg_path: Option<String>,
+    pub ffmpeg_source: &'static str,
+    pub ffmpeg_error: Option<&'static str>,
+    pub running_session_count: usize,
+    pub max_total_sessions: i64,
+    pub max_sessions_per_transmission: i64,
+    pub sessions_by_transmission: BTreeMap<String, usize>,
+    pub frames_encoded: u64,
+    pub frames_written: u64,
+    pub bytes_sent: u64,
+    pub last_error: Option<String>,
+    pub warnings: Vec<&'static str>,
+}
+
 pub struct SessionRequest {
     pub transmission_id: String,
     pub output_id: String,
@@ -149,7 +167,12 @@ pub struct Session {
 
 pub enum JsmpegMsg {
     Open(Box<SessionRequest>, RpcReplyPort<Result<Session, Refusal>>),
-    Status(Jsmpeg, RpcReplyPort<serde_json::Value>),
+    /// The status for these settings; `engine_enabled` adds the original's warning.
+    Status {
+        settings: Jsmpeg,
+        engine_enabled: bool,
+        reply: RpcReplyPort<JsmpegStatus>,
+    },
     Observe(RpcReplyPort<Observation>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
@@ -269,7 +292,11 @@ impl Actor for JsmpegSupervisor {
                     }
                 }
             }
-            JsmpegMsg::Status(settings, reply) => {
+            JsmpegMsg::Status {
+                settings,
+                engine_enabled,
+                reply,
+            } => {
                 let mut by_transmission: BTreeMap<&str, usize> = BTreeMap::new();
                 for session in state.sessions.values() {
                     *by_transmission.entry(&session.transmission_id).or_default() += 1;
@@ -286,22 +313,29 @@ impl Actor for JsmpegSupervisor {
                     .is_none()
                     .then_some(crate::ffmpeg::FFMPEG_NOT_FOUND);
                 warnings.extend(ffmpeg_error);
+                if settings.enabled && !engine_enabled {
+                    warnings
+                        .push("JSMpeg needs the streaming engine/demand runtime to be enabled.");
+                }
                 let frames = state.counters.frames_written.load(Ordering::Relaxed);
-                let _ = reply.send(json!({
-                    "enabled": settings.enabled,
-                    "ffmpeg_path": ffmpeg_path,
-                    "ffmpeg_source": ffmpeg_source,
-                    "ffmpeg_error": ffmpeg_error,
-                    "running_session_count": state.sessions.len(),
-                    "max_total_sessions": settings.max_total_sessions,
-                    "max_sessions_per_transmission": settings.max_sessions_per_transmission,
-                    "sessions_by_transmission": by_transmission,
-                    "frames_encoded": frames,
-                    "frames_written": frames,
-                    "bytes_sent": state.counters.bytes_sent.load(Ordering::Relaxed),
-                    "last_error": state.last_error,
-                    "warnings": warnings,
-                }));
+                let _ = reply.send(JsmpegStatus {
+                    enabled: settings.enabled,
+                    ffmpeg_path,
+                    ffmpeg_source,
+                    ffmpeg_error,
+                    running_session_count: state.sessions.len(),
+                    max_total_sessions: settings.max_total_sessions,
+                    max_sessions_per_transmission: settings.max_sessions_per_transmission,
+                    sessions_by_transmission: by_transmission
+                        .into_iter()
+                        .map(|(id, n)| (id.to_string(), n))
+                        .collect(),
+                    frames_encoded: frames,
+                    frames_written: frames,
+                    bytes_sent: state.counters.bytes_sent.load(Ordering::Relaxed),
+                    last_error: state.last_error.clone(),
+                    warnings,
+                });
             }
             JsmpegMsg::Fault(fault) => fault.strike().await?,
             JsmpegMsg::CheckLiveness => state.liveness.check(sessions(state)),

@@ -578,3 +578,89 @@ mod tests {
         );
     }
 }
+
+/// `GET /live-views/{id}/playback`: the chosen variant, its signed URLs, the output to play, the
+/// plan and the runtime health it was ranked with (the original's §2.12 answer).
+#[derive(Debug, Serialize)]
+pub struct LiveViewPlayback {
+    pub live_view: crate::model::publication::CameraLiveView,
+    pub live_view_id: String,
+    pub camera_id: String,
+    pub camera_name: String,
+    pub camera_source_id: String,
+    pub camera_source_name: String,
+    pub source_role: Option<crate::model::camera::SourceRole>,
+    pub context: Context,
+    pub variant: crate::model::publication::LiveVariant,
+    /// Secrets redacted.
+    pub transmission: crate::model::transmission::Transmission,
+    pub transmission_id: String,
+    pub runtime_health: Option<crate::health::TransmissionRuntimeHealth>,
+    /// Always null: sources have no health of their own here.
+    pub source_health: Option<()>,
+    pub selected_output: Option<crate::urls::OutputUrl>,
+    pub urls: crate::urls::UrlsResponse,
+    pub playback_plan: Value,
+    pub warnings: Vec<String>,
+    pub blocking_errors: Vec<String>,
+}
+
+impl LiveViewPlayback {
+    /// Picks the output among `urls` and ranks the transports, for the web in `context`.
+    pub fn answer(
+        chosen: crate::model::live_views::Chosen,
+        context: Context,
+        urls: crate::urls::UrlsResponse,
+        runtime_health: Option<crate::health::TransmissionRuntimeHealth>,
+    ) -> Self {
+        let crate::model::live_views::Chosen {
+            view,
+            variant,
+            camera_name,
+            camera_source_name,
+            source_role,
+            transmission,
+        } = chosen;
+        let LiveSelection {
+            selected_output,
+            warnings,
+            blocking_errors,
+        } = select_live_output(&variant, &urls);
+        let request = PlanRequest {
+            client: Client::Web,
+            context: Some(context),
+            low_latency: variant.preferred_transport == "webrtc" || context == Context::Ptz,
+            transmission_role: Some(variant.role.as_str().to_string()),
+            quality_profile_id: variant
+                .quality_profile_id
+                .as_ref()
+                .map(crate::model::name_of),
+        };
+        let playback_plan = plan_over(
+            &variant.transmission_id,
+            &request,
+            &urls,
+            runtime_health.as_ref(),
+        );
+        Self {
+            live_view_id: view.id.clone(),
+            camera_id: view.camera_id.clone().unwrap_or_default(),
+            live_view: view,
+            camera_name,
+            camera_source_id: variant.camera_source_id.clone().unwrap_or_default(),
+            camera_source_name,
+            source_role,
+            context,
+            transmission: transmission.redacted(),
+            transmission_id: variant.transmission_id.clone(),
+            variant,
+            runtime_health,
+            source_health: None,
+            selected_output,
+            urls,
+            playback_plan,
+            warnings,
+            blocking_errors,
+        }
+    }
+}

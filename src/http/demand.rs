@@ -6,7 +6,6 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::Path;
 use serde::Deserialize;
-use serde_json::json;
 use toposync_actors::demand::book::{
     DEFAULT_PRIME_TTL, HEARTBEAT_TTL_RANGE, PRIME_TTL_RANGE, clamp_ttl,
 };
@@ -218,18 +217,12 @@ fn filter(transmission: &Transmission, params: &Params) -> Result<OutputFilter, 
             return Err(ApiError::not_found("Output not found"));
         }
     }
-    let quality_profile_id = match params.get("quality_profile_id") {
-        None => None,
-        Some(raw) => Some(
-            serde_json::from_value::<QualityProfileId>(json!(raw)).map_err(|_| {
-                ModelError::invalid(
-                    &Loc::query().key("quality_profile_id"),
-                    "quality_profile_id must be one of 'quad_grid', 'stable_apple_tv', \
-                     'fullscreen_quality', 'diagnostic_low'",
-                )
-            })?,
-        ),
-    };
+    let quality_profile_id: Option<QualityProfileId> =
+        params.named_or("quality_profile_id", |_| {
+            "quality_profile_id must be one of 'quad_grid', 'stable_apple_tv', \
+             'fullscreen_quality', 'diagnostic_low'"
+                .to_string()
+        })?;
     Ok(OutputFilter {
         output_id,
         quality_profile_id,

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::json;
 use toposync_actors::engine::view::EngineStatusResponse;
 use toposync_actors::engine::{EngineMsg, EngineStatus, engine};
 use toposync_actors::model::edit;
@@ -76,8 +75,8 @@ pub async fn running_ports() -> Option<PlaybackPorts> {
 async fn set_enabled(enabled: bool) -> Result<(), ApiError> {
     store::mutate(
         move |doc| {
-            let patch = json!({"engine": {"enabled": enabled}});
-            edit::patch_settings(doc, patch, &edit::now_rfc3339()).map(|_| ())
+            edit::switch(doc, edit::Switch::Engine, enabled);
+            Ok(())
         },
         STORE_DEADLINE,
     )

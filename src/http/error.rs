@@ -2,22 +2,43 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-use toposync_actors::model::error::ModelError;
+use serde::Serialize;
+use toposync_actors::model::error::{FieldError, ModelError};
 use toposync_actors::store::StoreError;
 use toposync_actors::supervision::AskError;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub detail: Value,
+    pub detail: Detail,
+}
+
+/// FastAPI's two `detail` shapes: a message, or the list of fields that broke a rule.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Detail {
+    Message(String),
+    Fields(Vec<FieldError>),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    detail: &'a Detail,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, detail: impl Into<Value>) -> Self {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
-            detail: detail.into(),
+            detail: Detail::Message(message.into()),
+        }
+    }
+
+    /// 422 for fields that broke a rule.
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: Detail::Fields(errors),
         }
     }
 
@@ -37,10 +58,11 @@ impl ApiError {
 impl From<ModelError> for ApiError {
     fn from(err: ModelError) -> Self {
         match err {
-            ModelError::Invalid(errors) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, json!(errors))
-            }
-            ModelError::Conflict(error) => Self::new(StatusCode::CONFLICT, json!([error])),
+            ModelError::Invalid(errors) => Self::fields(errors),
+            ModelError::Conflict(error) => Self {
+                status: StatusCode::CONFLICT,
+                detail: Detail::Fields(vec![error]),
+            },
             ModelError::Refused(msg) => Self::new(StatusCode::CONFLICT, msg),
             ModelError::BadRequest(msg) => Self::new(StatusCode::BAD_REQUEST, msg),
             ModelError::NotFound(msg) => Self::new(StatusCode::NOT_FOUND, msg),
@@ -73,6 +95,9 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({"detail": self.detail}))).into_response()
+        let body = Body {
+            detail: &self.detail,
+        };
+        (self.status, axum::Json(body)).into_response()
     }
 }

@@ -7,7 +7,8 @@ use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Query, R
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
-use serde_json::{Value, json};
+use serde_json::Value;
+use toposync_actors::model::error::{FieldError, Loc, ModelError};
 
 use super::error::ApiError;
 
@@ -24,10 +25,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read_body(req, state).await?;
         if bytes.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!([{"type": "missing", "loc": ["body"], "msg": "Field required"}]),
-            ));
+            return Err(ApiError::fields(vec![FieldError::new(
+                "missing",
+                &Loc::body(),
+                "Field required",
+            )]));
         }
         parse_json(&bytes)
     }
@@ -74,14 +76,11 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 
 fn parse_json(bytes: &[u8]) -> Result<JsonBody, ApiError> {
     serde_json::from_slice(bytes).map(JsonBody).map_err(|err| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!([{
-                "type": "json_invalid",
-                "loc": ["body", err.column()],
-                "msg": format!("JSON decode error: {err}"),
-            }]),
-        )
+        ApiError::fields(vec![FieldError::new(
+            "json_invalid",
+            &Loc::body().index(err.column()),
+            format!("JSON decode error: {err}"),
+        )])
     })
 }
 
@@ -125,21 +124,41 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// A parameter naming an enum value; 422 naming the parameter when it names none.
+    pub fn named<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        self.named_or(name, |raw| format!("'{raw}' is not a valid {name}"))
+    }
+
+    /// [`Self::named`] with the refusal's message.
+    pub fn named_or<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        message: impl FnOnce(&str) -> String,
+    ) -> Result<Option<T>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(raw) => toposync_actors::model::parse_name(raw)
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::from(ModelError::invalid(&Loc::query().key(name), message(raw)))
+                }),
+        }
+    }
+
     /// A boolean flag, accepting what FastAPI accepts; anything else is a 422 naming it.
     pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
         match self.get(name).map(str::to_ascii_lowercase).as_deref() {
             None => Ok(false),
             Some("true" | "1" | "yes" | "on") => Ok(true),
             Some("false" | "0" | "no" | "off") => Ok(false),
-            Some(other) => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!([{
-                    "type": "bool_parsing",
-                    "loc": ["query", name],
-                    "msg": "Input should be a valid boolean",
-                    "input": other,
-                }]),
-            )),
+            Some(other) => Err(ApiError::fields(vec![
+                FieldError::new(
+                    "bool_parsing",
+                    &Loc::query().key(name),
+                    "Input should be a valid boolean",
+                )
+                .with_input(other),
+            ])),
         }
     }
 }

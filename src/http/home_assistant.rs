@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use toposync_actors::home_assistant::{Reach, manifest, webrtc_output, whep_offer};
 use toposync_actors::model::error::{Loc, from_value};
 use toposync_actors::model::transmission::QualityProfileId;
@@ -16,6 +16,7 @@ use toposync_actors::store;
 use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
+use super::replies::WhepAnswer;
 
 /// Home Assistant polls entities slowly: an offer keeps the output demanded this long.
 const HA_ENTITY_PRIME: Duration = Duration::from_secs(90);
@@ -85,7 +86,7 @@ pub async fn webrtc_offer(
     Path(id): Path<String>,
     params: Params,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WhepAnswer>, ApiError> {
     if !native_webrtc() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -110,7 +111,7 @@ pub async fn webrtc_offer(
     let profile = request.quality_profile_id.or_else(|| {
         params
             .get("quality_profile_id")
-            .and_then(|raw| serde_json::from_value(serde_json::json!(raw)).ok())
+            .and_then(toposync_actors::model::parse_name)
     });
     let output = webrtc_output(transmission, wanted, profile).ok_or_else(|| {
         ApiError::new(
@@ -128,7 +129,9 @@ pub async fn webrtc_offer(
     let text = whep_offer(transmission, output, ports.webrtc, &request.sdp)
         .await
         .map_err(|err| ApiError::new(StatusCode::BAD_GATEWAY, err))?;
-    Ok(Json(
-        json!({"transmission_id": id, "output_id": output.id, "answer_sdp": text}),
-    ))
+    Ok(Json(WhepAnswer {
+        transmission_id: id,
+        output_id: output.id.clone(),
+        answer_sdp: text,
+    }))
 }

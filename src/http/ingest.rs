@@ -12,13 +12,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ractor::ActorRef;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use toposync_actors::model::error::{FieldError, Loc};
 use toposync_actors::supervision::{AskError, ask};
 use toposync_actors::transmissions::TransmissionMsg;
 use toposync_actors::transmissions::arbitration::{Frame, Lifecycle};
 
 use super::error::ApiError;
 use super::extract::Params;
+use super::replies::{FrameAccepted, SocketError, WriterClosed};
 
 /// A 4K BGR24 frame is 24.9 MB; anything larger is not a frame.
 pub const FRAME_LIMIT: usize = 32 * 1024 * 1024;
@@ -30,7 +31,7 @@ pub async fn frame(
     Path((id, writer_id)): Path<(String, String)>,
     params: Params,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FrameAccepted>, ApiError> {
     let width = dimension(&params, "width", 7680)?;
     let height = dimension(&params, "height", 4320)?;
     let priority = priority(&params)?;
@@ -55,12 +56,8 @@ pub async fn frame(
             ApiError::new(rejection.status(), rejection.body_text())
         }
     })?;
-    let frame = Frame::bgr24(body, width, height).map_err(|msg| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!([{"type": "value_error", "loc": ["body"], "msg": msg}]),
-        )
-    })?;
+    let frame = Frame::bgr24(body, width, height)
+        .map_err(|msg| ApiError::fields(vec![FieldError::new("value_error", &Loc::body(), msg)]))?;
     let transmission = transmission(&id).await?;
     ask(
         &transmission,
@@ -75,13 +72,17 @@ pub async fn frame(
     )
     .await
     .map_err(|err| ApiError::unavailable("transmission", err))?;
-    Ok(Json(
-        json!({"transmission_id": id, "writer_id": writer_id, "accepted": true}),
-    ))
+    Ok(Json(FrameAccepted {
+        transmission_id: id,
+        writer_id,
+        accepted: true,
+    }))
 }
 
 /// `POST /transmissions/{id}/writers/{writer_id}/close`: the writer is ineligible at once.
-pub async fn close(Path((id, writer_id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn close(
+    Path((id, writer_id)): Path<(String, String)>,
+) -> Result<Json<WriterClosed>, ApiError> {
     let transmission = transmission(&id).await?;
     ask(
         &transmission,
@@ -93,9 +94,11 @@ pub async fn close(Path((id, writer_id)): Path<(String, String)>) -> Result<Json
     )
     .await
     .map_err(|err| ApiError::unavailable("transmission", err))?;
-    Ok(Json(
-        json!({"transmission_id": id, "writer_id": writer_id, "closed": true}),
-    ))
+    Ok(Json(WriterClosed {
+        transmission_id: id,
+        writer_id,
+        closed: true,
+    }))
 }
 
 /// `WS /transmissions/{id}/writers/{writer_id}/ws[?priority=P]`: a long-lived writer.
@@ -199,7 +202,7 @@ async fn writer_session(
             Message::Ping(_) | Message::Pong(_) => Ok(()),
         };
         if let Err(detail) = outcome {
-            let error = json!({"type": "error", "detail": detail}).to_string();
+            let error = serde_json::to_string(&SocketError::new(&detail)).unwrap_or_default();
             if socket.send(Message::Text(error.into())).await.is_err() {
                 break;
             }
@@ -318,10 +321,11 @@ async fn transmission(id: &str) -> Result<ActorRef<TransmissionMsg>, ApiError> {
 
 fn dimension(params: &Params, name: &str, max: u32) -> Result<u32, ApiError> {
     let raw = params.get(name).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!([{"type": "missing", "loc": ["query", name], "msg": "Field required"}]),
-        )
+        ApiError::fields(vec![FieldError::new(
+            "missing",
+            &Loc::query().key(name),
+            "Field required",
+        )])
     })?;
     match raw.parse::<u32>() {
         Ok(value) if (1..=max).contains(&value) => Ok(value),
@@ -334,8 +338,7 @@ fn dimension(params: &Params, name: &str, max: u32) -> Result<u32, ApiError> {
 }
 
 fn query_error(name: &str, msg: &str, input: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        json!([{"type": "value_error", "loc": ["query", name], "msg": msg, "input": input}]),
-    )
+    ApiError::fields(vec![
+        FieldError::new("value_error", &Loc::query().key(name), msg).with_input(input),
+    ])
 }

@@ -8,9 +8,9 @@ use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
-use serde_json::{Value, json};
+
 use toposync_actors::Runtime;
-use toposync_actors::jsmpeg::{JsmpegMsg, Refusal, SessionRequest, jsmpeg};
+use toposync_actors::jsmpeg::{JsmpegMsg, JsmpegStatus, Refusal, SessionRequest, jsmpeg};
 use toposync_actors::media_token::Transport;
 use toposync_actors::model::transmission::normalize_path_slug;
 use toposync_actors::store;
@@ -25,26 +25,23 @@ const ACTOR_DEADLINE: Duration = Duration::from_secs(5);
 /// Policy violation (bad token or target), as the original closes.
 const CLOSE_POLICY: u16 = 1008;
 
-pub async fn jsmpeg_status() -> Result<Json<Value>, ApiError> {
+pub async fn jsmpeg_status() -> Result<Json<JsmpegStatus>, ApiError> {
     let revision = store::read(STORE_DEADLINE).await?;
     let supervisor =
         jsmpeg().ok_or_else(|| ApiError::unavailable("JSMpeg runtime", AskError::Unavailable))?;
     let settings = revision.settings.engine.jsmpeg.clone();
-    let jsmpeg_enabled = settings.enabled;
-    let mut status = ask(
+    let engine_enabled = revision.settings.engine.enabled;
+    let status = ask(
         &supervisor,
-        |reply| JsmpegMsg::Status(settings, reply),
+        |reply| JsmpegMsg::Status {
+            settings,
+            engine_enabled,
+            reply,
+        },
         ACTOR_DEADLINE,
     )
     .await
     .map_err(|err| ApiError::unavailable("JSMpeg runtime", err))?;
-    if jsmpeg_enabled && !revision.settings.engine.enabled {
-        if let Some(warnings) = status["warnings"].as_array_mut() {
-            warnings.push(json!(
-                "JSMpeg needs the streaming engine/demand runtime to be enabled."
-            ));
-        }
-    }
     Ok(Json(status))
 }
 
@@ -179,7 +176,7 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
             None,
             params
                 .get("quality_profile_id")
-                .and_then(|raw| serde_json::from_value(json!(raw)).ok()),
+                .and_then(toposync_actors::model::parse_name),
         ),
     };
     let size = output

@@ -10,6 +10,7 @@ mod media;
 mod mse;
 mod publications;
 mod registry;
+mod replies;
 mod runtime;
 mod settings;
 mod transmissions;

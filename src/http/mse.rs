@@ -9,14 +9,14 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
 use toposync_actors::Runtime;
 use toposync_actors::media_token::Transport;
-use toposync_actors::model::edit::now_rfc3339;
+use toposync_actors::model::edit;
 use toposync_actors::model::transmission::normalize_path_slug;
 use toposync_actors::sidecar::session::{
     Control, FromBrowser, MseSession, SessionRequest, ToBrowser,
 };
+use toposync_actors::sidecar::summary::MseStatusResponse;
 use toposync_actors::sidecar::{SidecarMsg, sidecar};
 use toposync_actors::store;
 use toposync_actors::supervision::{AskError, ask};
@@ -42,30 +42,30 @@ async fn call<T: Send + 'static>(
         .map_err(|err| ApiError::unavailable("MSE sidecar", err))
 }
 
-pub async fn status() -> Result<Json<Value>, ApiError> {
+pub async fn status() -> Result<Json<MseStatusResponse>, ApiError> {
     let status = call(SidecarMsg::Status, SIDECAR_DEADLINE).await?;
     let engine_enabled = store::read(STORE_DEADLINE).await?.settings.engine.enabled;
     let answer = toposync_actors::sidecar::summary::response(status, engine_enabled).await;
-    Ok(Json(json!(answer)))
+    Ok(Json(answer))
 }
 
 /// `POST /mse/download`: installs go2rtc; answers the MSE status (with `binary_path`).
-pub async fn download() -> Result<Json<Value>, ApiError> {
+pub async fn download() -> Result<Json<MseStatusResponse>, ApiError> {
     let path = call(SidecarMsg::Download, DOWNLOAD_DEADLINE)
         .await?
         .map_err(|err| failed("Failed to download go2rtc sidecar", err))?;
     let Json(mut answer) = status().await?;
-    answer["binary_path"] = json!(path);
+    answer.status.binary_path = Some(path);
     Ok(Json(answer))
 }
 
 /// `POST /mse/start`: enables the sidecar in settings and runs it until `/mse/stop` (while the
 /// engine is disabled it stays stopped, as the original).
-pub async fn start() -> Result<Json<Value>, ApiError> {
+pub async fn start() -> Result<Json<MseStatusResponse>, ApiError> {
     start_as("Failed to start MSE sidecar").await
 }
 
-async fn start_as(failure: &str) -> Result<Json<Value>, ApiError> {
+async fn start_as(failure: &str) -> Result<Json<MseStatusResponse>, ApiError> {
     set_enabled(true).await?;
     let engine_enabled = store::read(STORE_DEADLINE).await?.settings.engine.enabled;
     if !engine_enabled {
@@ -79,13 +79,13 @@ async fn start_as(failure: &str) -> Result<Json<Value>, ApiError> {
 }
 
 /// `POST /mse/stop`: stops go2rtc and disables the sidecar in settings.
-pub async fn stop() -> Result<Json<Value>, ApiError> {
+pub async fn stop() -> Result<Json<MseStatusResponse>, ApiError> {
     call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
     set_enabled(false).await?;
     status().await
 }
 
-pub async fn restart() -> Result<Json<Value>, ApiError> {
+pub async fn restart() -> Result<Json<MseStatusResponse>, ApiError> {
     call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
     start_as("Failed to restart MSE sidecar").await
 }
@@ -98,8 +98,8 @@ fn failed(what: &str, err: String) -> ApiError {
 async fn set_enabled(enabled: bool) -> Result<(), ApiError> {
     store::mutate(
         move |doc| {
-            let patch = json!({"engine": {"mse_sidecar": {"enabled": enabled}}});
-            toposync_actors::model::edit::patch_settings(doc, patch, &now_rfc3339()).map(|_| ())
+            edit::switch(doc, edit::Switch::MseSidecar, enabled);
+            Ok(())
         },
         STORE_DEADLINE,
     )

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::Path;
-use serde_json::{Value, json};
 use toposync_actors::model::camera::Camera;
 use toposync_actors::model::edit::now_rfc3339;
 use toposync_actors::model::pipeline::Pipeline;
@@ -13,6 +12,7 @@ use toposync_actors::store;
 use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
+use super::replies::{DELETED, Deleted};
 
 fn shown(camera: Camera, include_secrets: bool) -> Camera {
     if include_secrets {
@@ -72,13 +72,13 @@ pub async fn replace_camera(
     Ok(Json(shown(camera, secrets)))
 }
 
-pub async fn delete_camera(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete_camera(Path(id): Path<String>) -> Result<Json<Deleted>, ApiError> {
     store::mutate(
         move |doc| registry::delete_camera(doc, &id, &now_rfc3339()),
         STORE_DEADLINE,
     )
     .await?;
-    Ok(Json(json!({"deleted": true})))
+    Ok(Json(DELETED))
 }
 
 /// Pipelines with node passwords redacted unless `include_secrets=true`.
@@ -130,11 +130,11 @@ pub async fn put_pipeline(
     Ok(Json(shown_pipeline(pipeline, secrets)))
 }
 
-pub async fn delete_pipeline(Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete_pipeline(Path(name): Path<String>) -> Result<Json<Deleted>, ApiError> {
     store::mutate(
         move |doc| registry::delete_pipeline(doc, &name, &now_rfc3339()),
         STORE_DEADLINE,
     )
     .await?;
-    Ok(Json(json!({"deleted": true})))
+    Ok(Json(DELETED))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde::Serialize;
 use toposync_actors::Runtime;
 use toposync_actors::health::{
     self, EncodersReport, QuarantineCleared, RuntimeHealth, RuntimeOutputs,
@@ -21,7 +21,17 @@ use super::extract::{JsonBody, Origin};
 /// Each actor gets this long to describe itself before it is shown as unresponsive.
 const OBSERVE_DEADLINE: Duration = Duration::from_millis(500);
 
-pub async fn health() -> Json<Value> {
+/// `GET /health`: liveness stays "ok" as in the original contract; problems are in `warnings`.
+#[derive(Serialize)]
+pub struct ServiceHealth {
+    status: &'static str,
+    extension: &'static str,
+    version: &'static str,
+    settings: Option<store::StoreStatus>,
+    warnings: Vec<String>,
+}
+
+pub async fn health() -> Json<ServiceHealth> {
     let mut warnings = Vec::new();
     let settings = match store::status(STORE_DEADLINE).await {
         Ok(status) => {
@@ -32,21 +42,20 @@ pub async fn health() -> Json<Value> {
                     recovery.moved_to.display()
                 ));
             }
-            json!(status)
+            Some(status)
         }
         Err(err) => {
             warnings.push(format!("The settings store is not available: {err:?}"));
-            Value::Null
+            None
         }
     };
-    Json(json!({
-        // Liveness stays "ok" as in the original contract; problems are listed in `warnings`.
-        "status": "ok",
-        "extension": "com.toposync.streaming",
-        "version": env!("CARGO_PKG_VERSION"),
-        "settings": settings,
-        "warnings": warnings,
-    }))
+    Json(ServiceHealth {
+        status: "ok",
+        extension: "com.toposync.streaming",
+        version: env!("CARGO_PKG_VERSION"),
+        settings,
+        warnings,
+    })
 }
 
 pub async fn actors(State(runtime): State<Arc<Runtime>>) -> Json<ActorSnapshot> {

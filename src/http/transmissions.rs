@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use toposync_actors::Runtime;
 use toposync_actors::model::edit;
 use toposync_actors::model::error::{Loc, ModelError};
@@ -22,6 +22,7 @@ use toposync_actors::urls::{EntryProtocol, Signing, UrlRequest, UrlsResponse, re
 use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
+use super::replies::{CompanionApplied, DELETED, Deleted, ProfilesApplied};
 
 pub async fn list(params: Params) -> Result<Json<Vec<Transmission>>, ApiError> {
     let secrets = params.flag("include_secrets")?;
@@ -83,7 +84,7 @@ enum ApplyMode {
 pub async fn apply_quality_profiles(
     Path(id): Path<String>,
     body: Option<JsonBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProfilesApplied>, ApiError> {
     let request: ApplyProfilesRequest = match body {
         None => ApplyProfilesRequest::default(),
         Some(JsonBody(value)) => toposync_actors::model::error::from_value(value, &Loc::body())?,
@@ -101,34 +102,36 @@ pub async fn apply_quality_profiles(
         STORE_DEADLINE,
     )
     .await?;
-    Ok(Json(json!({
-        "transmission_id": transmission.id,
-        "applied_profile_ids": applied,
-        "transmission": transmission.redacted(),
-    })))
+    Ok(Json(ProfilesApplied {
+        transmission_id: transmission.id.clone(),
+        applied_profile_ids: applied,
+        transmission: transmission.redacted(),
+    }))
 }
 
 /// `POST /transmissions/{id}/webrtc/companion/apply`: adds the low-latency WebRTC output.
-pub async fn apply_webrtc_companion(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn apply_webrtc_companion(
+    Path(id): Path<String>,
+) -> Result<Json<CompanionApplied>, ApiError> {
     let transmission = store::mutate(
         move |doc| edit::apply_webrtc_companion(doc, &id, &edit::now_rfc3339()),
         STORE_DEADLINE,
     )
     .await?;
-    Ok(Json(json!({
-        "transmission_id": transmission.id,
-        "output_id": "webrtc_low_latency",
-        "transmission": transmission.redacted(),
-    })))
+    Ok(Json(CompanionApplied {
+        transmission_id: transmission.id.clone(),
+        output_id: "webrtc_low_latency",
+        transmission: transmission.redacted(),
+    }))
 }
 
-pub async fn delete(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete(Path(id): Path<String>) -> Result<Json<Deleted>, ApiError> {
     store::mutate(
         move |doc| edit::delete_transmission(doc, &id),
         STORE_DEADLINE,
     )
     .await?;
-    Ok(Json(json!({"deleted": true})))
+    Ok(Json(DELETED))
 }
 
 pub async fn urls(
@@ -147,16 +150,15 @@ pub async fn playback_plan(
     params: Params,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let client: Client = query_enum(&params, "client")?.unwrap_or_default();
-    let context: Option<Context> = query_enum(&params, "context")?;
+    let client: Client = params.named("client")?.unwrap_or_default();
+    let context: Option<Context> = params.named("context")?;
     let low_latency = params.flag("low_latency")?;
     let urls = signed_urls(&runtime, &id, &params, &headers).await?;
     let revision = store::read(STORE_DEADLINE).await?;
     let role = revision
         .settings
         .transmission(&id)
-        .and_then(|t| t.extra.get("role"))
-        .and_then(Value::as_str)
+        .and_then(Transmission::role)
         .map(str::to_string);
     let request = PlanRequest {
         client,
@@ -167,23 +169,6 @@ pub async fn playback_plan(
     };
     let health = toposync_actors::health::transmission(&id).await;
     Ok(Json(plan_over(&id, &request, &urls, health.as_ref())))
-}
-
-/// A query parameter naming an enum value; 422 naming the parameter when it is not one.
-fn query_enum<T: serde::de::DeserializeOwned>(
-    params: &Params,
-    name: &str,
-) -> Result<Option<T>, ApiError> {
-    match params.get(name) {
-        None => Ok(None),
-        Some(raw) => serde_json::from_value(json!(raw)).map(Some).map_err(|_| {
-            ModelError::invalid(
-                &Loc::query().key(name),
-                format!("'{raw}' is not a valid {name}"),
-            )
-            .into()
-        }),
-    }
 }
 
 /// URL resolution (spec §5.3) with signed proxy URLs: HLS through the signed proxy (or direct in
@@ -207,7 +192,7 @@ pub async fn signed_urls(
             return Err(ApiError::not_found("Output not found"));
         }
     }
-    let profile: Option<QualityProfileId> = query_enum(params, "quality_profile_id")?;
+    let profile: Option<QualityProfileId> = params.named("quality_profile_id")?;
     let requested_ttl = match params.get("media_token_ttl_seconds") {
         None => None,
         Some(raw) => Some(raw.parse::<f64>().map_err(|_| {

@@ -206,6 +206,21 @@ fn refuse_generated(stored: &Transmission) -> Result<(), ModelError> {
 
 /// `PATCH /settings`: deep merge (objects merge, lists and scalars replace, `null` leaves a
 /// field as it is), then the whole document must validate, or nothing changes.
+/// What `POST /engine/start|stop` and `/mse/start|stop` switch on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Engine,
+    MseSidecar,
+}
+
+/// Turns one runtime on or off; nothing else in the document changes.
+pub fn switch(doc: &mut StreamingSettings, what: Switch, enabled: bool) {
+    match what {
+        Switch::Engine => doc.engine.enabled = enabled,
+        Switch::MseSidecar => doc.engine.mse_sidecar.enabled = enabled,
+    }
+}
+
 pub fn patch_settings(
     doc: &mut StreamingSettings,
     patch: Value,

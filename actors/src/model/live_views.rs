@@ -186,3 +186,70 @@ pub fn generate(
         warnings,
     })
 }
+
+/// What a live view shows in one context: the view, the variant (the one asked for, else the
+/// context's default), the names its player is labelled with, and the transmission it plays.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    pub view: CameraLiveView,
+    pub variant: super::publication::LiveVariant,
+    pub camera_name: String,
+    pub camera_source_name: String,
+    pub source_role: Option<super::camera::SourceRole>,
+    pub transmission: Transmission,
+}
+
+impl Chosen {
+    /// The variant's quality profile, by name (for URL resolution).
+    pub fn quality_profile_name(&self) -> Option<String> {
+        self.variant.quality_profile_id.as_ref().map(super::name_of)
+    }
+}
+
+/// The original's §2.12 steps 1-3: an enabled view (404), an enabled variant (404), its camera
+/// source (409) and its transmission (409).
+pub fn choose(
+    doc: &StreamingSettings,
+    id: &str,
+    context: crate::playback::Context,
+    variant_id: Option<&str>,
+) -> Result<Chosen, ModelError> {
+    let view = doc
+        .camera_live_views
+        .iter()
+        .find(|v| v.id == id && v.enabled)
+        .ok_or_else(|| ModelError::NotFound("Camera live view not found".into()))?;
+    let explicit =
+        variant_id.and_then(|wanted| view.variants.iter().find(|v| v.id == wanted && v.enabled));
+    let variant = explicit
+        .or_else(|| {
+            let default = crate::playback::context_variant(&view.defaults, context)?;
+            view.variants.iter().find(|v| v.id == default && v.enabled)
+        })
+        .ok_or_else(|| ModelError::NotFound("Camera live variant not found".into()))?;
+    let (mut camera_name, mut camera_source_name, mut source_role) =
+        (String::new(), String::new(), None);
+    if let (Some(camera_id), Some(source_id)) = (&view.camera_id, &variant.camera_source_id) {
+        let camera = doc.camera(camera_id);
+        let source = camera.and_then(|c| c.video_source(Some(source_id)));
+        let (Some(camera), Some(source)) = (camera, source) else {
+            return Err(ModelError::Refused(
+                "Camera source not found or disabled".into(),
+            ));
+        };
+        camera_name = camera.display_name().to_string();
+        camera_source_name = source.name.clone();
+        source_role = Some(source.role);
+    }
+    let transmission = doc
+        .transmission(&variant.transmission_id)
+        .ok_or_else(|| ModelError::Refused("Transmission not found for live variant".into()))?;
+    Ok(Chosen {
+        view: view.clone(),
+        variant: variant.clone(),
+        camera_name,
+        camera_source_name,
+        source_role,
+        transmission: transmission.clone(),
+    })
+}

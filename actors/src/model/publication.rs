@@ -422,17 +422,47 @@ impl QualityProfile {
     }
 
     /// `GET /quality-profiles` entry.
-    pub fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "label": self.label,
-            "resolution": {"width": self.width, "height": self.height},
-            "fps_limit": self.fps,
-            "bitrate_kbps": self.kbps,
-            "latency_profile": self.latency,
-            "usage": self.usage,
-            "default": self.id == DEFAULT_PROFILE,
-        })
+    pub fn view(&self) -> ProfileView {
+        ProfileView {
+            id: self.id,
+            label: self.label,
+            resolution: super::transmission::Resolution {
+                width: self.width,
+                height: self.height,
+            },
+            fps_limit: self.fps,
+            bitrate_kbps: self.kbps,
+            latency_profile: self.latency,
+            usage: self.usage,
+            default: self.id == DEFAULT_PROFILE,
+        }
+    }
+}
+
+/// One profile as `GET /quality-profiles` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileView {
+    pub id: QualityProfileId,
+    pub label: &'static str,
+    pub resolution: super::transmission::Resolution,
+    pub fps_limit: i64,
+    pub bitrate_kbps: i64,
+    pub latency_profile: LatencyProfile,
+    pub usage: &'static str,
+    pub default: bool,
+}
+
+/// `GET /quality-profiles`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Catalogue {
+    pub default_profile_id: QualityProfileId,
+    pub profiles: Vec<ProfileView>,
+}
+
+pub fn catalogue() -> Catalogue {
+    Catalogue {
+        default_profile_id: DEFAULT_PROFILE,
+        profiles: QUALITY_PROFILES.iter().map(QualityProfile::view).collect(),
     }
 }
 

@@ -322,6 +322,11 @@ impl Transmission {
         Ok(())
     }
 
+    /// The role a publication gave it (`zoom`, `main`...), kept among its extra fields.
+    pub fn role(&self) -> Option<&str> {
+        self.extra.get("role").and_then(Value::as_str)
+    }
+
     pub fn redacted(&self) -> Transmission {
         let mut copy = self.clone();
         for output in &mut copy.outputs {
