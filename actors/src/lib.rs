@@ -1,6 +1,7 @@
 //! Everything below HTTP: the settings model and its pure rules, and the ractor supervision tree
 //! that owns state, processes and timing. See `docs/architecture.md` for the tree as built.
 
+pub mod api;
 pub mod bypass;
 pub mod demand;
 pub mod engine;

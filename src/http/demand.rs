@@ -6,33 +6,23 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::Path;
 use serde::Deserialize;
+use toposync_actors::api::demand;
 use toposync_actors::demand::book::{
     DEFAULT_PRIME_TTL, HEARTBEAT_TTL_RANGE, PRIME_TTL_RANGE, clamp_ttl,
 };
-use toposync_actors::demand::{
-    DemandAnswer, DemandMsg, HeartbeatClient, OutputFilter, Primed, Renewed, demand,
-};
+use toposync_actors::demand::{DemandAnswer, HeartbeatClient, OutputFilter, Primed, Renewed};
 use toposync_actors::model::error::{Errors, Loc, ModelError, from_value};
 use toposync_actors::model::transmission::{QualityProfileId, Transmission};
 use toposync_actors::store;
-use toposync_actors::supervision::ask;
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
 
-const DEMAND_DEADLINE: Duration = Duration::from_secs(2);
-
 pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<DemandAnswer>, ApiError> {
     let transmission = stored(&id).await?;
     let filter = filter(&transmission, &params)?;
-    let views = ask(
-        &demand_actor()?,
-        |reply| DemandMsg::Views(Some(id.clone()), reply),
-        DEMAND_DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("demand runtime", err))?;
+    let views = demand::views(&id).await?;
     Ok(Json(DemandAnswer::of(id, views, &filter)))
 }
 
@@ -145,20 +135,7 @@ pub async fn heartbeat(
         quality_profile_id: request.quality_profile_id,
     };
     let session = request.playback_session_id;
-    let renewed = ask(
-        &demand_actor()?,
-        |reply| DemandMsg::Heartbeat {
-            transmission_id: id.clone(),
-            filter,
-            session: session.clone(),
-            client,
-            ttl,
-            reply,
-        },
-        DEMAND_DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("demand runtime", err))?;
+    let renewed = demand::heartbeat(&id, filter, &session, client, ttl).await?;
     Ok(Json(Renewed {
         transmission_id: id,
         playback_session_id: session,
@@ -186,18 +163,7 @@ async fn prime_outputs(
     filter: OutputFilter,
     ttl: Duration,
 ) -> Result<usize, ApiError> {
-    ask(
-        &demand_actor()?,
-        |reply| DemandMsg::Prime {
-            transmission_id,
-            filter,
-            ttl,
-            reply,
-        },
-        DEMAND_DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("demand runtime", err))
+    Ok(demand::prime(&transmission_id, filter, ttl).await?)
 }
 
 async fn stored(id: &str) -> Result<Transmission, ApiError> {
@@ -226,14 +192,5 @@ fn filter(transmission: &Transmission, params: &Params) -> Result<OutputFilter, 
     Ok(OutputFilter {
         output_id,
         quality_profile_id,
-    })
-}
-
-fn demand_actor() -> Result<ractor::ActorRef<DemandMsg>, ApiError> {
-    demand().ok_or_else(|| {
-        ApiError::unavailable(
-            "demand runtime",
-            toposync_actors::supervision::AskError::Unavailable,
-        )
     })
 }

@@ -4,21 +4,19 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
+use toposync_actors::api::engine;
+use toposync_actors::engine::EngineStatus;
 use toposync_actors::engine::view::EngineStatusResponse;
-use toposync_actors::engine::{EngineMsg, EngineStatus, engine};
 use toposync_actors::model::edit;
 use toposync_actors::store;
-use toposync_actors::supervision::{AskError, ask};
+use toposync_actors::supervision::{AskError, Unreachable};
 use toposync_actors::urls::{PlaybackPorts, advertised_host};
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
 
-const STATUS_DEADLINE: Duration = Duration::from_secs(2);
 /// How long start/restart wait for the engine to answer before reporting what they see.
 const START_WAIT: Duration = Duration::from_secs(20);
-/// A release download on a slow link.
-const DOWNLOAD_WAIT: Duration = Duration::from_secs(900);
 
 pub async fn status(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     Ok(Json(status_json(&headers).await?))
@@ -36,9 +34,7 @@ pub async fn stop(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiE
 }
 
 pub async fn restart(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
-    ask(&actor()?, EngineMsg::Restart, STORE_DEADLINE)
-        .await
-        .map_err(|err| ApiError::unavailable("streaming engine", err))?;
+    engine::restart().await?;
     // Disabled: a restart is a no-op that answers the status, as the original.
     if current_status().await?.enabled {
         wait_ready("restart").await?;
@@ -47,24 +43,18 @@ pub async fn restart(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, A
 }
 
 pub async fn download(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
-    ask(&actor()?, EngineMsg::Download, DOWNLOAD_WAIT)
-        .await
-        .map_err(|err| ApiError::unavailable("streaming engine", err))?
-        .map_err(|err| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("Failed to download MediaMTX engine: {err}"),
-            )
-        })?;
+    engine::download().await?.map_err(|err| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Failed to download MediaMTX engine: {err}"),
+        )
+    })?;
     status(headers).await
 }
 
 /// The engine's ports when it runs and answers, for URL resolution.
 pub async fn running_ports() -> Option<PlaybackPorts> {
-    let ports = ask(&actor().ok()?, EngineMsg::ReadyPorts, STATUS_DEADLINE)
-        .await
-        .ok()
-        .flatten()?;
+    let ports = engine::ready_ports().await?;
     Some(PlaybackPorts {
         rtsp: ports.rtsp,
         hls: ports.hls,
@@ -86,20 +76,22 @@ async fn set_enabled(enabled: bool) -> Result<(), ApiError> {
 
 /// Waits for the engine to run. A failure is reported; a slow start (a download) is not.
 async fn wait_ready(action: &str) -> Result<(), ApiError> {
-    match ask(&actor()?, EngineMsg::WaitReady, START_WAIT).await {
-        Ok(Ok(())) | Err(AskError::Timeout) => Ok(()),
+    match engine::wait_ready(START_WAIT).await {
+        Ok(Ok(())) => Ok(()),
+        Err(Unreachable {
+            err: AskError::Timeout,
+            ..
+        }) => Ok(()),
         Ok(Err(reason)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("Failed to {action} streaming engine: {reason}"),
         )),
-        Err(err) => Err(ApiError::unavailable("streaming engine", err)),
+        Err(unreachable) => Err(unreachable.into()),
     }
 }
 
 async fn current_status() -> Result<EngineStatus, ApiError> {
-    ask(&actor()?, EngineMsg::Status, STATUS_DEADLINE)
-        .await
-        .map_err(|err| ApiError::unavailable("streaming engine", err))
+    Ok(engine::status().await?)
 }
 
 async fn status_json(headers: &HeaderMap) -> Result<EngineStatusResponse, ApiError> {
@@ -107,8 +99,4 @@ async fn status_json(headers: &HeaderMap) -> Result<EngineStatusResponse, ApiErr
     let settings = store::read(STORE_DEADLINE).await?.settings;
     let host = advertised_host(&settings.engine, super::request_host(headers));
     Ok(EngineStatusResponse::build(status, &settings, host).await)
-}
-
-fn actor() -> Result<ractor::ActorRef<EngineMsg>, ApiError> {
-    engine().ok_or_else(|| ApiError::unavailable("streaming engine", AskError::Unavailable))
 }

@@ -10,11 +10,12 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 
 use toposync_actors::Runtime;
-use toposync_actors::jsmpeg::{JsmpegMsg, JsmpegStatus, Refusal, SessionRequest, jsmpeg};
+use toposync_actors::api::jsmpeg;
+use toposync_actors::jsmpeg::{JsmpegStatus, Refusal, SessionRequest};
 use toposync_actors::media_token::Transport;
 use toposync_actors::model::transmission::normalize_path_slug;
 use toposync_actors::store;
-use toposync_actors::supervision::{AskError, ask};
+use toposync_actors::supervision::ask;
 use toposync_actors::transmissions::TransmissionMsg;
 
 use super::STORE_DEADLINE;
@@ -27,22 +28,10 @@ const CLOSE_POLICY: u16 = 1008;
 
 pub async fn jsmpeg_status() -> Result<Json<JsmpegStatus>, ApiError> {
     let revision = store::read(STORE_DEADLINE).await?;
-    let supervisor =
-        jsmpeg().ok_or_else(|| ApiError::unavailable("JSMpeg runtime", AskError::Unavailable))?;
-    let settings = revision.settings.engine.jsmpeg.clone();
-    let engine_enabled = revision.settings.engine.enabled;
-    let status = ask(
-        &supervisor,
-        |reply| JsmpegMsg::Status {
-            settings,
-            engine_enabled,
-            reply,
-        },
-        ACTOR_DEADLINE,
-    )
-    .await
-    .map_err(|err| ApiError::unavailable("JSMpeg runtime", err))?;
-    Ok(Json(status))
+    let engine = &revision.settings.engine;
+    Ok(Json(
+        jsmpeg::status(engine.jsmpeg.clone(), engine.enabled).await?,
+    ))
 }
 
 /// `WS /media/jsmpeg/{engine_path}/ws?media_token=…`: binary MPEG-TS (MPEG-1 video) for a
@@ -103,15 +92,15 @@ async fn open_session(
         settings: settings.engine.jsmpeg.clone(),
         viewing,
     };
-    let supervisor = jsmpeg().ok_or((1011, "JSMpeg runtime unavailable".to_string()))?;
-    ask(
-        &supervisor,
-        |reply| JsmpegMsg::Open(Box::new(request), reply),
-        ACTOR_DEADLINE,
-    )
-    .await
-    .map_err(|err| (1011, format!("JSMpeg runtime did not answer: {err:?}")))?
-    .map_err(|refusal: Refusal| (refusal.close_code(), refusal.message()))
+    jsmpeg::open(request)
+        .await
+        .map_err(|err| {
+            (
+                1011,
+                format!("JSMpeg runtime did not answer: {:?}", err.err),
+            )
+        })?
+        .map_err(|refusal: Refusal| (refusal.close_code(), refusal.message()))
 }
 
 /// Ends a socket with a close code and the reason.
@@ -364,22 +353,21 @@ pub async fn hls(
 
 /// A playlist fetched through the proxy is a viewer: renew its short demand lease.
 fn renew_hls_lease(transmission_id: &str, output_id: &str, issued_at: f64) {
-    use toposync_actors::demand::{DemandMsg, HeartbeatClient, OutputFilter, demand};
-    let Some(actor) = demand() else { return };
-    let (reply, _) = tokio::sync::oneshot::channel();
-    let _ = actor.send_message(DemandMsg::Heartbeat {
-        transmission_id: transmission_id.to_string(),
-        filter: OutputFilter {
-            output_id: Some(output_id.to_string()),
-            quality_profile_id: None,
-        },
-        // One lease per signed URL: a player that resolves a new URL counts as one more viewer
-        // for a few seconds at most.
-        session: format!("hls-proxy:{output_id}:{issued_at}"),
-        client: HeartbeatClient::Web,
-        ttl: HLS_PROXY_LEASE,
-        reply: reply.into(),
-    });
+    use toposync_actors::demand::{HeartbeatClient, OutputFilter};
+    let filter = OutputFilter {
+        output_id: Some(output_id.to_string()),
+        quality_profile_id: None,
+    };
+    // One lease per signed URL: a player that resolves a new URL counts as one more viewer for a
+    // few seconds at most.
+    let session = format!("hls-proxy:{output_id}:{issued_at}");
+    toposync_actors::api::demand::heartbeat_quietly(
+        transmission_id,
+        filter,
+        session,
+        HeartbeatClient::Web,
+        HLS_PROXY_LEASE,
+    );
 }
 
 /// `GET /transmissions/{id}/hls/probe[?output_id=]`: fetches the output's HLS as a player would

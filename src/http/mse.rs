@@ -2,7 +2,6 @@
 //! an MSE session actor (text control messages and binary fragments, both ways).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -10,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use toposync_actors::Runtime;
+use toposync_actors::api::sidecar;
 use toposync_actors::media_token::Transport;
 use toposync_actors::model::edit;
 use toposync_actors::model::transmission::normalize_path_slug;
@@ -17,33 +17,14 @@ use toposync_actors::sidecar::session::{
     Control, FromBrowser, MseSession, SessionRequest, ToBrowser,
 };
 use toposync_actors::sidecar::summary::MseStatusResponse;
-use toposync_actors::sidecar::{SidecarMsg, sidecar};
 use toposync_actors::store;
-use toposync_actors::supervision::{AskError, ask};
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::Params;
 
-/// Starting go2rtc includes waiting for its API (3 s).
-const SIDECAR_DEADLINE: Duration = Duration::from_secs(8);
-const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(620);
-
-fn actor() -> Result<ractor::ActorRef<SidecarMsg>, ApiError> {
-    sidecar().ok_or_else(|| ApiError::unavailable("MSE sidecar", AskError::Unavailable))
-}
-
-async fn call<T: Send + 'static>(
-    request: impl FnOnce(ractor::RpcReplyPort<T>) -> SidecarMsg,
-    deadline: Duration,
-) -> Result<T, ApiError> {
-    ask(&actor()?, request, deadline)
-        .await
-        .map_err(|err| ApiError::unavailable("MSE sidecar", err))
-}
-
 pub async fn status() -> Result<Json<MseStatusResponse>, ApiError> {
-    let status = call(SidecarMsg::Status, SIDECAR_DEADLINE).await?;
+    let status = sidecar::status().await?;
     let engine_enabled = store::read(STORE_DEADLINE).await?.settings.engine.enabled;
     let answer = toposync_actors::sidecar::summary::response(status, engine_enabled).await;
     Ok(Json(answer))
@@ -51,7 +32,7 @@ pub async fn status() -> Result<Json<MseStatusResponse>, ApiError> {
 
 /// `POST /mse/download`: installs go2rtc; answers the MSE status (with `binary_path`).
 pub async fn download() -> Result<Json<MseStatusResponse>, ApiError> {
-    let path = call(SidecarMsg::Download, DOWNLOAD_DEADLINE)
+    let path = sidecar::download()
         .await?
         .map_err(|err| failed("Failed to download go2rtc sidecar", err))?;
     let Json(mut answer) = status().await?;
@@ -69,10 +50,10 @@ async fn start_as(failure: &str) -> Result<Json<MseStatusResponse>, ApiError> {
     set_enabled(true).await?;
     let engine_enabled = store::read(STORE_DEADLINE).await?.settings.engine.enabled;
     if !engine_enabled {
-        call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
+        sidecar::stop().await?;
         return status().await;
     }
-    call(SidecarMsg::Start, SIDECAR_DEADLINE)
+    sidecar::start()
         .await?
         .map_err(|err| failed(failure, err))?;
     status().await
@@ -80,13 +61,13 @@ async fn start_as(failure: &str) -> Result<Json<MseStatusResponse>, ApiError> {
 
 /// `POST /mse/stop`: stops go2rtc and disables the sidecar in settings.
 pub async fn stop() -> Result<Json<MseStatusResponse>, ApiError> {
-    call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
+    sidecar::stop().await?;
     set_enabled(false).await?;
     status().await
 }
 
 pub async fn restart() -> Result<Json<MseStatusResponse>, ApiError> {
-    call(SidecarMsg::Stop, SIDECAR_DEADLINE).await?;
+    sidecar::stop().await?;
     start_as("Failed to restart MSE sidecar").await
 }
 
@@ -155,17 +136,10 @@ async fn authorize(runtime: &Runtime, path: &str, token: &str) -> Result<Session
 /// Carries the session's messages to the socket and the socket's to the session, until either
 /// ends; the session stops with the socket.
 async fn bridge(mut socket: WebSocket, request: SessionRequest) {
-    let opened = match sidecar() {
-        Some(sidecar) => ask(
-            &sidecar,
-            |reply| SidecarMsg::OpenSession(request, reply),
-            SIDECAR_DEADLINE,
-        )
+    let opened = sidecar::open_session(request)
         .await
         .map_err(|_| "MSE sidecar did not start.".to_string())
-        .and_then(|opened| opened),
-        None => Err("MSE sidecar did not start.".to_string()),
-    };
+        .and_then(|opened| opened);
     let session = match opened {
         Ok(session) => session,
         Err(message) => {

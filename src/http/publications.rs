@@ -1,19 +1,15 @@
 //! Publications, reconciliation, quality profiles, camera live views, the pipeline runtime view
 //! and the advanced wizard.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::Path;
 use toposync_actors::model::edit::now_rfc3339;
 use toposync_actors::model::live_views;
 use toposync_actors::model::publication::{CameraLiveView, Catalogue, Publication, catalogue};
 use toposync_actors::model::registry;
-use toposync_actors::pipelines::{PipelinesMsg, pipelines};
 use toposync_actors::playback::{Context, LiveViewPlayback};
 use toposync_actors::reconcile;
 use toposync_actors::store;
-use toposync_actors::supervision::{AskError, ask};
 use toposync_actors::wizard;
 
 use super::STORE_DEADLINE;
@@ -109,11 +105,7 @@ pub async fn generate_live_views(
 
 /// `GET /runtime/pipelines`: which pipeline feeds which transmission, and how.
 pub async fn runtime_pipelines() -> Result<Json<PipelineLinks>, ApiError> {
-    let supervisor = pipelines()
-        .ok_or_else(|| ApiError::unavailable("pipelines runtime", AskError::Unavailable))?;
-    let runtimes = ask(&supervisor, PipelinesMsg::Status, Duration::from_secs(2))
-        .await
-        .map_err(|err| ApiError::unavailable("pipelines runtime", err))?;
+    let runtimes = toposync_actors::api::pipelines::status().await?;
     let settings = store::read(STORE_DEADLINE).await?.settings;
     let links = toposync_actors::pipelines::links::links(&settings, &runtimes);
     Ok(Json(PipelineLinks {

@@ -13,9 +13,7 @@ use toposync_actors::model::error::{Loc, ModelError};
 
 use toposync_actors::model::transmission::{QualityProfileId, Transmission};
 use toposync_actors::playback::{Client, Context, PlanRequest, plan_over};
-use toposync_actors::supervision::ask;
 
-const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 use toposync_actors::store;
 use toposync_actors::urls::{EntryProtocol, Signing, UrlRequest, UrlsResponse, resolve_urls};
 
@@ -232,16 +230,7 @@ pub async fn signed_urls(
     let engine = &revision.settings.engine;
     // MSE is offered while the sidecar could start (it may stay stopped until the first viewer).
     let mse_blocked = if engine.mse_sidecar.enabled {
-        match toposync_actors::sidecar::sidecar() {
-            Some(sidecar) => ask(
-                &sidecar,
-                toposync_actors::sidecar::SidecarMsg::Blocking,
-                HEALTH_DEADLINE * 4,
-            )
-            .await
-            .unwrap_or_else(|_| Some("MSE sidecar unavailable: it did not answer.".into())),
-            None => Some("MSE sidecar unavailable: it is restarting.".into()),
-        }
+        toposync_actors::api::sidecar::blocking().await
     } else {
         None
     };
