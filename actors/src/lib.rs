@@ -2,6 +2,7 @@
 //! that owns state, processes and timing. See `docs/architecture.md` for the tree as built.
 
 pub mod api;
+pub mod auth;
 pub mod bypass;
 pub mod demand;
 pub mod engine;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod net;
 pub mod pipelines;
 pub mod playback;
+pub mod private_file;
 pub mod publishers;
 pub mod reconcile;
 pub mod root;

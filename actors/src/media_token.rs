@@ -2,8 +2,6 @@
 //! output, with an expiry (spec: original-api.md §4.8). The secret lives in
 //! `runtime/streaming/media-token-secret` (mode 0600), created on first use.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use base64::Engine;
@@ -83,20 +81,10 @@ impl MediaTokens {
                 return Ok(MediaTokens::with_secret(text.as_bytes()));
             }
         }
-        std::fs::create_dir_all(runtime_dir)?;
         let mut random = [0u8; 48];
         getrandom::fill(&mut random).map_err(|err| std::io::Error::other(err.to_string()))?;
         let text = URL_SAFE_NO_PAD.encode(random);
-        let tmp = runtime_dir.join(format!(".{SECRET_FILE}.tmp"));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        crate::private_file::write(&path, text.as_bytes())?;
         Ok(MediaTokens::with_secret(text.as_bytes()))
     }
 

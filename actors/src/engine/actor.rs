@@ -661,9 +661,8 @@ fn write_config(state: &EngineState, ports: &EnginePorts) -> std::io::Result<()>
         &rules,
         &WebrtcEnv::from_env(),
     );
-    let tmp = state.config_path.with_extension("yml.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &state.config_path)
+    // It holds the publish and read credentials of every path.
+    crate::private_file::write(&state.config_path, text.as_bytes())
 }
 
 fn release(settings: &StreamingSettings) -> Result<Release, InstallError> {

@@ -2,8 +2,7 @@
 //! never stored: user `pub_<hex[0..12]>`, password `hex[12..44]` of HMAC-SHA256(secret, path).
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::Path;
 
 use hmac::{KeyInit, Mac};
@@ -45,19 +44,9 @@ impl PublishSecret {
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => return Err(err),
         }
-        fs::create_dir_all(runtime_dir)?;
         let mut secret = vec![0u8; 32];
         getrandom::fill(&mut secret).map_err(|err| io::Error::other(err.to_string()))?;
-        let tmp = runtime_dir.join(format!(".{SECRET_FILE}.tmp"));
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(&secret)?;
-        file.sync_all()?;
-        fs::rename(&tmp, &path)?;
+        crate::private_file::write(&path, &secret)?;
         Ok(PublishSecret(secret))
     }
 

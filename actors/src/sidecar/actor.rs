@@ -397,11 +397,8 @@ async fn ensure_running(
         ));
     }
     let config = render(api_port, &streams);
-    std::fs::create_dir_all(&state.dir)
-        .map_err(|e| format!("cannot create {}: {e}", state.dir.display()))?;
-    let tmp = state.dir.join(".go2rtc.yaml.tmp");
-    std::fs::write(&tmp, &config)
-        .and_then(|()| std::fs::rename(&tmp, state.config_path()))
+    // It holds the engine's read credentials of every stream.
+    crate::private_file::write(&state.config_path(), config.as_bytes())
         .map_err(|e| format!("cannot write the go2rtc config: {e}"))?;
     let log = std::fs::OpenOptions::new()
         .create(true)

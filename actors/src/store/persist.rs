@@ -1,8 +1,8 @@
 //! The settings file on disk: a versioned JSON envelope, written atomically, and a load that
 //! never refuses to start — an unreadable file is moved aside, reported, and defaults are used.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs::{self};
+use std::io::{self};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -103,16 +103,8 @@ pub fn save(path: &Path, settings: &StreamingSettings, revision: u64) -> io::Res
         settings: serde_json::to_value(settings)?,
     };
     let bytes = serde_json::to_vec_pretty(&envelope)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{FILE_NAME}.tmp"));
-    {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+    // Camera and output passwords live in it.
+    crate::private_file::write(path, &bytes)
 }
 
 fn aside_path(path: &Path) -> PathBuf {
