@@ -8,7 +8,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2
 cargo build --release --quiet
 data=$(mktemp -d)
 out=$(mktemp)
-./target/release/toposync-streaming serve --port 0 --data-dir "$data" >"$out" 2>/dev/null &
+TOPOSYNC_AUTH_MODE=bypass ./target/release/toposync-streaming serve --port 0 --data-dir "$data" >"$out" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data" "$out"' EXIT
 for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done

@@ -4,7 +4,7 @@ set -e
 cd "$(dirname "$0")/.."
 D=$(mktemp -d)
 export TOPOSYNC_STREAMING_ENGINE_PATH=$(realpath ../shared/bin/mediamtx)
-HOME=$D ./target/debug/toposync-streaming serve --port 0 --data-dir $D > $D/out.log 2>&1 &
+HOME=$D TOPOSYNC_AUTH_MODE=bypass ./target/debug/toposync-streaming serve --port 0 --data-dir $D > $D/out.log 2>&1 &
 PID=$!
 for i in $(seq 50); do grep -q listening $D/out.log && break; sleep 0.2; done
 URL=$(grep -o 'http://[^ ]*' $D/out.log | head -1)

@@ -58,6 +58,8 @@ async fn run(outputs: usize, with_writers: bool) {
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(dir.path())
         .env("TOPOSYNC_LOG", "error")
+        // Measures publishing, not authentication.
+        .env("TOPOSYNC_AUTH_MODE", "bypass")
         .env(
             "TOPOSYNC_STREAMING_ENGINE_PATH",
             toposync_test_stand_ins::mediamtx_stand_in(),

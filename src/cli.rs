@@ -25,6 +25,46 @@ pub enum Command {
     /// Write a transmission's live video (MPEG-TS, over the JSMpeg WebSocket) to stdout, e.g.
     /// `toposync-streaming watch tx-camera-demo-main-main | ffplay -`. Needs no engine.
     Watch(WatchArgs),
+    /// Manage the API credentials (docs/security.md).
+    Auth(AuthArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AuthArgs {
+    #[command(subcommand)]
+    pub command: AuthCommand,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum AuthCommand {
+    /// Replace a credential's token and print the new one (once). Every browser session ends;
+    /// a running service picks the change up within a second.
+    Rotate {
+        /// `admin` or `viewer`.
+        #[arg(long, value_parser = ["admin", "viewer"])]
+        role: String,
+    },
+}
+
+/// Where settings and runtime files live (settings file, engine config, logs, secrets).
+#[derive(Args, Debug, Clone)]
+pub struct DataDir {
+    /// Default: ~/.toposync
+    #[arg(long, env = "TOPOSYNC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataDir {
+    pub fn path(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join(".toposync")
+        })
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -37,6 +77,12 @@ pub struct WatchArgs {
     /// Where the service's API is.
     #[arg(long, default_value = "http://127.0.0.1:8100")]
     pub api: String,
+    /// A viewer or admin token; without it, a viewer session is signed with the key in the
+    /// data dir (a local user who can read it may watch).
+    #[arg(long, env = "TOPOSYNC_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub data: DataDir,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -49,10 +95,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TOPOSYNC_STREAMING_PORT", default_value_t = 8100)]
     pub port: u16,
 
-    /// Where settings and runtime files live (settings file, engine config, logs, secrets).
-    /// Default: ~/.toposync
-    #[arg(long, env = "TOPOSYNC_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataDir,
 
     /// Register (once) a demo camera whose sources are generated test patterns
     /// (`demo:1280x720` main, `demo:640x360` sub), published like any camera: no camera needed.
@@ -62,11 +106,6 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join(".toposync")
-        })
+        self.data.path()
     }
 }

@@ -25,12 +25,28 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Serve(args) => runtime.block_on(http::serve(args)),
         cli::Command::Watch(args) => runtime.block_on(watch::watch(args)),
+        cli::Command::Auth(args) => auth(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("toposync-streaming: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn auth(args: cli::AuthArgs) -> Result<(), String> {
+    match args.command {
+        cli::AuthCommand::Rotate { role } => {
+            let role = toposync_actors::auth::Role::parse(&role).ok_or("unknown role")?;
+            let token = toposync_actors::auth::Credentials::rotate(&args.data.path(), role)?;
+            println!("{token}");
+            eprintln!(
+                "toposync-streaming: new {} token above (shown once); browser sessions ended",
+                role.name()
+            );
+            Ok(())
         }
     }
 }

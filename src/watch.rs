@@ -8,6 +8,24 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::cli::WatchArgs;
 
+/// The token given, else a viewer session signed with the service's key.
+fn credential(args: &WatchArgs) -> Result<String, String> {
+    if let Some(token) = &args.token {
+        return Ok(token.clone());
+    }
+    let data_dir = args.data.path();
+    let credentials = toposync_actors::auth::Credentials::load(&data_dir)?.ok_or_else(|| {
+        format!(
+            "no credentials in {} (start the service once, or pass --token)",
+            data_dir.display()
+        )
+    })?;
+    credentials.session(
+        toposync_actors::auth::Role::Viewer,
+        std::time::SystemTime::now(),
+    )
+}
+
 pub async fn watch(args: WatchArgs) -> Result<(), String> {
     let api = args.api.trim_end_matches('/');
     let mut query = String::new();
@@ -18,8 +36,10 @@ pub async fn watch(args: WatchArgs) -> Result<(), String> {
         "{api}/api/streams/transmissions/{}/urls{query}",
         args.transmission_id
     );
+    let authorization = format!("Bearer {}", credential(&args)?);
     let response = toposync_actors::net::http_client()
         .get(&url)
+        .header("authorization", &authorization)
         .send()
         .await
         .map_err(|err| format!("cannot reach the service at {api}: {err}"))?;

@@ -686,7 +686,8 @@ mod validation {
             .to_string();
         let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
         let request = format!(
-            "POST /api/streams/transmissions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{{",
+            "POST /api/streams/transmissions HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{{",
+            service.admin_token,
             2 * 1024 * 1024
         );
         stream.write_all(request.as_bytes()).await.unwrap();
@@ -944,7 +945,11 @@ mod urls {
     #[tokio::test]
     async fn lan_exposure_uses_the_request_host_and_preferred_ports() {
         let dir = tempfile::tempdir().unwrap();
-        let service = Service::start(dir.path());
+        // A LAN name the service is told it answers to.
+        let service = Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_ALLOWED_HOSTS", std::path::Path::new("nas.local"))],
+        );
         service
             .patch(
                 "/settings",
@@ -1123,8 +1128,8 @@ mod durability {
             .map(|writer| {
                 let acknowledged = acknowledged.clone();
                 let base = base.clone();
+                let http = service.http.clone();
                 tokio::spawn(async move {
-                    let http = toposync_actors::net::http_client();
                     for n in 0.. {
                         let id = format!("w{writer}-{n}");
                         let body = json!({"id": id, "name": id, "path": id});
@@ -1579,7 +1584,7 @@ mod ingest {
             let url = service
                 .url(&format!("/transmissions/{id}/writers/{writer}/ws?{query}"))
                 .replacen("http", "ws", 1);
-            tokio_tungstenite::connect_async(url)
+            tokio_tungstenite::connect_async(service.ws_request(&url))
                 .await
                 .expect("upgrade accepted")
                 .0
@@ -1773,7 +1778,9 @@ mod ingest {
             let url = service
                 .url("/transmissions/nope/writers/w/ws")
                 .replacen("http", "ws", 1);
-            let err = tokio_tungstenite::connect_async(url).await.unwrap_err();
+            let err = tokio_tungstenite::connect_async(service.ws_request(&url))
+                .await
+                .unwrap_err();
             let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
                 panic!("{err:?}")
             };
@@ -2469,7 +2476,8 @@ mod demo {
         assert_eq!(ids, ["tx-camera-demo-main-main", "tx-camera-demo-sub-sub"]);
         let api = service.root.clone();
         let mut watcher = std::process::Command::new(support::BIN)
-            .args(["watch", "--api", &api, "tx-camera-demo-sub-sub"])
+            .args(["watch", "--api", &api, "tx-camera-demo-sub-sub", "--data-dir"])
+            .arg(dir.path())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();

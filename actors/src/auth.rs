@@ -119,6 +119,15 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
 }
 
 impl Credentials {
+    /// The stored credentials, if the service created them already (creates nothing).
+    pub fn load(data_dir: &Path) -> Result<Option<Credentials>, String> {
+        let path = credentials_path(data_dir);
+        if !path.exists() {
+            return Ok(None);
+        }
+        Credentials::load_or_create(data_dir, Provisioned::default()).map(|(c, _)| Some(c))
+    }
+
     /// Reads the credentials file; creates any credential it lacks (reported in [`Issued`]);
     /// a provisioned token replaces the stored one.
     pub fn load_or_create(

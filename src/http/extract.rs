@@ -23,6 +23,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = declares_json(&req);
         let bytes = read_body(req, state).await?;
         if bytes.is_empty() {
             return Err(ApiError::fields(vec![FieldError::new(
@@ -31,6 +32,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 "Field required",
             )]));
         }
+        json?;
         parse_json(&bytes)
     }
 }
@@ -40,11 +42,39 @@ impl<S: Send + Sync> OptionalFromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let json = declares_json(&req);
         let bytes = read_body(req, state).await?;
         if bytes.is_empty() {
             return Ok(None);
         }
+        json?;
         parse_json(&bytes).map(Some)
+    }
+}
+
+/// A body is JSON only when it says so: a web page can send a "simple" cross-site POST with
+/// `text/plain` and no preflight, but never one with `application/json`.
+fn declares_json(req: &Request) -> Result<(), ApiError> {
+    let content_type = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        ))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP layer: routes grouped by API area. Handlers parse, ask an actor, map the reply.
 
+mod auth;
 mod demand;
 mod engine;
 mod error;
@@ -33,7 +34,7 @@ use error::ApiError;
 /// (inner deadlines are shorter), so a write never answers 503 after it applied.
 pub const STORE_DEADLINE: Duration = toposync_actors::store::WRITE_DEADLINE;
 
-pub fn router(runtime: Arc<Runtime>) -> Router {
+pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
     let api = Router::new()
         .route("/health", get(runtime::health))
         .route("/settings", get(settings::get).patch(settings::patch))
@@ -155,6 +156,12 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
                 .put(registry::put_pipeline)
                 .delete(registry::delete_pipeline),
         );
+    let sign_in = Router::new()
+        .route("/login", get(auth::login_page))
+        .route("/api/streams/auth/login", post(auth::login))
+        .route("/api/streams/auth/logout", post(auth::logout))
+        .route("/api/streams/auth/session", get(auth::session))
+        .with_state(gatekeeper.clone());
     Router::new()
         .nest("/api/streams", api)
         .nest("/api/cameras", cameras)
@@ -163,8 +170,10 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
         })
-        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .with_state(runtime)
+        .merge(sign_in)
+        .layer(axum::middleware::from_fn_with_state(gatekeeper, auth::gate))
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
 }
 
 /// The `Host` the client used, for URLs advertised to the LAN.
@@ -183,6 +192,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|err| format!("cannot read the listening address: {err}"))?;
+    let started = auth::Auth::start(data_dir.clone())?;
+    announce(&started, &data_dir);
     let runtime = Arc::new(
         Runtime::start(data_dir.clone())
             .await
@@ -220,16 +231,47 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             }
         }
     };
-    let served = axum::serve(listener, router(runtime.clone()))
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(|err| format!("HTTP server failed: {err}"));
+    let app = router(runtime.clone(), started.auth);
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await
+    .map_err(|err| format!("HTTP server failed: {err}"));
     tracing::info!("shutting down");
     runtime.shutdown().await;
     served?;
     match tree_lost.await {
         Ok(()) => Err("the actor tree stopped unexpectedly".into()),
         Err(_) => Ok(()),
+    }
+}
+
+/// Shows the tokens created at this start, once (stderr, never the log), and warns loudly when
+/// authentication is off.
+fn announce(started: &auth::Started, data_dir: &std::path::Path) {
+    let issued = &started.issued;
+    if issued.admin.is_some() || issued.viewer.is_some() {
+        let path = toposync_actors::auth::credentials_path(data_dir);
+        eprintln!(
+            "toposync-streaming: created API credentials (shown once; only their digests are kept in {}):",
+            path.display()
+        );
+        if let Some(admin) = &issued.admin {
+            eprintln!("  admin token:  {admin}");
+        }
+        if let Some(viewer) = &issued.viewer {
+            eprintln!("  viewer token: {viewer}");
+        }
+        eprintln!(
+            "  send one as 'Authorization: Bearer <token>'; new ones: toposync-streaming auth rotate --role admin|viewer"
+        );
+    }
+    if started.auth.bypassed() {
+        let warning = "TOPOSYNC_AUTH_MODE=bypass: AUTHENTICATION IS OFF; anyone who can reach this port controls the service. Development only.";
+        eprintln!("toposync-streaming: WARNING: {warning}");
+        tracing::warn!("{warning}");
     }
 }
 

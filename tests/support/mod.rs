@@ -19,7 +19,26 @@ pub struct Service {
     /// `<root>/api/streams`.
     pub base: String,
     pub data_dir: PathBuf,
+    /// Sends the admin token with every request.
     pub http: reqwest::Client,
+    /// Sends no credential.
+    pub anonymous: reqwest::Client,
+    pub admin_token: String,
+    pub viewer_token: String,
+}
+
+/// A client that sends `token` as a bearer credential with every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    toposync_actors::net::http_client_builder()
+        .pool_max_idle_per_host(0)
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 impl Service {
@@ -30,8 +49,13 @@ impl Service {
 
     /// As [`Service::start`], with extra environment variables.
     pub fn start_with(data_dir: &Path, env: &[(&str, &Path)]) -> Service {
+        let admin_token = toposync_actors::auth::new_token().unwrap();
+        let viewer_token = toposync_actors::auth::new_token().unwrap();
         let mut command = Command::new(BIN);
         command
+            .env_remove("TOPOSYNC_AUTH_MODE")
+            .env("TOPOSYNC_ADMIN_TOKEN", &admin_token)
+            .env("TOPOSYNC_VIEWER_TOKEN", &viewer_token)
             // Only what a test passes decides which engine runs (a developer may have a real one set).
             .env_remove("TOPOSYNC_STREAMING_ENGINE_PATH")
             .env_remove("TOPOSYNC_STREAMING_GO2RTC_PATH")
@@ -77,7 +101,10 @@ impl Service {
             base: format!("{address}/api/streams"),
             root: address,
             data_dir: data_dir.to_path_buf(),
-            http: toposync_actors::net::http_client(),
+            http: client_with(&admin_token),
+            anonymous: toposync_actors::net::http_client(),
+            admin_token,
+            viewer_token,
         }
     }
 
@@ -107,6 +134,21 @@ impl Service {
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         into_parts(self.http.delete(self.url(path)).send().await).await
+    }
+
+    /// A WebSocket request for `url` carrying the admin token (writer sockets need it; media
+    /// sockets go by their signed URL alone).
+    pub fn ws_request(
+        &self,
+        url: &str,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.admin_token).parse().unwrap(),
+        );
+        request
     }
 
     /// A `ws://` URL for a path on this service (media URLs are handed out as paths).
