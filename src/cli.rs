@@ -52,7 +52,7 @@ pub enum AuthCommand {
 #[derive(Args, Debug, Clone)]
 pub struct DataDir {
     /// Default: ~/.toposync
-    #[arg(long, env = "TOPOSYNC_DATA_DIR")]
+    #[arg(long, env = "TOPOSYNC_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 

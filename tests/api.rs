@@ -2476,7 +2476,13 @@ mod demo {
         assert_eq!(ids, ["tx-camera-demo-main-main", "tx-camera-demo-sub-sub"]);
         let api = service.root.clone();
         let mut watcher = std::process::Command::new(support::BIN)
-            .args(["watch", "--api", &api, "tx-camera-demo-sub-sub", "--data-dir"])
+            .args([
+                "watch",
+                "--api",
+                &api,
+                "tx-camera-demo-sub-sub",
+                "--data-dir",
+            ])
             .arg(dir.path())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -2878,5 +2884,487 @@ mod playback_plan {
         assert_eq!(views, json!([]));
         let (status, _) = service.delete(&format!("/live-views/{view_id}")).await;
         assert_eq!(status, 404);
+    }
+}
+
+/// Issue 13's attacks, each reproduced against the real binary and shown refused.
+mod security {
+    use super::*;
+    use futures_util::StreamExt;
+    use reqwest::StatusCode;
+    use tokio_tungstenite::tungstenite::Message;
+
+    /// Every WRITE / WIZARD route of the original's table (and the registry and writer routes).
+    fn write_routes() -> Vec<(reqwest::Method, &'static str, Option<Value>)> {
+        use reqwest::Method;
+        let body = |v: Value| Some(v);
+        vec![
+            (
+                Method::PATCH,
+                "/api/streams/settings",
+                body(json!({"engine": {"expose_to_lan": true}})),
+            ),
+            (
+                Method::PUT,
+                "/api/streams/publications/camera-sources/c/s",
+                body(json!({"enabled": true})),
+            ),
+            (Method::POST, "/api/streams/reconcile", None),
+            (Method::POST, "/api/streams/engine/download", None),
+            (Method::POST, "/api/streams/engine/start", None),
+            (Method::POST, "/api/streams/engine/stop", None),
+            (Method::POST, "/api/streams/engine/restart", None),
+            (Method::POST, "/api/streams/mse/download", None),
+            (Method::POST, "/api/streams/mse/start", None),
+            (Method::POST, "/api/streams/mse/stop", None),
+            (Method::POST, "/api/streams/mse/restart", None),
+            (
+                Method::POST,
+                "/api/streams/camera-live-views/generate",
+                None,
+            ),
+            (
+                Method::PUT,
+                "/api/streams/live-views/v",
+                body(json!({"variants": []})),
+            ),
+            (Method::DELETE, "/api/streams/live-views/v", None),
+            (
+                Method::POST,
+                "/api/streams/transmissions",
+                body(front_door()),
+            ),
+            (
+                Method::POST,
+                "/api/streams/transmissions/front-door/quality-profiles/apply",
+                None,
+            ),
+            (
+                Method::POST,
+                "/api/streams/transmissions/front-door/webrtc/companion/apply",
+                None,
+            ),
+            (
+                Method::PUT,
+                "/api/streams/transmissions/front-door",
+                body(front_door()),
+            ),
+            (
+                Method::DELETE,
+                "/api/streams/transmissions/front-door",
+                None,
+            ),
+            (
+                Method::POST,
+                "/api/streams/wizard/create-pipeline",
+                body(json!({})),
+            ),
+            (
+                Method::POST,
+                "/api/streams/runtime/encoders/quarantine/clear",
+                None,
+            ),
+            (
+                Method::POST,
+                "/api/streams/transmissions/front-door/writers/w/frame?width=2&height=2",
+                None,
+            ),
+            (
+                Method::POST,
+                "/api/streams/transmissions/front-door/writers/w/close",
+                None,
+            ),
+            (
+                Method::POST,
+                "/api/cameras",
+                body(json!({"id": "c", "sources": []})),
+            ),
+            (
+                Method::PUT,
+                "/api/cameras/c",
+                body(json!({"id": "c", "sources": []})),
+            ),
+            (Method::DELETE, "/api/cameras/c", None),
+            (Method::PUT, "/api/pipelines/p", body(json!({"graph": {}}))),
+            (Method::DELETE, "/api/pipelines/p", None),
+        ]
+    }
+
+    async fn send(
+        client: &reqwest::Client,
+        service: &Service,
+        method: &reqwest::Method,
+        path: &str,
+        body: &Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = client.request(method.clone(), format!("{}{path}", service.root));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn every_write_route_needs_the_admin() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"id": "front-door", "name": "Front", "path": "front-door"}),
+            )
+            .await;
+        assert_eq!(created["id"], "front-door");
+        let before = full_settings(&service).await;
+        let viewer = support::client_with(&service.viewer_token);
+        for (method, path, body) in write_routes() {
+            let (status, answer) = send(&service.anonymous, &service, &method, path, &body).await;
+            assert_eq!(status, 401, "anonymous {method} {path}: {answer}");
+            assert_eq!(answer, json!({"detail": "Authentication required"}));
+            let (status, answer) = send(&viewer, &service, &method, path, &body).await;
+            assert_eq!(status, 403, "viewer {method} {path}: {answer}");
+            assert_eq!(answer, json!({"detail": "Permission denied"}));
+        }
+        let after = full_settings(&service).await;
+        assert_eq!(after, before, "refused requests changed nothing");
+        // With the admin token, as before.
+        let (status, _) = send(
+            &service.http,
+            &service,
+            &reqwest::Method::POST,
+            "/api/streams/reconcile",
+            &None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        // Secrets and the manifest that embeds them are the admin's.
+        for path in [
+            "/api/streams/settings?include_secrets=true",
+            "/api/streams/home-assistant/cameras",
+        ] {
+            let get = reqwest::Method::GET;
+            assert_eq!(
+                send(&viewer, &service, &get, path, &None).await.0,
+                403,
+                "{path}"
+            );
+            assert_eq!(
+                send(&service.http, &service, &get, path, &None).await.0,
+                200,
+                "{path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_need_a_viewer_and_watchdogs_need_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let url = service.url("/transmissions");
+        let status = |response: reqwest::Response| response.status();
+        assert_eq!(
+            status(service.anonymous.get(&url).send().await.unwrap()),
+            401
+        );
+        let viewer = support::client_with(&service.viewer_token);
+        assert_eq!(status(viewer.get(&url).send().await.unwrap()), 200);
+        let basic = service
+            .anonymous
+            .get(&url)
+            .basic_auth("viewer", Some(&service.viewer_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(basic.status(), 200);
+        let wrong_user = service
+            .anonymous
+            .get(&url)
+            .basic_auth("admin", Some(&service.viewer_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            wrong_user.status(),
+            401,
+            "the name must match the token's role"
+        );
+        let forged = support::client_with("not-a-token");
+        let answer = forged.get(&url).send().await.unwrap();
+        assert_eq!(answer.status(), 401);
+        assert_eq!(
+            answer.json::<Value>().await.unwrap(),
+            json!({"detail": "Invalid credentials"})
+        );
+        let health = service
+            .anonymous
+            .get(service.url("/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn media_routes_work_with_their_token_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Lab", "path": "lab", "outputs": [
+                {"id": "hls", "protocol": "hls", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        service
+            .send_solid_frame(&id, "cam", (320, 240), [0, 0, 255])
+            .await;
+        // A player given the signed URL needs nothing else.
+        let jsmpeg = service.ws_url(&service.media_path(&id, "jsmpeg").await);
+        let (mut socket, _) = tokio_tungstenite::connect_async(&jsmpeg).await.unwrap();
+        let first = tokio::time::timeout(std::time::Duration::from_secs(20), socket.next())
+            .await
+            .expect("video arrives")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(first, Message::Binary(_)), "{first:?}");
+        let hls = service.media_path(&id, "hls").await;
+        let signed = service
+            .anonymous
+            .get(format!("{}{hls}", service.root))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            ![401, 403].contains(&signed.status().as_u16()),
+            "the token is the credential: {}",
+            signed.status()
+        );
+        let unsigned = hls.split('?').next().unwrap();
+        let refused = service
+            .anonymous
+            .get(format!("{}{unsigned}", service.root))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+    }
+
+    #[tokio::test]
+    async fn rebinding_cross_site_and_simple_posts_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let url = service.url("/transmissions");
+        // DNS rebinding: a page on evil.example whose name now points here.
+        let rebound = service
+            .http
+            .get(&url)
+            .header("host", "evil.example:8100")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rebound.status(), 403);
+        // A cross-site page posting, even when the browser holds credentials.
+        let cross = service
+            .http
+            .post(&url)
+            .header("origin", "http://evil.example")
+            .json(&front_door())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross.status(), 403);
+        let fetched = service
+            .http
+            .post(&url)
+            .header("sec-fetch-site", "cross-site")
+            .json(&front_door())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fetched.status(), 403);
+        // A "simple" POST (no preflight) carries text/plain: not JSON here.
+        let simple = service
+            .http
+            .post(&url)
+            .header("content-type", "text/plain")
+            .body(front_door().to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(simple.status(), 415);
+        let (_, list) = service.get("/transmissions").await;
+        assert_eq!(list, json!([]), "nothing was created");
+        // Same origin is fine.
+        let same = service
+            .http
+            .post(&url)
+            .header("origin", service.root.as_str())
+            .json(&front_door())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(same.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn failed_logins_lock_the_address_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let url = service.url("/transmissions");
+        let guessing = support::client_with("guess");
+        for _ in 0..5 {
+            assert_eq!(guessing.get(&url).send().await.unwrap().status(), 401);
+        }
+        let locked = guessing.get(&url).send().await.unwrap();
+        assert_eq!(locked.status(), 429);
+        assert!(locked.headers().contains_key("retry-after"));
+        // Even the right token waits: the address is locked, not the guess.
+        assert_eq!(service.http.get(&url).send().await.unwrap().status(), 429);
+        let login = service
+            .anonymous
+            .post(service.url("/auth/login"))
+            .json(&json!({"password": service.admin_token}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 429);
+    }
+
+    #[tokio::test]
+    async fn browser_sessions_need_their_csrf_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let page = service
+            .anonymous
+            .get(format!("{}/login", service.root))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("/api/streams/auth/login")
+        );
+        let login = |password: String| {
+            service
+                .anonymous
+                .post(service.url("/auth/login"))
+                .json(&json!({"username": "admin", "password": password}))
+                .send()
+        };
+        assert_eq!(login("wrong".into()).await.unwrap().status(), 401);
+        let answer = login(service.admin_token.clone()).await.unwrap();
+        assert_eq!(answer.status(), 200);
+        let cookie = answer
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let session = cookie.split(';').next().unwrap().to_string();
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["role"], "admin");
+        let csrf = body["csrf_token"].as_str().unwrap().to_string();
+        let with_cookie = |request: reqwest::RequestBuilder| request.header("cookie", &session);
+        let read = with_cookie(service.anonymous.get(service.url("/transmissions")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200);
+        let forged = with_cookie(service.anonymous.post(service.url("/transmissions")))
+            .json(&front_door())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            forged.status(),
+            403,
+            "a cookie alone does not change anything"
+        );
+        let made = with_cookie(service.anonymous.post(service.url("/transmissions")))
+            .header("x-csrf-token", &csrf)
+            .json(&front_door())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 200);
+        let who: Value = with_cookie(service.anonymous.get(service.url("/auth/session")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(who["role"], "admin");
+        assert_eq!(who["method"], "session");
+        assert_eq!(who["csrf_token"], csrf.as_str());
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_replaces_the_old_one_in_the_running_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let output = std::process::Command::new(support::BIN)
+            .args(["auth", "rotate", "--role", "viewer", "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let token = String::from_utf8(output.stdout).unwrap().trim().to_string();
+        assert!(token.len() >= 40, "{token}");
+        let url = service.url("/transmissions");
+        let fresh = support::client_with(&token);
+        eventually(std::time::Duration::from_secs(10), || {
+            let request = fresh.get(&url).send();
+            async move { (request.await.ok()?.status() == 200).then_some(()) }
+        })
+        .await;
+        let old = support::client_with(&service.viewer_token);
+        assert_eq!(old.get(&url).send().await.unwrap().status(), 401);
+    }
+
+    #[tokio::test]
+    async fn files_with_secrets_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // As a user's home-made directory might be; the service closes it.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let service = Service::start(dir.path());
+        service.post("/transmissions", &front_door()).await;
+        let mode = |path: std::path::PathBuf| {
+            std::fs::metadata(&path)
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let runtime = dir.path().join("runtime").join("streaming");
+        for file in [
+            dir.path().join("auth").join("credentials.json"),
+            dir.path().join("streaming-settings.json"),
+            runtime.join("media-token-secret"),
+            runtime.join("publish-secret.key"),
+        ] {
+            assert_eq!(mode(file.clone()), 0o600, "{}", file.display());
+        }
+        for directory in [dir.path().to_path_buf(), dir.path().join("auth"), runtime] {
+            assert_eq!(mode(directory.clone()), 0o700, "{}", directory.display());
+        }
+        let credentials =
+            std::fs::read_to_string(dir.path().join("auth").join("credentials.json")).unwrap();
+        assert!(
+            !credentials.contains(&service.admin_token),
+            "only digests are kept"
+        );
     }
 }

@@ -113,10 +113,11 @@ impl Auth {
         self.bypass
     }
 
-    /// The credentials in force, re-read when the CLI rotated them.
-    fn credentials(&self) -> Credentials {
+    /// The credentials in force, re-read when the CLI rotated them (looked at every
+    /// `RELOAD_EVERY`, or now with `at_once`: a credential about to be refused may be new).
+    fn credentials(&self, at_once: bool) -> Credentials {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if loaded.checked.elapsed() >= RELOAD_EVERY {
+        if at_once || loaded.checked.elapsed() >= RELOAD_EVERY {
             loaded.checked = Instant::now();
             let now = modified(&self.data_dir);
             if now != loaded.modified {
@@ -377,12 +378,11 @@ fn authenticate(
     if let Some(wait) = auth.locked(address) {
         return Err(Refusal::Locked(wait));
     }
-    let credentials = auth.credentials();
     let Some(presented) = presented(headers) else {
         return Err(Refusal::Missing);
     };
     let now = SystemTime::now();
-    let found = match &presented {
+    let check = |credentials: &Credentials| match &presented {
         Presented::Bearer(token) if Credentials::is_session(token) => credentials
             .verify_session(token, now)
             .map(|role| (role, Proof::Session)),
@@ -395,6 +395,12 @@ fn authenticate(
             .verify_session(session, now)
             .map(|role| (role, Proof::Session)),
     };
+    let mut credentials = auth.credentials(false);
+    let mut found = check(&credentials);
+    if found.is_none() {
+        credentials = auth.credentials(true);
+        found = check(&credentials);
+    }
     let Some((role, how)) = found else {
         auth.failed(address);
         tracing::warn!(%address, "refused invalid credentials");
@@ -490,7 +496,7 @@ pub async fn login(
             "Too many failed authentication attempts; retry later",
         ));
     }
-    let credentials = auth.credentials();
+    let credentials = auth.credentials(true);
     let username = login.username.trim();
     let Some(role) = credentials
         .role_of(&login.password)
@@ -552,7 +558,7 @@ pub async fn session(
     let csrf_token = (principal.method == Proof::Session)
         .then(|| session_cookie(&headers))
         .flatten()
-        .map(|session| auth.credentials().csrf_token(&session));
+        .map(|session| auth.credentials(false).csrf_token(&session));
     Json(SessionAnswer {
         role: principal.role,
         method: principal.method,

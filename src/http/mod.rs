@@ -184,7 +184,8 @@ pub fn request_host(headers: &HeaderMap) -> Option<&str> {
 /// Runs the service until SIGINT or SIGTERM, then stops HTTP and the actor tree in order.
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let data_dir = args.data_dir();
-    std::fs::create_dir_all(&data_dir)
+    // Settings, keys and engine configs live in it: only this user may enter.
+    toposync_actors::private_file::ensure_dir(&data_dir)
         .map_err(|err| format!("cannot create data dir {}: {err}", data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
