@@ -3367,4 +3367,281 @@ mod security {
             "only digests are kept"
         );
     }
+
+    #[tokio::test]
+    async fn versions_are_versions_not_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let before = full_settings(&service).await;
+        for (patch, loc) in [
+            (
+                json!({"engine": {"mediamtx_version": "/tmp/evil"}}),
+                "body.engine.mediamtx_version",
+            ),
+            (
+                json!({"engine": {"mediamtx_version": "v1.16.2/../../x"}}),
+                "body.engine.mediamtx_version",
+            ),
+            (
+                json!({"engine": {"mse_sidecar": {"go2rtc_version": "../../bin"}}}),
+                "body.engine.mse_sidecar.go2rtc_version",
+            ),
+        ] {
+            let (status, body) = service.patch("/settings", &patch).await;
+            assert_eq!(status, 422, "{patch}: {body}");
+            assert_eq!(first_loc(&body), loc, "{body}");
+        }
+        assert_eq!(full_settings(&service).await, before);
+    }
+
+    #[tokio::test]
+    async fn cameras_are_read_over_rtsp_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        for url in [
+            "/etc/passwd",
+            "file:///etc/shadow",
+            "http://127.0.0.1:9997/v3/config/global/get",
+            "lavfi:movie=/etc/passwd",
+            "concat:/etc/passwd",
+            "demo:1x1;rm",
+        ] {
+            let camera = json!({"id": "c", "sources": [{"id": "s", "origin": {"rtsp_url": url}}]});
+            let response = service
+                .http
+                .post(format!("{}/api/cameras", service.root))
+                .json(&camera)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422, "{url}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(first_loc(&body), "body.sources.0.origin.rtsp_url", "{body}");
+            let node = json!({"name": "p", "graph": {"nodes": [
+                {"id": "cam", "operator": "camera.source", "config": {"rtsp_url": url}}], "edges": []}});
+            let response = service
+                .http
+                .put(format!("{}/api/pipelines/p", service.root))
+                .json(&node)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422, "pipeline node {url}");
+        }
+        let cameras: Value = service
+            .http
+            .get(format!("{}/api/cameras", service.root))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(cameras, json!([]));
+    }
+
+    #[tokio::test]
+    async fn a_media_token_never_leaves_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "A", "path": "a", "outputs": [{"id": "h", "protocol": "hls"}]}),
+            )
+            .await;
+        let a = created["id"].as_str().unwrap().to_string();
+        let hls = service.media_path(&a, "hls").await;
+        let token = hls.split("media_token=").nth(1).unwrap();
+        // Sent raw: an HTTP client library would normalise some of these before sending.
+        let address = service.root.trim_start_matches("http://").to_string();
+        for escape in [
+            "%2e%2e/b",
+            "%252e%252e/b",
+            ".%2e/b",
+            "%2e./b",
+            "..%2fb",
+            "%2E%2E/b",
+            "../b",
+        ] {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let request = format!(
+                "GET /api/streams/media/hls/a/{escape}/index.m3u8?media_token={token} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.unwrap();
+            let status = answer.split(' ').nth(1).unwrap_or_default().to_string();
+            assert!(
+                status == "400" || status == "401",
+                "{escape}: refused before the engine is asked: {answer}"
+            );
+        }
+        let other = format!(
+            "{}/api/streams/media/hls/b/index.m3u8?media_token={token}",
+            service.root
+        );
+        assert_eq!(
+            service.anonymous.get(&other).send().await.unwrap().status(),
+            401
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_inline_in_a_url_are_redacted_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let cameras = format!("{}/api/cameras", service.root);
+        let camera = json!({"id": "c", "sources": [{"id": "s",
+            "origin": {"rtsp_url": "rtsp://admin:pw-123@192.0.2.5/main"}}]});
+        let created: Value = service
+            .http
+            .post(&cameras)
+            .json(&camera)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let shown = created["sources"][0]["origin"]["rtsp_url"].clone();
+        assert_eq!(shown, "rtsp://admin:********@192.0.2.5/main");
+        for answer in [
+            service
+                .http
+                .get(&cameras)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            service.get("/settings").await.1.to_string(),
+            service.get("/publications").await.1.to_string(),
+            service.get("/runtime/pipelines").await.1.to_string(),
+        ] {
+            assert!(!answer.contains("pw-123"), "{answer}");
+        }
+        // Sent back as read, the stored password stays.
+        let mut edited = created.clone();
+        edited["name"] = json!("Front");
+        let response = service
+            .http
+            .put(format!("{cameras}/c"))
+            .json(&edited)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let secrets = full_settings(&service).await;
+        assert_eq!(
+            secrets["cameras"][0]["sources"][0]["origin"]["rtsp_url"],
+            "rtsp://admin:pw-123@192.0.2.5/main"
+        );
+        // The marker on a new camera would become its password: refused.
+        for origin in [
+            json!({"rtsp_url": "rtsp://admin:********@192.0.2.6/main"}),
+            json!({"rtsp_url": "rtsp://192.0.2.6/main", "stream_password": "********"}),
+        ] {
+            let camera = json!({"id": "d", "sources": [{"id": "s", "origin": origin}]});
+            let response = service
+                .http
+                .post(&cameras)
+                .json(&camera)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422, "{origin}");
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_types_and_hostile_ids_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        service.post("/transmissions", &front_door()).await;
+        let before = full_settings(&service).await;
+        for (patch, loc) in [
+            (json!({"engine": []}), "body.engine"),
+            (json!({"engine": {"jsmpeg": [1]}}), "body.engine.jsmpeg"),
+            (json!({"engine": "off"}), "body.engine"),
+            (json!({"transmissions": {}}), "body.transmissions"),
+        ] {
+            let (status, body) = service.patch("/settings", &patch).await;
+            assert_eq!(status, 422, "{patch}: {body}");
+            assert_eq!(first_loc(&body), loc, "{body}");
+        }
+        let long = "x".repeat(500_000);
+        for id in ["../etc", "a/b", "nul\u{0}", "cr\r\nlf", long.as_str(), ".."] {
+            let (status, body) = service
+                .post(
+                    "/transmissions",
+                    &json!({"id": id, "name": "n", "path": "p"}),
+                )
+                .await;
+            assert_eq!(status, 422, "{:?}: {body}", &id[..id.len().min(20)]);
+            assert_eq!(first_loc(&body), "body.id");
+        }
+        for (body, loc) in [
+            (json!({"name": "x".repeat(201), "path": "p"}), "body.name"),
+            (
+                json!({"id": "!!!", "name": "n", "path": "%%%"}),
+                "body.path",
+            ),
+            (
+                json!({"name": "n", "path": "p", "outputs": (0..33).map(|i| json!({"id": format!("o{i}"), "protocol": "rtsp"})).collect::<Vec<_>>()}),
+                "body.outputs",
+            ),
+        ] {
+            let (status, answer) = service.post("/transmissions", &body).await;
+            assert_eq!(status, 422, "{answer}");
+            assert_eq!(first_loc(&answer), loc, "{answer}");
+        }
+        let pipelines = format!("{}/api/pipelines/x", service.root);
+        let response = service
+            .http
+            .put(&pipelines)
+            .json(&json!({"graph": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        let (status, _) = service
+            .get("/transmissions/front-door/urls?media_token_ttl_seconds=NaN")
+            .await;
+        assert!(status == 422 || status == 404, "{status}");
+        let camera = json!({"id": "c", "sources": [{"id": "s", "video": {"fps": 1.8e19},
+            "origin": {"rtsp_url": "rtsp://192.0.2.5/main"}}]});
+        let response = service
+            .http
+            .post(format!("{}/api/cameras", service.root))
+            .json(&camera)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        assert_eq!(
+            full_settings(&service).await,
+            before,
+            "refused writes changed nothing"
+        );
+        // A Unicode path keeps its letters, in the engine's alphabet.
+        let (status, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Sala", "path": "câmera-sala"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{created}");
+        assert_eq!(created["path"], "camera-sala");
+        // A path with nothing usable takes the (id's) slug, never raw text.
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"id": "Cam 9", "name": "n", "path": "!!!"}),
+            )
+            .await;
+        assert_eq!(created["path"], "cam-9");
+    }
 }

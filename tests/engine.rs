@@ -1596,6 +1596,19 @@ mod cameras {
             camera.url.replace("rtsp://", "rtsp://viewer:********@")
         );
         let pid = output["pid"].as_u64().unwrap() as u32;
+        // What `ps -eo args` shows every local user: no process names the camera's password
+        // (FFmpeg read the URL from its stdin).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(
+            String::from_utf8_lossy(&cmdline).contains("ffmpeg"),
+            "the publisher is the FFmpeg reading the camera"
+        );
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(args) = std::fs::read(entry.path().join("cmdline")) {
+                let args = String::from_utf8_lossy(&args).replace('\0', " ");
+                assert!(!args.contains("s3cret"), "password in argv: {args}");
+            }
+        }
         // The original's flattened names.
         assert_eq!(output["publisher_running"], true, "{output}");
         assert_eq!(output["publisher_pid"], pid, "{output}");

@@ -8,7 +8,7 @@ use crate::model::pipeline::{CAMERA_SOURCE, FPS_REDUCER, Node, PUBLISH_VIDEO, Pi
 use crate::model::settings::StreamingSettings;
 
 /// A camera a transmission's publishers pull directly. `url` carries the stream credentials:
-/// never log it (use `pipelines::camera_reader::redact_url`).
+/// never log it (use `model::camera::redact_url`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BypassSource {
     pub url: String,

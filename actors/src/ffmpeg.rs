@@ -49,8 +49,24 @@ pub fn ffmpeg_loglevel() -> String {
 
 /// FFmpeg input options for a source URL: `rtsp://` over TCP; `lavfi:<graph>` and
 /// `demo:<W>x<H>` (a test pattern with a running frame counter, for the demo camera) generated
-/// in real time; anything else as FFmpeg reads it (a file, `http://`...).
+/// in real time; anything else as FFmpeg reads it (a file, `http://`...). A URL with a password
+/// is not named here at all: FFmpeg reads it from stdin ([`stdin_script`]), since every local
+/// user can read a process's arguments.
 pub fn input_args(source: &str) -> Vec<String> {
+    if stdin_script(source).is_some() {
+        return [
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-protocol_whitelist",
+            "pipe,rtsp,rtsps,tcp,udp,rtp,tls,crypto",
+            "-i",
+            "pipe:0",
+        ]
+        .map(String::from)
+        .to_vec();
+    }
     let generated = |graph: String| {
         ["-re", "-f", "lavfi", "-i"]
             .map(String::from)
@@ -71,6 +87,30 @@ pub fn input_args(source: &str) -> Vec<String> {
     }
     args.extend(["-i".to_string(), source.to_string()]);
     args
+}
+
+/// What FFmpeg must read on stdin (then see it closed) for [`input_args`]: an ffconcat list
+/// naming the one URL, for a source that carries a password in its user info.
+pub fn stdin_script(source: &str) -> Option<String> {
+    let url = url::Url::parse(source).ok()?;
+    if !matches!(url.scheme(), "rtsp" | "rtsps") || url.password().is_none() {
+        return None;
+    }
+    // ffconcat quotes with '...'; a quote inside is written '\''.
+    let quoted = source.replace('\'', "'\\''");
+    Some(format!(
+        "ffconcat version 1.0\nfile '{quoted}'\noption rtsp_transport tcp\n"
+    ))
+}
+
+/// Hands a child the [`stdin_script`] of its input and closes its stdin.
+pub async fn feed_stdin(
+    mut stdin: tokio::process::ChildStdin,
+    script: String,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    stdin.write_all(script.as_bytes()).await?;
+    stdin.shutdown().await
 }
 
 /// The `-vf` chain that paces to `fps` and contains the picture in `width`x`height`: scaled
@@ -114,5 +154,19 @@ mod tests {
             "-re -f lavfi -i testsrc=size=1280x720:rate=25"
         );
         assert_eq!(input_args("/tmp/a.mp4").join(" "), "-i /tmp/a.mp4");
+        // A password never reaches the command line.
+        let secret = "rtsp://admin:s3cret@10.0.0.5/main";
+        let args = input_args(secret).join(" ");
+        assert!(!args.contains("s3cret"), "{args}");
+        assert!(args.ends_with(
+            "-f concat -safe 0 -protocol_whitelist pipe,rtsp,rtsps,tcp,udp,rtp,tls,crypto -i pipe:0"
+        ));
+        let script = stdin_script(secret).unwrap();
+        assert!(
+            script.contains("file 'rtsp://admin:s3cret@10.0.0.5/main'"),
+            "{script}"
+        );
+        assert_eq!(stdin_script("rtsp://admin@10.0.0.5/main"), None);
+        assert_eq!(stdin_script("rtsp://10.0.0.5/main"), None);
     }
 }

@@ -1,14 +1,27 @@
 //! The signed HLS proxy's pure parts: which media paths are acceptable, and rewriting playlist
 //! URIs so every segment and sub-playlist request carries the token (spec: original-api.md §5.5).
 
-/// `file` without a leading `/`, when every segment is a plain name (no empty, `.` or `..`).
+/// `file` without a leading `/`, when every segment is a plain name of the characters the
+/// engine's HLS files use (`[A-Za-z0-9._-]`, never `.` or `..`). A `%` would be decoded once
+/// more by the upstream URL (`%2e%2e` is `..`), so it is never let through.
 pub fn media_file(file: &str) -> Option<String> {
     let file = file.trim().trim_start_matches('/');
-    let ok = !file.is_empty()
-        && file
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..");
-    ok.then(|| file.to_string())
+    let plain = |part: &str| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    (!file.is_empty() && file.split('/').all(plain)).then(|| file.to_string())
+}
+
+/// The engine URL of `file` under `engine_path`, checked after the URL parser normalised it:
+/// its path must still be exactly `/{engine_path}/{file}` (a token names one engine path).
+pub fn upstream_url(hls_port: u16, engine_path: &str, file: &str) -> Option<url::Url> {
+    let url = url::Url::parse(&format!("http://127.0.0.1:{hls_port}/{engine_path}/{file}")).ok()?;
+    (url.path() == format!("/{engine_path}/{file}")).then_some(url)
 }
 
 pub fn is_playlist(file: &str, content_type: Option<&str>, body: &[u8]) -> bool {
@@ -129,6 +142,29 @@ fn normalize(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_files_never_leave_their_engine_path() {
+        assert_eq!(media_file("index.m3u8").as_deref(), Some("index.m3u8"));
+        assert_eq!(
+            media_file("/main_stream/seg-12.mp4").as_deref(),
+            Some("main_stream/seg-12.mp4")
+        );
+        for escape in [
+            "../b/index.m3u8",
+            "%2e%2e/b/index.m3u8",
+            "%252e%252e/b/index.m3u8",
+            ".%2e/b/index.m3u8",
+            "a/./b",
+            "a//b",
+            "a\\..\\b",
+            "",
+        ] {
+            assert_eq!(media_file(escape), None, "{escape}");
+        }
+        assert!(upstream_url(8888, "door", "index.m3u8").is_some());
+        assert!(upstream_url(8888, "door", "%2e%2e/hall/index.m3u8").is_none());
+    }
 
     #[test]
     fn media_paths() {

@@ -437,10 +437,11 @@ impl Actor for SessionActor {
             .bypass
             .as_ref()
             .map(|b: &BypassSource| b.url.as_str());
+        let script = camera.and_then(crate::ffmpeg::stdin_script);
         let mut command = tokio::process::Command::new(crate::ffmpeg::ffmpeg_program());
         command
             .args(ffmpeg_args(size, settings.bitrate_kbps, camera))
-            .stdin(if camera.is_none() {
+            .stdin(if camera.is_none() || script.is_some() {
                 Stdio::piped()
             } else {
                 Stdio::null()
@@ -458,7 +459,10 @@ impl Actor for SessionActor {
         .map_err(|err| format!("cannot start FFmpeg for JSMpeg: {err}"))?;
         let mut child = ProcessWithTasks::default();
         child.set_process(process);
-        if let Some(stdin) = io.stdin.take() {
+        if let Some(script) = script {
+            let stdin = io.stdin.take().ok_or("FFmpeg has no stdin")?;
+            crate::ffmpeg::feed_stdin(stdin, script).await?;
+        } else if let Some(stdin) = io.stdin.take() {
             let refresh = Duration::from_secs_f64(1.0 / settings.fps.max(1.0));
             child.spawn_task(pump_frames(
                 stdin,

@@ -272,11 +272,10 @@ pub async fn hls(
             "Streaming engine is not running",
         )
     })?;
+    let url = hls::upstream_url(ports.hls, &engine_path, &file)
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Invalid HLS media path"))?;
     let mut upstream = toposync_actors::net::http_client()
-        .get(format!(
-            "http://127.0.0.1:{}/{engine_path}/{file}",
-            ports.hls
-        ))
+        .get(url)
         .timeout(UPSTREAM_TIMEOUT);
     for name in ["accept", "range", "user-agent"] {
         if let Some(value) = headers.get(name) {

@@ -193,12 +193,17 @@ pub async fn signed_urls(
     let profile: Option<QualityProfileId> = params.named("quality_profile_id")?;
     let requested_ttl = match params.get("media_token_ttl_seconds") {
         None => None,
-        Some(raw) => Some(raw.parse::<f64>().map_err(|_| {
-            ModelError::invalid(
-                &Loc::query().key("media_token_ttl_seconds"),
-                "media_token_ttl_seconds must be a number",
-            )
-        })?),
+        Some(raw) => Some(
+            raw.parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite())
+                .ok_or_else(|| {
+                    ModelError::invalid(
+                        &Loc::query().key("media_token_ttl_seconds"),
+                        "media_token_ttl_seconds must be a finite number",
+                    )
+                })?,
+        ),
     };
     let request = UrlRequest {
         running_ports: super::engine::running_ports().await,

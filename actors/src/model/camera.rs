@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::error::{Errors, Loc};
+use super::error::{Errors, Loc, ModelError};
 use super::transmission::REDACTED;
 
 /// What a source is for. Read with the original's mapping: `thumbnail`/`pip` are `sub`,
@@ -183,12 +183,39 @@ impl Camera {
     pub fn validate(&self, loc: &Loc, errors: &mut Errors) {
         if self.id.is_empty() {
             errors.push(&loc.key("id"), "camera id must not be empty");
+        } else {
+            errors.identifier(&loc.key("id"), "camera id", &self.id);
         }
+        errors.name(&loc.key("name"), "name", &self.name);
+        errors.count(
+            &loc.key("sources"),
+            "sources",
+            self.sources.len(),
+            super::checks::MAX_SOURCES,
+        );
         let mut seen = std::collections::HashSet::new();
         for (index, source) in self.sources.iter().enumerate() {
             let source_loc = loc.key("sources").index(index);
+            errors.name(&source_loc.key("name"), "name", &source.name);
+            if let Some(video) = &source.video {
+                let video_loc = source_loc.key("video");
+                if let Some(fps) = video.fps {
+                    errors.range_f64(&video_loc.key("fps"), "fps", fps, 0.1, 240.0);
+                }
+                for (key, value, max) in
+                    [("width", video.width, 7680), ("height", video.height, 4320)]
+                {
+                    if let Some(value) = value {
+                        errors.range_i64(&video_loc.key(key), key, i64::from(value), 1, max);
+                    }
+                }
+            }
+            if let Some(url) = source.origin.as_ref().and_then(|o| o.rtsp_url.as_deref()) {
+                errors.source_url(&source_loc.key("origin").key("rtsp_url"), "rtsp_url", url);
+            }
             if source.id.is_empty() {
                 errors.push(&source_loc.key("id"), "source id must not be empty");
+            } else if !errors.identifier(&source_loc.key("id"), "source id", &source.id) {
             } else if !seen.insert(source.id.as_str()) {
                 errors.push(
                     &source_loc.key("id"),
@@ -230,11 +257,13 @@ impl Camera {
             .any(|s| s.origin.as_ref().is_some_and(|o| o.has_ptz))
     }
 
-    /// A copy safe to show: stream passwords replaced by the marker.
+    /// A copy safe to show: stream passwords, and passwords written inline in a URL, replaced
+    /// by the marker.
     pub fn redacted(&self) -> Camera {
         let mut copy = self.clone();
         for source in &mut copy.sources {
             if let Some(origin) = &mut source.origin {
+                origin.rtsp_url = origin.rtsp_url.as_deref().map(redact_url);
                 if origin
                     .stream_password
                     .as_deref()
@@ -247,21 +276,73 @@ impl Camera {
         copy
     }
 
-    /// Puts back stored passwords where a client sent the redaction marker.
-    pub fn restore_redacted_passwords(&mut self, stored: Option<&Camera>) {
-        for source in &mut self.sources {
+    /// Puts back stored passwords where a client sent the redaction marker (as a password, or
+    /// inside a URL it read redacted). A marker with nothing stored behind it is refused: it
+    /// would otherwise become the password.
+    pub fn restore_redacted_passwords(
+        &mut self,
+        stored: Option<&Camera>,
+    ) -> Result<(), ModelError> {
+        let mut errors = Errors::default();
+        for (index, source) in self.sources.iter_mut().enumerate() {
             let Some(origin) = &mut source.origin else {
                 continue;
             };
-            if origin.stream_password.as_deref() != Some(REDACTED) {
-                continue;
-            }
-            origin.stream_password = stored
+            let kept = stored
                 .and_then(|c| c.sources.iter().find(|s| s.id == source.id))
-                .and_then(|s| s.origin.as_ref())
-                .and_then(|o| o.stream_password.clone());
+                .and_then(|s| s.origin.as_ref());
+            let loc = Loc::body().key("sources").index(index).key("origin");
+            if origin.stream_password.as_deref() == Some(REDACTED) {
+                origin.stream_password = kept.and_then(|o| o.stream_password.clone());
+                if origin.stream_password.is_none() {
+                    errors.push(
+                        &loc.key("stream_password"),
+                        "stream_password is the redaction marker but no password is stored for this source",
+                    );
+                }
+            }
+            if let Some(url) = origin
+                .rtsp_url
+                .as_deref()
+                .filter(|u| has_redacted_password(u))
+            {
+                let stored_url = kept
+                    .and_then(|o| o.rtsp_url.clone())
+                    .filter(|s| redact_url(s) == url);
+                match stored_url {
+                    Some(stored_url) => origin.rtsp_url = Some(stored_url),
+                    None => errors.push(
+                        &loc.key("rtsp_url"),
+                        "rtsp_url has the redaction marker as its password but no such URL is stored for this source",
+                    ),
+                }
+            }
         }
+        errors.into_result()
     }
+}
+
+/// The URL with the password of its user info replaced by the marker
+/// (`rtsp://admin:********@cam/...`), for everything shown or logged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!(
+                "{scheme}://{user}:{REDACTED}@{host}{}",
+                &rest[authority_end..]
+            )
+        }
+        None => url.to_string(),
+    }
+}
+
+fn has_redacted_password(url: &str) -> bool {
+    url.contains(&format!(":{REDACTED}@"))
 }
 
 fn video() -> String {
@@ -323,7 +404,7 @@ mod tests {
             Some(REDACTED)
         );
         let mut back = shown.clone();
-        back.restore_redacted_passwords(Some(&camera));
+        back.restore_redacted_passwords(Some(&camera)).unwrap();
         assert_eq!(back, camera);
     }
 }

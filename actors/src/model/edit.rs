@@ -229,7 +229,7 @@ pub fn patch_settings(
     let patch = expect_object(patch)?;
     refuse_unknown_keys(&patch, PATCH_KEYS)?;
     let mut merged = serde_json::to_value(&*doc).expect("settings serialize");
-    merge(&mut merged, Value::Object(patch));
+    merge(&mut merged, Value::Object(patch), &Loc::body())?;
     let mut next = StreamingSettings::from_json(merged, &Loc::body())?;
     for (index, transmission) in next.transmissions.iter_mut().enumerate() {
         let stored = doc.transmission(&transmission.id);
@@ -352,24 +352,43 @@ fn refuse_unknown_keys(body: &Map<String, Value>, allowed: &[&str]) -> Result<()
     }
 }
 
-fn merge(target: &mut Value, patch: Value) {
+/// Deep-merges `patch` into `target`. A section that is an object must be patched with an
+/// object: `{"engine": []}` is refused, never taken as "replace the engine with nothing".
+fn merge(target: &mut Value, patch: Value, loc: &Loc) -> Result<(), ModelError> {
     match (target, patch) {
         (Value::Object(target), Value::Object(patch)) => {
             for (key, value) in patch {
                 if value.is_null() {
                     continue;
                 }
+                let field = loc.key(&key);
                 match target.get_mut(&key) {
-                    Some(existing) if existing.is_object() && value.is_object() => {
-                        merge(existing, value)
+                    Some(existing) if existing.is_object() => {
+                        if !value.is_object() {
+                            return Err(ModelError::Invalid(vec![
+                                FieldError::new("dict_type", &field, "Input should be an object")
+                                    .with_input(value),
+                            ]));
+                        }
+                        merge(existing, value, &field)?;
+                    }
+                    Some(existing) if existing.is_array() && !value.is_array() => {
+                        return Err(ModelError::Invalid(vec![
+                            FieldError::new("list_type", &field, "Input should be a list")
+                                .with_input(value),
+                        ]));
                     }
                     _ => {
                         target.insert(key, value);
                     }
                 }
             }
+            Ok(())
         }
-        (target, patch) => *target = patch,
+        (target, patch) => {
+            *target = patch;
+            Ok(())
+        }
     }
 }
 

@@ -165,7 +165,7 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
     value: Value,
     loc: &Loc,
 ) -> Result<T, ModelError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    serde_path_to_error::deserialize(super::strict::Strict(&value)).map_err(|err| {
         let field_loc = loc.extend_from_serde(err.path());
         let inner = err.into_inner().to_string();
         let kind = if inner.starts_with("missing field") {

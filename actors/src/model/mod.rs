@@ -1,6 +1,7 @@
 //! Serde types of the settings document and API payloads, with their validation.
 
 pub mod camera;
+pub mod checks;
 pub mod edit;
 pub mod error;
 pub mod live_views;
@@ -8,6 +9,7 @@ pub mod pipeline;
 pub mod publication;
 pub mod registry;
 pub mod settings;
+pub mod strict;
 pub mod transmission;
 
 /// The value of a `rename_all` enum a string names (a query parameter), if it names one.

@@ -148,12 +148,31 @@ impl Pipeline {
     pub fn validate(&self, loc: &Loc, errors: &mut Errors) {
         if self.name.is_empty() {
             errors.push(&loc.key("name"), "pipeline name must not be empty");
+        } else {
+            errors.identifier(&loc.key("name"), "pipeline name", &self.name);
         }
+        let graph_loc = loc.key("graph");
+        errors.count(
+            &graph_loc.key("nodes"),
+            "nodes",
+            self.graph.nodes.len(),
+            super::checks::MAX_NODES,
+        );
+        errors.count(
+            &graph_loc.key("edges"),
+            "edges",
+            self.graph.edges.len(),
+            super::checks::MAX_EDGES,
+        );
         let mut ids = std::collections::HashSet::new();
         for (index, node) in self.graph.nodes.iter().enumerate() {
             let node_loc = loc.key("graph").key("nodes").index(index);
+            if let Some(url) = node.text("rtsp_url") {
+                errors.source_url(&node_loc.key("config").key("rtsp_url"), "rtsp_url", url);
+            }
             if node.id.trim().is_empty() {
                 errors.push(&node_loc.key("id"), "node id must not be empty");
+            } else if !errors.identifier(&node_loc.key("id"), "node id", &node.id) {
             } else if !ids.insert(node.id.as_str()) {
                 errors.push(
                     &node_loc.key("id"),
@@ -184,6 +203,9 @@ impl Pipeline {
     pub fn redacted(&self) -> Pipeline {
         let mut copy = self.clone();
         for node in &mut copy.graph.nodes {
+            if let Some(Value::String(url)) = node.config.get_mut("rtsp_url") {
+                *url = super::camera::redact_url(url);
+            }
             if let Some(password) = node.config.get_mut(PASSWORD) {
                 if password.as_str().is_some_and(|p| !p.is_empty()) {
                     *password = Value::from(super::transmission::REDACTED);
@@ -196,6 +218,18 @@ impl Pipeline {
     /// Puts back stored node passwords where a client sent the redaction marker.
     pub fn restore_redacted_passwords(&mut self, stored: Option<&Pipeline>) {
         for node in &mut self.graph.nodes {
+            // A URL read redacted comes back as the stored one (or loses its marker password).
+            if let Some(url) = node.text("rtsp_url").map(str::to_string) {
+                let stored_url = stored
+                    .and_then(|p| p.graph.node(&node.id))
+                    .and_then(|n| n.text("rtsp_url"))
+                    .filter(|s| super::camera::redact_url(s) == url && *s != url)
+                    .map(str::to_string);
+                if let Some(stored_url) = stored_url {
+                    node.config
+                        .insert("rtsp_url".into(), Value::from(stored_url));
+                }
+            }
             if node.config.get(PASSWORD).and_then(Value::as_str)
                 != Some(super::transmission::REDACTED)
             {

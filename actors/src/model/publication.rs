@@ -284,9 +284,19 @@ impl CameraLiveView {
                 "camera_id is required for camera live view",
             );
         }
+        errors.name(&loc.key("name"), "name", &self.name);
+        errors.count(
+            &loc.key("variants"),
+            "variants",
+            self.variants.len(),
+            super::checks::MAX_VARIANTS,
+        );
         let mut ids = std::collections::HashSet::new();
         for (index, variant) in self.variants.iter().enumerate() {
             let v_loc = loc.key("variants").index(index);
+            if !variant.id.is_empty() {
+                errors.identifier(&v_loc.key("id"), "variant id", &variant.id);
+            }
             if variant.id.is_empty() {
                 errors.push(&v_loc.key("id"), "Camera live variant id is required");
             } else if !ids.insert(variant.id.as_str()) {

@@ -54,7 +54,9 @@ pub fn create_camera(
     body: Value,
     now: &str,
 ) -> Result<Camera, ModelError> {
-    let camera = camera_from(body, None)?;
+    let mut camera = camera_from(body, None)?;
+    // Nothing is stored yet: a redaction marker here would become the password.
+    camera.restore_redacted_passwords(None)?;
     if doc.camera(&camera.id).is_some() {
         return Err(conflict(
             &Loc::body().key("id"),
@@ -78,7 +80,7 @@ pub fn replace_camera(
         .position(|c| c.id == id)
         .ok_or_else(|| not_found("Camera not found"))?;
     let mut camera = camera_from(body, Some(id))?;
-    camera.restore_redacted_passwords(Some(&doc.cameras[index]));
+    camera.restore_redacted_passwords(Some(&doc.cameras[index]))?;
     doc.cameras[index] = camera.clone();
     reconcile::reconcile(doc, now);
     Ok(camera)

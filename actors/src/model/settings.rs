@@ -329,6 +329,16 @@ impl StreamingSettings {
                 "placeholder_after_seconds must be greater than or equal to stale_after_seconds",
             );
         }
+        for (key, len) in [
+            ("transmissions", self.transmissions.len()),
+            ("cameras", self.cameras.len()),
+            ("pipelines", self.pipelines.len()),
+            ("publications", self.publications.len()),
+            ("camera_live_views", self.camera_live_views.len()),
+            ("processing_servers", self.processing_servers.len()),
+        ] {
+            errors.count(&loc.key(key), key, len, super::checks::MAX_ENTITIES);
+        }
         for (index, transmission) in self.transmissions.iter().enumerate() {
             transmission.validate(&loc.key("transmissions").index(index), &mut errors);
         }
@@ -585,12 +595,17 @@ impl EngineSettings {
         ] {
             errors.range_i64(&ports_loc.key(name), name, value, 1, 65_535);
         }
-        if self.mediamtx_version.is_empty() {
-            errors.push(
-                &loc.key("mediamtx_version"),
-                "mediamtx_version must not be empty",
-            );
-        }
+        // Joined into the binary's cache path and the download URL: nothing but a version.
+        errors.version(
+            &loc.key("mediamtx_version"),
+            "mediamtx_version",
+            &self.mediamtx_version,
+        );
+        errors.version(
+            &loc.key("mse_sidecar").key("go2rtc_version"),
+            "go2rtc_version",
+            &self.mse_sidecar.go2rtc_version,
+        );
     }
 }
 

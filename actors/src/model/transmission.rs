@@ -180,6 +180,8 @@ impl TransmissionOutput {
     fn validate(&self, loc: &Loc, errors: &mut Errors) {
         if self.id.is_empty() {
             errors.push(&loc.key("id"), "output id must not be empty");
+        } else {
+            errors.identifier(&loc.key("id"), "output id", &self.id);
         }
         if let Some(res) = self.resolution {
             let loc = loc.key("resolution");
@@ -257,7 +259,27 @@ impl Transmission {
     pub fn validate(&self, loc: &Loc, errors: &mut Errors) {
         if self.id.is_empty() {
             errors.push(&loc.key("id"), "id must not be empty");
+        } else {
+            errors.identifier(&loc.key("id"), "id", &self.id);
         }
+        errors.name(&loc.key("name"), "name", &self.name);
+        if self.path.is_empty() {
+            errors.push(
+                &loc.key("path"),
+                "path must contain letters or digits (a-z, 0-9)",
+            );
+        } else if self.path.len() > super::checks::MAX_ID {
+            errors.push(
+                &loc.key("path"),
+                format!("path must be at most {} characters", super::checks::MAX_ID),
+            );
+        }
+        errors.count(
+            &loc.key("outputs"),
+            "outputs",
+            self.outputs.len(),
+            super::checks::MAX_OUTPUTS,
+        );
         if let Some(controls) = &self.camera_controls {
             if controls.enabled && controls.camera_id.is_none() {
                 errors.push(
@@ -343,24 +365,52 @@ impl Transmission {
 /// The original's path slug: lowercase; anything not alphanumeric, `-` or `_` becomes `-`;
 /// leading/trailing `-`/`_` stripped; empty falls back (unslugified). Runs are not collapsed.
 pub fn normalize_path_slug(value: &str, fallback: &str) -> String {
-    let slug: String = value
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let slug = slug.trim_matches(|c| c == '-' || c == '_');
-    if slug.is_empty() {
-        fallback.to_string()
+    let slug = |raw: &str| {
+        let slug: String = raw
+            .trim()
+            .to_lowercase()
+            .chars()
+            .map(|c| match ascii_letter(c) {
+                Some(c) if c.is_ascii_alphanumeric() || c == '-' || c == '_' => c,
+                _ => '-',
+            })
+            .collect();
+        slug.trim_matches(|c| c == '-' || c == '_').to_string()
+    };
+    // Only `[a-z0-9_-]`: MediaMTX accepts `[0-9a-zA-Z_-/.~]` in path names, and a path is also
+    // part of URLs and file names. The fallback goes through the same rule.
+    let primary = slug(value);
+    if primary.is_empty() {
+        slug(fallback)
     } else {
-        slug.to_string()
+        primary
     }
+}
+
+/// The ASCII letter an accented Latin letter is written without its accent (`ç` -> `c`), so
+/// `câmera-sala` keeps its name as `camera-sala`; other characters stay as they are.
+fn ascii_letter(c: char) -> Option<char> {
+    const FOLDS: [(&str, char); 12] = [
+        ("àáâãäåā", 'a'),
+        ("çćč", 'c'),
+        ("èéêëēę", 'e'),
+        ("ìíîïī", 'i'),
+        ("ñń", 'n'),
+        ("òóôõöøō", 'o'),
+        ("ùúûüū", 'u'),
+        ("ýÿ", 'y'),
+        ("ß", 's'),
+        ("žźż", 'z'),
+        ("šś", 's'),
+        ("ł", 'l'),
+    ];
+    if c.is_ascii() {
+        return Some(c);
+    }
+    FOLDS
+        .iter()
+        .find(|(accented, _)| accented.contains(c))
+        .map(|(_, plain)| *plain)
 }
 
 pub fn normalize_server_id(value: &str) -> String {
@@ -395,7 +445,13 @@ mod tests {
         assert_eq!(normalize_path_slug("Cam 1 / A", "x"), "cam-1---a");
         assert_eq!(normalize_path_slug("  Front Door! ", "x"), "front-door");
         assert_eq!(normalize_path_slug("__--", "fallback"), "fallback");
-        assert_eq!(normalize_path_slug("Câmera_2", "x"), "câmera_2");
+        assert_eq!(normalize_path_slug("Câmera_2", "x"), "camera_2");
+        assert_eq!(
+            normalize_path_slug("Sala de Estar Ção", "x"),
+            "sala-de-estar-cao"
+        );
+        assert_eq!(normalize_path_slug("カメラ", "../Front"), "front");
+        assert_eq!(normalize_path_slug("!!!", "///"), "");
     }
 
     fn transmission(outputs: Vec<(&str, bool, Option<&str>)>) -> Transmission {

@@ -17,6 +17,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::model::camera::redact_url;
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::process::{OwnedProcess, ProcessWithTasks, STOP_GRACE};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
@@ -57,24 +58,6 @@ pub fn decoder_args(source: &str, (width, height): (u32, u32), fps: f64) -> Vec<
     );
     args.extend(["-an", "-vf", &filter, "-f", "rawvideo", "pipe:1"].map(String::from));
     args
-}
-
-/// `rtsp://user:secret@cam/stream` -> `rtsp://user:********@cam/stream`, for logs and snapshots.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!(
-                "{scheme}://{user}:********@{host}{}",
-                &rest[authority_end..]
-            )
-        }
-        None => url.to_string(),
-    }
 }
 
 pub enum CameraReaderMsg {
@@ -266,10 +249,15 @@ impl Actor for DecoderActor {
         state: &mut DecoderState,
     ) -> Result<(), ActorProcessingErr> {
         let args = &state.args;
+        let script = crate::ffmpeg::stdin_script(&args.source);
         let mut command = tokio::process::Command::new(crate::ffmpeg::ffmpeg_program());
         command
             .args(decoder_args(&args.source, args.size, args.fps))
-            .stdin(Stdio::null())
+            .stdin(if script.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let exited = myself.clone();
@@ -282,6 +270,9 @@ impl Actor for DecoderActor {
         })
         .map_err(|err| format!("cannot start FFmpeg: {err}"))?;
         state.child.set_process(process);
+        if let (Some(script), Some(stdin)) = (script, io.stdin.take()) {
+            crate::ffmpeg::feed_stdin(stdin, script).await?;
+        }
 
         let stdout = io.stdout.take().ok_or("FFmpeg has no stdout")?;
         let (latest, mut frames) = watch::channel::<Option<Frame>>(None);

@@ -14,8 +14,9 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::camera_reader::{CameraReaderActor, CameraReaderArgs, CameraReaderMsg, redact_url};
+use super::camera_reader::{CameraReaderActor, CameraReaderArgs, CameraReaderMsg};
 use crate::bypass::{bypass_sources, simple_chain, source_url};
+use crate::model::camera::redact_url;
 use crate::model::settings::StreamingSettings;
 use crate::publishers::OutputTarget;
 use crate::reconcile::event_gates;

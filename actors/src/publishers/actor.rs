@@ -157,9 +157,17 @@ impl Actor for PublisherActor {
         let ffmpeg = ffmpeg_program();
         let mut command = tokio::process::Command::new(&ffmpeg);
         let piped = target.input == PublisherInput::RawvideoPipe;
+        let script = match &target.input {
+            PublisherInput::RtspPull { url } => crate::ffmpeg::stdin_script(url),
+            PublisherInput::RawvideoPipe => None,
+        };
         command
             .args(publisher_args(&target, &ffmpeg_loglevel(), &publish_url))
-            .stdin(if piped { Stdio::piped() } else { Stdio::null() })
+            .stdin(if piped || script.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let exited = myself.clone();
@@ -199,6 +207,9 @@ impl Actor for PublisherActor {
                 .child
                 .spawn_task(write_frames(stdin, slot, state.counters.clone()));
         } else {
+            if let (Some(script), Some(stdin)) = (script, io.stdin.take()) {
+                crate::ffmpeg::feed_stdin(stdin, script).await?;
+            }
             *state.showing.lock().expect("showing lock") = "camera";
         }
         let stdout = io.stdout.take().ok_or("FFmpeg has no stdout")?;

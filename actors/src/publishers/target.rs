@@ -44,7 +44,7 @@ impl Serialize for PublisherInput {
         let mut map = serializer.serialize_map(Some(2))?;
         map.serialize_entry("mode", self.mode())?;
         if let PublisherInput::RtspPull { url } = self {
-            map.serialize_entry("source", &crate::pipelines::camera_reader::redact_url(url))?;
+            map.serialize_entry("source", &crate::model::camera::redact_url(url))?;
         }
         map.end()
     }
@@ -297,12 +297,11 @@ mod tests {
     fn bypass_pulls_the_camera_and_contains_it() {
         let t = transmission(json!([{"id": "main", "protocol": "hls", "fps_limit": 15,
                                      "resolution": {"width": 640, "height": 360}}]));
-        let target =
-            OutputTarget::resolve(&t, &t.outputs[0]).pulling("rtsp://u:pw@cam/main", Some(5.0));
+        let target = OutputTarget::resolve(&t, &t.outputs[0]).pulling("rtsp://cam/main", Some(5.0));
         assert_eq!(target.fps, 5.0);
         let args = publisher_args(&target, "warning", "rtsp://pub@engine/door").join(" ");
         assert!(
-            args.contains("-fflags nobuffer -rtsp_transport tcp -i rtsp://u:pw@cam/main -an"),
+            args.contains("-fflags nobuffer -rtsp_transport tcp -i rtsp://cam/main -an"),
             "{args}"
         );
         assert!(
@@ -310,10 +309,18 @@ mod tests {
             "{args}"
         );
         assert!(!args.contains("pipe:0"));
-        let shown = serde_json::to_value(&target.input).unwrap();
+        // With a password, FFmpeg reads the URL from stdin, never from its arguments, and it
+        // is shown redacted.
+        let secret = OutputTarget::resolve(&t, &t.outputs[0]).pulling("rtsp://u:pw@cam/main", None);
+        let shown = serde_json::to_value(&secret.input).unwrap();
         assert_eq!(
             shown,
             json!({"mode": "rtsp_pull", "source": "rtsp://u:********@cam/main"})
+        );
+        let args = publisher_args(&secret, "warning", "rtsp://pub@engine/door").join(" ");
+        assert!(
+            !args.contains("pw@cam") && args.contains("-i pipe:0"),
+            "{args}"
         );
     }
 }
