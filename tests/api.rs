@@ -2240,6 +2240,8 @@ mod jsmpeg {
         while stream.len() < bytes {
             match socket.next().await {
                 Some(Ok(Message::Binary(chunk))) => stream.extend_from_slice(&chunk),
+                // The service checks that viewers still read.
+                Some(Ok(Message::Ping(_))) => {}
                 other => panic!("expected MPEG-TS, got {other:?}"),
             }
         }
@@ -3643,5 +3645,148 @@ mod security {
             )
             .await;
         assert_eq!(created["path"], "cam-9");
+    }
+
+    /// Reads until the service closes the connection; answers how long that took.
+    async fn closed_within(
+        stream: &mut tokio::net::TcpStream,
+        limit: std::time::Duration,
+    ) -> std::time::Duration {
+        use tokio::io::AsyncReadExt;
+        let start = std::time::Instant::now();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(
+                limit.saturating_sub(start.elapsed()),
+                stream.read(&mut buffer),
+            )
+            .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => return start.elapsed(),
+                Ok(Ok(_)) => continue,
+                Err(_) => panic!("the connection stayed open for {limit:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_slow_and_kept_alive_connections_are_closed() {
+        use tokio::io::AsyncWriteExt;
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let address = service.root.trim_start_matches("http://").to_string();
+        let limit = std::time::Duration::from_secs(20);
+        let idle = async {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            closed_within(&mut stream, limit).await
+        };
+        // Slowloris: a header that never ends, one byte at a time.
+        let slow = async {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let head = b"GET /api/streams/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+            let start = std::time::Instant::now();
+            for byte in head.iter().cycle() {
+                if stream.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < limit,
+                    "a slow header kept the connection open"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            start.elapsed()
+        };
+        let kept_alive = async {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let request = format!("GET /api/streams/health HTTP/1.1\r\nHost: {address}\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            closed_within(&mut stream, limit).await
+        };
+        let (idle, slow, kept_alive) = tokio::join!(idle, slow, kept_alive);
+        for (what, took) in [("idle", idle), ("slow", slow), ("kept alive", kept_alive)] {
+            assert!(took < limit, "{what}: {took:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sockets_past_the_cap_do_not_starve_the_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_MAX_CONNECTIONS", std::path::Path::new("16"))],
+        );
+        let address = service.root.trim_start_matches("http://").to_string();
+        let mut idle = Vec::new();
+        for _ in 0..64 {
+            idle.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+        }
+        // Those past the cap are closed at once; the rest by the header timeout.
+        let health = service.url("/health");
+        eventually(std::time::Duration::from_secs(25), || {
+            let request = service.anonymous.get(&health).send();
+            async move { (request.await.ok()?.status() == 200).then_some(()) }
+        })
+        .await;
+        drop(idle);
+    }
+
+    #[tokio::test]
+    async fn a_frame_is_refused_on_its_declared_length_before_it_is_sent() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service.post("/transmissions", &front_door()).await;
+        let id = created["id"].as_str().unwrap();
+        let address = service.root.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /api/streams/transmissions/{id}/writers/w/frame?width=2&height=2 HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Length: 33554432\r\n\r\n",
+            service.admin_token
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // No body sent: the answer comes anyway.
+        let mut answer = vec![0u8; 4096];
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+                .await
+                .expect("answered without the body")
+                .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 422"), "{answer}");
+        assert!(
+            answer.contains("frame is 12 bytes, got 33554432"),
+            "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_jsmpeg_viewer_that_stops_reading_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Lab", "path": "lab", "outputs": [
+                {"id": "hls", "protocol": "hls", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let url = service.ws_url(&service.media_path(&id, "jsmpeg").await);
+        // Connected, then never read again (not even the pings).
+        let (socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let running = || async {
+            let (_, status) = service.get("/jsmpeg/status").await;
+            status["running_session_count"].as_u64().unwrap_or(0)
+        };
+        eventually(std::time::Duration::from_secs(10), || async {
+            (running().await == 1).then_some(())
+        })
+        .await;
+        eventually(std::time::Duration::from_secs(40), || async {
+            (running().await == 0).then_some(())
+        })
+        .await;
+        drop(socket);
     }
 }

@@ -2183,7 +2183,7 @@ mod mse {
             .unwrap();
         let mut statuses = Vec::new();
         loop {
-            let Some(Ok(Message::Text(text))) = socket.next().await else {
+            let Some(Ok(Message::Text(text))) = support::next_data(&mut socket).await else {
                 panic!("status messages first")
             };
             let message: Value = serde_json::from_str(&text).unwrap();
@@ -2211,15 +2211,15 @@ mod mse {
             ))
             .await
             .unwrap();
-        let Some(Ok(Message::Text(mime))) = socket.next().await else {
+        let Some(Ok(Message::Text(mime))) = support::next_data(&mut socket).await else {
             panic!("the MIME message")
         };
         assert!(mime.contains("video/mp4"), "{mime}");
-        let Some(Ok(Message::Binary(init))) = socket.next().await else {
+        let Some(Ok(Message::Binary(init))) = support::next_data(&mut socket).await else {
             panic!("the init segment")
         };
         assert_eq!(&init[4..8], b"ftyp");
-        let Some(Ok(Message::Binary(fragment))) = socket.next().await else {
+        let Some(Ok(Message::Binary(fragment))) = support::next_data(&mut socket).await else {
             panic!("a fragment")
         };
         assert_eq!(&fragment[4..8], b"moof");
@@ -2330,7 +2330,7 @@ mod mse {
 
 mod real_mse {
     use super::*;
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
 
     /// Runs only with a real MediaMTX and a real go2rtc (`TOPOSYNC_STREAMING_ENGINE_PATH`,
@@ -2379,7 +2379,7 @@ mod real_mse {
             .await
             .unwrap();
         loop {
-            let Some(Ok(Message::Text(text))) = socket.next().await else {
+            let Some(Ok(Message::Text(text))) = support::next_data(&mut socket).await else {
                 panic!("status messages")
             };
             assert!(!text.contains("\"error\""), "{text}");
@@ -2393,11 +2393,11 @@ mod real_mse {
             ))
             .await
             .unwrap();
-        let Some(Ok(Message::Text(mime))) = socket.next().await else {
+        let Some(Ok(Message::Text(mime))) = support::next_data(&mut socket).await else {
             panic!("MIME")
         };
         assert!(mime.contains("video/mp4"), "{mime}");
-        let Some(Ok(Message::Binary(init))) = socket.next().await else {
+        let Some(Ok(Message::Binary(init))) = support::next_data(&mut socket).await else {
             panic!("init segment")
         };
         assert_eq!(&init[4..8], b"ftyp");

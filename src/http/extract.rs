@@ -14,6 +14,9 @@ use super::error::ApiError;
 
 /// Largest accepted request body; larger ones get 413 before any parsing.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// A body still arriving after this is refused (408): a slow upload must not hold a
+/// connection and its buffer forever.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A JSON request body, parsed but not yet typed: the model decides what is valid, so every
 /// field error is reported with its location in the body.
@@ -95,7 +98,16 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
         return Err(too_large());
     }
-    Bytes::from_request(req, state).await.map_err(|rejection| {
+    let read = Bytes::from_request(req, state);
+    let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body was not received in time",
+            )
+        })?;
+    bytes.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
         } else {

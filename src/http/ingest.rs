@@ -6,7 +6,6 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -30,7 +29,7 @@ const DEADLINE: Duration = Duration::from_secs(2);
 pub async fn frame(
     Path((id, writer_id)): Path<(String, String)>,
     params: Params,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> Result<Json<FrameAccepted>, ApiError> {
     let width = dimension(&params, "width", 7680)?;
     let height = dimension(&params, "height", 4320)?;
@@ -46,19 +45,10 @@ pub async fn frame(
             ));
         }
     };
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                rejection.status(),
-                format!("A frame is at most {FRAME_LIMIT} bytes"),
-            )
-        } else {
-            ApiError::new(rejection.status(), rejection.body_text())
-        }
-    })?;
+    let transmission = transmission(&id).await?;
+    let body = frame_body(request, (width, height)).await?;
     let frame = Frame::bgr24(body, width, height)
         .map_err(|msg| ApiError::fields(vec![FieldError::new("value_error", &Loc::body(), msg)]))?;
-    let transmission = transmission(&id).await?;
     ask(
         &transmission,
         |reply| TransmissionMsg::WriterUpdate {
@@ -310,6 +300,45 @@ fn priority(params: &Params) -> Result<i64, ApiError> {
         Some(raw) => raw
             .parse::<i64>()
             .map_err(|_| query_error("priority", "Input should be a valid integer", raw)),
+    }
+}
+
+/// The frame's bytes, refused on its declared length before anything is read (a wrong size is
+/// never buffered), read within `BODY_READ_TIMEOUT` and never past the expected size.
+async fn frame_body(
+    request: axum::extract::Request,
+    (width, height): (u32, u32),
+) -> Result<Bytes, ApiError> {
+    let expected = width as usize * height as usize * 3;
+    let wrong_size = |got: String| {
+        ApiError::fields(vec![FieldError::new(
+            "value_error",
+            &Loc::body(),
+            format!("a {width}x{height} BGR24 frame is {expected} bytes, got {got}"),
+        )])
+    };
+    if expected > FRAME_LIMIT {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("A frame is at most {FRAME_LIMIT} bytes"),
+        ));
+    }
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(declared) = declared.filter(|d| *d != expected as u64) {
+        return Err(wrong_size(declared.to_string()));
+    }
+    let read = axum::body::to_bytes(request.into_body(), expected);
+    match tokio::time::timeout(super::extract::BODY_READ_TIMEOUT, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(wrong_size(format!("more than {expected}"))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "The frame was not received in time",
+        )),
     }
 }
 

@@ -115,11 +115,18 @@ pub(super) async fn close(mut socket: WebSocket, code: u16, reason: String) {
 
 /// MPEG-TS chunks to the socket until either side ends; the session (and its FFmpeg) stops then.
 async fn relay(mut socket: WebSocket, mut session: toposync_actors::jsmpeg::Session) {
+    let mut reading = ReadingViewer::new();
     loop {
         tokio::select! {
+            _ = reading.tick() => {
+                if !reading.still_reading() || !send_within(&mut socket, Message::Ping(Default::default())).await {
+                    close(socket, 1008, "viewer stopped reading".into()).await;
+                    break;
+                }
+            }
             chunk = session.chunks.recv() => match chunk {
                 Some(chunk) => {
-                    if socket.send(Message::Binary(chunk)).await.is_err() {
+                    if !send_within(&mut socket, Message::Binary(chunk)).await {
                         break;
                     }
                 }
@@ -132,11 +139,59 @@ async fn relay(mut socket: WebSocket, mut session: toposync_actors::jsmpeg::Sess
             incoming = socket.recv() => match incoming {
                 // Client messages are ignored; a close or an error ends the session.
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => reading.heard(),
             },
         }
     }
     session.actor.stop(Some("viewer left".into()));
+}
+
+/// Whether a viewer still reads: it is pinged every `PING_EVERY` and must answer (any message
+/// counts) within `SILENT_LIMIT`. A player that stops reading never answers, however slowly
+/// its socket's buffers fill.
+pub(super) struct ReadingViewer {
+    pings: tokio::time::Interval,
+    last_heard: tokio::time::Instant,
+}
+
+const PING_EVERY: Duration = Duration::from_secs(5);
+const SILENT_LIMIT: Duration = Duration::from_secs(15);
+
+impl ReadingViewer {
+    pub(super) fn new() -> Self {
+        let mut pings =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            pings,
+            last_heard: tokio::time::Instant::now(),
+        }
+    }
+
+    pub(super) async fn tick(&mut self) {
+        self.pings.tick().await;
+    }
+
+    pub(super) fn heard(&mut self) {
+        self.last_heard = tokio::time::Instant::now();
+    }
+
+    pub(super) fn still_reading(&self) -> bool {
+        self.last_heard.elapsed() < SILENT_LIMIT
+    }
+}
+
+/// A viewer that has not taken a message for this long is gone (or hostile): its session ends,
+/// so it cannot hold a session slot and its FFmpeg forever.
+pub(super) const SEND_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Sends `message`, answering false if the socket failed or did not take it within
+/// `SEND_DEADLINE`.
+pub(super) async fn send_within(socket: &mut WebSocket, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_DEADLINE, socket.send(message)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// `GET /transmissions/{id}/still.jpg[?output_id=&quality_profile_id=]`: the latest frame shown

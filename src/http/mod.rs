@@ -13,6 +13,7 @@ mod publications;
 mod registry;
 mod replies;
 mod runtime;
+mod server;
 mod settings;
 mod transmissions;
 
@@ -233,16 +234,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     };
     let app = router(runtime.clone(), started.auth);
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop)
-    .await
-    .map_err(|err| format!("HTTP server failed: {err}"));
+    server::serve(listener, app, server::max_connections(), stop).await;
     tracing::info!("shutting down");
     runtime.shutdown().await;
-    served?;
     match tree_lost.await {
         Ok(()) => Err("the actor tree stopped unexpectedly".into()),
         Err(_) => Ok(()),

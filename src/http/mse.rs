@@ -153,8 +153,17 @@ async fn bridge(mut socket: WebSocket, request: SessionRequest) {
         from_browser,
         actor,
     } = session;
+    let mut reading = super::media::ReadingViewer::new();
     loop {
         tokio::select! {
+            _ = reading.tick() => {
+                if !reading.still_reading()
+                    || !super::media::send_within(&mut socket, Message::Ping(Default::default())).await
+                {
+                    super::media::close(socket, 1008, "viewer stopped reading".into()).await;
+                    break;
+                }
+            }
             message = to_browser.recv() => {
                 let message = match message {
                     Some(ToBrowser::Control(control)) => {
@@ -168,11 +177,12 @@ async fn bridge(mut socket: WebSocket, request: SessionRequest) {
                     }
                     None => break,
                 };
-                if socket.send(message).await.is_err() {
+                if !super::media::send_within(&mut socket, message).await {
                     break;
                 }
             }
             message = socket.recv() => {
+                reading.heard();
                 let message = match message {
                     Some(Ok(Message::Text(text))) => FromBrowser::Text(text.as_str().to_string()),
                     Some(Ok(Message::Binary(data))) => FromBrowser::Binary(data),

@@ -292,3 +292,21 @@ pub fn transmission_actors(tree: &Value) -> Vec<String> {
         .map(|c| c["name"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// The next message of a WebSocket that is not a ping or pong (the service pings viewers to see
+/// that they still read; tungstenite answers them while it reads).
+pub async fn next_data<S>(
+    socket: &mut tokio_tungstenite::WebSocketStream<S>,
+) -> Option<Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => return other,
+        }
+    }
+}

@@ -127,7 +127,10 @@ struct Fields<'a> {
 impl<'de, 'a> MapAccess<'de> for Fields<'a> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.entries.next() {
             Some((key, value)) => {
                 self.value = Some(value);
@@ -179,8 +182,8 @@ mod tests {
         assert!(read(json!({"inner": []})).is_err());
         assert!(read(json!({"list": [[]]})).is_err());
         assert!(read(json!([])).is_err());
-        let read = read(json!({"inner": {"a": 2}, "list": [{"a": 3}], "name": null, "x": [1]}))
-            .unwrap();
+        let read =
+            read(json!({"inner": {"a": 2}, "list": [{"a": 3}], "name": null, "x": [1]})).unwrap();
         assert_eq!(read.inner.a, 2);
         assert_eq!(read.list, [Inner { a: 3 }]);
         assert_eq!(read.name, None);
