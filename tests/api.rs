@@ -3789,4 +3789,49 @@ mod security {
         .await;
         drop(socket);
     }
+
+    #[tokio::test]
+    async fn concurrent_writes_on_a_large_document_say_what_happened() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let transmission = |id: String| {
+            json!({"id": id, "name": id, "path": id,
+                   "outputs": [{"id": "hls", "protocol": "hls"}, {"id": "rtsp", "protocol": "rtsp"}]})
+        };
+        let many: Vec<Value> = (0..150).map(|n| transmission(format!("t{n}"))).collect();
+        let (status, _) = service
+            .patch("/settings", &json!({"transmissions": many}))
+            .await;
+        assert_eq!(status, 200);
+        let writes: Vec<_> = (0..40)
+            .map(|n| {
+                let http = service.http.clone();
+                let url = service.url("/transmissions");
+                let body = transmission(format!("c{n}"));
+                tokio::spawn(async move {
+                    let status = http.post(url).json(&body).send().await.unwrap().status();
+                    (format!("c{n}"), status.as_u16())
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for write in writes {
+            answers.push(write.await.unwrap());
+        }
+        let (_, list) = service.get("/transmissions").await;
+        let stored: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["id"].as_str())
+            .collect();
+        for (id, status) in &answers {
+            assert!([200, 503].contains(status), "{id}: {status}");
+            assert_eq!(
+                *status == 200,
+                stored.contains(&id.as_str()),
+                "{id} answered {status}"
+            );
+        }
+    }
 }

@@ -378,6 +378,44 @@ async fn failed_children_are_restarted_with_their_wiring() {
     );
     assert_eq!(store::read(DEADLINE).await.unwrap().number, before);
     create("third").await;
+
+    // A write still queued at its deadline is withdrawn: it answers "not applied" and is
+    // never applied later.
+    let slow = tokio::spawn(store::mutate(
+        |_doc| -> Result<(), toposync_actors::model::error::ModelError> {
+            std::thread::sleep(Duration::from_millis(1500));
+            Ok(())
+        },
+        DEADLINE,
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let late = store::mutate(
+        |doc| {
+            let body = json!({"name": "late", "path": "late"});
+            edit::create_transmission(doc, body, &edit::now_rfc3339())
+        },
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(
+        matches!(
+            late,
+            Err(store::StoreError::Unavailable(
+                toposync_actors::supervision::AskError::Timeout
+            ))
+        ),
+        "{late:?}"
+    );
+    slow.await.unwrap().unwrap();
+    let revision = store::read(DEADLINE).await.unwrap();
+    assert!(
+        revision
+            .settings
+            .transmissions
+            .iter()
+            .all(|t| t.path != "late"),
+        "the withdrawn write was applied"
+    );
     let tree = runtime.snapshot(Duration::from_millis(500)).await;
     assert_eq!(
         child(&tree, STORE).restarts,

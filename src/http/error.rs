@@ -84,7 +84,17 @@ impl From<StoreError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("Failed to save streaming settings: {msg}"),
             ),
-            StoreError::Unavailable(err) => Self::unavailable("settings store", err),
+            StoreError::Unavailable(err) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                match err {
+                    AskError::Timeout => {
+                        "The settings store is busy; nothing was changed. Retry shortly."
+                    }
+                    AskError::Unavailable => {
+                        "The settings store is restarting; nothing was changed. Retry shortly."
+                    }
+                },
+            ),
             StoreError::Panicked(why) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("Internal error; the change was not applied: {why}"),

@@ -93,10 +93,13 @@ pub struct StoreStatus {
 
 pub enum StoreMsg {
     Get(RpcReplyPort<Revision>),
-    Mutate(
-        Mutation,
-        RpcReplyPort<Result<Box<dyn Any + Send>, StoreError>>,
-    ),
+    /// An edit, taken up only if its writer still waits (`claim` is answered first; a writer
+    /// that gave up dropped it, and its edit is never applied).
+    Mutate {
+        mutation: Mutation,
+        claim: tokio::sync::oneshot::Sender<()>,
+        reply: tokio::sync::oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>,
+    },
     Subscribe(Box<dyn SettingsSubscriber>, RpcReplyPort<()>),
     Status(RpcReplyPort<StoreStatus>),
     Observe(RpcReplyPort<Observation>),
@@ -160,7 +163,15 @@ impl Actor for StoreActor {
             StoreMsg::Get(reply) => {
                 let _ = reply.send(state.current.clone());
             }
-            StoreMsg::Mutate(mutation, reply) => {
+            StoreMsg::Mutate {
+                mutation,
+                claim,
+                reply,
+            } => {
+                if claim.send(()).is_err() {
+                    tracing::debug!("a writer gave up before its edit was reached; not applied");
+                    return Ok(());
+                }
                 let result = commit(state, mutation).await;
                 if result.is_ok() {
                     state.notify_subscribers().await;
@@ -275,13 +286,34 @@ where
 {
     let mutation: Mutation =
         Box::new(move |doc| edit(doc).map(|answer| Box::new(answer) as Box<dyn Any + Send>));
-    let answer = ask(
-        &store()?,
-        |reply| StoreMsg::Mutate(mutation, reply),
-        deadline,
-    )
-    .await
-    .map_err(StoreError::Unavailable)??;
+    let (claim, mut claimed) = tokio::sync::oneshot::channel();
+    let (reply, answered) = tokio::sync::oneshot::channel();
+    store()?
+        .send_message(StoreMsg::Mutate {
+            mutation,
+            claim,
+            reply,
+        })
+        .map_err(|_| StoreError::Unavailable(AskError::Unavailable))?;
+    // `deadline` bounds the wait in the queue. Past it the edit is withdrawn (closing the
+    // claim), unless the store took it up in that very moment; once taken up, it finishes
+    // within the store's own budgets and its outcome is what this answers: a write never
+    // reports failure after it applied.
+    let taken = match tokio::time::timeout(deadline, &mut claimed).await {
+        Ok(Ok(())) => true,
+        // The store stopped with the edit still queued: it was never applied.
+        Ok(Err(_)) => return Err(StoreError::Unavailable(AskError::Unavailable)),
+        Err(_) => {
+            claimed.close();
+            claimed.try_recv().is_ok()
+        }
+    };
+    if !taken {
+        return Err(StoreError::Unavailable(AskError::Timeout));
+    }
+    let answer = answered
+        .await
+        .map_err(|_| StoreError::Unavailable(AskError::Unavailable))??;
     Ok(*answer
         .downcast::<T>()
         .expect("a mutation answers with the type it was built with"))
