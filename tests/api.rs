@@ -1236,6 +1236,76 @@ mod durability {
         let (status, _) = service.post("/transmissions", &front_door()).await;
         assert_eq!(status, 200, "the service works from defaults");
     }
+
+    #[tokio::test]
+    async fn a_recovery_is_reported_until_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("streaming-settings.json"), b"\x00garbage").unwrap();
+        let mut service = Service::start(dir.path());
+        let warnings = |health: &Value| health["warnings"].as_array().unwrap().len();
+        assert_eq!(warnings(&service.get("/health").await.1), 1);
+        // A restart without a write still says so: defaults are what runs.
+        service.signal_and_wait(libc::SIGTERM);
+        let service = Service::start(dir.path());
+        let (_, health) = service.get("/health").await;
+        assert_eq!(warnings(&health), 1, "{health}");
+        let (status, answer) = service
+            .post("/settings/recovery/acknowledge", &json!({}))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(answer, json!({"acknowledged": true, "had_recovery": true}));
+        assert_eq!(warnings(&service.get("/health").await.1), 0);
+        drop(service);
+        let service = Service::start(dir.path());
+        assert_eq!(
+            warnings(&service.get("/health").await.1),
+            0,
+            "acknowledged for good"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_bad_entry_is_set_aside_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = |id: &str| json!({"id": id, "name": id, "path": id, "outputs": []});
+        let envelope = json!({"schema_version": 1, "revision": 7, "saved_at": "2026-01-01T00:00:00Z",
+        "settings": {"transmissions": [
+            good("first"),
+            {"id": "broken", "name": "b", "path": "b", "outputs": [{"id": "o", "protocol": "rtsp", "fps_limit": 9999}]},
+            good("last"),
+        ]}});
+        let path = dir.path().join("streaming-settings.json");
+        std::fs::write(&path, serde_json::to_vec(&envelope).unwrap()).unwrap();
+        let mut service = Service::start(dir.path());
+        let (_, list) = service.get("/transmissions").await;
+        let ids: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["first", "last"]);
+        let (_, health) = service.get("/health").await;
+        let warning = health["warnings"][0].as_str().unwrap().to_string();
+        assert!(warning.contains("transmissions[1] (broken)"), "{warning}");
+        let rejected = &health["settings"]["recovery"]["rejected"][0];
+        assert_eq!(rejected["section"], "transmissions");
+        assert_eq!(rejected["id"], "broken");
+        // The original, bad entry included, is kept as it was.
+        let moved = health["settings"]["recovery"]["moved_to"].as_str().unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&std::fs::read(moved).unwrap()).unwrap(),
+            envelope
+        );
+        // Restarted, the same; a successful write supersedes it.
+        service.signal_and_wait(libc::SIGTERM);
+        let service = Service::start(dir.path());
+        let (_, health) = service.get("/health").await;
+        assert_eq!(health["warnings"].as_array().unwrap().len(), 1, "{health}");
+        service.post("/transmissions", &front_door()).await;
+        let (_, health) = service.get("/health").await;
+        assert_eq!(health["warnings"], json!([]));
+    }
 }
 
 /// Writers feeding frames over HTTP, and what arbitration selects, seen through runtime health.
@@ -2912,6 +2982,11 @@ mod security {
                 body(json!({"enabled": true})),
             ),
             (Method::POST, "/api/streams/reconcile", None),
+            (
+                Method::POST,
+                "/api/streams/settings/recovery/acknowledge",
+                None,
+            ),
             (Method::POST, "/api/streams/engine/download", None),
             (Method::POST, "/api/streams/engine/start", None),
             (Method::POST, "/api/streams/engine/stop", None),

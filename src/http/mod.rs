@@ -40,6 +40,10 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .route("/health", get(runtime::health))
         .route("/settings", get(settings::get).patch(settings::patch))
         .route(
+            "/settings/recovery/acknowledge",
+            post(settings::acknowledge_recovery),
+        )
+        .route(
             "/transmissions",
             get(transmissions::list).post(transmissions::create),
         )

@@ -36,11 +36,7 @@ pub async fn health() -> Json<ServiceHealth> {
     let settings = match store::status(STORE_DEADLINE).await {
         Ok(status) => {
             if let Some(recovery) = &status.recovery {
-                warnings.push(format!(
-                    "The settings file was unreadable ({}); it was kept at {} and defaults were loaded.",
-                    recovery.reason,
-                    recovery.moved_to.display()
-                ));
+                warnings.push(recovery.warning());
             }
             Some(status)
         }

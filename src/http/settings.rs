@@ -35,3 +35,26 @@ fn shown(settings: &StreamingSettings, include_secrets: bool) -> StreamingSettin
         settings.redacted()
     }
 }
+
+/// `POST /api/streams/settings/recovery/acknowledge`: the user has seen what a recovery set
+/// aside; `/health` stops reporting it.
+pub async fn acknowledge_recovery() -> Result<Json<Acknowledged>, ApiError> {
+    let had_recovery = store::acknowledge_recovery(STORE_DEADLINE)
+        .await?
+        .map_err(|err| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Cannot remove the recovery record: {err}"),
+            )
+        })?;
+    Ok(Json(Acknowledged {
+        acknowledged: true,
+        had_recovery,
+    }))
+}
+
+#[derive(serde::Serialize)]
+pub struct Acknowledged {
+    acknowledged: bool,
+    had_recovery: bool,
+}

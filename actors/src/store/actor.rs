@@ -101,6 +101,8 @@ pub enum StoreMsg {
         reply: tokio::sync::oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>,
     },
     Subscribe(Box<dyn SettingsSubscriber>, RpcReplyPort<()>),
+    /// The user saw the recovery report: forget it. Answers whether there was one.
+    AcknowledgeRecovery(RpcReplyPort<Result<bool, String>>),
     Status(RpcReplyPort<StoreStatus>),
     Observe(RpcReplyPort<Observation>),
     /// Supervision tests only: fail the way production can.
@@ -174,9 +176,23 @@ impl Actor for StoreActor {
                 }
                 let result = commit(state, mutation).await;
                 if result.is_ok() {
+                    // A document written whole supersedes what a recovery kept aside.
+                    if state.recovery.take().is_some() {
+                        if let Err(err) = persist::clear_recovery(&state.path) {
+                            tracing::error!(%err, "cannot remove the recovery record");
+                        }
+                    }
                     state.notify_subscribers().await;
                 }
                 let _ = reply.send(result);
+            }
+            StoreMsg::AcknowledgeRecovery(reply) => {
+                let had = state.recovery.is_some();
+                let cleared = persist::clear_recovery(&state.path).map_err(|e| e.to_string());
+                if cleared.is_ok() {
+                    state.recovery = None;
+                }
+                let _ = reply.send(cleared.map(|()| had));
             }
             StoreMsg::Subscribe(subscriber, reply) => {
                 subscriber.settings_changed(state.current.clone()).await;
@@ -317,6 +333,14 @@ where
     Ok(*answer
         .downcast::<T>()
         .expect("a mutation answers with the type it was built with"))
+}
+
+/// Forgets the recovery report (`POST /settings/recovery/acknowledge`); answers whether there
+/// was one.
+pub async fn acknowledge_recovery(deadline: Duration) -> Result<Result<bool, String>, StoreError> {
+    ask(&store()?, StoreMsg::AcknowledgeRecovery, deadline)
+        .await
+        .map_err(StoreError::Unavailable)
 }
 
 pub async fn status(deadline: Duration) -> Result<StoreStatus, StoreError> {

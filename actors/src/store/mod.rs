@@ -5,5 +5,5 @@ pub mod persist;
 
 pub use actor::{
     APPLY_BUDGET, ActorSubscriber, Revision, STORE, SettingsSubscriber, StoreActor, StoreError,
-    StoreMsg, StoreStatus, WRITE_DEADLINE, mutate, read, status,
+    StoreMsg, StoreStatus, WRITE_DEADLINE, acknowledge_recovery, mutate, read, status,
 };

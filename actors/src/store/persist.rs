@@ -1,5 +1,8 @@
 //! The settings file on disk: a versioned JSON envelope, written atomically, and a load that
-//! never refuses to start — an unreadable file is moved aside, reported, and defaults are used.
+//! never refuses to start. An entry that is invalid on its own (one transmission, one camera...)
+//! is set aside and the rest kept; a file that cannot be used at all is moved aside and defaults
+//! are used. Either way the recovery is recorded beside the file and reported until the user
+//! acknowledges it or the next successful write.
 
 use std::fs::{self};
 use std::io::{self};
@@ -23,12 +26,96 @@ struct Envelope {
     settings: Value,
 }
 
-/// A settings file that could not be used, and where it was kept.
-#[derive(Debug, Clone, Serialize)]
+/// A settings file that could not be used as it was, and where the original was kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recovery {
     pub moved_to: PathBuf,
     pub reason: String,
+    #[serde(default)]
+    pub at: String,
+    /// Entries set aside while the rest of the document was kept (empty: defaults were loaded).
+    #[serde(default)]
+    pub rejected: Vec<Rejected>,
 }
+
+/// One entry of an array section that was invalid, set aside (its whole JSON is in the kept
+/// original; this names it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rejected {
+    pub section: String,
+    pub index: usize,
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+impl Recovery {
+    /// What `/health` says about it.
+    pub fn warning(&self) -> String {
+        if self.rejected.is_empty() {
+            return format!(
+                "The settings file was unreadable ({}); it was kept at {} and defaults were loaded.",
+                self.reason,
+                self.moved_to.display()
+            );
+        }
+        let entries: Vec<String> = self
+            .rejected
+            .iter()
+            .map(|r| match &r.id {
+                Some(id) => format!("{}[{}] ({id}): {}", r.section, r.index, r.reason),
+                None => format!("{}[{}]: {}", r.section, r.index, r.reason),
+            })
+            .collect();
+        format!(
+            "{} invalid entr{} of the settings file {} set aside (the original is kept at {}): {}",
+            self.rejected.len(),
+            if self.rejected.len() == 1 { "y" } else { "ies" },
+            if self.rejected.len() == 1 {
+                "was"
+            } else {
+                "were"
+            },
+            self.moved_to.display(),
+            entries.join("; ")
+        )
+    }
+}
+
+/// Where a recovery is recorded until acknowledged.
+pub fn recovery_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".recovery");
+    path.with_file_name(name)
+}
+
+/// The recovery recorded beside the settings file, if one is still unacknowledged.
+pub fn recorded_recovery(path: &Path) -> Option<Recovery> {
+    let bytes = fs::read(recovery_path(path)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Forgets the recorded recovery (acknowledged, or superseded by a successful write).
+pub fn clear_recovery(path: &Path) -> io::Result<()> {
+    match fs::remove_file(recovery_path(path)) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
+fn record_recovery(path: &Path, recovery: &Recovery) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(recovery)?;
+    crate::private_file::write(&recovery_path(path), &bytes)
+}
+
+/// Sections whose entries stand alone: one bad entry can be set aside.
+const ARRAY_SECTIONS: [&str; 6] = [
+    "transmissions",
+    "cameras",
+    "pipelines",
+    "publications",
+    "camera_live_views",
+    "processing_servers",
+];
 
 pub struct Loaded {
     pub settings: StreamingSettings,
@@ -45,10 +132,11 @@ pub fn load(path: &Path) -> io::Result<Loaded> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            // No file: a first start, or defaults after a recovery not yet acknowledged.
             return Ok(Loaded {
                 settings: StreamingSettings::default(),
                 revision: 0,
-                recovery: None,
+                recovery: recorded_recovery(path),
             });
         }
         Err(err) => return Err(err),
@@ -57,10 +145,30 @@ pub fn load(path: &Path) -> io::Result<Loaded> {
         Ok((settings, revision)) => Ok(Loaded {
             settings,
             revision,
-            recovery: None,
+            recovery: recorded_recovery(path),
         }),
         Err(reason) => {
             let moved_to = aside_path(path);
+            let at = crate::model::edit::now_rfc3339();
+            if let Some((settings, revision, rejected)) = salvage(&bytes) {
+                // The original stays as it was; the document without the bad entries is what
+                // the next start reads.
+                fs::copy(path, &moved_to)?;
+                save(path, &settings, revision)?;
+                let recovery = Recovery {
+                    moved_to,
+                    reason,
+                    at,
+                    rejected,
+                };
+                tracing::error!(warning = %recovery.warning(), "settings file partly invalid");
+                record_recovery(path, &recovery)?;
+                return Ok(Loaded {
+                    settings,
+                    revision,
+                    recovery: Some(recovery),
+                });
+            }
             fs::rename(path, &moved_to)?;
             tracing::error!(
                 path = %path.display(),
@@ -68,13 +176,77 @@ pub fn load(path: &Path) -> io::Result<Loaded> {
                 %reason,
                 "settings file unreadable; kept aside, starting from defaults"
             );
+            let recovery = Recovery {
+                moved_to,
+                reason,
+                at,
+                rejected: Vec::new(),
+            };
+            record_recovery(path, &recovery)?;
             Ok(Loaded {
                 settings: StreamingSettings::default(),
                 revision: 0,
-                recovery: Some(Recovery { moved_to, reason }),
+                recovery: Some(recovery),
             })
         }
     }
+}
+
+/// The document without the entries that make it invalid, when every problem lies inside an
+/// entry of an array section (each removed in turn, at most one per entry). `None` when the
+/// problem is elsewhere (the envelope, an object section, the JSON itself).
+fn salvage(bytes: &[u8]) -> Option<(StreamingSettings, u64, Vec<Rejected>)> {
+    let envelope: Envelope = serde_json::from_slice(bytes).ok()?;
+    if envelope.schema_version != SCHEMA_VERSION {
+        return None;
+    }
+    let mut document = envelope.settings;
+    let entries: usize = ARRAY_SECTIONS
+        .iter()
+        .filter_map(|s| document.get(*s)?.as_array().map(Vec::len))
+        .sum();
+    let mut rejected = Vec::new();
+    // Per section, the original index of each entry still in the document.
+    let mut original: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    let loc = Loc(vec![Value::from("settings")]);
+    for _ in 0..=entries {
+        let error = match StreamingSettings::from_json(document.clone(), &loc) {
+            Ok(settings) => {
+                return (!rejected.is_empty()).then_some((settings, envelope.revision, rejected));
+            }
+            Err(error) => error,
+        };
+        let field = match &error {
+            crate::model::error::ModelError::Invalid(errors) => errors.first()?.clone(),
+            crate::model::error::ModelError::Conflict(field) => field.clone(),
+            _ => return None,
+        };
+        // ["settings", "<section>", <index>, ...]
+        let section = field.loc.get(1)?.as_str()?.to_string();
+        let index = usize::try_from(field.loc.get(2)?.as_u64()?).ok()?;
+        if !ARRAY_SECTIONS.contains(&section.as_str()) {
+            return None;
+        }
+        let list = document.get_mut(&section)?.as_array_mut()?;
+        if index >= list.len() {
+            return None;
+        }
+        let positions = original
+            .entry(section.clone())
+            .or_insert_with(|| (0..list.len()).collect());
+        let entry = list.remove(index);
+        let index = positions.remove(index);
+        let id = ["id", "name"]
+            .iter()
+            .find_map(|key| entry.get(*key)?.as_str().map(str::to_string));
+        rejected.push(Rejected {
+            section,
+            index,
+            id,
+            reason: field.msg.clone(),
+        });
+    }
+    None
 }
 
 fn parse(bytes: &[u8]) -> Result<(StreamingSettings, u64), String> {
