@@ -3909,4 +3909,76 @@ mod security {
             );
         }
     }
+
+    /// Generated garbage against every kind of route (deterministic: the same 400 requests on
+    /// every run): never a 5xx, and a refused request changes nothing.
+    #[tokio::test]
+    async fn hostile_requests_get_4xx_and_change_nothing() {
+        use proptest::strategy::{Strategy, ValueTree};
+        use proptest::test_runner::TestRunner;
+        use toposync_test_stand_ins::hostile;
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        service.post("/transmissions", &front_door()).await;
+        let routes = [
+            ("PATCH", "/api/streams/settings"),
+            ("POST", "/api/streams/transmissions"),
+            ("PUT", "/api/streams/transmissions/{}"),
+            ("DELETE", "/api/streams/transmissions/{}x"),
+            ("GET", "/api/streams/transmissions/{}/urls"),
+            ("GET", "/api/streams/transmissions/{}/playback-plan"),
+            ("POST", "/api/streams/transmissions/{}/demand/prime"),
+            ("POST", "/api/streams/transmissions/{}/demand/heartbeat"),
+            ("POST", "/api/cameras"),
+            ("PUT", "/api/cameras/{}"),
+            ("PUT", "/api/pipelines/{}"),
+            ("PUT", "/api/streams/live-views/{}"),
+            ("PUT", "/api/streams/publications/camera-sources/{}/{}"),
+            ("POST", "/api/streams/wizard/create-pipeline"),
+            ("POST", "/api/streams/transmissions/{}/webrtc/offer"),
+            ("GET", "/api/streams/media/hls/{}/{}"),
+            ("GET", "/api/streams/transmissions/{}/still.jpg"),
+        ];
+        // As a client would put it in a path.
+        fn segment() -> impl Strategy<Value = String> {
+            hostile::text().prop_map(|s| {
+                s.bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'%' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect::<String>()
+            })
+        }
+        let case = (0..routes.len(), segment(), segment(), hostile::json());
+        let mut runner = TestRunner::deterministic();
+        let mut refused = 0;
+        for _ in 0..400 {
+            let (route, first, second, body) = case.new_tree(&mut runner).unwrap().current();
+            let (method, template) = routes[route];
+            let path = template
+                .replacen("{}", &first, 1)
+                .replacen("{}", &second, 1);
+            let before = full_settings(&service).await;
+            let request = service
+                .http
+                .request(method.parse().unwrap(), format!("{}{path}", service.root))
+                .json(&body);
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let answer = response.text().await.unwrap_or_default();
+            assert!(status < 500, "{method} {path} {body}: {status} {answer}");
+            if status >= 400 {
+                refused += 1;
+                assert_eq!(
+                    full_settings(&service).await,
+                    before,
+                    "{method} {path} {body} answered {status} and changed the settings"
+                );
+            }
+        }
+        assert!(refused > 300, "the garbage was refused ({refused} of 400)");
+    }
 }

@@ -79,3 +79,60 @@ impl Drop for TestCamera {
         let _ = self.child.wait();
     }
 }
+
+/// Hostile input for property tests: arbitrary JSON a few levels deep, with the keys and the
+/// kinds of strings (traversals, encodings, control characters, Unicode, long runs) the model
+/// must refuse mixed in.
+pub mod hostile {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    pub fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("../".to_string()),
+            Just("%2e%2e/".to_string()),
+            Just("%252e%252e".to_string()),
+            Just("a\u{0}b".to_string()),
+            Just("line\r\nbreak".to_string()),
+            Just("câmera-sala".to_string()),
+            Just("/etc/passwd".to_string()),
+            Just("rtsp://admin:pw@cam/x".to_string()),
+            Just("lavfi:movie=/etc/passwd".to_string()),
+            Just("********".to_string()),
+            "x{300,2000}",
+            ".{0,24}",
+        ]
+    }
+
+    pub fn json() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("transmissions".to_string()),
+            Just("engine".to_string()),
+            Just("outputs".to_string()),
+            Just("sources".to_string()),
+            Just("origin".to_string()),
+            Just("graph".to_string()),
+            Just("id".to_string()),
+            Just("path".to_string()),
+            Just("name".to_string()),
+            Just("mediamtx_version".to_string()),
+            Just("rtsp_url".to_string()),
+            Just("fps_limit".to_string()),
+            ".{0,12}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::btree_map(key.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+}

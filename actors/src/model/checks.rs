@@ -193,3 +193,83 @@ mod tests {
         }
     }
 }
+
+/// Garbage thrown at the validators: whatever they accept obeys the rules they promise.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::settings::StreamingSettings;
+    use crate::model::transmission::normalize_path_slug;
+
+    proptest! {
+        #[test]
+        fn accepted_source_urls_are_rtsp_or_the_demo(raw in ".{0,80}", host in "[a-z0-9.]{0,20}") {
+            for candidate in [raw.clone(), format!("rtsp://{host}/{raw}"), format!("demo:{raw}")] {
+                if source_url(&candidate).is_ok() {
+                    prop_assert!(
+                        candidate.starts_with("rtsp://") || candidate.starts_with("rtsps://")
+                            || candidate.starts_with("demo:"),
+                        "{candidate:?}"
+                    );
+                    prop_assert!(!candidate.chars().any(|c| c.is_control() || c.is_whitespace()));
+                }
+            }
+        }
+
+        #[test]
+        fn accepted_identifiers_are_safe(raw in toposync_test_stand_ins::hostile::text()) {
+            let mut errors = Errors::default();
+            if errors.identifier(&Loc::body().key("id"), "id", &raw) {
+                prop_assert!(!raw.is_empty() && raw.chars().count() <= MAX_ID);
+                prop_assert!(!raw.contains('/') && !raw.contains('\\'));
+                prop_assert!(!raw.chars().any(char::is_control));
+                prop_assert!(raw != "." && raw != "..");
+            } else {
+                prop_assert_eq!(errors.0.len(), 1);
+            }
+        }
+
+        #[test]
+        fn slugs_are_in_the_engine_alphabet(raw in ".{0,60}", fallback in ".{0,20}") {
+            let slug = normalize_path_slug(&raw, &fallback);
+            prop_assert!(slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'), "{slug:?}");
+        }
+
+        #[test]
+        fn versions_name_no_path(raw in ".{0,30}") {
+            if is_version(&raw) {
+                prop_assert!(raw.starts_with('v'));
+                prop_assert!(raw[1..].chars().all(|c| c.is_ascii_digit() || c == '.'));
+            }
+        }
+
+        #[test]
+        fn media_files_stay_under_their_path(raw in "[a-z./%2e_-]{0,30}") {
+            if let Some(file) = crate::hls::media_file(&raw) {
+                prop_assert!(!file.contains('%'));
+                prop_assert!(file.split('/').all(|part| part != ".." && part != "." && !part.is_empty()));
+                prop_assert!(crate::hls::upstream_url(8888, "door", &file).is_some());
+            }
+        }
+
+        #[test]
+        fn any_document_is_read_or_refused_never_a_panic(value in toposync_test_stand_ins::hostile::json()) {
+            let loc = Loc::body();
+            if let Ok(settings) = StreamingSettings::from_json(value, &loc) {
+                prop_assert!(settings.validate(&loc).is_ok());
+            }
+        }
+
+        #[test]
+        fn a_refused_patch_changes_nothing(patch in toposync_test_stand_ins::hostile::json()) {
+            let mut doc = StreamingSettings::default();
+            let before = doc.clone();
+            match crate::model::edit::patch_settings(&mut doc, patch, "2026-01-01T00:00:00Z") {
+                Ok(saved) => prop_assert!(saved.validate(&Loc::body()).is_ok()),
+                Err(_) => prop_assert_eq!(doc, before),
+            }
+        }
+    }
+}
