@@ -3244,23 +3244,17 @@ mod security {
             .unwrap();
         assert_eq!(rebound.status(), 403);
         // A cross-site page posting, even when the browser holds credentials.
-        let cross = service
-            .http
-            .post(&url)
-            .header("origin", "http://evil.example")
-            .json(&front_door())
-            .send()
-            .await
-            .unwrap();
+        let post_with = |header: &'static str, value: &'static str| {
+            service
+                .http
+                .post(&url)
+                .header(header, value)
+                .json(&front_door())
+                .send()
+        };
+        let cross = post_with("origin", "http://evil.example").await.unwrap();
         assert_eq!(cross.status(), 403);
-        let fetched = service
-            .http
-            .post(&url)
-            .header("sec-fetch-site", "cross-site")
-            .json(&front_door())
-            .send()
-            .await
-            .unwrap();
+        let fetched = post_with("sec-fetch-site", "cross-site").await.unwrap();
         assert_eq!(fetched.status(), 403);
         // A "simple" POST (no preflight) carries text/plain: not JSON here.
         let simple = service

@@ -26,7 +26,7 @@ use super::process::{EngineProcessActor, EngineProcessArgs, EngineProcessMsg};
 use super::signals::{EngineApi, EngineEvent, PathState};
 use crate::model::settings::{PreferredPorts, StreamingSettings};
 use crate::store::{ActorSubscriber, Revision};
-use crate::supervision::observe::{ChildEntry, Observable, Observation};
+use crate::supervision::observe::{ChildEntry, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::supervision::{Liveness, LivenessPolicy};
 
@@ -754,12 +754,13 @@ fn process_entry(state: &EngineState) -> Vec<ChildEntry> {
     state
         .running
         .as_ref()
-        .map(|running| ChildEntry {
-            name: "mediamtx".into(),
-            kind: "engine_process",
-            actor: Some(Box::new(running.actor.clone()) as Box<dyn Observable>),
-            restarts: state.tracker.restarts,
-            last_error: state.tracker.last_error.clone(),
+        .map(|running| {
+            ChildEntry::supervised(
+                "mediamtx".into(),
+                "engine_process",
+                Some(running.actor.clone()),
+                &state.tracker,
+            )
         })
         .into_iter()
         .collect()

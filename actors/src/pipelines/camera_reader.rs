@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::model::camera::redact_url;
-use crate::supervision::observe::{ChildEntry, Observable, Observation};
+use crate::supervision::observe::{ChildEntry, Observation};
 use crate::supervision::process::{OwnedProcess, ProcessWithTasks, STOP_GRACE};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::supervision::{Liveness, LivenessPolicy, ask};
@@ -75,16 +75,12 @@ pub struct CameraReaderActor;
 
 /// The decoder as the snapshot and the liveness check see it.
 fn decoder_entry(state: &CameraReaderState) -> Vec<ChildEntry> {
-    vec![ChildEntry {
-        name: "ffmpeg-decoder".into(),
-        kind: "camera_decoder",
-        actor: state
-            .decoder
-            .clone()
-            .map(|d| Box::new(d) as Box<dyn Observable>),
-        restarts: state.tracker.restarts,
-        last_error: state.tracker.last_error.clone(),
-    }]
+    vec![ChildEntry::supervised(
+        "ffmpeg-decoder".into(),
+        "camera_decoder",
+        state.decoder.clone(),
+        &state.tracker,
+    )]
 }
 
 pub struct CameraReaderState {

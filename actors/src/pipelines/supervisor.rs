@@ -21,7 +21,7 @@ use crate::model::settings::StreamingSettings;
 use crate::publishers::OutputTarget;
 use crate::reconcile::event_gates;
 use crate::store::{ActorSubscriber, Revision};
-use crate::supervision::observe::{ChildEntry, Observable, Observation};
+use crate::supervision::observe::{ChildEntry, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::supervision::{Liveness, LivenessPolicy, ask};
 use crate::transmissions::{TransmissionsMsg, transmissions};
@@ -477,15 +477,13 @@ fn readers(state: &PipelinesState) -> Vec<ChildEntry> {
         .entries
         .iter()
         .filter(|(_, e)| e.plan.mode == "reader")
-        .map(|(name, entry)| ChildEntry {
-            name: format!("pipeline:{name}"),
-            kind: "camera_reader",
-            actor: entry
-                .reader
-                .clone()
-                .map(|a| Box::new(a) as Box<dyn Observable>),
-            restarts: entry.tracker.restarts,
-            last_error: entry.tracker.last_error.clone(),
+        .map(|(name, entry)| {
+            ChildEntry::supervised(
+                format!("pipeline:{name}"),
+                "camera_reader",
+                entry.reader.clone(),
+                &entry.tracker,
+            )
         })
         .collect()
 }

@@ -37,6 +37,27 @@ pub struct ChildEntry {
     pub last_error: Option<String>,
 }
 
+impl ChildEntry {
+    /// A child its supervisor restarts: `actor` is `None` while it waits out its backoff.
+    pub fn supervised<M>(
+        name: String,
+        kind: &'static str,
+        actor: Option<ActorRef<M>>,
+        tracker: &super::restart::RestartTracker,
+    ) -> Self
+    where
+        M: Message + From<RpcReplyPort<Observation>> + From<Fault>,
+    {
+        Self {
+            name,
+            kind,
+            actor: actor.map(|a| Box::new(a) as Box<dyn Observable>),
+            restarts: tracker.restarts,
+            last_error: tracker.last_error.clone(),
+        }
+    }
+}
+
 /// An actor reference that can be asked for an [`Observation`], whatever its message type.
 pub trait Observable: Send + Sync + 'static {
     fn cell(&self) -> ActorCell;

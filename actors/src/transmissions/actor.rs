@@ -21,7 +21,7 @@ use crate::publishers::target::PublisherInput;
 use crate::publishers::{
     OutputTarget, PublisherActor, PublisherArgs, PublisherMsg, PublisherStatus,
 };
-use crate::supervision::observe::{ChildEntry, Observable, Observation};
+use crate::supervision::observe::{ChildEntry, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::supervision::{Liveness, LivenessPolicy, ask};
 
@@ -486,15 +486,13 @@ fn publishers(state: &TransmissionState) -> Vec<ChildEntry> {
     state
         .publishers
         .iter()
-        .map(|(output_id, child)| ChildEntry {
-            name: format!("output:{output_id}"),
-            kind: "publisher",
-            actor: child
-                .actor
-                .clone()
-                .map(|a| Box::new(a) as Box<dyn Observable>),
-            restarts: child.tracker.restarts,
-            last_error: child.tracker.last_error.clone(),
+        .map(|(output_id, child)| {
+            ChildEntry::supervised(
+                format!("output:{output_id}"),
+                "publisher",
+                child.actor.clone(),
+                &child.tracker,
+            )
         })
         .collect()
 }

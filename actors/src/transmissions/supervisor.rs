@@ -383,15 +383,13 @@ fn children(state: &TransmissionsState) -> Vec<ChildEntry> {
     state
         .children
         .iter()
-        .map(|(id, child)| ChildEntry {
-            name: format!("transmission:{id}"),
-            kind: "transmission",
-            actor: child
-                .actor
-                .clone()
-                .map(|a| Box::new(a) as Box<dyn crate::supervision::observe::Observable>),
-            restarts: child.tracker.restarts,
-            last_error: child.tracker.last_error.clone(),
+        .map(|(id, child)| {
+            ChildEntry::supervised(
+                format!("transmission:{id}"),
+                "transmission",
+                child.actor.clone(),
+                &child.tracker,
+            )
         })
         .collect()
 }
