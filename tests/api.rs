@@ -3976,3 +3976,106 @@ mod security {
         assert!(refused > 300, "the garbage was refused ({refused} of 400)");
     }
 }
+
+/// Players' playback events as evidence (`POST /runtime/playback-events`).
+mod playback_events {
+    use super::*;
+
+    fn batch(events: Value) -> Value {
+        json!({"playback_session_id": "s1", "transmission_id": "door", "output_id": "main",
+               "client_kind": "web", "platform": "chrome", "events": events})
+    }
+
+    async fn health_of(service: &Service) -> Value {
+        let (_, health) = service.get("/runtime/health").await;
+        health["transmissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["transmission_id"] == "door")
+            .cloned()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_auth_failure_reported_by_a_player_classifies_the_stream_until_it_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        service
+            .post(
+                "/transmissions",
+                &json!({"id": "door", "name": "Door", "path": "door",
+                        "outputs": [{"id": "main", "protocol": "hls"}]}),
+            )
+            .await;
+        let now = toposync_actors::unix_now();
+        // A viewer may report (it is a READ route).
+        let viewer = support::client_with(&service.viewer_token);
+        let answer: Value = viewer
+            .post(service.url("/runtime/playback-events"))
+            .json(&batch(json!([
+                {"type": "playback_requested", "at_unix": now},
+                {"type": "hls_error", "severity": "error", "at_unix": now + 0.5,
+                 "message": "HTTP 401 Unauthorized", "data": {"url": "http://x/y", "token": "t"}}])))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer, json!({"accepted": 2, "retained": 2}));
+        let health = health_of(&service).await;
+        assert_eq!(health["classification"], "auth_url_error", "{health}");
+        assert!(
+            health["evidence"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("Recent playback event indicates auth failure.")),
+            "{health}"
+        );
+        assert_eq!(health["active_playback_session_count"], 1);
+        assert!(health["last_playback_event_at_unix"].as_f64().unwrap() >= now);
+        assert_eq!(
+            health["summary_message"],
+            "Action needed: playback failed and has not recovered."
+        );
+        // The player recovered: the failure is no longer evidence.
+        let (status, _) = service
+            .post(
+                "/runtime/playback-events",
+                &batch(json!([{"type": "first_frame", "at_unix": now + 1.0}])),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let health = health_of(&service).await;
+        assert_ne!(health["classification"], "auth_url_error", "{health}");
+    }
+
+    #[tokio::test]
+    async fn event_batches_are_checked_field_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let event = json!({"type": "tick", "at_unix": 1.0});
+        for (body, loc) in [
+            (batch(json!([])), "body.events"),
+            (batch(json!(vec![event.clone(); 51])), "body.events"),
+            (
+                {
+                    let mut b = batch(json!([event.clone()]));
+                    b["client_kind"] = json!("tv");
+                    b
+                },
+                "body.client_kind",
+            ),
+            (
+                batch(json!([{"type": "tick", "at_unix": 1.0, "severity": "fatal"}])),
+                "body.events.0.severity",
+            ),
+            (batch(json!([{"type": "tick"}])), "body.events.0.at_unix"),
+        ] {
+            let (status, answer) = service.post("/runtime/playback-events", &body).await;
+            assert_eq!(status, 422, "{body}: {answer}");
+            assert_eq!(first_loc(&answer), loc, "{answer}");
+        }
+    }
+}

@@ -13,6 +13,7 @@ use crate::demand::{DemandMsg, OutputDemandView, demand};
 use crate::model::settings::StreamingSettings;
 use crate::model::transmission::{Protocol, QualityProfileId, Transmission};
 use crate::pipelines::supervisor::{PipelineRuntime, PipelinesMsg, pipelines};
+use crate::playback_events::{Finding, RECENT_SECONDS, Record, active_sessions, open_findings};
 use crate::publishers::target::output_key;
 use crate::publishers::{OutputTarget, PublisherStatus};
 use crate::supervision::{AskError, Unreachable, ask};
@@ -78,7 +79,7 @@ pub struct Diagnosis {
     pub evidence: Vec<String>,
     #[serde(flatten)]
     pub summary: Summary,
-    /// Playback sessions and events are not recorded here yet: 0 and null.
+    /// Sessions that reported a playback event in the last 30 s.
     pub active_playback_session_count: usize,
     pub last_playback_event_at_unix: Option<f64>,
     pub source_health: Option<serde_json::Value>,
@@ -356,6 +357,12 @@ pub fn build(facts: Facts, rates: &FrameRates, origin: PublicOrigin, now: f64) -
                     transmission,
                     running.get(transmission.id.as_str()).copied(),
                 ),
+                events: crate::playback_events::store().list(
+                    Some(&transmission.id),
+                    None,
+                    crate::playback_events::MAX_EVENTS,
+                    now,
+                ),
                 stale_after,
                 placeholder_after,
             };
@@ -471,8 +478,30 @@ struct TransmissionContext<'a> {
     outputs: &'a [OutputRuntime],
     views: &'a [OutputDemandView],
     pipeline: Option<&'a PipelineRuntime>,
+    /// The transmission's retained playback events, oldest first.
+    events: Vec<Record>,
     stale_after: f64,
     placeholder_after: f64,
+}
+
+/// Events that are evidence (the last `RECENT_SECONDS`), for one output or (`None`) all.
+fn recent<'e>(events: &'e [Record], output_id: Option<&str>, now: f64) -> Vec<&'e Record> {
+    events
+        .iter()
+        .filter(|e| e.at_unix >= now - RECENT_SECONDS || e.received_at_unix >= now - RECENT_SECONDS)
+        .filter(|e| match (output_id, e.output_id.as_deref()) {
+            (Some(wanted), Some(of)) => wanted == of,
+            _ => true,
+        })
+        .collect()
+}
+
+/// A diagnosis with what players said: active sessions and the newest event.
+fn with_playback(mut diagnosis: Diagnosis, events: &[&Record], now: f64) -> Diagnosis {
+    let owned: Vec<Record> = events.iter().map(|e| (*e).clone()).collect();
+    diagnosis.active_playback_session_count = active_sessions(&owned, now).len();
+    diagnosis.last_playback_event_at_unix = events.iter().map(|e| e.at_unix).reduce(f64::max);
+    diagnosis
 }
 
 impl TransmissionContext<'_> {
@@ -516,8 +545,11 @@ impl TransmissionContext<'_> {
             &selection,
             outputs.iter().any(|o| o.publisher.publisher_running),
         );
+        let events = recent(&self.events, None, now);
+        let findings = open_findings(&events);
         let (base, mut evidence) = classify(&Signals {
             behaviour: &behaviour,
+            findings: &findings,
             status,
             selection: &selection,
             publisher: None,
@@ -553,7 +585,11 @@ impl TransmissionContext<'_> {
             status,
             selection,
             behaviour,
-            diagnosis: Diagnosis::new(classification, evidence, summary),
+            diagnosis: with_playback(
+                Diagnosis::new(classification, evidence, summary),
+                &events,
+                now,
+            ),
             outputs,
             arbitration: self.running.map(|r| r.arbitration),
             writers: self.running.map(|r| r.writers.clone()).unwrap_or_default(),
@@ -599,10 +635,13 @@ impl TransmissionContext<'_> {
         let transmission = self.transmission;
         let enabled: Vec<_> = transmission.enabled_outputs().collect();
         // How an output stands: its status, then what is wrong with it and what to do.
-        let diagnose = |publisher: &PublisherFields, demand_signal: bool| {
+        let diagnose = |output_id: &str, publisher: &PublisherFields, demand_signal: bool| {
             let status = output_status_of(selection_status, publisher, selection);
+            let events = recent(&self.events, Some(output_id), now);
+            let findings = open_findings(&events);
             let (classification, evidence) = classify(&Signals {
                 behaviour,
+                findings: &findings,
                 status,
                 selection,
                 publisher: Some((publisher, demand_signal)),
@@ -617,12 +656,13 @@ impl TransmissionContext<'_> {
                 publisher_down_with_demand: classification == Classification::PublisherDown
                     && demand_signal,
             });
-            (status, Diagnosis::new(classification, evidence, summary))
+            let diagnosis = Diagnosis::new(classification, evidence, summary);
+            (status, with_playback(diagnosis, &events, now))
         };
         if enabled.is_empty() {
             // The original's synthetic output for a transmission without outputs.
             let publisher = publisher_fields(None, None, None);
-            let (status, diagnosis) = diagnose(&publisher, false);
+            let (status, diagnosis) = diagnose("default", &publisher, false);
             return vec![OutputHealth {
                 output_key: output_key(&transmission.id, "default"),
                 output_id: "default".into(),
@@ -657,7 +697,7 @@ impl TransmissionContext<'_> {
                 publisher.publisher_frames_sent_rate =
                     rates.sample(&key, now, publisher.publisher_frames_sent);
                 let demand_signal = view.is_some_and(|v| v.demanded);
-                let (status, diagnosis) = diagnose(&publisher, demand_signal);
+                let (status, diagnosis) = diagnose(&output.id, &publisher, demand_signal);
                 OutputHealth {
                     output_key: key.clone(),
                     output_id: output.id.clone(),
@@ -773,16 +813,19 @@ fn fresh(status: Status, selection: &Selection, publisher_running: bool) -> bool
 
 struct Signals<'a> {
     behaviour: &'a Behaviour,
+    /// What players reported recently and have not recovered from.
+    findings: &'a [Finding],
     status: Status,
     selection: &'a Selection,
     /// The output's publisher and whether the output is demanded; `None` for the transmission.
     publisher: Option<(&'a PublisherFields, bool)>,
 }
 
-/// The first class that matches, with the evidence for it. Classes fed by playback events,
-/// source health and the network contract never match here: this service has no such
-/// evidence source yet, so it never claims them.
+/// The first class that matches, with the evidence for it. Classes fed by source health and
+/// the network contract never match here: this service has no such evidence source yet, so it
+/// never claims them.
 fn classify(signals: &Signals) -> (Classification, Vec<String>) {
+    let found = |wanted: fn(&Finding) -> bool| signals.findings.iter().find(|f| wanted(f));
     let evidence = |line: String| vec![line];
     if signals.behaviour.demand_idle {
         return (
@@ -797,6 +840,14 @@ fn classify(signals: &Signals) -> (Classification, Vec<String>) {
             Classification::EventGatedIdle,
             evidence("Stream is event-gated and currently has no event frames.".into()),
         );
+    }
+    if let Some(Finding::AuthOrUrl { auth }) = found(|f| matches!(f, Finding::AuthOrUrl { .. })) {
+        let line = if *auth {
+            "Recent playback event indicates auth failure."
+        } else {
+            "Recent playback event indicates URL/network playback failure."
+        };
+        return (Classification::AuthUrlError, evidence(line.into()));
     }
     if signals.status == Status::Stale {
         let age = signals
@@ -825,14 +876,38 @@ fn classify(signals: &Signals) -> (Classification, Vec<String>) {
             };
             return (Classification::PublisherDown, evidence(line));
         }
-        if signals.status == Status::Live {
-            return (
-                Classification::Healthy,
-                evidence(
-                    "Runtime health is live and no recent playback error was reported.".into(),
-                ),
-            );
+    }
+    for (finding, class, line) in [
+        (
+            Finding::HlsTailUnavailable,
+            Classification::HlsTailUnavailable,
+            "Recent HLS liveness event reports tail segment unavailable.",
+        ),
+        (
+            Finding::HlsPlaylistStale,
+            Classification::HlsPlaylistStale,
+            "Recent HLS liveness event reports playlist stopped advancing.",
+        ),
+        (
+            Finding::WebrtcTransport,
+            Classification::WebrtcTransportError,
+            "Recent WebRTC event reports signaling or ICE transport failure.",
+        ),
+        (
+            Finding::PlayerLifecycle,
+            Classification::AppPlayerLifecycle,
+            "Recent playback/player lifecycle event indicates stall or error.",
+        ),
+    ] {
+        if signals.findings.contains(&finding) {
+            return (class, evidence(line.into()));
         }
+    }
+    if signals.publisher.is_some() && signals.status == Status::Live {
+        return (
+            Classification::Healthy,
+            evidence("Runtime health is live and no recent playback error was reported.".into()),
+        );
     }
     (
         Classification::Unknown,
@@ -866,8 +941,26 @@ fn summarize(inputs: &SummaryInputs) -> Summary {
             Some("Restart streaming or inspect the publisher logs."),
         ),
         Classification::PublisherDown if inputs.fresh => (Working, "Working.", None),
+        Classification::AuthUrlError
+        | Classification::WebrtcTransportError
+        | Classification::AppPlayerLifecycle => {
+            if inputs.fresh {
+                (Working, "Working.", None)
+            } else {
+                (
+                    ActionRequired,
+                    "Action needed: playback failed and has not recovered.",
+                    Some(
+                        "Open the player again and review the playback diagnostics if it still fails.",
+                    ),
+                )
+            }
+        }
         _ if inputs.behaviour.demand_idle => (Warming, "Waiting for viewer demand.", None),
         _ if inputs.behaviour.event_gated_idle => (Warming, "Waiting for an event frame.", None),
+        Classification::HlsTailUnavailable | Classification::HlsPlaylistStale => {
+            (Warming, "Warming up playback, wait a few seconds.", None)
+        }
         _ if inputs.selection.fallback_active && inputs.fresh => {
             (Warming, "Recovering with a fallback frame.", None)
         }

@@ -19,6 +19,7 @@ pub mod model;
 pub mod net;
 pub mod pipelines;
 pub mod playback;
+pub mod playback_events;
 pub mod private_file;
 pub mod publishers;
 pub mod reconcile;

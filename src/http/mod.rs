@@ -125,6 +125,7 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .route("/media/jsmpeg/{engine_path}/ws", get(media::jsmpeg_socket))
         .route("/runtime/actors", get(runtime::actors))
         .route("/runtime/health", get(runtime::runtime_health))
+        .route("/runtime/playback-events", post(runtime::playback_events))
         .route(
             "/transmissions/{id}/writers/{writer_id}/frame",
             post(ingest::frame).layer(DefaultBodyLimit::max(ingest::FRAME_LIMIT)),

@@ -109,3 +109,12 @@ pub async fn clear_quarantine(body: Option<JsonBody>) -> Result<Json<QuarantineC
         encoders: Vec::new(),
     }))
 }
+
+/// `POST /runtime/playback-events`: what a player saw, kept as evidence for the health.
+pub async fn playback_events(
+    JsonBody(body): JsonBody,
+) -> Result<Json<toposync_actors::playback_events::Recorded>, ApiError> {
+    use toposync_actors::playback_events::{Batch, store};
+    let batch = Batch::parse(body)?;
+    Ok(Json(store().record(batch, toposync_actors::unix_now())))
+}
