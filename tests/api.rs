@@ -4039,6 +4039,27 @@ mod playback_events {
             health["summary_message"],
             "Action needed: playback failed and has not recovered."
         );
+        // Observability shows it in one place: the session, the event (redacted) and the class.
+        let (status, seen) = service.get("/runtime/observability").await;
+        assert_eq!(status, 200);
+        assert_eq!(seen["retention_seconds"], 900.0);
+        let item = &seen["items"][0];
+        assert_eq!(item["output_key"], "door:main", "{seen}");
+        assert_eq!(item["classification"], "auth_url_error");
+        assert_eq!(
+            item["active_playback_sessions"][0]["playback_session_id"],
+            "s1"
+        );
+        assert_eq!(
+            item["active_playback_sessions"][0]["last_type"],
+            "hls_error"
+        );
+        let event = &item["recent_events"][1];
+        assert_eq!(
+            event["data"],
+            json!({"url": "[REDACTED]", "token": "[REDACTED]"})
+        );
+        assert_eq!(item["mediamtx"]["path"]["name"], "door");
         // The player recovered: the failure is no longer evidence.
         let (status, _) = service
             .post(

@@ -63,6 +63,14 @@ pub mod engine {
         call(ENGINE, engine(), EngineMsg::WaitReady, deadline).await
     }
 
+    /// The engine's paths (and their readers) while it runs and answers.
+    pub async fn paths() -> Option<Vec<crate::engine::signals::PathState>> {
+        call(ENGINE, engine(), EngineMsg::Paths, STATUS_DEADLINE)
+            .await
+            .ok()?
+            .ok()
+    }
+
     /// The actual ports while the engine runs and answers.
     pub async fn ready_ports() -> Option<EnginePorts> {
         call(ENGINE, engine(), EngineMsg::ReadyPorts, STATUS_DEADLINE)

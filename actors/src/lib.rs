@@ -17,6 +17,7 @@ pub mod logs;
 pub mod media_token;
 pub mod model;
 pub mod net;
+pub mod observability;
 pub mod pipelines;
 pub mod playback;
 pub mod playback_events;

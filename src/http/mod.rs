@@ -126,6 +126,7 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .route("/runtime/actors", get(runtime::actors))
         .route("/runtime/health", get(runtime::runtime_health))
         .route("/runtime/playback-events", post(runtime::playback_events))
+        .route("/runtime/observability", get(runtime::observability))
         .route(
             "/transmissions/{id}/writers/{writer_id}/frame",
             post(ingest::frame).layer(DefaultBodyLimit::max(ingest::FRAME_LIMIT)),

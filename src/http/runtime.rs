@@ -118,3 +118,18 @@ pub async fn playback_events(
     let batch = Batch::parse(body)?;
     Ok(Json(store().record(batch, toposync_actors::unix_now())))
 }
+
+/// `GET /runtime/observability`: per output, why it plays or not, with what players reported.
+pub async fn observability(
+    State(runtime): State<Arc<Runtime>>,
+    origin: Origin,
+) -> Result<Json<toposync_actors::observability::Observability>, ApiError> {
+    use toposync_actors::playback_events::{MAX_EVENTS, store};
+    let (health, _) = current_health(&runtime, origin).await?;
+    let now = toposync_actors::unix_now();
+    let events = store().list(None, None, MAX_EVENTS, now);
+    let paths = toposync_actors::api::engine::paths().await;
+    Ok(Json(toposync_actors::observability::build(
+        health, &events, paths, now,
+    )))
+}
