@@ -4099,4 +4099,55 @@ mod playback_events {
             assert_eq!(first_loc(&answer), loc, "{answer}");
         }
     }
+
+    #[tokio::test]
+    async fn the_diagnostic_snapshot_names_no_camera_secret_or_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let camera = json!({"id": "front", "sources": [{"id": "main", "role": "main", "is_default": true,
+            "origin": {"rtsp_url": "rtsp://admin:s3cret-pw@192.0.2.77:554/main",
+                       "stream_username": "viewer", "stream_password": "other-pw"}}]});
+        let response = service
+            .http
+            .post(format!("{}/api/cameras", service.root))
+            .json(&camera)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (_, urls) = service
+            .get("/transmissions/tx-camera-front-main-main/urls")
+            .await;
+        let token_url = urls["outputs"][0]["url"].as_str().unwrap().to_string();
+        let now = toposync_actors::unix_now();
+        service
+            .post(
+                "/runtime/playback-events",
+                &json!({"playback_session_id": "s", "transmission_id": "tx-camera-front-main-main",
+                        "client_kind": "web", "platform": "chrome",
+                        "events": [{"type": "hls_error", "severity": "error", "at_unix": now,
+                                    "message": "failed", "data": {"src": token_url}}]}),
+            )
+            .await;
+        for route in ["/runtime/diagnostic-snapshot", "/runtime/diagnostics"] {
+            let (status, snapshot) = service.get(route).await;
+            assert_eq!(status, 200, "{snapshot}");
+            let text = snapshot.to_string();
+            for secret in ["s3cret-pw", "other-pw", "192.0.2.77", "media_token="] {
+                assert!(!text.contains(secret), "{route} shows {secret}");
+            }
+        }
+        let (_, snapshot) = service.get("/runtime/diagnostic-snapshot").await;
+        for part in [
+            "health",
+            "outputs",
+            "pipelines",
+            "observability",
+            "encoders",
+            "diagnostics",
+            "actors",
+        ] {
+            assert!(!snapshot[part].is_null(), "{part} missing");
+        }
+    }
 }

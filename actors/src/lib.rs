@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod bypass;
 pub mod demand;
+pub mod diagnostics;
 pub mod engine;
 pub mod ffmpeg;
 pub mod frames;

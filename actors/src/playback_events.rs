@@ -282,7 +282,10 @@ fn sanitize(value: Value, depth: usize) -> Value {
         return Value::from("[TRUNCATED]");
     }
     match value {
-        Value::String(text) if text.contains("://") => Value::from("[REDACTED_URL]"),
+        // A signed media path is a credential too, even without a scheme.
+        Value::String(text) if text.contains("://") || text.contains("media_token=") => {
+            Value::from("[REDACTED_URL]")
+        }
         Value::String(text) => Value::from(cut(&text, 500)),
         Value::Array(items) => Value::Array(
             items

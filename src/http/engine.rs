@@ -94,7 +94,7 @@ async fn current_status() -> Result<EngineStatus, ApiError> {
     Ok(engine::status().await?)
 }
 
-async fn status_json(headers: &HeaderMap) -> Result<EngineStatusResponse, ApiError> {
+pub(super) async fn status_json(headers: &HeaderMap) -> Result<EngineStatusResponse, ApiError> {
     let status = current_status().await?;
     let settings = store::read(STORE_DEADLINE).await?.settings;
     let host = advertised_host(&settings.engine, super::request_host(headers));

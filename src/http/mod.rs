@@ -127,6 +127,11 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .route("/runtime/health", get(runtime::runtime_health))
         .route("/runtime/playback-events", post(runtime::playback_events))
         .route("/runtime/observability", get(runtime::observability))
+        .route("/runtime/diagnostics", get(runtime::diagnostics))
+        .route(
+            "/runtime/diagnostic-snapshot",
+            get(runtime::diagnostic_snapshot),
+        )
         .route(
             "/transmissions/{id}/writers/{writer_id}/frame",
             post(ingest::frame).layer(DefaultBodyLimit::max(ingest::FRAME_LIMIT)),

@@ -133,3 +133,64 @@ pub async fn observability(
         health, &events, paths, now,
     )))
 }
+
+/// Every runtime view the diagnostics bundle, each in its own answer's shape.
+async fn diagnostic_parts(
+    runtime: &Runtime,
+    origin: Origin,
+    headers: &axum::http::HeaderMap,
+) -> Result<toposync_actors::diagnostics::Parts, ApiError> {
+    use toposync_actors::playback_events::{MAX_EVENTS, store};
+    let shown = |value: Result<serde_json::Value, serde_json::Error>| value.unwrap_or_default();
+    let (health, settings) = current_health(runtime, origin).await?;
+    let now = toposync_actors::unix_now();
+    let events = store().list(None, None, MAX_EVENTS, now);
+    let paths = toposync_actors::api::engine::paths().await;
+    let engine = super::engine::status_json(headers).await?;
+    let Json(pipelines) = super::publications::runtime_pipelines().await?;
+    let shown_events: Vec<_> = events
+        .iter()
+        .skip(events.len().saturating_sub(100))
+        .collect();
+    Ok(toposync_actors::diagnostics::Parts {
+        now,
+        engine: shown(serde_json::to_value(&engine)),
+        engine_paths: shown(serde_json::to_value(&paths)),
+        outputs: shown(serde_json::to_value(health::outputs(health.clone()))),
+        encoders: shown(serde_json::to_value(health::encoders(&health, &settings))),
+        observability: shown(serde_json::to_value(toposync_actors::observability::build(
+            health.clone(),
+            &events,
+            paths,
+            now,
+        ))),
+        health: shown(serde_json::to_value(&health)),
+        pipelines: shown(serde_json::to_value(&pipelines)),
+        actors: shown(serde_json::to_value(
+            runtime.snapshot(OBSERVE_DEADLINE).await,
+        )),
+        events: shown(serde_json::to_value(&shown_events)),
+        retained_events: events.len(),
+        settings,
+    })
+}
+
+/// `GET /runtime/diagnostics`.
+pub async fn diagnostics(
+    State(runtime): State<Arc<Runtime>>,
+    origin: Origin,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let parts = diagnostic_parts(&runtime, origin, &headers).await?;
+    Ok(Json(toposync_actors::diagnostics::diagnostics(&parts)))
+}
+
+/// `GET /runtime/diagnostic-snapshot`: one JSON file to attach to a bug report.
+pub async fn diagnostic_snapshot(
+    State(runtime): State<Arc<Runtime>>,
+    origin: Origin,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let parts = diagnostic_parts(&runtime, origin, &headers).await?;
+    Ok(Json(toposync_actors::diagnostics::snapshot(&parts)))
+}
