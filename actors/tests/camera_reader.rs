@@ -13,7 +13,8 @@ use toposync_actors::transmissions::actor::TransmissionArgs;
 use toposync_actors::transmissions::{TransmissionActor, TransmissionMsg};
 use toposync_test_stand_ins::TestCamera;
 
-const PATIENCE: Duration = Duration::from_secs(20);
+/// Long enough for a stalled start, its backoff and a second start on a loaded 2-core machine.
+const PATIENCE: Duration = Duration::from_secs(45);
 
 async fn decoder_node(
     reader: &ractor::ActorRef<toposync_actors::pipelines::camera_reader::CameraReaderMsg>,
@@ -76,8 +77,9 @@ async fn reader_on(
         priority: 0,
         transmission: transmission.clone(),
         // Generous: a decoder restarting while another test starts its camera may be slow to
-        // send its first frame, which must not count as a stall.
-        stall_after: Duration::from_secs(5),
+        // send its first frame (seen taking over 5 s on a loaded machine), which must not count
+        // as a stall.
+        stall_after: Duration::from_secs(10),
     };
     let (reader, _) = Actor::spawn(None, CameraReaderActor, args).await.unwrap();
     (transmission, reader)
