@@ -498,8 +498,7 @@ fn recent<'e>(events: &'e [Record], output_id: Option<&str>, now: f64) -> Vec<&'
 
 /// A diagnosis with what players said: active sessions and the newest event.
 fn with_playback(mut diagnosis: Diagnosis, events: &[&Record], now: f64) -> Diagnosis {
-    let owned: Vec<Record> = events.iter().map(|e| (*e).clone()).collect();
-    diagnosis.active_playback_session_count = active_sessions(&owned, now).len();
+    diagnosis.active_playback_session_count = active_sessions(events, now).len();
     diagnosis.last_playback_event_at_unix = events.iter().map(|e| e.at_unix).reduce(f64::max);
     diagnosis
 }

@@ -80,10 +80,10 @@ pub fn build(
             .filter(|e| e.transmission_id == transmission.transmission_id)
             .collect();
         for output in &transmission.outputs {
-            let of_output: Vec<Record> = of_transmission
+            let of_output: Vec<&Record> = of_transmission
                 .iter()
                 .filter(|e| e.output_id.as_deref().is_none_or(|o| o == output.output_id))
-                .map(|e| (*e).clone())
+                .copied()
                 .collect();
             let path = paths
                 .as_ref()
@@ -107,7 +107,7 @@ pub fn build(
             let recent_events = of_output
                 .iter()
                 .skip(of_output.len().saturating_sub(RECENT_EVENTS))
-                .cloned()
+                .map(|e| (*e).clone())
                 .collect();
             items.push(Item {
                 transmission_id: transmission.transmission_id.clone(),

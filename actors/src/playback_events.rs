@@ -300,7 +300,7 @@ fn sanitize(value: Value, depth: usize) -> Value {
 }
 
 /// Sessions with an event in the last `RECENT_SECONDS`, most recent first.
-pub fn active_sessions(events: &[Record], now: f64) -> Vec<ActiveSession> {
+pub fn active_sessions(events: &[&Record], now: f64) -> Vec<ActiveSession> {
     let mut sessions: BTreeMap<&str, ActiveSession> = BTreeMap::new();
     for event in events {
         let session = sessions
@@ -496,7 +496,8 @@ mod tests {
         let list = events.list(None, None, 10, 11.0);
         let refs: Vec<&Record> = list.iter().collect();
         assert_eq!(open_findings(&refs), []);
-        let sessions = active_sessions(&list, 12.0);
+        let refs: Vec<&Record> = list.iter().collect();
+        let sessions = active_sessions(&refs, 12.0);
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].last_type, "first_frame");
     }
