@@ -3981,6 +3981,123 @@ mod security {
 mod playback_events {
     use super::*;
 
+    /// The demo camera is a demand-driven pipeline: with no viewer its streams are
+    /// `demand_idle` with the spec's evidence; a prime is demand, and the class moves on.
+    #[tokio::test]
+    async fn a_demand_driven_stream_without_viewers_is_demand_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start_with(
+            dir.path(),
+            &[("TOPOSYNC_STREAMING_DEMO", std::path::Path::new("true"))],
+        );
+        let id = "tx-camera-demo-sub-sub";
+        let transmission = |health: &Value| {
+            health["transmissions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["transmission_id"] == id)
+                .cloned()
+                .unwrap()
+        };
+        let (_, health) = service.get("/runtime/health").await;
+        let idle = transmission(&health);
+        assert_eq!(idle["classification"], "demand_idle", "{idle}");
+        assert_eq!(idle["demand_driven"], true);
+        assert_eq!(idle["demand_idle"], true);
+        assert_eq!(
+            idle["evidence"],
+            json!(["Stream is demand-driven and currently has no viewer or heartbeat demand."])
+        );
+        assert_eq!(idle["summary_message"], "Waiting for viewer demand.");
+        for output in idle["outputs"].as_array().unwrap() {
+            assert_eq!(output["classification"], "demand_idle", "{output}");
+        }
+        let (_, seen) = service.get("/runtime/observability").await;
+        let item = seen["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["transmission_id"] == id)
+            .unwrap();
+        assert_eq!(item["classification"], "demand_idle", "{item}");
+
+        let (code, _) = service
+            .post(&format!("/transmissions/{id}/demand/prime"), &json!({}))
+            .await;
+        assert_eq!(code, 200);
+        let (_, health) = service.get("/runtime/health").await;
+        let demanded = transmission(&health);
+        assert_eq!(demanded["demand_idle"], false, "{demanded}");
+        assert_ne!(demanded["classification"], "demand_idle", "{demanded}");
+    }
+
+    /// A player's first frame and fallback reach `/metrics` with bounded labels; a scrape needs
+    /// a credential (a viewer's is enough).
+    #[tokio::test]
+    async fn player_first_frames_and_fallbacks_are_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let now = toposync_actors::unix_now();
+        let (code, answer) = service
+            .post(
+                "/runtime/playback-events",
+                &batch(json!([
+                    {"type": "playback_requested", "at_unix": now},
+                    {"type": "transport_fallback", "at_unix": now + 0.1,
+                     "data": {"from": "WebRTC", "to": "<hls>"}},
+                    {"type": "first_frame", "at_unix": now + 1.5,
+                     "data": {"effective_transport": "hls"}},
+                    {"type": "first_frame", "at_unix": now + 1.6,
+                     "data": {"transport": "mse", "time_to_first_frame_ms": 800}}])),
+            )
+            .await;
+        assert_eq!(code, 200, "{answer}");
+        let scraped = support::scrape_metrics(&service).await;
+        let histogram = "toposync_time_to_first_frame_seconds";
+        let by_player = |transport| [("transport", transport), ("measured_by", "player")];
+        assert_eq!(
+            support::metric(&scraped, histogram, &by_player("hls")),
+            Some(1.0)
+        );
+        assert_eq!(
+            support::metric(&scraped, histogram, &by_player("mse")),
+            Some(1.0)
+        );
+        // The HLS sample is the time since the session's first event (1.5 s): in le=2, not le=1.
+        let hls = scraped
+            .samples
+            .iter()
+            .find(|s| s.metric == histogram && s.labels.get("transport") == Some("hls"))
+            .unwrap();
+        let prometheus_parse::Value::Histogram(buckets) = &hls.value else {
+            panic!("{hls:?}")
+        };
+        let count_at = |le: f64| buckets.iter().find(|b| b.less_than == le).unwrap().count;
+        assert_eq!((count_at(1.0), count_at(2.0)), (0.0, 1.0), "{buckets:?}");
+        let fallback = [("from", "webrtc"), ("to", "other")];
+        assert_eq!(
+            support::metric(&scraped, "toposync_transport_fallbacks_total", &fallback),
+            Some(1.0),
+            "a transport name outside the closed set is `other`"
+        );
+        let anonymous = service
+            .anonymous
+            .get(format!("{}/metrics", service.root))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+        let viewer = support::client_with(&service.viewer_token)
+            .get(format!("{}/metrics", service.root))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(viewer.status(), 200);
+        let text = viewer.text().await.unwrap();
+        assert!(!text.contains("<hls>"), "no client text becomes a label");
+    }
+
     fn batch(events: Value) -> Value {
         json!({"playback_session_id": "s1", "transmission_id": "door", "output_id": "main",
                "client_kind": "web", "platform": "chrome", "events": events})

@@ -2403,3 +2403,90 @@ mod real_mse {
         assert_eq!(&init[4..8], b"ftyp");
     }
 }
+
+/// `GET /metrics` against the real engine: a standard text-format parser reads it, a primed RTSP
+/// read leaves a server-side time-to-first-frame sample for `rtsp`, and a killed FFmpeg counts
+/// as a publisher restart.
+mod metrics {
+    use super::*;
+    use support::{metric, scrape_metrics as scrape};
+
+    #[tokio::test]
+    async fn first_frame_and_restarts_are_counted() {
+        let Some((service, status, _dir)) = super::real_engine::started().await else {
+            return;
+        };
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
+        let (code, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Gate", "path": "gate", "outputs": [{"id": "main",
+                        "protocol": "rtsp", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        assert_eq!(code, 200, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        let (code, primed) = service
+            .post(
+                &format!("/transmissions/{id}/demand/prime?ttl_seconds=600"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(code, 200, "{primed}");
+        let probe = eventually(Duration::from_secs(30), || async {
+            probe_rtsp(&format!("rtsp://127.0.0.1:{rtsp}/gate"))
+        })
+        .await;
+        assert_eq!(probe, "h264,320,240");
+
+        let first_frame = [("transport", "rtsp"), ("measured_by", "server")];
+        let scraped = eventually(Duration::from_secs(20), || async {
+            let scraped = scrape(&service).await;
+            let samples = metric(
+                &scraped,
+                "toposync_time_to_first_frame_seconds",
+                &first_frame,
+            );
+            samples.is_some_and(|n| n >= 1.0).then_some(scraped)
+        })
+        .await;
+        let output = [("transmission", id.as_str()), ("output", "main")];
+        assert_eq!(metric(&scraped, "toposync_engine_up", &[]), Some(1.0));
+        assert_eq!(
+            metric(&scraped, "toposync_output_encoding", &output),
+            Some(1.0)
+        );
+        assert_eq!(
+            metric(&scraped, "toposync_encoders_running", &[]),
+            Some(1.0)
+        );
+        assert_eq!(
+            metric(&scraped, "toposync_publisher_restarts_total", &output),
+            Some(0.0)
+        );
+        let created_route = [
+            ("route", "/api/streams/transmissions"),
+            ("method", "POST"),
+            ("status", "200"),
+        ];
+        assert_eq!(
+            metric(&scraped, "toposync_http_requests_total", &created_route),
+            Some(1.0)
+        );
+
+        let (_, outputs) = service.get("/runtime/outputs").await;
+        let pid = outputs["outputs"][0]["pid"]
+            .as_u64()
+            .expect("a running publisher");
+        // SAFETY: kill(2) on the publisher's FFmpeg, as a crash would end it.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        eventually(Duration::from_secs(30), || async {
+            let scraped = scrape(&service).await;
+            let restarts = metric(&scraped, "toposync_publisher_restarts_total", &output)?;
+            let actor = [("kind", "publisher")];
+            let actor_restarts = metric(&scraped, "toposync_actor_restarts_total", &actor)?;
+            (restarts >= 1.0 && actor_restarts >= 1.0).then_some(())
+        })
+        .await;
+    }
+}

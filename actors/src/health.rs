@@ -194,6 +194,8 @@ pub struct TransmissionRuntimeHealth {
     pub outputs: Vec<OutputHealth>,
     /// This service's detail: the arbitration mode and every writer it knows.
     pub arbitration: Option<crate::model::transmission::Arbitration>,
+    /// Frames writers delivered since the transmission's actor started.
+    pub frames_ingested: u64,
     pub writers: Vec<WriterHealth>,
 }
 
@@ -591,6 +593,7 @@ impl TransmissionContext<'_> {
             ),
             outputs,
             arbitration: self.running.map(|r| r.arbitration),
+            frames_ingested: self.running.map_or(0, |r| r.frames_ingested),
             writers: self.running.map(|r| r.writers.clone()).unwrap_or_default(),
         }
     }

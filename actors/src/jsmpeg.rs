@@ -474,11 +474,20 @@ impl Actor for SessionActor {
             ));
         }
         let mut stdout = io.stdout.take().ok_or("FFmpeg has no stdout")?;
+        let opened = Instant::now();
         child.spawn_task(async move {
             let mut buffer = vec![0u8; CHUNK_BYTES];
+            let mut first = true;
             while let Ok(n) = stdout.read(&mut buffer).await {
                 if n == 0 {
                     return;
+                }
+                if std::mem::take(&mut first) {
+                    crate::metrics::events().first_frame(
+                        "jsmpeg",
+                        crate::metrics::MeasuredBy::Server,
+                        opened.elapsed().as_secs_f64(),
+                    );
                 }
                 counters.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
                 if chunks

@@ -16,6 +16,7 @@ pub mod home_assistant;
 pub mod jsmpeg;
 pub mod logs;
 pub mod media_token;
+pub mod metrics;
 pub mod model;
 pub mod net;
 pub mod observability;

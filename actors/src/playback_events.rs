@@ -192,6 +192,13 @@ impl PlaybackEvents {
             if kind.is_empty() {
                 continue;
             }
+            let data = event.data.map(|d| sanitize_map(d, 1)).unwrap_or_default();
+            let session_began = events
+                .iter()
+                .filter(|e| e.playback_session_id == batch.playback_session_id)
+                .map(|e| e.at_unix)
+                .fold(event.at_unix, f64::min);
+            count(&kind, &data, event.at_unix - session_began);
             events.push_back(Record {
                 playback_session_id: batch.playback_session_id.clone(),
                 transmission_id: batch.transmission_id.clone(),
@@ -205,7 +212,7 @@ impl PlaybackEvents {
                 at_unix: event.at_unix,
                 received_at_unix: now,
                 message: event.message.map(|m| cut(m.trim(), 500)),
-                data: event.data.map(|d| sanitize_map(d, 1)).unwrap_or_default(),
+                data,
             });
             accepted += 1;
         }
@@ -237,6 +244,46 @@ impl PlaybackEvents {
             .collect();
         found.reverse();
         found
+    }
+}
+
+/// Longer than this from a session's first event to its first frame is a clock problem, not a
+/// measurement.
+const MAX_FIRST_FRAME_SECONDS: f64 = 600.0;
+
+/// What an event adds to `/metrics`: a `first_frame` is a time-to-first-frame sample (its
+/// `time_to_first_frame_ms`, else the time since the session's first retained event), a
+/// `transport_fallback` counts its `from` -> `to` (docs/api.md "Playback events").
+fn count(kind: &str, data: &Map<String, Value>, since_session_began: f64) {
+    let text = |keys: &[&str]| keys.iter().find_map(|k| data.get(*k)?.as_str());
+    match kind {
+        "first_frame" => {
+            let transport = text(&["effective_transport", "playback_transport", "transport"])
+                .map_or("other", crate::metrics::transport_label);
+            let seconds = data
+                .get("time_to_first_frame_ms")
+                .and_then(Value::as_f64)
+                .map_or(since_session_began, |ms| ms / 1000.0);
+            if seconds <= MAX_FIRST_FRAME_SECONDS {
+                crate::metrics::events().first_frame(
+                    transport,
+                    crate::metrics::MeasuredBy::Player,
+                    seconds,
+                );
+            }
+        }
+        "transport_fallback" | "fallback" => {
+            if let (Some(from), Some(to)) = (
+                text(&["from", "from_transport"]),
+                text(&["to", "to_transport"]),
+            ) {
+                crate::metrics::events().fallback(
+                    crate::metrics::transport_label(from),
+                    crate::metrics::transport_label(to),
+                );
+            }
+        }
+        _ => {}
     }
 }
 

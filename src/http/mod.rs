@@ -178,6 +178,7 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .nest("/api/streams", api)
         .nest("/api/cameras", cameras)
         .nest("/api/pipelines", pipelines)
+        .route("/metrics", get(runtime::metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
@@ -186,6 +187,29 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .merge(sign_in)
         .layer(axum::middleware::from_fn_with_state(gatekeeper, auth::gate))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(count_request))
+}
+
+/// Counts every answer (refusals included) per route template for `/metrics`; the raw path
+/// never becomes a label.
+async fn count_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    toposync_actors::metrics::events().http_request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// The `Host` the client used, for URLs advertised to the LAN.

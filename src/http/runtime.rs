@@ -194,3 +194,34 @@ pub async fn diagnostic_snapshot(
     let parts = diagnostic_parts(&runtime, origin, &headers).await?;
     Ok(Json(toposync_actors::diagnostics::snapshot(&parts)))
 }
+
+/// `GET /metrics`: Prometheus text format (docs/operations.md "Metrics").
+pub async fn metrics(
+    State(runtime): State<Arc<Runtime>>,
+    origin: Origin,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use toposync_actors::playback_events::{MAX_EVENTS, active_sessions, store};
+    let now = toposync_actors::unix_now();
+    // Its own rate counters: a scrape must not shorten the window `/runtime/health` reports.
+    let health = health::collect()
+        .await
+        .ok()
+        .map(|facts| health::build(facts, &health::FrameRates::default(), origin.0, now));
+    let events = store().list(None, None, MAX_EVENTS, now);
+    let facts = toposync_actors::metrics::Facts {
+        health,
+        engine: toposync_actors::api::engine::status().await.ok(),
+        sidecar: toposync_actors::api::sidecar::status().await.ok(),
+        actors: runtime.snapshot(OBSERVE_DEADLINE).await,
+        active_playback_sessions: active_sessions(&events.iter().collect::<Vec<_>>(), now).len(),
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            toposync_actors::metrics::CONTENT_TYPE,
+        )],
+        toposync_actors::metrics::render(&facts),
+    )
+        .into_response()
+}

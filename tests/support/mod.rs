@@ -310,3 +310,48 @@ where
         }
     }
 }
+
+/// `GET /metrics` as the admin, checked to be the Prometheus text format and parsed by a
+/// standard parser.
+pub async fn scrape_metrics(service: &Service) -> prometheus_parse::Scrape {
+    let response = service
+        .http
+        .get(format!("{}/metrics", service.root))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_string()))).unwrap()
+}
+
+/// The value of the sample `name` whose labels include all of `labels` (a histogram's value is
+/// its count).
+pub fn metric(
+    scrape: &prometheus_parse::Scrape,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
+    use prometheus_parse::Value as Metric;
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .find(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            Metric::Counter(v) | Metric::Gauge(v) | Metric::Untyped(v) => *v,
+            Metric::Histogram(buckets) => buckets
+                .iter()
+                .find(|b| b.less_than.is_infinite())
+                .map_or(0.0, |b| b.count),
+            Metric::Summary(_) => f64::NAN,
+        })
+}

@@ -13,8 +13,10 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::book::{DemandBook, HeartbeatClient, OutputDemandView, OutputFilter};
+use super::first_frame::FirstFrames;
 use crate::engine::EngineMsg;
-use crate::engine::signals::EngineEvent;
+use crate::engine::signals::{EngineEvent, PathState};
+use crate::metrics::MeasuredBy;
 use crate::pipelines::PipelinesMsg;
 use crate::store::{ActorSubscriber, Revision};
 use crate::supervision::ask;
@@ -54,7 +56,7 @@ pub enum DemandMsg {
     // Internal.
     Evaluate,
     PollViewers,
-    Viewers(Result<HashMap<String, usize>, String>),
+    Paths(Result<Vec<PathState>, String>),
     Hint(String),
 }
 
@@ -68,6 +70,8 @@ pub struct DemandActor;
 
 pub struct DemandState {
     book: DemandBook,
+    /// Server-side time to first frame of each output demand started.
+    first_frames: FirstFrames,
     /// What the transmissions supervisor was last told.
     encoding: Arc<BTreeSet<String>>,
     /// Why the last viewer poll failed (the engine is not running or not answering).
@@ -105,6 +109,7 @@ impl Actor for DemandActor {
         myself.send_interval(POLL_VIEWERS_EVERY, || DemandMsg::PollViewers);
         Ok(DemandState {
             book: DemandBook::default(),
+            first_frames: FirstFrames::default(),
             encoding: Arc::default(),
             viewers_error: Some("not polled yet".into()),
             told_engine_ready: false,
@@ -165,12 +170,23 @@ impl Actor for DemandActor {
                     tokio::spawn(poll_viewers(myself.clone()));
                 }
             }
-            DemandMsg::Viewers(result) => {
+            DemandMsg::Paths(result) => {
                 state.polling = false;
                 let readers = match result {
-                    Ok(readers) => {
+                    Ok(paths) => {
                         state.viewers_error = None;
-                        readers
+                        let now = crate::unix_now();
+                        for (transport, seconds) in state.first_frames.observe(&paths, now) {
+                            crate::metrics::events().first_frame(
+                                transport,
+                                MeasuredBy::Server,
+                                seconds,
+                            );
+                        }
+                        paths
+                            .into_iter()
+                            .map(|path| (path.name, path.readers))
+                            .collect()
                     }
                     Err(error) => {
                         // No engine, no viewers: primes, leases and hints still count.
@@ -209,6 +225,11 @@ impl Actor for DemandActor {
 /// JSMpeg viewers need frames without any engine.
 fn publish(state: &mut DemandState, now: Instant, resend: bool) {
     let encoding = state.book.evaluate(now);
+    state.first_frames.follow(
+        &encoding,
+        |key| state.book.engine_path(key),
+        crate::unix_now(),
+    );
     let engine_ready = state.viewers_error.is_none();
     if !resend && encoding == *state.encoding && engine_ready == state.told_engine_ready {
         return;
@@ -231,20 +252,17 @@ fn publish(state: &mut DemandState, now: Instant, resend: bool) {
     }
 }
 
-/// Readers per engine path, off the demand actor's mailbox.
+/// The engine's paths (readers, readiness), off the demand actor's mailbox.
 async fn poll_viewers(demand: ActorRef<DemandMsg>) {
     let result = match crate::engine::engine() {
         None => Err("the engine actor is not running".to_string()),
         Some(engine) => match ask(&engine, EngineMsg::Paths, ENGINE_DEADLINE).await {
-            Ok(Ok(paths)) => Ok(paths
-                .into_iter()
-                .map(|path| (path.name, path.readers))
-                .collect()),
+            Ok(Ok(paths)) => Ok(paths),
             Ok(Err(error)) => Err(error),
             Err(err) => Err(format!("the engine did not answer: {err:?}")),
         },
     };
-    let _ = demand.send_message(DemandMsg::Viewers(result));
+    let _ = demand.send_message(DemandMsg::Paths(result));
 }
 
 /// Delivers every committed revision to the demand actor.

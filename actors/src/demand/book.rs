@@ -337,6 +337,11 @@ impl DemandBook {
         encoding
     }
 
+    /// The engine path of the output `key`.
+    pub fn engine_path(&self, key: &str) -> Option<&str> {
+        self.outputs.get(key).map(|o| o.engine_path.as_str())
+    }
+
     /// The outputs of one transmission (or all), as the API shows them.
     pub fn views(&self, now: Instant, transmission_id: Option<&str>) -> Vec<OutputDemandView> {
         self.outputs

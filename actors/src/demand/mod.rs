@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod book;
+pub mod first_frame;
 
 pub use actor::{DEMAND, DemandActor, DemandArgs, DemandMsg, demand, demand_subscriber};
 pub use book::{

@@ -617,6 +617,7 @@ async fn sync_access(myself: &ActorRef<EngineMsg>, state: &mut EngineState) {
         }
         Err(err) => {
             tracing::warn!(%err, "engine path/user change did not apply; retrying");
+            crate::metrics::events().engine_config_failed();
             state.config_error = Some(err);
             if !std::mem::replace(&mut state.sync_retry_scheduled, true) {
                 let generation = state.generation;

@@ -86,6 +86,8 @@ impl Actor for EngineProcessActor {
         let mut command = tokio::process::Command::new(&args.binary);
         command
             .arg(&args.config_path)
+            // Its API's times (a path's `readyTime`) then end in `Z`, which the clocks here parse.
+            .env("TZ", "UTC")
             .current_dir(
                 args.config_path
                     .parent()

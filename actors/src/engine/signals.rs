@@ -6,13 +6,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// One engine path as `/v3/paths/list` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PathState {
     pub name: String,
     pub ready: bool,
     /// Readers of any kind; an HLS muxer counts as one however many clients fetch it.
     pub readers: usize,
     pub reader_kinds: Vec<String>,
+    /// When its publisher made it ready (the engine's `readyTime`), as Unix seconds.
+    pub ready_at_unix: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -30,6 +32,8 @@ struct PathItem {
     available: Option<bool>,
     #[serde(default)]
     readers: Vec<Reader>,
+    #[serde(default, rename = "readyTime")]
+    ready_time: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -49,9 +53,16 @@ pub fn parse_paths_list(body: &[u8]) -> Result<Vec<PathState>, String> {
             ready: item.ready || item.available.unwrap_or(false),
             readers: item.readers.len(),
             reader_kinds: item.readers.into_iter().map(|r| r.kind).collect(),
+            ready_at_unix: item.ready_time.as_deref().and_then(unix_seconds),
             name: item.name,
         })
         .collect())
+}
+
+/// An RFC 3339 time in UTC (the engine runs with `TZ=UTC`) as Unix seconds.
+fn unix_seconds(time: &str) -> Option<f64> {
+    let at = humantime::parse_rfc3339_weak(time).ok()?;
+    Some(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
 }
 
 /// Client of the engine's local API.
@@ -141,13 +152,20 @@ mod tests {
         );
         let published =
             parse_paths_list(&recorded("05-paths-list-published-noreaders.json")).unwrap();
+        // readyTime 2026-11-23T21:10:04.523701747Z
+        let ready_at = published[0].ready_at_unix.unwrap();
+        assert!(
+            (ready_at - 1_795_468_204.523_701_7).abs() < 1e-6,
+            "{ready_at}"
+        );
         assert_eq!(
             published,
             vec![PathState {
                 name: "front-door".into(),
                 ready: true,
                 readers: 0,
-                reader_kinds: vec![]
+                reader_kinds: vec![],
+                ready_at_unix: Some(ready_at),
             }]
         );
         let watched = parse_paths_list(&recorded("07-paths-list-with-readers.json")).unwrap();

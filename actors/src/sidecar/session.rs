@@ -3,7 +3,7 @@
 //! for go2rtc, then relays go2rtc's fMP4 WebSocket to the browser both ways, renewing the demand
 //! while it runs. The HTTP layer only bridges its socket to the session's two channels.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -176,6 +176,7 @@ impl Actor for MseSessionActor {
             output_id: request.output_id.clone(),
             sidecar,
             to_browser,
+            opened: Instant::now(),
         };
         let relay = OwnedTask::spawn(async move {
             steps.run(from_browser).await;
@@ -222,6 +223,8 @@ struct Steps {
     output_id: String,
     sidecar: ActorRef<SidecarMsg>,
     to_browser: mpsc::Sender<ToBrowser>,
+    /// For the time to the first media bytes relayed.
+    opened: Instant,
 }
 
 impl Steps {
@@ -305,6 +308,7 @@ impl Steps {
         let (mut to_go2rtc, mut from_go2rtc) = upstream.split();
         let mut renew = tokio::time::interval(PRIME / 3);
         renew.tick().await;
+        let mut first_media = true;
         loop {
             tokio::select! {
                 message = from_browser.recv() => {
@@ -320,7 +324,16 @@ impl Steps {
                 message = from_go2rtc.next() => {
                     let relayed = match message {
                         Some(Ok(Upstream::Text(text))) => ToBrowser::Text(text.as_str().to_string()),
-                        Some(Ok(Upstream::Binary(data))) => ToBrowser::Binary(data),
+                        Some(Ok(Upstream::Binary(data))) => {
+                            if std::mem::take(&mut first_media) {
+                                crate::metrics::events().first_frame(
+                                    "mse",
+                                    crate::metrics::MeasuredBy::Server,
+                                    self.opened.elapsed().as_secs_f64(),
+                                );
+                            }
+                            ToBrowser::Binary(data)
+                        }
                         Some(Ok(Upstream::Ping(_) | Upstream::Pong(_) | Upstream::Frame(_))) => continue,
                         _ => break,
                     };

@@ -103,6 +103,8 @@ pub struct TransmissionHealth {
     pub last_incoming_frame_age_seconds: Option<f64>,
     /// Wall-clock time of the frame shown last.
     pub last_live_frame_at_unix: Option<f64>,
+    /// Frames writers delivered since this actor started.
+    pub frames_ingested: u64,
     pub writers: Vec<WriterHealth>,
 }
 
@@ -196,6 +198,8 @@ pub struct TransmissionState {
     last_shown: Option<(SelectedFrame, Instant)>,
     /// When any writer last sent a frame.
     last_incoming_at: Option<Instant>,
+    /// Frames writers delivered since this actor started.
+    frames_ingested: u64,
     /// The live selection (`None` while no writer is eligible).
     selected: watch::Sender<Option<SelectedFrame>>,
 }
@@ -259,6 +263,7 @@ impl TransmissionState {
             selected_frame_age_seconds: frame_age,
             last_incoming_frame_age_seconds: self.last_incoming_at.map(age),
             last_live_frame_at_unix: frame_age.map(|age| crate::unix_now() - age),
+            frames_ingested: self.frames_ingested,
             writers: self
                 .arbiter
                 .writers()
@@ -301,6 +306,7 @@ impl Actor for TransmissionActor {
             stills: crate::stills::StillCache::default(),
             last_shown: None,
             last_incoming_at: None,
+            frames_ingested: 0,
             selected: watch::channel(None).0,
         })
     }
@@ -414,6 +420,7 @@ impl Actor for TransmissionActor {
             } => {
                 if frame.is_some() {
                     state.last_incoming_at = Some(now);
+                    state.frames_ingested += 1;
                 }
                 let evicted = state
                     .arbiter
