@@ -690,6 +690,28 @@ mod real_engine_publishing {
         encoding(false).await;
     }
 
+    /// Creates a transmission publishing 320x240 RTSP at `path` and primes it for ten minutes;
+    /// answers its id.
+    pub(super) async fn primed_rtsp_transmission(service: &Service, path: &str) -> String {
+        let (code, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": path, "path": path, "outputs": [{"id": "main",
+                    "protocol": "rtsp", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        assert_eq!(code, 200, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        let (code, primed) = service
+            .post(
+                &format!("/transmissions/{id}/demand/prime?ttl_seconds=600"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(code, 200, "{primed}");
+        id
+    }
+
     /// The service's share of a core over `window`.
     async fn cpu_share(pid: u32, window: Duration) -> f64 {
         let before = process_stats::cpu_seconds(pid);
@@ -713,21 +735,7 @@ mod real_engine_publishing {
         else {
             return;
         };
-        let (_, created) = service
-            .post(
-                "/transmissions",
-                &json!({"name": "Crash", "path": "crash", "outputs": [{"id": "main",
-                        "protocol": "rtsp", "resolution": {"width": 320, "height": 240}}]}),
-            )
-            .await;
-        let id = created["id"].as_str().unwrap().to_string();
-        let (code, primed) = service
-            .post(
-                &format!("/transmissions/{id}/demand/prime?ttl_seconds=600"),
-                &json!({}),
-            )
-            .await;
-        assert_eq!(code, 200, "{primed}");
+        primed_rtsp_transmission(&service, "crash").await;
         let running = |old: Option<u64>| {
             let service = &service;
             async move {
@@ -2417,22 +2425,7 @@ mod metrics {
             return;
         };
         let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
-        let (code, created) = service
-            .post(
-                "/transmissions",
-                &json!({"name": "Gate", "path": "gate", "outputs": [{"id": "main",
-                        "protocol": "rtsp", "resolution": {"width": 320, "height": 240}}]}),
-            )
-            .await;
-        assert_eq!(code, 200, "{created}");
-        let id = created["id"].as_str().unwrap().to_string();
-        let (code, primed) = service
-            .post(
-                &format!("/transmissions/{id}/demand/prime?ttl_seconds=600"),
-                &json!({}),
-            )
-            .await;
-        assert_eq!(code, 200, "{primed}");
+        let id = super::real_engine_publishing::primed_rtsp_transmission(&service, "gate").await;
         let probe = eventually(Duration::from_secs(30), || async {
             probe_rtsp(&format!("rtsp://127.0.0.1:{rtsp}/gate"))
         })
