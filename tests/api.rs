@@ -4021,6 +4021,9 @@ mod playback_events {
             .find(|i| i["transmission_id"] == id)
             .unwrap();
         assert_eq!(item["classification"], "demand_idle", "{item}");
+        // The item links the implicit pipeline that feeds it.
+        assert_eq!(item["pipeline"]["transmission_id"], id, "{item}");
+        assert_eq!(item["pipeline"]["demand_driven"], true, "{item}");
 
         let (code, _) = service
             .post(&format!("/transmissions/{id}/demand/prime"), &json!({}))

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::engine::signals::PathState;
 use crate::health::{Diagnosis, OutputHealth, RuntimeHealth};
+use crate::pipelines::links::PipelineLink;
 use crate::playback_events::{
     ActiveSession, MAX_EVENTS, RETENTION_SECONDS, Record, active_sessions,
 };
@@ -44,6 +45,8 @@ pub struct Item {
     pub active_playback_sessions: Vec<ActiveSession>,
     pub publisher_frames_sent_rate: Option<f64>,
     pub health: OutputHealth,
+    /// The first pipeline link feeding the transmission (as `/runtime/pipelines` shows it).
+    pub pipeline: Option<PipelineLink>,
     pub mediamtx: ItemEngine,
     /// Not built here (see docs/api.md).
     pub network_contract: Option<()>,
@@ -66,10 +69,12 @@ pub enum ItemPath {
     Named { name: String },
 }
 
-/// Builds the answer from one health reading, the retained events and the engine's paths.
+/// Builds the answer from one health reading, the retained events, the pipeline links and the
+/// engine's paths.
 pub fn build(
     health: RuntimeHealth,
     events: &[Record],
+    links: &[PipelineLink],
     paths: Option<Vec<PathState>>,
     now: f64,
 ) -> Observability {
@@ -117,6 +122,10 @@ pub fn build(
                 active_playback_sessions: active_sessions(&of_output, now),
                 publisher_frames_sent_rate: output.publisher.publisher_frames_sent_rate,
                 health: output.clone(),
+                pipeline: links
+                    .iter()
+                    .find(|link| link.transmission_id == transmission.transmission_id)
+                    .cloned(),
                 mediamtx: ItemEngine {
                     path,
                     hls_muxer: None,

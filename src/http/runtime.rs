@@ -129,8 +129,13 @@ pub async fn observability(
     let now = toposync_actors::unix_now();
     let events = store().list(None, None, MAX_EVENTS, now);
     let paths = toposync_actors::api::engine::paths().await;
+    let Json(links) = super::publications::runtime_pipelines().await?;
     Ok(Json(toposync_actors::observability::build(
-        health, &events, paths, now,
+        health,
+        &events,
+        &links.pipelines,
+        paths,
+        now,
     )))
 }
 
@@ -161,6 +166,7 @@ async fn diagnostic_parts(
         observability: shown(serde_json::to_value(toposync_actors::observability::build(
             health.clone(),
             &events,
+            &pipelines.pipelines,
             paths,
             now,
         ))),
