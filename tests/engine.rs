@@ -687,6 +687,14 @@ mod real_engine_publishing {
         })
         .await;
         encoding(true).await;
+        // Observability shows the engine's muxer for the path while it runs.
+        let muxer = eventually(Duration::from_secs(10), || async {
+            let (_, seen) = service.get("/runtime/observability").await;
+            let muxer = seen["items"][0]["mediamtx"]["hls_muxer"].clone();
+            (muxer["path"] == "door").then_some(muxer)
+        })
+        .await;
+        assert!(muxer["bytesSent"].as_u64() > Some(0), "{muxer}");
         encoding(false).await;
     }
 

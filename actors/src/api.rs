@@ -71,6 +71,14 @@ pub mod engine {
             .ok()
     }
 
+    /// The engine's HLS muxers while it runs and answers.
+    pub async fn hls_muxers() -> Option<Vec<crate::engine::signals::HlsMuxer>> {
+        call(ENGINE, engine(), EngineMsg::HlsMuxers, STATUS_DEADLINE)
+            .await
+            .ok()?
+            .ok()
+    }
+
     /// The actual ports while the engine runs and answers.
     pub async fn ready_ports() -> Option<EnginePorts> {
         call(ENGINE, engine(), EngineMsg::ReadyPorts, STATUS_DEADLINE)

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::engine::signals::PathState;
+use crate::engine::signals::{HlsMuxer, PathState};
 use crate::health::{Diagnosis, OutputHealth, RuntimeHealth};
 use crate::pipelines::links::PipelineLink;
 use crate::playback_events::{
@@ -33,6 +33,15 @@ pub struct Observability {
 #[derive(Debug, Clone, Serialize)]
 pub struct EnginePaths {
     pub paths: Vec<PathState>,
+    /// Empty when the engine did not list them.
+    pub hls_muxers: Vec<HlsMuxer>,
+}
+
+/// What the engine answered: its paths and HLS muxers.
+#[derive(Debug, Clone, Default)]
+pub struct EngineFacts {
+    pub paths: Option<Vec<PathState>>,
+    pub hls_muxers: Vec<HlsMuxer>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +68,8 @@ pub struct Item {
 pub struct ItemEngine {
     /// The engine's view of the output's path, or just its name when the engine does not know it.
     pub path: ItemPath,
-    pub hls_muxer: Option<()>,
+    /// The engine's HLS muxer of the path while one runs.
+    pub hls_muxer: Option<HlsMuxer>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,9 +85,10 @@ pub fn build(
     health: RuntimeHealth,
     events: &[Record],
     links: &[PipelineLink],
-    paths: Option<Vec<PathState>>,
+    engine: EngineFacts,
     now: f64,
 ) -> Observability {
+    let EngineFacts { paths, hls_muxers } = engine;
     let mut items = Vec::new();
     for transmission in &health.transmissions {
         let of_transmission: Vec<&Record> = events
@@ -128,7 +139,10 @@ pub fn build(
                     .cloned(),
                 mediamtx: ItemEngine {
                     path,
-                    hls_muxer: None,
+                    hls_muxer: hls_muxers
+                        .iter()
+                        .find(|m| m.path == output.resolved_engine_path)
+                        .cloned(),
                 },
                 network_contract: None,
                 recent_events,
@@ -143,7 +157,7 @@ pub fn build(
         updated_at_unix: now,
         retention_seconds: RETENTION_SECONDS,
         retained_event_count: events.len().min(MAX_EVENTS),
-        mediamtx: paths.map(|paths| EnginePaths { paths }),
+        mediamtx: paths.map(|paths| EnginePaths { paths, hls_muxers }),
         items,
         origin: health.origin,
         hls_proxy_reachable: health.hls_proxy_reachable,

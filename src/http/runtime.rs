@@ -128,15 +128,24 @@ pub async fn observability(
     let (health, _) = current_health(&runtime, origin).await?;
     let now = toposync_actors::unix_now();
     let events = store().list(None, None, MAX_EVENTS, now);
-    let paths = toposync_actors::api::engine::paths().await;
     let Json(links) = super::publications::runtime_pipelines().await?;
     Ok(Json(toposync_actors::observability::build(
         health,
         &events,
         &links.pipelines,
-        paths,
+        engine_facts().await,
         now,
     )))
+}
+
+/// The engine's paths and HLS muxers, asked together.
+async fn engine_facts() -> toposync_actors::observability::EngineFacts {
+    use toposync_actors::api::engine;
+    let (paths, hls_muxers) = tokio::join!(engine::paths(), engine::hls_muxers());
+    toposync_actors::observability::EngineFacts {
+        paths,
+        hls_muxers: hls_muxers.unwrap_or_default(),
+    }
 }
 
 /// Every runtime view the diagnostics bundle, each in its own answer's shape.
@@ -150,7 +159,8 @@ async fn diagnostic_parts(
     let (health, settings) = current_health(runtime, origin).await?;
     let now = toposync_actors::unix_now();
     let events = store().list(None, None, MAX_EVENTS, now);
-    let paths = toposync_actors::api::engine::paths().await;
+    let engine_facts = engine_facts().await;
+    let paths = engine_facts.paths.clone();
     let engine = super::engine::status_json(headers).await?;
     let Json(pipelines) = super::publications::runtime_pipelines().await?;
     let shown_events: Vec<_> = events
@@ -167,7 +177,7 @@ async fn diagnostic_parts(
             health.clone(),
             &events,
             &pipelines.pipelines,
-            paths,
+            engine_facts,
             now,
         ))),
         health: shown(serde_json::to_value(&health)),

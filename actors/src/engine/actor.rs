@@ -23,7 +23,7 @@ use super::credentials::PublishSecret;
 use super::install::{InstallError, Platform, Progress, ProgressView, Release};
 use super::ports::{self, EnginePorts};
 use super::process::{EngineProcessActor, EngineProcessArgs, EngineProcessMsg};
-use super::signals::{EngineApi, EngineEvent, PathState};
+use super::signals::{EngineApi, EngineEvent, HlsMuxer, PathState};
 use crate::model::settings::{PreferredPorts, StreamingSettings};
 use crate::store::{ActorSubscriber, Revision};
 use crate::supervision::observe::{ChildEntry, Observation};
@@ -57,6 +57,7 @@ pub enum EngineMsg {
     /// The actual ports while the engine runs and answers; cheap, for URL resolution.
     ReadyPorts(RpcReplyPort<Option<EnginePorts>>),
     Paths(RpcReplyPort<Result<Vec<PathState>, String>>),
+    HlsMuxers(RpcReplyPort<Result<Vec<HlsMuxer>, String>>),
     /// Where a publisher pushes `path` (with that path's publish credentials), while the engine
     /// runs and answers. Secret: never log it.
     PublishUrl(String, RpcReplyPort<Option<String>>),
@@ -307,17 +308,12 @@ impl Actor for EngineActor {
                     let _ = reply.send(publish_url(state, &path));
                 }
             }
-            EngineMsg::Paths(reply) => match state.running.as_ref().filter(|r| r.pid.is_some()) {
-                Some(running) => {
-                    let api = EngineApi::new(running.ports.api);
-                    tokio::spawn(async move {
-                        let _ = reply.send(api.paths().await);
-                    });
-                }
-                None => {
-                    let _ = reply.send(Err("Engine is not running.".into()));
-                }
-            },
+            EngineMsg::Paths(reply) => {
+                answer_from_api(state, reply, |api| async move { api.paths().await });
+            }
+            EngineMsg::HlsMuxers(reply) => {
+                answer_from_api(state, reply, |api| async move { api.hls_muxers().await });
+            }
             EngineMsg::Subscribe(reply) => {
                 let _ = reply.send(state.events.subscribe());
             }
@@ -593,6 +589,26 @@ async fn stop_process(state: &mut EngineState) {
     }
     state.port_warnings.clear();
     release_publish_waiters(state);
+}
+
+/// Answers `reply` from the running engine's API, off the mailbox (a slow API never holds it).
+fn answer_from_api<T, F, Fut>(state: &EngineState, reply: RpcReplyPort<Result<T, String>>, call: F)
+where
+    T: Send + 'static,
+    F: FnOnce(EngineApi) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
+{
+    match state.running.as_ref().filter(|r| r.pid.is_some()) {
+        Some(running) => {
+            let answer = call(EngineApi::new(running.ports.api));
+            tokio::spawn(async move {
+                let _ = reply.send(answer.await);
+            });
+        }
+        None => {
+            let _ = reply.send(Err("Engine is not running.".into()));
+        }
+    }
 }
 
 /// Applies the current paths and users to the running engine through its API; on failure the

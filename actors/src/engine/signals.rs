@@ -59,6 +59,33 @@ pub fn parse_paths_list(body: &[u8]) -> Result<Vec<PathState>, String> {
         .collect())
 }
 
+/// One HLS muxer as `/v3/hlsmuxers/list` reports it (MediaMTX's own names, as the original
+/// passes them on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HlsMuxer {
+    pub path: String,
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub last_request: Option<String>,
+    #[serde(default)]
+    pub bytes_sent: u64,
+}
+
+#[derive(Deserialize)]
+struct HlsMuxersList {
+    #[serde(default)]
+    items: Vec<HlsMuxer>,
+}
+
+/// Parses a `/v3/hlsmuxers/list` body.
+pub fn parse_hls_muxers(body: &[u8]) -> Result<Vec<HlsMuxer>, String> {
+    let list: HlsMuxersList =
+        serde_json::from_slice(body).map_err(|err| format!("unexpected HLS muxers list: {err}"))?;
+    Ok(list.items)
+}
+
 /// An RFC 3339 time in UTC (the engine runs with `TZ=UTC`) as Unix seconds.
 fn unix_seconds(time: &str) -> Option<f64> {
     let at = humantime::parse_rfc3339_weak(time).ok()?;
@@ -86,9 +113,21 @@ impl EngineApi {
     }
 
     pub async fn paths(&self) -> Result<Vec<PathState>, String> {
-        // One page holds every path (MediaMTX pages lists at 100 by default).
+        parse_paths_list(&self.list("/v3/paths/list").await?)
+    }
+
+    pub async fn hls_muxers(&self) -> Result<Vec<HlsMuxer>, String> {
+        parse_hls_muxers(&self.list("/v3/hlsmuxers/list").await?)
+    }
+
+    /// The body of one of the API's lists.
+    async fn list(&self, route: &str) -> Result<bytes::Bytes, String> {
+        // One page holds every item (MediaMTX pages lists at 100 by default).
         let response = self
-            .request(reqwest::Method::GET, "/v3/paths/list?itemsPerPage=100000")
+            .request(
+                reqwest::Method::GET,
+                &format!("{route}?itemsPerPage=100000"),
+            )
             .header("accept", "application/json")
             .timeout(Duration::from_millis(1200))
             .send()
@@ -100,11 +139,10 @@ impl EngineApi {
                 response.status().as_u16()
             ));
         }
-        let body = response
+        response
             .bytes()
             .await
-            .map_err(|err| format!("engine API body: {err}"))?;
-        parse_paths_list(&body)
+            .map_err(|err| format!("engine API body: {err}"))
     }
 
     /// The engine is ready once its API answers.
@@ -176,6 +214,18 @@ mod tests {
             vec![]
         );
         assert!(parse_paths_list(b"{\"status\":\"error\"").is_err());
+    }
+
+    #[test]
+    fn recorded_hls_muxers_list() {
+        let muxers = parse_hls_muxers(&recorded("11-hlsmuxers-list.json")).unwrap();
+        assert_eq!(muxers.len(), 1);
+        assert_eq!(muxers[0].path, "front-door");
+        assert_eq!(muxers[0].bytes_sent, 378);
+        assert_eq!(
+            serde_json::to_value(&muxers[0]).unwrap()["lastRequest"],
+            "2026-11-23T21:10:11.455508752Z"
+        );
     }
 
     #[test]
