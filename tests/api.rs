@@ -1161,18 +1161,9 @@ mod durability {
             json!([]),
             "the file loads cleanly: {health}"
         );
-        let (_, list) = service.get("/transmissions").await;
-        let stored: Vec<&str> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["id"].as_str().unwrap())
-            .collect();
+        let stored = service.transmission_ids().await;
         for id in &acknowledged {
-            assert!(
-                stored.contains(&id.as_str()),
-                "acknowledged write {id} was lost"
-            );
+            assert!(stored.contains(id), "acknowledged write {id} was lost");
         }
     }
 
@@ -1277,14 +1268,7 @@ mod durability {
         let path = dir.path().join("streaming-settings.json");
         std::fs::write(&path, serde_json::to_vec(&envelope).unwrap()).unwrap();
         let mut service = Service::start(dir.path());
-        let (_, list) = service.get("/transmissions").await;
-        let ids: Vec<&str> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["id"].as_str().unwrap())
-            .collect();
-        assert_eq!(ids, ["first", "last"]);
+        assert_eq!(service.transmission_ids().await, ["first", "last"]);
         let (_, health) = service.get("/health").await;
         let warning = health["warnings"][0].as_str().unwrap().to_string();
         assert!(warning.contains("transmissions[1] (broken)"), "{warning}");
@@ -2538,14 +2522,10 @@ mod demo {
             dir.path(),
             &[("TOPOSYNC_STREAMING_DEMO", std::path::Path::new("true"))],
         );
-        let (_, transmissions) = service.get("/transmissions").await;
-        let ids: Vec<&str> = transmissions
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["id"].as_str().unwrap())
-            .collect();
-        assert_eq!(ids, ["tx-camera-demo-main-main", "tx-camera-demo-sub-sub"]);
+        assert_eq!(
+            service.transmission_ids().await,
+            ["tx-camera-demo-main-main", "tx-camera-demo-sub-sub"]
+        );
         let api = service.root.clone();
         let mut watcher = std::process::Command::new(support::BIN)
             .args([

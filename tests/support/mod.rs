@@ -120,6 +120,17 @@ impl Service {
         into_parts(self.http.get(self.url(path)).send().await).await
     }
 
+    /// The ids of the stored transmissions, in the order the API lists them.
+    pub async fn transmission_ids(&self) -> Vec<String> {
+        let (code, list) = self.get("/transmissions").await;
+        assert_eq!(code, 200, "{list}");
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         into_parts(self.http.post(self.url(path)).json(body).send().await).await
     }
