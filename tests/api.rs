@@ -1329,17 +1329,6 @@ mod ingest {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn health_of(service: &Service, id: &str) -> Value {
-        let (status, health) = service.get("/runtime/health").await;
-        assert_eq!(status, 200, "{health}");
-        // The original's shape: a list sorted by id.
-        health["transmissions"]
-            .as_array()
-            .and_then(|all| all.iter().find(|t| t["transmission_id"] == id))
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-
     const QVGA: &str = "width=320&height=240";
 
     fn qvga() -> Vec<u8> {
@@ -1499,7 +1488,7 @@ mod ingest {
         let dir = tempfile::tempdir().unwrap();
         let service = Service::start(dir.path());
         let id = transmission(&service, "priority_latest").await;
-        let health = health_of(&service, &id).await;
+        let health = service.transmission_health(&id).await;
         assert_eq!(health["fallback_reason"], "no_frame");
         assert_eq!(health["active_writer_id"], Value::Null);
 
@@ -1521,7 +1510,7 @@ mod ingest {
         )
         .await;
         assert_eq!(status, 200);
-        let health = health_of(&service, &id).await;
+        let health = service.transmission_health(&id).await;
         assert_eq!(health["active_writer_id"], "vision:overlay");
         assert_eq!(health["selected_writer_id"], "vision:overlay");
         assert_eq!(health["fallback_reason"], Value::Null);
@@ -1534,7 +1523,7 @@ mod ingest {
             )
             .await;
         assert_eq!(status, 200);
-        let health = health_of(&service, &id).await;
+        let health = service.transmission_health(&id).await;
         assert_eq!(
             health["active_writer_id"], "camera:raw",
             "a closed writer is ineligible at once"
@@ -1554,9 +1543,12 @@ mod ingest {
         let service = Service::start(dir.path());
         let id = transmission(&service, "latest").await;
         send_frame(&service, &id, "w", QVGA, qvga()).await;
-        assert_eq!(health_of(&service, &id).await["active_writer_id"], "w");
+        assert_eq!(
+            service.transmission_health(&id).await["active_writer_id"],
+            "w"
+        );
         let health = eventually(Duration::from_secs(10), || async {
-            let health = health_of(&service, &id).await;
+            let health = service.transmission_health(&id).await;
             health["active_writer_id"].is_null().then_some(health)
         })
         .await;
@@ -1588,7 +1580,7 @@ mod ingest {
                 .unwrap()
                 .contains("230400 bytes, got 100")
         );
-        let health = health_of(&service, &id).await;
+        let health = service.transmission_health(&id).await;
         assert_eq!(
             health["writers"].as_array().unwrap().len(),
             1,
@@ -1622,7 +1614,7 @@ mod ingest {
             (status, body),
             (404, json!({"detail": "Transmission not found or disabled"}))
         );
-        assert_eq!(health_of(&service, &id).await["writers"], json!([]));
+        assert_eq!(service.transmission_health(&id).await["writers"], json!([]));
     }
 
     mod websocket {
@@ -1685,7 +1677,7 @@ mod ingest {
 
         async fn active_writer(service: &Service, id: &str, expected: &str) -> Value {
             eventually(Duration::from_secs(10), || async {
-                let health = health_of(service, id).await;
+                let health = service.transmission_health(id).await;
                 (health["active_writer_id"] == expected).then_some(health)
             })
             .await
@@ -1749,7 +1741,7 @@ mod ingest {
             // Whichever frame arrived first holds the 0.5 s sticky window; then priority decides.
             // (Each socket is read on its own: wait until both writers' frames have arrived.)
             let health = eventually(Duration::from_secs(10), || async {
-                let health = health_of(&service, &id).await;
+                let health = service.transmission_health(&id).await;
                 (health["active_writer_id"] == "vision:overlay"
                     && health["writers"].as_array().is_some_and(|w| w.len() == 2))
                 .then_some(health)
@@ -1808,7 +1800,7 @@ mod ingest {
                     .starts_with("invalid control message")
             );
             assert_eq!(
-                health_of(&service, &id).await["writers"],
+                service.transmission_health(&id).await["writers"],
                 json!([]),
                 "nothing reached the transmission"
             );
@@ -2518,10 +2510,7 @@ mod demo {
     #[tokio::test]
     async fn the_demo_camera_is_watchable_without_an_engine() {
         let dir = tempfile::tempdir().unwrap();
-        let service = Service::start_with(
-            dir.path(),
-            &[("TOPOSYNC_STREAMING_DEMO", std::path::Path::new("true"))],
-        );
+        let service = Service::start_demo(dir.path());
         assert_eq!(
             service.transmission_ids().await,
             ["tx-camera-demo-main-main", "tx-camera-demo-sub-sub"]
@@ -2568,10 +2557,7 @@ mod demo {
         );
         // Restarting with --demo again changes nothing (registered once).
         drop(service);
-        let service = Service::start_with(
-            dir.path(),
-            &[("TOPOSYNC_STREAMING_DEMO", std::path::Path::new("true"))],
-        );
+        let service = Service::start_demo(dir.path());
         let (_, cameras) = service.get("/transmissions").await;
         assert_eq!(cameras.as_array().unwrap().len(), 2);
     }
@@ -3966,22 +3952,9 @@ mod playback_events {
     #[tokio::test]
     async fn a_demand_driven_stream_without_viewers_is_demand_idle() {
         let dir = tempfile::tempdir().unwrap();
-        let service = Service::start_with(
-            dir.path(),
-            &[("TOPOSYNC_STREAMING_DEMO", std::path::Path::new("true"))],
-        );
+        let service = Service::start_demo(dir.path());
         let id = "tx-camera-demo-sub-sub";
-        let transmission = |health: &Value| {
-            health["transmissions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["transmission_id"] == id)
-                .cloned()
-                .unwrap()
-        };
-        let (_, health) = service.get("/runtime/health").await;
-        let idle = transmission(&health);
+        let idle = service.transmission_health(id).await;
         assert_eq!(idle["classification"], "demand_idle", "{idle}");
         assert_eq!(idle["demand_driven"], true);
         assert_eq!(idle["demand_idle"], true);
@@ -4009,8 +3982,7 @@ mod playback_events {
             .post(&format!("/transmissions/{id}/demand/prime"), &json!({}))
             .await;
         assert_eq!(code, 200);
-        let (_, health) = service.get("/runtime/health").await;
-        let demanded = transmission(&health);
+        let demanded = service.transmission_health(id).await;
         assert_eq!(demanded["demand_idle"], false, "{demanded}");
         assert_ne!(demanded["classification"], "demand_idle", "{demanded}");
     }
@@ -4086,17 +4058,6 @@ mod playback_events {
                "client_kind": "web", "platform": "chrome", "events": events})
     }
 
-    async fn health_of(service: &Service) -> Value {
-        let (_, health) = service.get("/runtime/health").await;
-        health["transmissions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["transmission_id"] == "door")
-            .cloned()
-            .unwrap()
-    }
-
     #[tokio::test]
     async fn an_auth_failure_reported_by_a_player_classifies_the_stream_until_it_recovers() {
         let dir = tempfile::tempdir().unwrap();
@@ -4124,7 +4085,7 @@ mod playback_events {
             .await
             .unwrap();
         assert_eq!(answer, json!({"accepted": 2, "retained": 2}));
-        let health = health_of(&service).await;
+        let health = service.transmission_health("door").await;
         assert_eq!(health["classification"], "auth_url_error", "{health}");
         assert!(
             health["evidence"]
@@ -4168,7 +4129,7 @@ mod playback_events {
             )
             .await;
         assert_eq!(status, 200);
-        let health = health_of(&service).await;
+        let health = service.transmission_health("door").await;
         assert_ne!(health["classification"], "auth_url_error", "{health}");
     }
 

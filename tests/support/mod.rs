@@ -120,6 +120,23 @@ impl Service {
         into_parts(self.http.get(self.url(path)).send().await).await
     }
 
+    /// The service with the demo camera registered (`TOPOSYNC_STREAMING_DEMO`, as `--demo`).
+    pub fn start_demo(data_dir: &Path) -> Service {
+        Service::start_with(data_dir, &[("TOPOSYNC_STREAMING_DEMO", Path::new("true"))])
+    }
+
+    /// One transmission of `GET /runtime/health` (null when it is not there).
+    pub async fn transmission_health(&self, id: &str) -> Value {
+        let (status, health) = self.get("/runtime/health").await;
+        assert_eq!(status, 200, "{health}");
+        // The original's shape: a list sorted by id.
+        health["transmissions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["transmission_id"] == id))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
     /// The ids of the stored transmissions, in the order the API lists them.
     pub async fn transmission_ids(&self) -> Vec<String> {
         let (code, list) = self.get("/transmissions").await;
