@@ -152,7 +152,7 @@ impl Events {
 
     /// One answered HTTP request. `route` is the router's template (`/api/streams/transmissions/{id}`)
     /// or `unmatched`, never the raw path.
-    pub fn http_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    pub fn http_request(&self, route: String, method: &str, status: u16, elapsed: Duration) {
         let method = match method {
             "GET" => "GET",
             "POST" => "POST",
@@ -165,16 +165,13 @@ impl Events {
         };
         self.http_requests
             .get_or_create(&RequestLabels {
-                route: route.to_string(),
+                route: route.clone(),
                 method,
                 status,
             })
             .inc();
         self.http_latency
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-                method,
-            })
+            .get_or_create(&RouteLabels { route, method })
             .observe(elapsed.as_secs_f64());
     }
 

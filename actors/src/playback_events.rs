@@ -193,12 +193,16 @@ impl PlaybackEvents {
                 continue;
             }
             let data = event.data.map(|d| sanitize_map(d, 1)).unwrap_or_default();
-            let session_began = events
-                .iter()
-                .filter(|e| e.playback_session_id == batch.playback_session_id)
-                .map(|e| e.at_unix)
-                .fold(event.at_unix, f64::min);
-            count(&kind, &data, event.at_unix - session_began);
+            // Scanned only for a first frame that does not say its own time.
+            let since_session_began = || {
+                let began = events
+                    .iter()
+                    .filter(|e| e.playback_session_id == batch.playback_session_id)
+                    .map(|e| e.at_unix)
+                    .fold(event.at_unix, f64::min);
+                event.at_unix - began
+            };
+            count(&kind, &data, since_session_began);
             events.push_back(Record {
                 playback_session_id: batch.playback_session_id.clone(),
                 transmission_id: batch.transmission_id.clone(),
@@ -254,7 +258,7 @@ const MAX_FIRST_FRAME_SECONDS: f64 = 600.0;
 /// What an event adds to `/metrics`: a `first_frame` is a time-to-first-frame sample (its
 /// `time_to_first_frame_ms`, else the time since the session's first retained event), a
 /// `transport_fallback` counts its `from` -> `to` (docs/api.md "Playback events").
-fn count(kind: &str, data: &Map<String, Value>, since_session_began: f64) {
+fn count(kind: &str, data: &Map<String, Value>, since_session_began: impl FnOnce() -> f64) {
     let text = |keys: &[&str]| keys.iter().find_map(|k| data.get(*k)?.as_str());
     match kind {
         "first_frame" => {
@@ -263,7 +267,7 @@ fn count(kind: &str, data: &Map<String, Value>, since_session_began: f64) {
             let seconds = data
                 .get("time_to_first_frame_ms")
                 .and_then(Value::as_f64)
-                .map_or(since_session_began, |ms| ms / 1000.0);
+                .map_or_else(since_session_began, |ms| ms / 1000.0);
             if seconds <= MAX_FIRST_FRAME_SECONDS {
                 crate::metrics::events().first_frame(
                     transport,

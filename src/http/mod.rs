@@ -204,7 +204,7 @@ async fn count_request(
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     toposync_actors::metrics::events().http_request(
-        &route,
+        route,
         method.as_str(),
         response.status().as_u16(),
         started.elapsed(),
