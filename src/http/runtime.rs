@@ -225,11 +225,17 @@ pub async fn metrics(
         .ok()
         .map(|facts| health::build(facts, &health::FrameRates::default(), origin.0, now));
     let events = store().list(None, None, MAX_EVENTS, now);
+    // Asked together: a scrape waits for the slowest part, not for their sum.
+    let (engine, sidecar, actors) = tokio::join!(
+        toposync_actors::api::engine::status(),
+        toposync_actors::api::sidecar::status(),
+        runtime.snapshot(OBSERVE_DEADLINE),
+    );
     let facts = toposync_actors::metrics::Facts {
         health,
-        engine: toposync_actors::api::engine::status().await.ok(),
-        sidecar: toposync_actors::api::sidecar::status().await.ok(),
-        actors: runtime.snapshot(OBSERVE_DEADLINE).await,
+        engine: engine.ok(),
+        sidecar: sidecar.ok(),
+        actors,
         active_playback_sessions: active_sessions(&events.iter().collect::<Vec<_>>(), now).len(),
     };
     (
