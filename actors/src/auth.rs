@@ -23,7 +23,19 @@ const SCHEMA_VERSION: u32 = 1;
 /// Session values start with this, so a bearer token is told apart from a session at once.
 const SESSION_PREFIX: &str = "s1.";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads, playback URLs, stills, demand: what players and dashboards need.

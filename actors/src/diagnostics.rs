@@ -35,7 +35,7 @@ pub struct Parts {
     pub retained_events: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PublicMedia<'a> {
     public_base_path: &'a Value,
     media_url_origin: &'a Value,

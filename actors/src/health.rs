@@ -27,7 +27,7 @@ const FRESH_FRAME_SECONDS: f64 = 10.0;
 /// The only encoder this service runs (no hardware encoders are probed or used).
 pub const ENCODER: &str = "libx264";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Live,
@@ -37,7 +37,7 @@ pub enum Status {
 }
 
 /// The original's observability classes, most severe first (the order is the priority).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     DemandIdle,
@@ -55,7 +55,7 @@ pub enum Classification {
     Unknown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SummaryStatus {
     Working,
@@ -64,7 +64,7 @@ pub enum SummaryStatus {
 }
 
 /// `summary_status`, `summary_message`, `summary_action`, `technical_status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub summary_status: SummaryStatus,
     pub summary_message: &'static str,
@@ -73,7 +73,7 @@ pub struct Summary {
 }
 
 /// What is wrong (or right) with a transmission or an output, and what to do about it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Diagnosis {
     pub classification: Classification,
     pub evidence: Vec<String>,
@@ -99,7 +99,7 @@ impl Diagnosis {
 }
 
 /// How the frames of a transmission behave, from the pipeline feeding it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Behaviour {
     pub stream_behavior: &'static str,
     pub event_gated: bool,
@@ -110,7 +110,7 @@ pub struct Behaviour {
 }
 
 /// What arbitration shows, with the stale policy applied.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Selection {
     pub active_writer_id: Option<String>,
     pub selected_writer_id: Option<String>,
@@ -124,7 +124,7 @@ pub struct Selection {
 }
 
 /// The original's `publisher_*` fields of an output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublisherFields {
     pub publisher_running: bool,
     pub publisher_pid: Option<u32>,
@@ -144,7 +144,7 @@ pub struct PublisherFields {
 }
 
 /// One output of `GET /runtime/health` (`StreamingRuntimeOutputHealth`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutputHealth {
     pub output_key: String,
     pub output_id: String,
@@ -180,7 +180,7 @@ pub struct OutputDetail {
 }
 
 /// One transmission of `GET /runtime/health` (`StreamingRuntimeTransmissionHealth`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TransmissionRuntimeHealth {
     pub transmission_id: String,
     pub enabled: bool,
@@ -200,7 +200,7 @@ pub struct TransmissionRuntimeHealth {
 }
 
 /// `GET /runtime/health` (`StreamingRuntimeHealthResponse`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RuntimeHealth {
     pub updated_at_unix: f64,
     pub stale_after_seconds: f64,
@@ -213,7 +213,7 @@ pub struct RuntimeHealth {
 }
 
 /// The demand part of a `/runtime/outputs` entry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DemandDetail {
     pub demanded: bool,
     pub reason: crate::demand::DemandReason,
@@ -229,7 +229,7 @@ pub struct DemandDetail {
 
 /// One entry of `GET /runtime/outputs` (`StreamingOutputRuntimeStatus`): the output's health,
 /// its transmission's selection and behaviour, and this service's demand/publisher detail.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutputRuntimeStatus {
     #[serde(flatten)]
     pub health: OutputHealth,
@@ -247,12 +247,13 @@ pub struct OutputRuntimeStatus {
     pub frames_dropped: u64,
     pub frames_encoded: u64,
     pub showing: Option<&'static str>,
+    #[schema(value_type = Option<String>)]
     pub log_path: Option<std::path::PathBuf>,
     pub stderr_tail: Option<Vec<String>>,
 }
 
 /// `GET /runtime/outputs`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RuntimeOutputs {
     pub updated_at_unix: f64,
     pub outputs: Vec<OutputRuntimeStatus>,
@@ -989,7 +990,7 @@ fn summarize(inputs: &SummaryInputs) -> Summary {
 /// `GET /runtime/encoders`: the encoder this service runs and each output's publisher. Only
 /// libx264 is used (hardware encoders are never probed), so nothing is ever quarantined and
 /// `states` stays empty; the policy is reported as configured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EncodersReport {
     pub updated_at_unix: f64,
     pub host_id: String,
@@ -1001,7 +1002,7 @@ pub struct EncodersReport {
     pub outputs: Vec<EncoderOutput>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EncoderOutput {
     pub output_key: String,
     pub output_id: String,
@@ -1020,12 +1021,13 @@ pub struct EncoderOutput {
     pub frames_sent: u64,
     pub last_frame_at_unix: Option<f64>,
     pub last_error: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub log_path: Option<std::path::PathBuf>,
     pub stderr_tail: Vec<String>,
 }
 
 /// `POST /runtime/encoders/quarantine/clear`: nothing is ever quarantined here.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QuarantineCleared {
     pub cleared: usize,
     pub encoders: Vec<String>,
@@ -1093,7 +1095,7 @@ fn host_id() -> String {
 }
 
 /// The body of `POST /runtime/encoders/quarantine/clear` (`encoder` null: all).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClearQuarantine {
     #[serde(default)]
@@ -1122,7 +1124,7 @@ impl ClearQuarantine {
 }
 
 /// The transmission-level `health` of a Playback Plan entry (§4.5): its status and selection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlanHealth {
     pub status: Status,
     #[serde(flatten)]
@@ -1130,7 +1132,7 @@ pub struct PlanHealth {
 }
 
 /// What a plan entry adds for its output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlanOutputHealth {
     pub transport_health: Status,
     pub viewer_count: usize,

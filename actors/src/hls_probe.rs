@@ -17,7 +17,7 @@ use crate::urls::PlaybackPorts;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(2500);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeStatus {
     Ok,
@@ -29,7 +29,7 @@ pub enum ProbeStatus {
 }
 
 /// `StreamingHlsProbeResponse`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HlsProbe {
     pub transmission_id: String,
     pub output_id: Option<String>,

@@ -133,7 +133,7 @@ impl Refusal {
 }
 
 /// `GET /jsmpeg/status`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct JsmpegStatus {
     pub enabled: bool,
     pub ffmpeg_path: Option<String>,

@@ -16,7 +16,7 @@ use crate::urls::PublicOrigin;
 /// Events shown per item.
 const RECENT_EVENTS: usize = 20;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Observability {
     pub updated_at_unix: f64,
     pub retention_seconds: f64,
@@ -30,7 +30,7 @@ pub struct Observability {
     pub hls_playlist_rewrite_ok: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EnginePaths {
     pub paths: Vec<PathState>,
     /// Empty when the engine did not list them.
@@ -44,7 +44,7 @@ pub struct EngineFacts {
     pub hls_muxers: Vec<HlsMuxer>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Item {
     pub transmission_id: String,
     pub output_key: String,
@@ -64,7 +64,7 @@ pub struct Item {
     pub transport_selected: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ItemEngine {
     /// The engine's view of the output's path, or just its name when the engine does not know it.
     pub path: ItemPath,
@@ -72,7 +72,7 @@ pub struct ItemEngine {
     pub hls_muxer: Option<HlsMuxer>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ItemPath {
     Known(PathState),

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Client {
     App,
@@ -15,7 +15,7 @@ pub enum Client {
     HaEntity,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Context {
     Thumbnail,
@@ -581,7 +581,7 @@ mod tests {
 
 /// `GET /live-views/{id}/playback`: the chosen variant, its signed URLs, the output to play, the
 /// plan and the runtime health it was ranked with (the original's §2.12 answer).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LiveViewPlayback {
     pub live_view: crate::model::publication::CameraLiveView,
     pub live_view_id: String,

@@ -16,7 +16,7 @@ pub const MAX_EVENTS: usize = 500;
 /// Events this recent are evidence; a session with one is active.
 pub const RECENT_SECONDS: f64 = 30.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientKind {
     App,
@@ -25,7 +25,7 @@ pub enum ClientKind {
     HaEntity,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Debug,
@@ -36,7 +36,7 @@ pub enum Severity {
 }
 
 /// The body of `POST /runtime/playback-events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     playback_session_id: String,
@@ -52,7 +52,7 @@ pub struct Batch {
     events: Vec<Event>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Event {
     #[serde(rename = "type")]
@@ -124,7 +124,7 @@ impl Batch {
 }
 
 /// One event as stored and shown, with its session's fields.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Record {
     pub playback_session_id: String,
     pub transmission_id: String,
@@ -143,14 +143,14 @@ pub struct Record {
 }
 
 /// `{accepted, retained}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Recorded {
     pub accepted: usize,
     pub retained: usize,
 }
 
 /// A session that reported within `RECENT_SECONDS`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ActiveSession {
     pub playback_session_id: String,
     pub transmission_id: String,

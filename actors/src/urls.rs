@@ -10,7 +10,7 @@ use crate::model::transmission::{
 pub const ENGINE_NOT_RUNNING: &str = "Engine is not running. URLs are based on preferred ports.";
 
 /// The engine's listening ports that playback URLs point at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PlaybackPorts {
     pub rtsp: u16,
     pub hls: u16,
@@ -18,7 +18,7 @@ pub struct PlaybackPorts {
 }
 
 /// What an entry of `/urls` plays: an engine protocol, or MSE/JSMpeg through this service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryProtocol {
     Rtsp,
@@ -38,7 +38,7 @@ impl From<Protocol> for EntryProtocol {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OutputUrl {
     pub output_id: String,
     pub protocol: EntryProtocol,
@@ -60,7 +60,7 @@ pub struct OutputUrl {
 }
 
 /// A rectangle as fractions of the frame it sits in.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NormalizedRect {
     pub x: f64,
     pub y: f64,
@@ -116,7 +116,7 @@ pub fn content_rect(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UrlsResponse {
     pub transmission_id: String,
     pub engine_running: bool,
@@ -133,7 +133,7 @@ pub struct UrlsResponse {
 
 /// Where the caller reached this service, through whatever proxy (Home Assistant ingress, a
 /// reverse proxy): the original's `public_base_path` and `media_url_origin`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PublicOrigin {
     pub public_base_path: String,
     pub media_url_origin: Option<String>,

@@ -9,7 +9,7 @@ use crate::model::error::{Loc, ModelError, from_value};
 use crate::model::pipeline::{Graph, Pipeline};
 use crate::model::settings::StreamingSettings;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     SimpleStream,
@@ -19,7 +19,9 @@ pub enum Preset {
     SegmentationStream,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamBehavior {
     #[default]
@@ -29,7 +31,7 @@ pub enum StreamBehavior {
 
 /// The wizard's optional parameters. Unknown keys are accepted and ignored, as the original's
 /// model (`extra=allow`) did, so clients sending its newer keys are not refused.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct Options {
     #[serde(default)]
     pub pipeline_name: Option<String>,
@@ -65,7 +67,7 @@ pub struct Options {
     pub tracking_categories: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BypassMode {
     Auto,
@@ -256,7 +258,7 @@ pub fn suggested_name(
 }
 
 /// The body of `POST /wizard/create-pipeline`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     transmission_id: String,
@@ -320,7 +322,7 @@ impl Request {
 }
 
 /// The wizard's answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Created {
     pub pipeline_name: String,
     pub transmission_id: String,

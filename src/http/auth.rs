@@ -27,14 +27,14 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Who a request is, once it passed the gate (an extension handlers can read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Principal {
     pub role: Role,
     pub method: Proof,
 }
 
 /// How the caller proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Proof {
     Bearer,
@@ -210,8 +210,9 @@ fn own_hostname() -> Option<String> {
 /// What the route at `method path?query` needs (original-api.md §2.1: READ is the viewer,
 /// WRITE and WIZARD the admin).
 pub fn access(method: &Method, path: &str, query: Option<&str>) -> Access {
-    const OPEN: [&str; 3] = [
+    const OPEN: [&str; 4] = [
         "/api/streams/health",
+        super::openapi::PATH,
         "/api/streams/auth/login",
         "/api/streams/auth/logout",
     ];
@@ -457,7 +458,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
     #[serde(default)]
@@ -466,7 +467,7 @@ struct Login {
 }
 
 /// `POST /api/streams/auth/login` and `GET /api/streams/auth/session`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionAnswer {
     role: Role,
     method: Proof,
@@ -479,6 +480,7 @@ pub struct SessionAnswer {
 
 /// `POST /api/streams/auth/login {"username", "password"}`: the password is a token; answers a
 /// session cookie (HttpOnly, SameSite=Strict) and its CSRF token. Failures count per address.
+#[utoipa::path(post, path = "/api/streams/auth/login", tag = "auth", request_body = Login, responses((status = 200, description = "A session cookie and its CSRF token", body = SessionAnswer)))]
 pub async fn login(
     State(auth): State<Arc<Auth>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -540,6 +542,7 @@ pub async fn login(
 }
 
 /// `POST /api/streams/auth/logout`: forgets the session cookie.
+#[utoipa::path(post, path = "/api/streams/auth/logout", tag = "auth", responses((status = 200, body = super::replies::Done)))]
 pub async fn logout() -> Response {
     let mut response = Json(super::replies::DONE).into_response();
     response.headers_mut().insert(
@@ -550,6 +553,7 @@ pub async fn logout() -> Response {
 }
 
 /// `GET /api/streams/auth/session`: who this request is.
+#[utoipa::path(get, path = "/api/streams/auth/session", tag = "auth", responses((status = 200, body = SessionAnswer)))]
 pub async fn session(
     State(auth): State<Arc<Auth>>,
     axum::Extension(principal): axum::Extension<Principal>,
@@ -568,6 +572,7 @@ pub async fn session(
 }
 
 /// `GET /login`: the sign-in form for browser pages.
+#[utoipa::path(get, path = "/login", tag = "auth", responses((status = 200, description = "The sign-in form", content_type = "text/html", body = String)))]
 pub async fn login_page() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("login.html"))
 }

@@ -19,6 +19,7 @@ use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
 
+#[utoipa::path(get, path = "/transmissions/{id}/demand", tag = "demand", params(("id" = String, Path), super::openapi::OutputSelection), responses((status = 200, body = DemandAnswer)))]
 pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<DemandAnswer>, ApiError> {
     let transmission = stored(&id).await?;
     let filter = filter(&transmission, &params)?;
@@ -26,6 +27,7 @@ pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<DemandAn
     Ok(Json(DemandAnswer::of(id, views, &filter)))
 }
 
+#[utoipa::path(post, path = "/transmissions/{id}/demand/prime", tag = "demand", params(("id" = String, Path), super::openapi::PrimeQuery), responses((status = 200, body = Primed)))]
 pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Primed>, ApiError> {
     let transmission = stored(&id).await?;
     let filter = filter(&transmission, &params)?;
@@ -54,7 +56,7 @@ pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Primed
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HeartbeatRequest {
     playback_session_id: String,
@@ -74,7 +76,7 @@ struct HeartbeatRequest {
     ttl_seconds: Option<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Transport {
     Hls,
@@ -84,13 +86,14 @@ enum Transport {
     Jsmpeg,
 }
 
-#[derive(Deserialize, PartialEq)]
+#[derive(Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum HeartbeatSource {
     Player,
     HomeAssistantEntity,
 }
 
+#[utoipa::path(post, path = "/transmissions/{id}/demand/heartbeat", tag = "demand", params(("id" = String, Path)), request_body = HeartbeatRequest, responses((status = 200, body = Renewed)))]
 pub async fn heartbeat(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,

@@ -18,21 +18,25 @@ use super::error::ApiError;
 /// How long start/restart wait for the engine to answer before reporting what they see.
 const START_WAIT: Duration = Duration::from_secs(20);
 
+#[utoipa::path(get, path = "/engine/status", tag = "engine", responses((status = 200, body = EngineStatusResponse)))]
 pub async fn status(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     Ok(Json(status_json(&headers).await?))
 }
 
+#[utoipa::path(post, path = "/engine/start", tag = "engine", responses((status = 200, body = EngineStatusResponse)))]
 pub async fn start(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     set_enabled(true).await?;
     wait_ready("start").await?;
     status(headers).await
 }
 
+#[utoipa::path(post, path = "/engine/stop", tag = "engine", responses((status = 200, body = EngineStatusResponse)))]
 pub async fn stop(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     set_enabled(false).await?;
     status(headers).await
 }
 
+#[utoipa::path(post, path = "/engine/restart", tag = "engine", responses((status = 200, body = EngineStatusResponse)))]
 pub async fn restart(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     engine::restart().await?;
     // Disabled: a restart is a no-op that answers the status, as the original.
@@ -42,6 +46,7 @@ pub async fn restart(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, A
     status(headers).await
 }
 
+#[utoipa::path(post, path = "/engine/download", tag = "engine", responses((status = 200, body = EngineStatusResponse)))]
 pub async fn download(headers: HeaderMap) -> Result<Json<EngineStatusResponse>, ApiError> {
     engine::download().await?.map_err(|err| {
         ApiError::new(

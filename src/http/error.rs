@@ -14,15 +14,16 @@ pub struct ApiError {
 }
 
 /// FastAPI's two `detail` shapes: a message, or the list of fields that broke a rule.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Detail {
     Message(String),
     Fields(Vec<FieldError>),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every refusal's body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
     detail: &'a Detail,
 }
 
@@ -105,7 +106,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             detail: &self.detail,
         };
         (self.status, axum::Json(body)).into_response()

@@ -54,6 +54,7 @@ fn desired_host(headers: &HeaderMap) -> String {
     }
 }
 
+#[utoipa::path(get, path = "/home-assistant/cameras", tag = "home-assistant", responses((status = 200, description = "The Home Assistant camera manifest (docs/api.md)", body = Object)))]
 pub async fn cameras(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let revision = store::read(STORE_DEADLINE).await?;
     let settings = &revision.settings;
@@ -70,7 +71,7 @@ pub async fn cameras(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     Ok(Json(manifest(settings, &reach)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OfferRequest {
     sdp: String,
@@ -82,6 +83,7 @@ struct OfferRequest {
 
 /// `POST /transmissions/{id}/webrtc/offer`: relays the SDP offer (CRLF-terminated) to the
 /// engine's WHEP endpoint and answers `{transmission_id, output_id, answer_sdp}`.
+#[utoipa::path(post, path = "/transmissions/{id}/webrtc/offer", tag = "home-assistant", params(("id" = String, Path), super::openapi::OutputSelection), request_body = OfferRequest, responses((status = 200, body = WhepAnswer)))]
 pub async fn webrtc_offer(
     Path(id): Path<String>,
     params: Params,

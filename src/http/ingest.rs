@@ -26,6 +26,7 @@ const DEADLINE: Duration = Duration::from_secs(2);
 
 /// `POST /transmissions/{id}/writers/{writer_id}/frame?width=W&height=H[&priority=P][&lifecycle=open|update]`
 /// with a raw BGR24 body of exactly `W * H * 3` bytes.
+#[utoipa::path(post, path = "/transmissions/{id}/writers/{writer_id}/frame", tag = "ingest", params(("id" = String, Path), ("writer_id" = String, Path), super::openapi::FrameQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "Exactly width*height*3 bytes of BGR24"), responses((status = 200, body = FrameAccepted)))]
 pub async fn frame(
     Path((id, writer_id)): Path<(String, String)>,
     params: Params,
@@ -70,6 +71,7 @@ pub async fn frame(
 }
 
 /// `POST /transmissions/{id}/writers/{writer_id}/close`: the writer is ineligible at once.
+#[utoipa::path(post, path = "/transmissions/{id}/writers/{writer_id}/close", tag = "ingest", params(("id" = String, Path), ("writer_id" = String, Path)), responses((status = 200, body = WriterClosed)))]
 pub async fn close(
     Path((id, writer_id)): Path<(String, String)>,
 ) -> Result<Json<WriterClosed>, ApiError> {
@@ -95,6 +97,7 @@ pub async fn close(
 /// Binary messages are frames (JPEG by default, or raw BGR24 after a `format` message); text
 /// messages are JSON control (`open`, `update`, `close`, `format`). Problems are answered with a
 /// text `{"type": "error", "detail": ...}` and change nothing; closing the socket closes the writer.
+#[utoipa::path(get, path = "/transmissions/{id}/writers/{writer_id}/ws", tag = "ingest", description = "WebSocket: JSON control messages and binary frames", params(("id" = String, Path), ("writer_id" = String, Path), super::openapi::WriterSocketQuery), responses((status = 101, description = "Switching to the WebSocket protocol")))]
 pub async fn socket(
     Path((id, writer_id)): Path<(String, String)>,
     params: Params,

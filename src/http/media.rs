@@ -26,6 +26,7 @@ const ACTOR_DEADLINE: Duration = Duration::from_secs(5);
 /// Policy violation (bad token or target), as the original closes.
 const CLOSE_POLICY: u16 = 1008;
 
+#[utoipa::path(get, path = "/jsmpeg/status", tag = "media", responses((status = 200, body = JsmpegStatus)))]
 pub async fn jsmpeg_status() -> Result<Json<JsmpegStatus>, ApiError> {
     let revision = store::read(STORE_DEADLINE).await?;
     let engine = &revision.settings.engine;
@@ -37,6 +38,7 @@ pub async fn jsmpeg_status() -> Result<Json<JsmpegStatus>, ApiError> {
 /// `WS /media/jsmpeg/{engine_path}/ws?media_token=…`: binary MPEG-TS (MPEG-1 video) for a
 /// JSMpeg player. Refusals close the socket with a code and the reason: 1008 bad token or
 /// target, 1013 session limits, 1011 failures.
+#[utoipa::path(get, path = "/media/jsmpeg/{engine_path}/ws", tag = "media", description = "WebSocket: MPEG-TS for JSMpeg; refusals close the socket with a reason", params(("engine_path" = String, Path), super::openapi::MediaToken), responses((status = 101, description = "Switching to the WebSocket protocol")))]
 pub async fn jsmpeg_socket(
     State(runtime): State<Arc<Runtime>>,
     Path(engine_path): Path<String>,
@@ -198,6 +200,7 @@ pub(super) async fn send_within(socket: &mut WebSocket, message: Message) -> boo
 /// (at its own size) or the placeholder (at the output's size), as JPEG, encoded once per frame.
 /// Headers say which: `x-toposync-frame-state: live|placeholder` and, for live frames,
 /// `x-toposync-selected-frame-age-seconds`.
+#[utoipa::path(get, path = "/transmissions/{id}/still.jpg", tag = "media", params(("id" = String, Path), super::openapi::StillQuery), responses((status = 200, description = "The latest picture", content_type = "image/jpeg", body = Vec<u8>)))]
 pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, ApiError> {
     use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
     use axum::response::IntoResponse;
@@ -281,6 +284,7 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 /// token checked on every request (signed mode), playlists rewritten so segments carry it, and
 /// segments streamed through without being buffered whole. Each request renews a short demand
 /// lease, so HLS viewers are counted by what they fetch, not by the engine's lingering muxer.
+#[utoipa::path(get, path = "/media/hls/{engine_path}/{*file}", tag = "media", description = "The engine's HLS relayed with the media token checked on every request", params(("engine_path" = String, Path), ("file" = String, Path, description = "index.m3u8, a variant playlist or a segment"), super::openapi::MediaToken), responses((status = 200, description = "A playlist or a segment", content_type = "application/vnd.apple.mpegurl", body = String)))]
 pub async fn hls(
     State(runtime): State<Arc<Runtime>>,
     Path((engine_path, file)): Path<(String, String)>,
@@ -427,6 +431,7 @@ fn renew_hls_lease(transmission_id: &str, output_id: &str, issued_at: f64) {
 /// `GET /transmissions/{id}/hls/probe[?output_id=]`: fetches the output's HLS as a player would
 /// (playlist, media playlist, the tail segment's first bytes) straight from the engine, and says
 /// where it breaks. Always 200 (but 404 for an unknown transmission).
+#[utoipa::path(get, path = "/transmissions/{id}/hls/probe", tag = "media", params(("id" = String, Path), super::openapi::OutputQuery), responses((status = 200, body = toposync_actors::hls_probe::HlsProbe)))]
 pub async fn hls_probe(
     Path(id): Path<String>,
     params: Params,

@@ -9,6 +9,7 @@ mod home_assistant;
 mod ingest;
 mod media;
 mod mse;
+mod openapi;
 mod publications;
 mod registry;
 mod replies;
@@ -24,9 +25,11 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::header::HOST;
-use axum::routing::{get, post, put};
+use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::routing::get;
 use toposync_actors::Runtime;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::cli::ServeArgs;
 use error::ApiError;
@@ -36,155 +39,107 @@ use error::ApiError;
 pub const STORE_DEADLINE: Duration = toposync_actors::store::WRITE_DEADLINE;
 
 pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
-    let api = Router::new()
-        .route("/health", get(runtime::health))
-        .route("/settings", get(settings::get).patch(settings::patch))
-        .route(
-            "/settings/recovery/acknowledge",
-            post(settings::acknowledge_recovery),
-        )
-        .route(
-            "/transmissions",
-            get(transmissions::list).post(transmissions::create),
-        )
-        .route(
-            "/transmissions/{id}",
-            put(transmissions::replace).delete(transmissions::delete),
-        )
-        .route(
-            "/transmissions/{id}/quality-profiles/apply",
-            post(transmissions::apply_quality_profiles),
-        )
-        .route(
-            "/transmissions/{id}/webrtc/companion/apply",
-            post(transmissions::apply_webrtc_companion),
-        )
-        .route("/transmissions/{id}/urls", get(transmissions::urls))
-        .route(
-            "/transmissions/{id}/playback-plan",
-            get(transmissions::playback_plan),
-        )
-        .route("/transmissions/{id}/demand", get(demand::get))
-        .route("/transmissions/{id}/demand/prime", post(demand::prime))
-        .route(
-            "/transmissions/{id}/demand/heartbeat",
-            post(demand::heartbeat),
-        )
-        .route("/runtime/outputs", get(runtime::runtime_outputs))
-        .route("/runtime/encoders", get(runtime::encoders))
-        .route(
-            "/runtime/encoders/quarantine/clear",
-            post(runtime::clear_quarantine),
-        )
-        .route("/runtime/pipelines", get(publications::runtime_pipelines))
-        .route("/publications", get(publications::list))
-        .route(
-            "/publications/camera-sources/{camera_id}/{source_id}",
-            put(publications::put_camera_source),
-        )
-        .route("/reconcile", post(publications::reconcile_now))
-        .route("/quality-profiles", get(publications::quality_profiles))
-        .route("/live-views", get(publications::live_views))
-        .route("/camera-live-views", get(publications::live_views))
-        .route(
-            "/camera-live-views/generate",
-            post(publications::generate_live_views),
-        )
-        .route(
-            "/live-views/{id}",
-            put(publications::replace_live_view).delete(publications::delete_live_view),
-        )
-        .route(
-            "/camera-live-views/{id}",
-            put(publications::replace_live_view).delete(publications::delete_live_view),
-        )
-        .route(
-            "/live-views/{id}/playback",
-            get(publications::live_view_playback),
-        )
-        .route(
-            "/camera-live-views/{id}/playback",
-            get(publications::live_view_playback),
-        )
-        .route("/wizard/create-pipeline", post(publications::wizard))
-        .route("/jsmpeg/status", get(media::jsmpeg_status))
-        .route("/mse/status", get(mse::status))
-        .route("/mse/download", post(mse::download))
-        .route("/mse/start", post(mse::start))
-        .route("/mse/stop", post(mse::stop))
-        .route("/mse/restart", post(mse::restart))
-        .route("/media/mse/{engine_path}/ws", get(mse::socket))
-        .route("/home-assistant/cameras", get(home_assistant::cameras))
-        .route(
-            "/transmissions/{id}/webrtc/offer",
-            post(home_assistant::webrtc_offer),
-        )
-        .route("/transmissions/{id}/still.jpg", get(media::still))
-        .route("/media/hls/{engine_path}/{*file}", get(media::hls))
-        .route("/transmissions/{id}/hls/probe", get(media::hls_probe))
-        .route("/media/jsmpeg/{engine_path}/ws", get(media::jsmpeg_socket))
-        .route("/runtime/actors", get(runtime::actors))
-        .route("/runtime/health", get(runtime::runtime_health))
-        .route("/runtime/playback-events", post(runtime::playback_events))
-        .route("/runtime/observability", get(runtime::observability))
-        .route("/runtime/diagnostics", get(runtime::diagnostics))
-        .route(
-            "/runtime/diagnostic-snapshot",
-            get(runtime::diagnostic_snapshot),
-        )
-        .route(
-            "/transmissions/{id}/writers/{writer_id}/frame",
-            post(ingest::frame).layer(DefaultBodyLimit::max(ingest::FRAME_LIMIT)),
-        )
-        .route(
-            "/transmissions/{id}/writers/{writer_id}/close",
-            post(ingest::close),
-        )
-        .route(
-            "/transmissions/{id}/writers/{writer_id}/ws",
-            get(ingest::socket),
-        )
-        .route("/engine/status", get(engine::status))
-        .route("/engine/start", post(engine::start))
-        .route("/engine/stop", post(engine::stop))
-        .route("/engine/restart", post(engine::restart))
-        .route("/engine/download", post(engine::download));
-    let cameras = Router::new()
-        .route(
-            "/",
-            get(registry::list_cameras).post(registry::create_camera),
-        )
-        .route(
-            "/{id}",
-            get(registry::get_camera)
-                .put(registry::replace_camera)
-                .delete(registry::delete_camera),
-        );
-    let pipelines = Router::new()
-        .route("/", get(registry::list_pipelines))
-        .route(
-            "/{name}",
-            get(registry::get_pipeline)
-                .put(registry::put_pipeline)
-                .delete(registry::delete_pipeline),
-        );
-    let sign_in = Router::new()
-        .route("/login", get(auth::login_page))
-        .route("/api/streams/auth/login", post(auth::login))
-        .route("/api/streams/auth/logout", post(auth::logout))
-        .route("/api/streams/auth/session", get(auth::session))
+    let api = OpenApiRouter::new()
+        .routes(routes!(runtime::health))
+        .routes(routes!(settings::get, settings::patch))
+        .routes(routes!(settings::acknowledge_recovery))
+        .routes(routes!(transmissions::list, transmissions::create))
+        .routes(routes!(transmissions::replace, transmissions::delete))
+        .routes(routes!(transmissions::apply_quality_profiles))
+        .routes(routes!(transmissions::apply_webrtc_companion))
+        .routes(routes!(transmissions::urls))
+        .routes(routes!(transmissions::playback_plan))
+        .routes(routes!(demand::get))
+        .routes(routes!(demand::prime))
+        .routes(routes!(demand::heartbeat))
+        .routes(routes!(runtime::runtime_outputs))
+        .routes(routes!(runtime::encoders))
+        .routes(routes!(runtime::clear_quarantine))
+        .routes(routes!(publications::runtime_pipelines))
+        .routes(routes!(publications::list))
+        .routes(routes!(publications::put_camera_source))
+        .routes(routes!(publications::reconcile_now))
+        .routes(routes!(publications::quality_profiles))
+        .routes(routes!(publications::live_views))
+        .routes(routes!(publications::camera_live_views))
+        .routes(routes!(publications::generate_live_views))
+        .routes(routes!(
+            publications::replace_live_view,
+            publications::delete_live_view
+        ))
+        .routes(routes!(
+            publications::replace_camera_live_view,
+            publications::delete_camera_live_view
+        ))
+        .routes(routes!(publications::live_view_playback))
+        .routes(routes!(publications::camera_live_view_playback))
+        .routes(routes!(publications::wizard))
+        .routes(routes!(media::jsmpeg_status))
+        .routes(routes!(mse::status))
+        .routes(routes!(mse::download))
+        .routes(routes!(mse::start))
+        .routes(routes!(mse::stop))
+        .routes(routes!(mse::restart))
+        .routes(routes!(mse::socket))
+        .routes(routes!(home_assistant::cameras))
+        .routes(routes!(home_assistant::webrtc_offer))
+        .routes(routes!(media::still))
+        .routes(routes!(media::hls))
+        .routes(routes!(media::hls_probe))
+        .routes(routes!(media::jsmpeg_socket))
+        .routes(routes!(runtime::actors))
+        .routes(routes!(runtime::runtime_health))
+        .routes(routes!(runtime::playback_events))
+        .routes(routes!(runtime::observability))
+        .routes(routes!(runtime::diagnostics))
+        .routes(routes!(runtime::diagnostic_snapshot))
+        .routes(routes!(ingest::frame).layer(DefaultBodyLimit::max(ingest::FRAME_LIMIT)))
+        .routes(routes!(ingest::close))
+        .routes(routes!(ingest::socket))
+        .routes(routes!(engine::status))
+        .routes(routes!(engine::start))
+        .routes(routes!(engine::stop))
+        .routes(routes!(engine::restart))
+        .routes(routes!(engine::download));
+    let cameras = OpenApiRouter::new()
+        .routes(routes!(registry::list_cameras, registry::create_camera))
+        .routes(routes!(
+            registry::get_camera,
+            registry::replace_camera,
+            registry::delete_camera
+        ));
+    let pipelines = OpenApiRouter::new()
+        .routes(routes!(registry::list_pipelines))
+        .routes(routes!(
+            registry::get_pipeline,
+            registry::put_pipeline,
+            registry::delete_pipeline
+        ));
+    let sign_in = OpenApiRouter::new()
+        .routes(routes!(auth::login_page))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::session))
         .with_state(gatekeeper.clone());
-    Router::new()
+    let (routes, document) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/streams", api)
         .nest("/api/cameras", cameras)
         .nest("/api/pipelines", pipelines)
-        .route("/metrics", get(runtime::metrics))
+        .routes(routes!(runtime::metrics))
+        .merge(sign_in)
+        .split_for_parts();
+    let document = axum::body::Bytes::from(openapi::finish(document).to_string());
+    let serve_document = move || {
+        let document = document.clone();
+        async move { ([(CONTENT_TYPE, "application/json")], document) }
+    };
+    routes
+        .route(openapi::PATH, get(serve_document))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
         })
         .with_state(runtime)
-        .merge(sign_in)
         .layer(axum::middleware::from_fn_with_state(gatekeeper, auth::gate))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(axum::middleware::from_fn(count_request))

@@ -23,6 +23,7 @@ use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::Params;
 
+#[utoipa::path(get, path = "/mse/status", tag = "mse", responses((status = 200, body = MseStatusResponse)))]
 pub async fn status() -> Result<Json<MseStatusResponse>, ApiError> {
     let status = sidecar::status().await?;
     let engine_enabled = store::read(STORE_DEADLINE).await?.settings.engine.enabled;
@@ -31,6 +32,7 @@ pub async fn status() -> Result<Json<MseStatusResponse>, ApiError> {
 }
 
 /// `POST /mse/download`: installs go2rtc; answers the MSE status (with `binary_path`).
+#[utoipa::path(post, path = "/mse/download", tag = "mse", responses((status = 200, body = MseStatusResponse)))]
 pub async fn download() -> Result<Json<MseStatusResponse>, ApiError> {
     let path = sidecar::download()
         .await?
@@ -42,6 +44,7 @@ pub async fn download() -> Result<Json<MseStatusResponse>, ApiError> {
 
 /// `POST /mse/start`: enables the sidecar in settings and runs it until `/mse/stop` (while the
 /// engine is disabled it stays stopped, as the original).
+#[utoipa::path(post, path = "/mse/start", tag = "mse", responses((status = 200, body = MseStatusResponse)))]
 pub async fn start() -> Result<Json<MseStatusResponse>, ApiError> {
     start_as("Failed to start MSE sidecar").await
 }
@@ -60,12 +63,14 @@ async fn start_as(failure: &str) -> Result<Json<MseStatusResponse>, ApiError> {
 }
 
 /// `POST /mse/stop`: stops go2rtc and disables the sidecar in settings.
+#[utoipa::path(post, path = "/mse/stop", tag = "mse", responses((status = 200, body = MseStatusResponse)))]
 pub async fn stop() -> Result<Json<MseStatusResponse>, ApiError> {
     sidecar::stop().await?;
     set_enabled(false).await?;
     status().await
 }
 
+#[utoipa::path(post, path = "/mse/restart", tag = "mse", responses((status = 200, body = MseStatusResponse)))]
 pub async fn restart() -> Result<Json<MseStatusResponse>, ApiError> {
     sidecar::stop().await?;
     start_as("Failed to restart MSE sidecar").await
@@ -91,6 +96,7 @@ async fn set_enabled(enabled: bool) -> Result<(), ApiError> {
 /// `WS /media/mse/{engine_path}/ws?media_token=…`: a browser's MSE session, relayed to go2rtc
 /// by an `MseSessionActor` (its status and error messages, then go2rtc's fMP4). Bad tokens close
 /// with 1008 at once.
+#[utoipa::path(get, path = "/media/mse/{engine_path}/ws", tag = "media", description = "WebSocket: go2rtc MSE relayed", params(("engine_path" = String, Path), super::openapi::MediaToken), responses((status = 101, description = "Switching to the WebSocket protocol")))]
 pub async fn socket(
     State(runtime): State<Arc<Runtime>>,
     Path(engine_path): Path<String>,

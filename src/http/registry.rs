@@ -22,6 +22,7 @@ fn shown(camera: Camera, include_secrets: bool) -> Camera {
     }
 }
 
+#[utoipa::path(get, path = "/", tag = "cameras", params(super::openapi::IncludeSecrets), responses((status = 200, body = Vec<Camera>)))]
 pub async fn list_cameras(params: Params) -> Result<Json<Vec<Camera>>, ApiError> {
     let secrets = params.flag("include_secrets")?;
     let revision = store::read(STORE_DEADLINE).await?;
@@ -35,6 +36,7 @@ pub async fn list_cameras(params: Params) -> Result<Json<Vec<Camera>>, ApiError>
     ))
 }
 
+#[utoipa::path(get, path = "/{id}", tag = "cameras", params(("id" = String, Path), super::openapi::IncludeSecrets), responses((status = 200, body = Camera)))]
 pub async fn get_camera(Path(id): Path<String>, params: Params) -> Result<Json<Camera>, ApiError> {
     let secrets = params.flag("include_secrets")?;
     let revision = store::read(STORE_DEADLINE).await?;
@@ -45,6 +47,7 @@ pub async fn get_camera(Path(id): Path<String>, params: Params) -> Result<Json<C
     Ok(Json(shown(camera.clone(), secrets)))
 }
 
+#[utoipa::path(post, path = "/", tag = "cameras", params(super::openapi::IncludeSecrets), request_body = Camera, responses((status = 200, body = Camera)))]
 pub async fn create_camera(
     params: Params,
     JsonBody(body): JsonBody,
@@ -58,6 +61,7 @@ pub async fn create_camera(
     Ok(Json(shown(camera, secrets)))
 }
 
+#[utoipa::path(put, path = "/{id}", tag = "cameras", params(("id" = String, Path), super::openapi::IncludeSecrets), request_body = Camera, responses((status = 200, body = Camera)))]
 pub async fn replace_camera(
     Path(id): Path<String>,
     params: Params,
@@ -72,6 +76,7 @@ pub async fn replace_camera(
     Ok(Json(shown(camera, secrets)))
 }
 
+#[utoipa::path(delete, path = "/{id}", tag = "cameras", params(("id" = String, Path)), responses((status = 200, body = Deleted)))]
 pub async fn delete_camera(Path(id): Path<String>) -> Result<Json<Deleted>, ApiError> {
     store::mutate(
         move |doc| registry::delete_camera(doc, &id, &now_rfc3339()),
@@ -90,6 +95,7 @@ fn shown_pipeline(pipeline: Pipeline, include_secrets: bool) -> Pipeline {
     }
 }
 
+#[utoipa::path(get, path = "/", tag = "pipelines", params(super::openapi::IncludeSecrets), responses((status = 200, body = Vec<Pipeline>)))]
 pub async fn list_pipelines(params: Params) -> Result<Json<Vec<Pipeline>>, ApiError> {
     let secrets = params.flag("include_secrets")?;
     let revision = store::read(STORE_DEADLINE).await?;
@@ -103,6 +109,7 @@ pub async fn list_pipelines(params: Params) -> Result<Json<Vec<Pipeline>>, ApiEr
     ))
 }
 
+#[utoipa::path(get, path = "/{name}", tag = "pipelines", params(("name" = String, Path), super::openapi::IncludeSecrets), responses((status = 200, body = Pipeline)))]
 pub async fn get_pipeline(
     Path(name): Path<String>,
     params: Params,
@@ -116,6 +123,7 @@ pub async fn get_pipeline(
     Ok(Json(shown_pipeline(pipeline.clone(), secrets)))
 }
 
+#[utoipa::path(put, path = "/{name}", tag = "pipelines", params(("name" = String, Path), super::openapi::IncludeSecrets), request_body = Pipeline, responses((status = 200, body = Pipeline)))]
 pub async fn put_pipeline(
     Path(name): Path<String>,
     params: Params,
@@ -130,6 +138,7 @@ pub async fn put_pipeline(
     Ok(Json(shown_pipeline(pipeline, secrets)))
 }
 
+#[utoipa::path(delete, path = "/{name}", tag = "pipelines", params(("name" = String, Path)), responses((status = 200, body = Deleted)))]
 pub async fn delete_pipeline(Path(name): Path<String>) -> Result<Json<Deleted>, ApiError> {
     store::mutate(
         move |doc| registry::delete_pipeline(doc, &name, &now_rfc3339()),

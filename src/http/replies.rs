@@ -6,7 +6,7 @@ use toposync_actors::model::transmission::{QualityProfileId, Transmission};
 use toposync_actors::pipelines::links::PipelineLink;
 
 /// `{"deleted": true}`: a DELETE that removed what it named.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Deleted {
     pub deleted: bool,
 }
@@ -14,7 +14,7 @@ pub struct Deleted {
 pub const DELETED: Deleted = Deleted { deleted: true };
 
 /// `{"ok": true}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Done {
     pub ok: bool,
 }
@@ -22,7 +22,7 @@ pub struct Done {
 pub const DONE: Done = Done { ok: true };
 
 /// A frame handed to the transmission's arbitration.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FrameAccepted {
     pub transmission_id: String,
     pub writer_id: String,
@@ -30,7 +30,7 @@ pub struct FrameAccepted {
 }
 
 /// A writer made ineligible.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WriterClosed {
     pub transmission_id: String,
     pub writer_id: String,
@@ -38,7 +38,7 @@ pub struct WriterClosed {
 }
 
 /// A refused writer-socket message: `{"type": "error", "detail": ...}`; the socket stays open.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SocketError<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -55,7 +55,7 @@ impl<'a> SocketError<'a> {
 }
 
 /// A WHEP offer answered by the engine, for Home Assistant's WebRTC entity.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WhepAnswer {
     pub transmission_id: String,
     pub output_id: String,
@@ -63,7 +63,7 @@ pub struct WhepAnswer {
 }
 
 /// `POST /transmissions/{id}/quality-profiles/apply`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProfilesApplied {
     pub transmission_id: String,
     pub applied_profile_ids: Vec<QualityProfileId>,
@@ -72,7 +72,7 @@ pub struct ProfilesApplied {
 }
 
 /// `POST /transmissions/{id}/webrtc/companion/apply`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CompanionApplied {
     pub transmission_id: String,
     pub output_id: &'static str,
@@ -81,7 +81,7 @@ pub struct CompanionApplied {
 }
 
 /// `POST /reconcile`: the saved document (secrets redacted) with what could not be generated.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Reconciled {
     #[serde(flatten)]
     pub settings: StreamingSettings,
@@ -89,7 +89,7 @@ pub struct Reconciled {
 }
 
 /// `GET /runtime/pipelines`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PipelineLinks {
     pub updated_at_unix: f64,
     pub pipelines: Vec<PipelineLink>,

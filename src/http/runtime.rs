@@ -22,7 +22,7 @@ use super::extract::{JsonBody, Origin};
 const OBSERVE_DEADLINE: Duration = Duration::from_millis(500);
 
 /// `GET /health`: liveness stays "ok" as in the original contract; problems are in `warnings`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ServiceHealth {
     status: &'static str,
     extension: &'static str,
@@ -31,6 +31,7 @@ pub struct ServiceHealth {
     warnings: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/health", tag = "runtime", responses((status = 200, body = ServiceHealth)))]
 pub async fn health() -> Json<ServiceHealth> {
     let mut warnings = Vec::new();
     let settings = match store::status(STORE_DEADLINE).await {
@@ -54,6 +55,7 @@ pub async fn health() -> Json<ServiceHealth> {
     })
 }
 
+#[utoipa::path(get, path = "/runtime/actors", tag = "runtime", responses((status = 200, body = ActorSnapshot)))]
 pub async fn actors(State(runtime): State<Arc<Runtime>>) -> Json<ActorSnapshot> {
     Json(runtime.snapshot(OBSERVE_DEADLINE).await)
 }
@@ -73,6 +75,7 @@ async fn current_health(
 }
 
 /// `GET /runtime/health`: every transmission hosted here, sorted by id, with its outputs.
+#[utoipa::path(get, path = "/runtime/health", tag = "runtime", responses((status = 200, body = RuntimeHealth)))]
 pub async fn runtime_health(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
@@ -81,6 +84,7 @@ pub async fn runtime_health(
 }
 
 /// `GET /runtime/outputs`: one flattened entry per enabled output.
+#[utoipa::path(get, path = "/runtime/outputs", tag = "runtime", responses((status = 200, body = RuntimeOutputs)))]
 pub async fn runtime_outputs(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
@@ -91,6 +95,7 @@ pub async fn runtime_outputs(
 }
 
 /// `GET /runtime/encoders`.
+#[utoipa::path(get, path = "/runtime/encoders", tag = "runtime", responses((status = 200, body = EncodersReport)))]
 pub async fn encoders(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
@@ -100,6 +105,7 @@ pub async fn encoders(
 }
 
 /// `POST /runtime/encoders/quarantine/clear` with an optional `{"encoder": "..."}`.
+#[utoipa::path(post, path = "/runtime/encoders/quarantine/clear", tag = "runtime", request_body(content = Option<toposync_actors::health::ClearQuarantine>, description = "Optional: every quarantine when absent"), responses((status = 200, body = QuarantineCleared)))]
 pub async fn clear_quarantine(body: Option<JsonBody>) -> Result<Json<QuarantineCleared>, ApiError> {
     // Validated so a bad body is refused as the original refuses it; libx264 is never
     // quarantined, so there is nothing to clear.
@@ -111,6 +117,7 @@ pub async fn clear_quarantine(body: Option<JsonBody>) -> Result<Json<QuarantineC
 }
 
 /// `POST /runtime/playback-events`: what a player saw, kept as evidence for the health.
+#[utoipa::path(post, path = "/runtime/playback-events", tag = "runtime", request_body = toposync_actors::playback_events::Batch, responses((status = 200, body = toposync_actors::playback_events::Recorded)))]
 pub async fn playback_events(
     JsonBody(body): JsonBody,
 ) -> Result<Json<toposync_actors::playback_events::Recorded>, ApiError> {
@@ -120,6 +127,7 @@ pub async fn playback_events(
 }
 
 /// `GET /runtime/observability`: per output, why it plays or not, with what players reported.
+#[utoipa::path(get, path = "/runtime/observability", tag = "runtime", responses((status = 200, body = toposync_actors::observability::Observability)))]
 pub async fn observability(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
@@ -192,6 +200,7 @@ async fn diagnostic_parts(
 }
 
 /// `GET /runtime/diagnostics`.
+#[utoipa::path(get, path = "/runtime/diagnostics", tag = "runtime", responses((status = 200, description = "Engine, publishers, runtime state, log paths, media-auth mode; secrets scrubbed", body = Object)))]
 pub async fn diagnostics(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
@@ -202,6 +211,7 @@ pub async fn diagnostics(
 }
 
 /// `GET /runtime/diagnostic-snapshot`: one JSON file to attach to a bug report.
+#[utoipa::path(get, path = "/runtime/diagnostic-snapshot", tag = "runtime", responses((status = 200, description = "Everything above plus the actor tree, as one file for a bug report; secrets scrubbed", body = Object)))]
 pub async fn diagnostic_snapshot(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
@@ -212,6 +222,7 @@ pub async fn diagnostic_snapshot(
 }
 
 /// `GET /metrics`: Prometheus text format (docs/operations.md "Metrics").
+#[utoipa::path(get, path = "/metrics", tag = "runtime", responses((status = 200, description = "Prometheus text exposition 0.0.4 (docs/operations.md)", content_type = "text/plain", body = String)))]
 pub async fn metrics(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,

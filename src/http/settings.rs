@@ -9,12 +9,14 @@ use super::STORE_DEADLINE;
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
 
+#[utoipa::path(get, path = "/settings", tag = "settings", params(super::openapi::IncludeSecrets), responses((status = 200, body = StreamingSettings)))]
 pub async fn get(params: Params) -> Result<Json<StreamingSettings>, ApiError> {
     let secrets = params.flag("include_secrets")?;
     let revision = store::read(STORE_DEADLINE).await?;
     Ok(Json(shown(&revision.settings, secrets)))
 }
 
+#[utoipa::path(patch, path = "/settings", tag = "settings", params(super::openapi::IncludeSecrets), request_body(content = Object, description = "Any subset of the settings fields, merged into the stored settings"), responses((status = 200, body = StreamingSettings)))]
 pub async fn patch(
     params: Params,
     JsonBody(body): JsonBody,
@@ -38,6 +40,7 @@ fn shown(settings: &StreamingSettings, include_secrets: bool) -> StreamingSettin
 
 /// `POST /api/streams/settings/recovery/acknowledge`: the user has seen what a recovery set
 /// aside; `/health` stops reporting it.
+#[utoipa::path(post, path = "/settings/recovery/acknowledge", tag = "settings", responses((status = 200, body = Acknowledged)))]
 pub async fn acknowledge_recovery() -> Result<Json<Acknowledged>, ApiError> {
     let had_recovery = store::acknowledge_recovery(STORE_DEADLINE)
         .await?
@@ -53,7 +56,7 @@ pub async fn acknowledge_recovery() -> Result<Json<Acknowledged>, ApiError> {
     }))
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Acknowledged {
     acknowledged: bool,
     had_recovery: bool,

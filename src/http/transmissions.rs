@@ -22,6 +22,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, Params};
 use super::replies::{CompanionApplied, DELETED, Deleted, ProfilesApplied};
 
+#[utoipa::path(get, path = "/transmissions", tag = "transmissions", params(super::openapi::IncludeSecrets), responses((status = 200, body = Vec<Transmission>)))]
 pub async fn list(params: Params) -> Result<Json<Vec<Transmission>>, ApiError> {
     let secrets = params.flag("include_secrets")?;
     let revision = store::read(STORE_DEADLINE).await?;
@@ -35,6 +36,7 @@ pub async fn list(params: Params) -> Result<Json<Vec<Transmission>>, ApiError> {
     ))
 }
 
+#[utoipa::path(post, path = "/transmissions", tag = "transmissions", params(super::openapi::IncludeSecrets), request_body = Transmission, responses((status = 200, description = "The transmission as stored", body = Transmission)))]
 pub async fn create(
     params: Params,
     JsonBody(body): JsonBody,
@@ -48,6 +50,7 @@ pub async fn create(
     Ok(Json(shown(created, secrets)))
 }
 
+#[utoipa::path(put, path = "/transmissions/{id}", tag = "transmissions", params(("id" = String, Path), super::openapi::IncludeSecrets), request_body = Transmission, responses((status = 200, body = Transmission)))]
 pub async fn replace(
     Path(id): Path<String>,
     params: Params,
@@ -62,7 +65,7 @@ pub async fn replace(
     Ok(Json(shown(replaced, secrets)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ApplyProfilesRequest {
     #[serde(default)]
@@ -71,7 +74,7 @@ struct ApplyProfilesRequest {
     profile_ids: Option<Vec<QualityProfileId>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum ApplyMode {
     #[default]
@@ -79,6 +82,7 @@ enum ApplyMode {
 }
 
 /// `POST /transmissions/{id}/quality-profiles/apply`; the body is optional (all four profiles).
+#[utoipa::path(post, path = "/transmissions/{id}/quality-profiles/apply", tag = "transmissions", params(("id" = String, Path)), request_body(content = Option<ApplyProfilesRequest>, description = "Optional: all four profiles when absent"), responses((status = 200, body = ProfilesApplied)))]
 pub async fn apply_quality_profiles(
     Path(id): Path<String>,
     body: Option<JsonBody>,
@@ -108,6 +112,7 @@ pub async fn apply_quality_profiles(
 }
 
 /// `POST /transmissions/{id}/webrtc/companion/apply`: adds the low-latency WebRTC output.
+#[utoipa::path(post, path = "/transmissions/{id}/webrtc/companion/apply", tag = "transmissions", params(("id" = String, Path)), responses((status = 200, body = CompanionApplied)))]
 pub async fn apply_webrtc_companion(
     Path(id): Path<String>,
 ) -> Result<Json<CompanionApplied>, ApiError> {
@@ -123,6 +128,7 @@ pub async fn apply_webrtc_companion(
     }))
 }
 
+#[utoipa::path(delete, path = "/transmissions/{id}", tag = "transmissions", params(("id" = String, Path)), responses((status = 200, body = Deleted)))]
 pub async fn delete(Path(id): Path<String>) -> Result<Json<Deleted>, ApiError> {
     store::mutate(
         move |doc| edit::delete_transmission(doc, &id),
@@ -132,6 +138,7 @@ pub async fn delete(Path(id): Path<String>) -> Result<Json<Deleted>, ApiError> {
     Ok(Json(DELETED))
 }
 
+#[utoipa::path(get, path = "/transmissions/{id}/urls", tag = "playback", params(("id" = String, Path), super::openapi::UrlsQuery), responses((status = 200, body = UrlsResponse)))]
 pub async fn urls(
     State(runtime): State<Arc<Runtime>>,
     Path(id): Path<String>,
@@ -142,6 +149,7 @@ pub async fn urls(
 }
 
 /// `GET /transmissions/{id}/playback-plan`: every transport ranked for this client and context.
+#[utoipa::path(get, path = "/transmissions/{id}/playback-plan", tag = "playback", params(("id" = String, Path), super::openapi::PlanQuery), responses((status = 200, description = "Every transport ranked for this client and context (docs/api.md)", body = Object)))]
 pub async fn playback_plan(
     State(runtime): State<Arc<Runtime>>,
     Path(id): Path<String>,

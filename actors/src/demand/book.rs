@@ -24,7 +24,7 @@ pub const HEARTBEAT_TTL_RANGE: (u64, u64) = (5, 1800);
 
 /// Who renews a heartbeat lease. Players renew every third of their lease; a Home Assistant
 /// entity polls less often, so its lease is longer (the original's 45 s / 90 s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HeartbeatClient {
     Web,
@@ -44,7 +44,7 @@ impl HeartbeatClient {
 }
 
 /// Why an output is (or is not) demanded, most direct reason first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DemandReason {
     ViewerCount,
@@ -126,7 +126,7 @@ impl OutputDemand {
 }
 
 /// One output's demand as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutputDemandView {
     pub output_key: String,
     pub output_id: String,
@@ -146,7 +146,7 @@ pub struct OutputDemandView {
 }
 
 /// `GET /transmissions/{id}/demand`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DemandAnswer {
     pub transmission_id: String,
     /// As the original: viewers counted by the engine; primes and leases are in `demand_active`.
@@ -193,7 +193,7 @@ impl DemandAnswer {
 }
 
 /// `POST /transmissions/{id}/demand/prime`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Primed {
     pub transmission_id: String,
     pub primed: bool,
@@ -202,7 +202,7 @@ pub struct Primed {
 }
 
 /// `POST /transmissions/{id}/demand/heartbeat`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Renewed {
     pub transmission_id: String,
     pub playback_session_id: String,

@@ -91,7 +91,7 @@ pub enum EngineMsg {
 crate::supervised_messages!(EngineMsg);
 
 /// What `GET /api/streams/engine/status` reports (URLs are added by the HTTP layer).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EngineStatus {
     pub enabled: bool,
     pub running: bool,
@@ -108,8 +108,11 @@ pub struct EngineStatus {
     pub last_error: Option<String>,
     pub mediamtx_version: String,
     pub platform: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub binary_path: Option<PathBuf>,
+    #[schema(value_type = String)]
     pub config_path: PathBuf,
+    #[schema(value_type = Option<String>)]
     pub log_path: Option<PathBuf>,
     pub test_path: &'static str,
     pub warnings: Vec<String>,

@@ -88,7 +88,7 @@ pub struct Progress {
     pub total: AtomicU64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ProgressView {
     pub active: bool,
     pub bytes: u64,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::model::settings::PreferredPorts;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EnginePorts {
     pub rtsp: u16,
     pub hls: u16,

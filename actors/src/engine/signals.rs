@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// One engine path as `/v3/paths/list` reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PathState {
     pub name: String,
     pub ready: bool,
@@ -61,7 +61,7 @@ pub fn parse_paths_list(body: &[u8]) -> Result<Vec<PathState>, String> {
 
 /// One HLS muxer as `/v3/hlsmuxers/list` reports it (MediaMTX's own names, as the original
 /// passes them on).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HlsMuxer {
     pub path: String,

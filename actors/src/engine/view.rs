@@ -8,21 +8,21 @@ use super::ports::EnginePorts;
 use crate::model::settings::{MediaAuthMode, PreferredPorts, StreamingSettings};
 
 /// The running engine's ports, else the preferred ones (never `null`, as the original).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ShownPorts {
     Running(EnginePorts),
     Preferred(PreferredPorts),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TestUrls {
     pub rtsp_url: String,
     pub hls_url: String,
     pub webrtc_url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EngineStatusResponse {
     #[serde(flatten)]
     pub status: EngineStatus,

@@ -9,7 +9,9 @@ use super::transmission::REDACTED;
 
 /// What a source is for. Read with the original's mapping: `thumbnail`/`pip` are `sub`,
 /// `large`/`fullscreen`/`ptz` are `main`, anything else (or null) is `custom`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceRole {
     Main,
@@ -53,7 +55,7 @@ impl SourceRole {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VideoInfo {
     #[serde(default)]
     pub width: Option<u32>,
@@ -65,7 +67,7 @@ pub struct VideoInfo {
 
 /// Where a source's video comes from. `rtsp_url` may also be `demo:<name>` (a generated test
 /// pattern, for the demo camera) or any other input FFmpeg reads.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceOrigin {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
@@ -81,7 +83,7 @@ pub struct SourceOrigin {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraSource {
     pub id: String,
     #[serde(default)]
@@ -157,7 +159,7 @@ fn encode_userinfo(value: &str) -> String {
         .collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Camera {
     #[serde(default = "super::transmission::new_id")]
     pub id: String,

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// One rule broken by one field. `loc` is the JSON path of the field, starting with where it
 /// came from (`"body"`, `"query"`), so a client can point at the exact input.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     #[serde(rename = "type")]
     pub kind: &'static str,

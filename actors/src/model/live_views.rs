@@ -112,7 +112,7 @@ pub fn delete(doc: &mut StreamingSettings, id: &str) -> Result<(), ModelError> {
 }
 
 /// The body of `POST /camera-live-views/generate` (all optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
     #[serde(default)]
@@ -124,7 +124,7 @@ pub struct GenerateRequest {
     pub replace_existing: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Generated {
     pub camera_live_views: Vec<CameraLiveView>,
     pub transmissions: Vec<Transmission>,

@@ -15,7 +15,7 @@ const PASSWORD: &str = "password";
 /// Operators this service runs itself.
 pub const RUNNABLE: [&str; 3] = [CAMERA_SOURCE, FPS_REDUCER, PUBLISH_VIDEO];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Node {
     pub id: String,
     pub operator: String,
@@ -46,14 +46,14 @@ impl Node {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Endpoint {
     pub node: String,
     #[serde(default)]
     pub port: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Edge {
     pub from: Endpoint,
     pub to: Endpoint,
@@ -61,7 +61,7 @@ pub struct Edge {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Graph {
     #[serde(default = "schema_version")]
     pub schema_version: u32,
@@ -125,7 +125,7 @@ impl Graph {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Pipeline {
     pub name: String,
     #[serde(default = "yes")]

@@ -8,7 +8,19 @@ use super::camera::SourceRole;
 use super::error::{Errors, Loc};
 use super::transmission::{LatencyProfile, QualityProfileId};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerKind {
     #[default]
@@ -16,7 +28,7 @@ pub enum OwnerKind {
     PipelineOutput,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Publication {
     pub id: String,
     #[serde(default)]
@@ -70,7 +82,9 @@ impl Publication {
 }
 
 /// Who made a live view; unknown reads as `camera_source` (the original's rule).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LiveViewOwner {
     #[default]
@@ -102,7 +116,9 @@ impl From<OwnerKind> for LiveViewOwner {
 }
 
 /// What a live variant is for; unknown reads as `custom`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VariantRole {
     Thumbnail,
@@ -147,7 +163,7 @@ impl VariantRole {
 
 /// The variant each viewing context shows, by id (the original's defaults: a variant per
 /// context named after it, no PTZ variant).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LiveViewDefaults {
     pub thumbnail_variant_id: Option<String>,
@@ -193,7 +209,7 @@ impl LiveViewDefaults {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiveVariant {
     pub id: String,
@@ -229,7 +245,7 @@ fn preferred_transport<'de, D: serde::Deserializer<'de>>(
     })
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraLiveView {
     #[serde(default)]
     pub id: String,
@@ -450,7 +466,7 @@ impl QualityProfile {
 }
 
 /// One profile as `GET /quality-profiles` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProfileView {
     pub id: QualityProfileId,
     pub label: &'static str,
@@ -463,7 +479,7 @@ pub struct ProfileView {
 }
 
 /// `GET /quality-profiles`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Catalogue {
     pub default_profile_id: QualityProfileId,
     pub profiles: Vec<ProfileView>,

@@ -14,7 +14,7 @@ use super::transmission::{REDACTED, Transmission, normalize_path_slug};
 pub const MEDIAMTX_VERSION: &str = "v1.16.2";
 pub const GO2RTC_VERSION: &str = "v1.9.14";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamingSettings {
     /// Publication intents, kept equal to the cameras and pipelines by the reconciler.
     #[serde(default)]
@@ -49,7 +49,7 @@ impl Default for StreamingSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessingServer {
     pub id: String,
@@ -63,7 +63,7 @@ pub struct ProcessingServer {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineSettings {
     pub enabled: bool,
@@ -97,7 +97,7 @@ impl Default for EngineSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EncoderPolicyMode {
     #[default]
@@ -105,7 +105,7 @@ pub enum EncoderPolicyMode {
     Cpu,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EncoderPolicy {
     pub mode: EncoderPolicyMode,
@@ -129,7 +129,7 @@ impl Default for EncoderPolicy {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaAuthMode {
     #[default]
@@ -137,7 +137,7 @@ pub enum MediaAuthMode {
     Open,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaAuth {
     pub mode: MediaAuthMode,
@@ -155,7 +155,7 @@ impl Default for MediaAuth {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MseSidecar {
     pub enabled: bool,
@@ -173,7 +173,7 @@ impl Default for MseSidecar {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Jsmpeg {
     pub enabled: bool,
@@ -203,7 +203,7 @@ impl Default for Jsmpeg {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PreferredPorts {
     pub rtsp: i64,
@@ -227,7 +227,7 @@ impl Default for PreferredPorts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CameraIngestSettings {
     pub enabled: bool,
@@ -245,7 +245,7 @@ impl Default for CameraIngestSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StalePolicy {
     pub stale_after_seconds: f64,

@@ -8,7 +8,7 @@ use crate::model::pipeline::{CAMERA_SOURCE, PUBLISH_VIDEO, Pipeline};
 use crate::model::settings::StreamingSettings;
 use crate::reconcile::event_gates;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LinkNode {
     pub node_id: String,
     pub operator_id: String,
@@ -16,7 +16,7 @@ pub struct LinkNode {
     pub stream_publish: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LinkEdge {
     pub source_node_id: String,
     pub source_port: Option<String>,
@@ -26,7 +26,7 @@ pub struct LinkEdge {
 
 /// One pipeline -> transmission link (`StreamingRuntimePipelineLink`), with this service's
 /// runtime of the pipeline (`mode`, `reader_state`, ...).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PipelineLink {
     pub transmission_id: String,
     pub pipeline_name: String,

@@ -52,7 +52,7 @@ impl Serialize for PublisherInput {
 
 /// Everything a publisher needs to know about its output; compared by value to decide whether a
 /// running publisher must be restarted after a settings change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OutputTarget {
     pub output_key: String,
     pub transmission_id: String,
@@ -65,6 +65,8 @@ pub struct OutputTarget {
     pub latency_profile: LatencyProfile,
     pub resize_mode: ResizeMode,
     pub placeholder: Placeholder,
+    /// `{"mode": ..., "source": <redacted camera URL>}`.
+    #[schema(value_type = Object)]
     pub input: PublisherInput,
 }
 

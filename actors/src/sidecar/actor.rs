@@ -65,7 +65,7 @@ pub enum SidecarMsg {
 
 crate::supervised_messages!(SidecarMsg);
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SidecarStatus {
     pub enabled: bool,
     pub running: bool,
@@ -78,8 +78,11 @@ pub struct SidecarStatus {
     pub last_error: Option<String>,
     pub go2rtc_version: String,
     pub platform: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub binary_path: Option<PathBuf>,
+    #[schema(value_type = String)]
     pub config_path: PathBuf,
+    #[schema(value_type = String)]
     pub log_path: PathBuf,
     pub warnings: Vec<String>,
     pub restart_count: u32,

@@ -9,7 +9,8 @@ use super::actor::SidecarStatus;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = SidecarSummary)]
 pub struct Summary {
     pub summary_status: &'static str,
     pub summary_message: &'static str,
@@ -17,7 +18,7 @@ pub struct Summary {
     pub technical_status: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MseStatusResponse {
     #[serde(flatten)]
     pub status: SidecarStatus,

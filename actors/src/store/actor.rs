@@ -83,8 +83,9 @@ pub enum StoreError {
     Unavailable(AskError),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoreStatus {
+    #[schema(value_type = String)]
     pub path: PathBuf,
     pub revision: u64,
     /// Set when the file found at start-up was unreadable and moved aside.

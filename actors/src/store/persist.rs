@@ -27,8 +27,9 @@ struct Envelope {
 }
 
 /// A settings file that could not be used as it was, and where the original was kept.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recovery {
+    #[schema(value_type = String)]
     pub moved_to: PathBuf,
     pub reason: String,
     #[serde(default)]
@@ -40,7 +41,7 @@ pub struct Recovery {
 
 /// One entry of an array section that was invalid, set aside (its whole JSON is in the kept
 /// original; this names it).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rejected {
     pub section: String,
     pub index: usize,

@@ -111,7 +111,7 @@ macro_rules! supervised_messages {
     };
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActorSnapshot {
     pub name: String,
     pub kind: &'static str,
@@ -121,6 +121,7 @@ pub struct ActorSnapshot {
     pub last_error: Option<String>,
     pub pid: Option<u32>,
     pub state: Value,
+    #[schema(no_recursion)]
     pub children: Vec<ActorSnapshot>,
 }
 

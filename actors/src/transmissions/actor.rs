@@ -76,7 +76,7 @@ pub enum TransmissionMsg {
 
 crate::supervised_messages!(TransmissionMsg);
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WriterHealth {
     pub writer_id: String,
     pub lifecycle: Lifecycle,
