@@ -89,7 +89,10 @@ async fn wait_ready(action: &str) -> Result<(), ApiError> {
         }) => Ok(()),
         Ok(Err(reason)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("Failed to {action} streaming engine: {reason}"),
+            format!(
+                "Failed to {action} streaming engine: {reason} (it stays enabled and retries \
+                 with backoff; POST /engine/stop disables it)"
+            ),
         )),
         Err(unreachable) => Err(unreachable.into()),
     }

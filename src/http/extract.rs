@@ -204,3 +204,18 @@ impl Params {
         }
     }
 }
+
+/// A WebSocket upgrade whose refusal (a plain GET, a wrong version) answers the JSON error
+/// shape like every other route, instead of axum's plain text.
+pub struct Upgrade(pub axum::extract::ws::WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(Upgrade)
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))
+    }
+}

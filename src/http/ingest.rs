@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::http::StatusCode;
 use axum::response::Response;
 use ractor::ActorRef;
@@ -17,7 +17,7 @@ use toposync_actors::transmissions::TransmissionMsg;
 use toposync_actors::transmissions::arbitration::{Frame, Lifecycle};
 
 use super::error::ApiError;
-use super::extract::Params;
+use super::extract::{Params, Upgrade};
 use super::replies::{FrameAccepted, SocketError, WriterClosed};
 
 /// A 4K BGR24 frame is 24.9 MB; anything larger is not a frame.
@@ -101,7 +101,7 @@ pub async fn close(
 pub async fn socket(
     Path((id, writer_id)): Path<(String, String)>,
     params: Params,
-    upgrade: WebSocketUpgrade,
+    Upgrade(upgrade): Upgrade,
 ) -> Result<Response, ApiError> {
     let priority = priority(&params)?;
     let transmission = transmission(&id).await?;

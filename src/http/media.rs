@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::response::Response;
 
@@ -20,7 +20,7 @@ use toposync_actors::transmissions::TransmissionMsg;
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
-use super::extract::Params;
+use super::extract::{Params, Upgrade};
 
 const ACTOR_DEADLINE: Duration = Duration::from_secs(5);
 /// Policy violation (bad token or target), as the original closes.
@@ -43,7 +43,7 @@ pub async fn jsmpeg_socket(
     State(runtime): State<Arc<Runtime>>,
     Path(engine_path): Path<String>,
     params: Params,
-    upgrade: WebSocketUpgrade,
+    Upgrade(upgrade): Upgrade,
 ) -> Response {
     let token = params.get("media_token").unwrap_or("").to_string();
     let session = open_session(&runtime, &normalize_path_slug(&engine_path, ""), &token).await;

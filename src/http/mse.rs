@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -21,7 +21,7 @@ use toposync_actors::store;
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
-use super::extract::Params;
+use super::extract::{Params, Upgrade};
 
 #[utoipa::path(get, path = "/mse/status", tag = "mse", responses((status = 200, body = MseStatusResponse)))]
 pub async fn status() -> Result<Json<MseStatusResponse>, ApiError> {
@@ -101,7 +101,7 @@ pub async fn socket(
     State(runtime): State<Arc<Runtime>>,
     Path(engine_path): Path<String>,
     params: Params,
-    upgrade: WebSocketUpgrade,
+    Upgrade(upgrade): Upgrade,
 ) -> Response {
     let path = normalize_path_slug(&engine_path, "");
     let token = params.get("media_token").unwrap_or("").to_string();

@@ -23,7 +23,8 @@ pub const PATH: &str = "/api/streams/openapi.json";
         description = "Publishes camera and pipeline video (RTSP, HLS, WebRTC, MSE, JSMpeg). \
                        Shapes are a superset of the original streaming extension's; see docs/api.md."
     ),
-    components(schemas(ErrorBody))
+    // Enums only query parameters name: IntoParams refers to them without registering them.
+    components(schemas(ErrorBody, Client, Context, QualityProfileId))
 )]
 struct Document;
 
