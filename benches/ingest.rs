@@ -3,8 +3,7 @@
 //! WebSocket, raw over HTTP POST) as fast as the service takes them, and reads the service's CPU
 //! time and RSS from /proc. Needs `ffmpeg` for the test JPEG.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
@@ -14,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{cpu_seconds, rss_mib};
+use common::{BenchService, cpu_seconds, rss_mib};
 
 const FRAMES: usize = 1000;
 
@@ -27,10 +26,12 @@ async fn writer_closed(http: &reqwest::Client, base: &str, id: &str, writer: &st
         .json()
         .await
         .unwrap();
-    health["transmissions"][id]["writers"]
+    health["transmissions"]
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|t| t["transmission_id"] == id)
+        .flat_map(|t| t["writers"].as_array().into_iter().flatten())
         .any(|w| w["writer_id"] == writer && w["lifecycle"] == "close")
 }
 
@@ -44,23 +45,9 @@ fn report(label: &str, elapsed: Duration, cpu: f64, rss_before: f64, rss_after: 
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toposync-streaming"))
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(dir.path())
-        .env("TOPOSYNC_LOG", "warn")
-        // Measures ingest, not authentication.
-        .env("TOPOSYNC_AUTH_MODE", "bypass")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line.trim().rsplit(' ').next().unwrap().to_string();
-    let base = format!("{address}/api/streams");
-    let pid = child.id();
+    let service = BenchService::start(&[]);
+    let base = service.base.clone();
+    let pid = service.pid();
     let http = toposync_actors::net::http_client();
 
     let created: Value = http
@@ -128,7 +115,9 @@ async fn main() {
         }
         socket.close(None).await.unwrap();
         // The writer closes after its last frame was handled: everything sent has been ingested.
+        let deadline = Instant::now() + Duration::from_secs(120);
         while !writer_closed(&http, &base, &id, &format!("bench:{writer}")).await {
+            assert!(Instant::now() < deadline, "the writer never closed");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         report(
@@ -202,6 +191,5 @@ async fn main() {
         );
     }
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(service);
 }

@@ -10,7 +10,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::SinkExt;
@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cpu_seconds;
+use common::{BenchService, Killed, cpu_seconds};
 
 const MEASURE: Duration = Duration::from_secs(10);
 const FPS: u64 = 12;
@@ -31,15 +31,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 async fn json(request: reqwest::RequestBuilder) -> Value {
@@ -53,28 +44,13 @@ async fn json(request: reqwest::RequestBuilder) -> Value {
 }
 
 async fn run(outputs: usize, with_writers: bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut service = Command::new(env!("CARGO_BIN_EXE_toposync-streaming"))
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(dir.path())
-        .env("TOPOSYNC_LOG", "error")
-        // Measures publishing, not authentication.
-        .env("TOPOSYNC_AUTH_MODE", "bypass")
-        .env(
-            "TOPOSYNC_STREAMING_ENGINE_PATH",
-            toposync_test_stand_ins::mediamtx_stand_in(),
-        )
-        .env("STAND_IN_SKIP_RTSP", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(service.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let service = Killed(service);
-    let pid = service.0.id();
-    let base = format!("{}/api/streams", line.trim().rsplit(' ').next().unwrap());
+    let stand_in = toposync_test_stand_ins::mediamtx_stand_in();
+    let service = BenchService::start(&[
+        ("TOPOSYNC_STREAMING_ENGINE_PATH", stand_in.as_ref()),
+        ("STAND_IN_SKIP_RTSP", "1".as_ref()),
+    ]);
+    let pid = service.pid();
+    let base = service.base.clone();
     let http = toposync_actors::net::http_client();
 
     let ports = json!({"rtsp": free_port(), "hls": free_port(), "webrtc": free_port(),

@@ -3,11 +3,14 @@
 //! then times 100 sequential creates and 40 concurrent ones (p50/p99 round trip, and whether
 //! every answer told the truth: 200 applied, anything else not applied).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::BenchService;
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
@@ -26,22 +29,8 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|");
     for size in [10usize, 150, 500] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_toposync-streaming"))
-            .args(["serve", "--port", "0", "--data-dir"])
-            .arg(dir.path())
-            .env("TOPOSYNC_LOG", "error")
-            .stderr(Stdio::null())
-            // Measures the store, not authentication.
-            .env("TOPOSYNC_AUTH_MODE", "bypass")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = format!("{}/api/streams", line.trim().rsplit(' ').next().unwrap());
+        let service = BenchService::start(&[]);
+        let base = service.base.clone();
         let http = toposync_actors::net::http_client();
         let all: Vec<Value> = (0..size).map(|n| transmission(n, "t")).collect();
         let filled = http
@@ -113,7 +102,6 @@ async fn main() {
             percentile(&mut concurrent, 0.99).as_secs_f64() * 1000.0,
             if truthful { "yes" } else { "NO" },
         );
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(service);
     }
 }

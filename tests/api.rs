@@ -4134,6 +4134,46 @@ mod playback_events {
     }
 
     #[tokio::test]
+    async fn a_transmission_without_enabled_outputs_has_its_own_observability_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let (status, _) = service
+            .post(
+                "/transmissions",
+                &json!({"id": "bare", "name": "Bare", "path": "bare",
+                        "outputs": [{"id": "main", "protocol": "hls", "enabled": false}]}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let now = toposync_actors::unix_now();
+        let (status, _) = service
+            .post(
+                "/runtime/playback-events",
+                &json!({"playback_session_id": "s2", "transmission_id": "bare",
+                        "client_kind": "web", "platform": "chrome", "events": [{"type": "first_frame", "at_unix": now}]}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, seen) = service.get("/runtime/observability").await;
+        assert_eq!(status, 200);
+        let items = seen["items"].as_array().unwrap();
+        let item = items
+            .iter()
+            .find(|item| item["transmission_id"] == "bare")
+            .unwrap_or_else(|| panic!("no item for the transmission: {seen}"));
+        // As the original: the transmission's synthetic output stands in for the missing ones.
+        assert_eq!(item["output_key"], "bare:default");
+        assert_eq!(item["output_id"], "default");
+        assert!(item["classification"].is_string(), "{item}");
+        assert_eq!(item["health"]["transmission_id"], "bare");
+        assert_eq!(
+            item["active_playback_sessions"][0]["playback_session_id"],
+            "s2"
+        );
+        assert_eq!(item["recent_events"][0]["type"], "first_frame");
+    }
+
+    #[tokio::test]
     async fn event_batches_are_checked_field_by_field() {
         let dir = tempfile::tempdir().unwrap();
         let service = Service::start(dir.path());

@@ -27,3 +27,54 @@ pub fn rss_mib(pid: u32) -> f64 {
         .unwrap();
     kib / 1024.0
 }
+
+/// A child process killed (and reaped) when dropped, so a bench that fails leaves none behind.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The release service under measurement, on a free port with its own data dir.
+pub struct BenchService {
+    process: Killed,
+    /// `http://ADDR/api/streams`.
+    pub base: String,
+    _data: tempfile::TempDir,
+}
+
+impl BenchService {
+    /// Starts `serve` with authentication off (a bench measures the work, not the gate) and
+    /// `env` added; its stderr (the bypass warning, logs) is dropped so only the table prints.
+    pub fn start(env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_toposync-streaming"));
+        command
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(data.path())
+            .env("TOPOSYNC_LOG", "error")
+            .env("TOPOSYNC_AUTH_MODE", "bypass")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut process = Killed(command.spawn().unwrap());
+        let mut line = String::new();
+        std::io::BufReader::new(process.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line.trim().rsplit(' ').next().unwrap();
+        BenchService {
+            base: format!("{address}/api/streams"),
+            process,
+            _data: data,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+}
