@@ -4396,3 +4396,61 @@ mod openapi {
         }
     }
 }
+
+mod dashboard {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_streams_page_and_its_assets_are_served_without_a_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let page = service
+            .anonymous
+            .get(format!("{}/", service.root))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = page.text().await.unwrap();
+        assert!(html.contains("/assets/streams.js"), "{html}");
+        for (asset, kind) in [
+            ("streams.js", "text/javascript"),
+            ("streams.css", "text/css"),
+            ("hls.js", "text/javascript"),
+            ("jsmpeg.js", "text/javascript"),
+        ] {
+            let answer = service
+                .anonymous
+                .get(format!("{}/assets/{asset}", service.root))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200, "{asset}");
+            assert_eq!(answer.headers()["content-type"], kind, "{asset}");
+            assert!(!answer.bytes().await.unwrap().is_empty(), "{asset}");
+        }
+        let missing = service
+            .anonymous
+            .get(format!("{}/assets/nothing.js", service.root))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+        let body: Value = missing.json().await.unwrap();
+        assert!(body["detail"].is_string());
+        // What the page shows still needs a credential.
+        let views = service
+            .anonymous
+            .get(service.url("/camera-live-views"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(views.status(), 401);
+    }
+}

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes grouped by API area. Handlers parse, ask an actor, map the reply.
 
 mod auth;
+mod dashboard;
 mod demand;
 mod engine;
 mod error;
@@ -117,6 +118,8 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         ));
     let sign_in = OpenApiRouter::new()
         .routes(routes!(auth::login_page))
+        .routes(routes!(dashboard::streams_page))
+        .routes(routes!(dashboard::asset))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::session))
@@ -210,6 +213,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(data_dir = %data_dir.display(), %address, "started");
     // Tests and scripts read this line to find a port chosen with --port 0.
     println!("toposync-streaming listening on http://{address}");
+    // On stderr: callers read stdout's one line for the address, then may close it.
+    eprintln!("toposync-streaming: the dashboard is at http://{address}/");
     // A root supervisor that ends on its own leaves nothing to serve: stop with an error so
     // the supervisor of this process (systemd, the Home Assistant watchdog) starts it again.
     let (tree_lost_tx, tree_lost) = tokio::sync::oneshot::channel::<()>();

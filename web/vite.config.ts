@@ -1,0 +1,26 @@
+import { defineConfig } from 'vite';
+
+// Fixed file names: the binary embeds dist/ by name (src/http/dashboard.rs).
+export default defineConfig({
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    assetsDir: 'assets',
+    // The players' libraries (hls.js) are larger than Vite's default warning.
+    chunkSizeWarningLimit: 600,
+    rollupOptions: {
+      input: { streams: 'index.html' },
+      output: {
+        entryFileNames: 'assets/[name].js',
+        chunkFileNames: 'assets/[name].js',
+        assetFileNames: 'assets/[name][extname]',
+        // The players' libraries apart from the page's own code (its size is measured alone).
+        manualChunks: (id) => {
+          if (id.includes('node_modules/hls.js')) return 'hls';
+          if (id.includes('node_modules/@cycjimmy/jsmpeg-player')) return 'jsmpeg';
+          return undefined;
+        },
+      },
+    },
+  },
+});
