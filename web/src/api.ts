@@ -138,6 +138,15 @@ export interface PlaybackEvent {
   data?: Record<string, unknown>;
 }
 
+/** The browser family, as the events' `platform` (the order matters: Chrome's agent names Safari). */
+function browserName(): string {
+  const agent = navigator.userAgent;
+  if (agent.includes('Firefox/')) return 'firefox';
+  if (agent.includes('Chrome/') || agent.includes('Chromium/')) return 'chromium';
+  if (agent.includes('Safari/')) return 'safari';
+  return 'other';
+}
+
 /** Reports what the player saw; a lost report must never break playback. */
 export function report(
   sessionId: string,
@@ -150,7 +159,7 @@ export function report(
     transmission_id: transmissionId,
     output_id: outputId,
     client_kind: 'web',
-    platform: navigator.userAgent.includes('Firefox') ? 'firefox' : 'chromium',
+    platform: browserName(),
     events: [{ ...event, at_unix: Date.now() / 1000 }],
   }).catch(() => {});
 }

@@ -197,10 +197,8 @@ export class Tile {
 
   stop(): void {
     this.generation++;
-    for (const timer of this.timers) {
-      window.clearTimeout(timer);
-      window.clearInterval(timer);
-    }
+    // Timeouts and intervals share one list of timers: clearTimeout ends either.
+    for (const timer of this.timers) window.clearTimeout(timer);
     this.timers = [];
     this.player?.stop();
     this.player = undefined;
