@@ -4419,9 +4419,22 @@ mod dashboard {
         );
         let html = page.text().await.unwrap();
         assert!(html.contains("/assets/streams.js"), "{html}");
+        let debug = service
+            .anonymous
+            .get(format!(
+                "{}/streams/debug?live_view_id=x&transport=mse",
+                service.root
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(debug.status(), 200);
+        assert!(debug.text().await.unwrap().contains("/assets/debug.js"));
         for (asset, kind) in [
             ("streams.js", "text/javascript"),
-            ("streams.css", "text/css"),
+            ("debug.js", "text/javascript"),
+            ("common.js", "text/javascript"),
+            ("common.css", "text/css"),
             ("hls.js", "text/javascript"),
             ("jsmpeg.js", "text/javascript"),
         ] {

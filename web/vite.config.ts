@@ -8,8 +8,10 @@ export default defineConfig({
     assetsDir: 'assets',
     // The players' libraries (hls.js) are larger than Vite's default warning.
     chunkSizeWarningLimit: 600,
+    // Every browser the players support preloads modules itself.
+    modulePreload: { polyfill: false },
     rollupOptions: {
-      input: { streams: 'index.html' },
+      input: { streams: 'index.html', debug: 'debug.html' },
       output: {
         entryFileNames: 'assets/[name].js',
         chunkFileNames: 'assets/[name].js',
@@ -18,6 +20,10 @@ export default defineConfig({
         manualChunks: (id) => {
           if (id.includes('node_modules/hls.js')) return 'hls';
           if (id.includes('node_modules/@cycjimmy/jsmpeg-player')) return 'jsmpeg';
+          // What both pages share (the API, the players) in one chunk of a fixed name.
+          if (!id.endsWith('/src/streams.ts') && !id.endsWith('/src/debug.ts') && id.includes('/src/')) {
+            return 'common';
+          }
           return undefined;
         },
       },

@@ -217,7 +217,10 @@ pub fn access(method: &Method, path: &str, query: Option<&str>) -> Access {
         "/api/streams/auth/logout",
     ];
     // The pages and their assets hold no data; what they show comes from the gated API.
-    if OPEN.contains(&path) || matches!(path, "/login" | "/") || path.starts_with("/assets/") {
+    if OPEN.contains(&path)
+        || matches!(path, "/login" | "/" | "/streams/debug")
+        || path.starts_with("/assets/")
+    {
         return Access::Open;
     }
     if path.starts_with("/api/streams/media/") {

@@ -7,34 +7,39 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 
-/// Every built file: its name under `/assets/`, its type, its bytes.
-const ASSETS: [(&str, &str, &[u8]); 4] = [
-    (
-        "streams.js",
-        "text/javascript",
-        include_bytes!("../../web/dist/assets/streams.js"),
-    ),
-    (
-        "streams.css",
-        "text/css",
-        include_bytes!("../../web/dist/assets/streams.css"),
-    ),
-    (
-        "hls.js",
-        "text/javascript",
-        include_bytes!("../../web/dist/assets/hls.js"),
-    ),
-    (
-        "jsmpeg.js",
-        "text/javascript",
-        include_bytes!("../../web/dist/assets/jsmpeg.js"),
-    ),
+/// One built file of `web/dist/assets`, embedded.
+macro_rules! asset {
+    ($name:literal, $content_type:literal) => {
+        (
+            $name,
+            $content_type,
+            include_bytes!(concat!("../../web/dist/assets/", $name)),
+        )
+    };
+}
+
+/// Every built file: its name under `/assets/`, its type, its bytes (a test checks that this is
+/// all of `web/dist/assets`).
+const ASSETS: [(&str, &str, &[u8]); 6] = [
+    asset!("streams.js", "text/javascript"),
+    asset!("debug.js", "text/javascript"),
+    asset!("common.js", "text/javascript"),
+    asset!("common.css", "text/css"),
+    asset!("hls.js", "text/javascript"),
+    asset!("jsmpeg.js", "text/javascript"),
 ];
 
 /// `GET /`: the Streams page (it signs in through `/login` when it has no session).
 #[utoipa::path(get, path = "/", tag = "dashboard", responses((status = 200, description = "The Streams page", content_type = "text/html", body = String)))]
 pub async fn streams_page() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("../../web/dist/index.html"))
+}
+
+/// `GET /streams/debug?live_view_id=&variant_id=&transport=`: one live view over one fixed
+/// transport, with a step log to copy into a bug report.
+#[utoipa::path(get, path = "/streams/debug", tag = "dashboard", responses((status = 200, description = "The transport debug page", content_type = "text/html", body = String)))]
+pub async fn debug_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../web/dist/debug.html"))
 }
 
 /// `GET /assets/{file}`: the pages' scripts and styles.
@@ -53,4 +58,22 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
         *bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ASSETS;
+
+    #[test]
+    fn every_built_asset_is_served() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist/assets");
+        let mut built: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        built.sort();
+        let mut served: Vec<String> = ASSETS.iter().map(|(name, ..)| name.to_string()).collect();
+        served.sort();
+        assert_eq!(served, built);
+    }
 }

@@ -119,6 +119,7 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
     let sign_in = OpenApiRouter::new()
         .routes(routes!(auth::login_page))
         .routes(routes!(dashboard::streams_page))
+        .routes(routes!(dashboard::debug_page))
         .routes(routes!(dashboard::asset))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))

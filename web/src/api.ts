@@ -78,6 +78,7 @@ export interface Candidate {
   protocol: string;
   available: boolean;
   url: string | null;
+  media_auth_type: string;
   output_id: string | null;
   rank: number;
   warnings: string[];
@@ -92,6 +93,7 @@ export interface Plan {
   heartbeat_interval_seconds: number;
   lease_seconds: number;
   transports: Candidate[];
+  warnings: string[];
   blocking_errors: string[];
   media_url_expires_at_unix?: number | null;
 }
@@ -109,9 +111,15 @@ export interface Playback {
 
 export const liveViews = () => call<LiveView[]>('GET', 'camera-live-views');
 
-export function playback(liveViewId: string, context: string, variantId?: string) {
+export function playback(
+  liveViewId: string,
+  context: string,
+  variantId?: string,
+  lowLatency = false,
+) {
   const query = new URLSearchParams({ client: 'web', context });
   if (variantId) query.set('variant_id', variantId);
+  if (lowLatency) query.set('low_latency', 'true');
   return call<Playback>(
     'GET',
     `camera-live-views/${encodeURIComponent(liveViewId)}/playback?${query}`,

@@ -13,6 +13,8 @@ const message = document.querySelector<HTMLElement>('#message')!;
 
 const params = new URLSearchParams(location.search);
 let layout = params.get('layout') === '1x1' ? 1 : 4;
+/** `?transport=hls` (or mse, webrtc, jsmpeg) tries that transport first; the others still follow. */
+const preferredTransport = params.get('transport') ?? undefined;
 let page = 0;
 let views: api.LiveView[] = [];
 let tiles: Tile[] = [];
@@ -25,7 +27,7 @@ function render(): void {
   const pages = Math.max(1, Math.ceil(views.length / layout));
   page = Math.min(page, pages - 1);
   grid.dataset.layout = layout === 1 ? '1x1' : '2x2';
-  tiles = views.slice(page * layout, page * layout + layout).map((view) => new Tile(view, context));
+  tiles = views.slice(page * layout, page * layout + layout).map((view) => new Tile(view, context, preferredTransport));
   grid.replaceChildren(...tiles.map((tile) => tile.element));
   pageLabel.textContent = `Page ${page + 1} of ${pages}`;
   previous.disabled = page === 0;

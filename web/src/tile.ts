@@ -1,28 +1,21 @@
 import * as api from './api';
-import { playHls } from './players/hls';
-import { playJsmpeg } from './players/jsmpeg';
-import type { Player, PlayerEvents } from './players/types';
+import { expiresAt, holdDemand, messageOf } from './demand';
+import { PLAYERS, unplayable } from './players';
+import type { Player } from './players/types';
 
-/** How long a transport may take to show its first frame before the next one is tried. */
-const FIRST_FRAME_BOUND_MS: Record<string, number> = { jsmpeg: 8000, hls: 15000 };
 /** Renew signed URLs this long before they expire. */
 const RENEW_MARGIN_S = 30;
-const NO_WRITER = 'Nenhum fluxo está alimentando esta transmissão.';
+/** A stall this long counts as a failure: the next transport is tried. */
+const STALL_BOUND_MS = 10000;
+/** After every transport failed, the tile starts over this much later. */
+const RETRY_MS = 10000;
+export const NO_WRITER = 'Nenhum fluxo está alimentando esta transmissão.';
 
-type Start = (container: HTMLElement, url: string, events: PlayerEvents) => Player;
-const PLAYERS: Record<string, Start> = { hls: playHls, jsmpeg: playJsmpeg };
-
-/** The `exp` of a signed media URL's token, in unix seconds. */
-function expiresAt(url: string): number | undefined {
-  const token = new URL(url, location.href).searchParams.get('media_token');
-  try {
-    const payload = token?.split('.')[0];
-    if (!payload) return undefined;
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
-    return (JSON.parse(json) as { exp?: number }).exp;
-  } catch {
-    return undefined;
-  }
+/** The plan's playable candidates in rank order, the preferred transport (if any) first. */
+function ordered(plan: api.Plan, preferred: string | undefined): api.Candidate[] {
+  const playable = plan.transports.filter((c) => !unplayable(c)).sort((a, b) => a.rank - b.rank);
+  const first = playable.filter((c) => c.transport === preferred);
+  return [...first, ...playable.filter((c) => c.transport !== preferred)];
 }
 
 /**
@@ -40,11 +33,14 @@ export class Tile {
   private variantId: string | undefined;
   private player: Player | undefined;
   private timers: number[] = [];
+  private releaseDemand: (() => void) | undefined;
+  private demandedOutput: string | null = null;
   private generation = 0;
 
   constructor(
     private readonly view: api.LiveView,
     private readonly context: () => string,
+    private readonly preferredTransport?: string,
   ) {
     this.element = document.createElement('article');
     this.element.className = 'tile';
@@ -89,36 +85,27 @@ export class Tile {
     try {
       playback = await api.playback(this.view.id, this.context(), this.variantId);
     } catch (error) {
-      this.show('offline', error instanceof Error ? error.message : String(error));
+      if (generation !== this.generation) return;
+      this.show('offline', messageOf(error));
+      this.retryLater(generation);
       return;
     }
     if (generation !== this.generation) return;
     this.selector.value = playback.variant.id;
+    // Non-blocking warnings stay out of the status line: a tooltip, never an error.
+    this.status.title = [...playback.warnings, ...playback.playback_plan.warnings].join('\n');
     const plan = playback.playback_plan;
-    const candidates = plan.transports
-      .filter((c) => c.available && c.url && PLAYERS[c.transport])
-      .sort((a, b) => a.rank - b.rank);
+    const candidates = ordered(plan, this.preferredTransport);
     if (candidates.length === 0) {
-      this.show('offline', [...playback.blocking_errors, ...plan.blocking_errors][0] ?? 'No transport');
+      const blocking = [...playback.blocking_errors, ...plan.blocking_errors][0];
+      this.show('offline', blocking ?? 'No transport');
+      this.retryLater(generation);
       return;
     }
-    this.demand(plan, candidates[0].output_id, generation);
     this.tryFrom(candidates, 0, playback, generation);
   }
 
-  /** Prime now, then heartbeat at the plan's interval while the page is visible. */
-  private demand(plan: api.Plan, outputId: string | null, generation: number): void {
-    const beat = () => {
-      if (generation !== this.generation || document.hidden) return;
-      api.heartbeat(plan.transmission_id, this.sessionId, outputId).catch(() => {});
-    };
-    api.prime(plan.transmission_id, outputId).catch(() => {});
-    beat();
-    const interval = Math.max(1, plan.heartbeat_interval_seconds) * 1000;
-    this.timers.push(window.setInterval(beat, interval));
-  }
-
-  /** Step 5: plays a candidate and moves on to the next when it fails or shows nothing. */
+  /** Step 5: plays a candidate and moves on to the next when it fails, stalls or shows nothing. */
   private tryFrom(
     candidates: api.Candidate[],
     index: number,
@@ -129,19 +116,26 @@ export class Tile {
     if (!candidate?.url) {
       const idle = playback.runtime_health?.fallback_reason === 'no_frame';
       this.show('offline', idle ? NO_WRITER : 'No transport played');
+      this.retryLater(generation);
       return;
     }
+    this.demand(playback.playback_plan, candidate.output_id);
     const transport = candidate.transport;
+    const { start, firstFrameBoundMs } = PLAYERS[transport];
     const began = performance.now();
     const report = (event: api.PlaybackEvent) =>
       api.report(this.sessionId, playback.transmission_id, candidate.output_id, {
         ...event,
         data: { transport, ...event.data },
       });
-    let settled = false;
+    let done = false;
+    let live = false;
+    let stall: number | undefined;
     const next = (reason: string) => {
-      if (settled || generation !== this.generation) return;
-      settled = true;
+      if (done || generation !== this.generation) return;
+      done = true;
+      window.clearTimeout(bound);
+      window.clearTimeout(stall);
       this.player?.stop();
       this.player = undefined;
       const following = candidates[index + 1];
@@ -157,15 +151,15 @@ export class Tile {
     this.element.dataset.transport = transport;
     this.show('connecting', `Starting ${transport.toUpperCase()}…`);
     const bound = window.setTimeout(
-      () => next(`no first frame within ${FIRST_FRAME_BOUND_MS[transport] / 1000} s`),
-      FIRST_FRAME_BOUND_MS[transport],
+      () => next(`no first frame within ${firstFrameBoundMs / 1000} s`),
+      firstFrameBoundMs,
     );
     this.timers.push(bound);
-    this.player = PLAYERS[transport](this.stage, candidate.url, {
+    this.player = start(this.stage, candidate.url, {
       firstFrame: () => {
-        if (generation !== this.generation) return;
+        if (done || generation !== this.generation) return;
         window.clearTimeout(bound);
-        settled = true;
+        live = true;
         this.show('live', 'Live');
         report({
           type: 'first_frame',
@@ -173,21 +167,48 @@ export class Tile {
         });
       },
       failed: (reason) => {
+        if (done || generation !== this.generation) return;
         report({ type: 'player_error', severity: 'error', message: reason });
-        if (!settled) next(reason);
-        else this.show('offline', reason);
+        next(reason);
       },
       stalled: () => {
-        if (settled) this.show('stale', 'Stalled');
+        if (!live || done || stall !== undefined) return;
+        this.show('stale', 'Stalled');
+        report({ type: 'stall', severity: 'warn' });
+        stall = window.setTimeout(
+          () => next(`stalled for ${STALL_BOUND_MS / 1000} s`),
+          STALL_BOUND_MS,
+        );
+        this.timers.push(stall);
       },
+      resumed: () => {
+        if (stall === undefined || done) return;
+        window.clearTimeout(stall);
+        stall = undefined;
+        this.show('live', 'Live');
+      },
+      step: () => {},
     });
     // HLS fetches with its signed URL all along: fetch a fresh plan shortly before it expires
-    // (the player restarts on it). A socket, once open, needs no renewal.
+    // (the player restarts on it). A socket or a peer connection, once open, needs no renewal.
     const expiry = transport === 'hls' ? expiresAt(candidate.url) : undefined;
     if (expiry) {
       const renewIn = Math.max(5, expiry - Date.now() / 1000 - RENEW_MARGIN_S) * 1000;
       this.timers.push(window.setTimeout(() => void this.start(), renewIn));
     }
+  }
+
+  /** Demand follows the output being played (candidates may play different outputs). */
+  private demand(plan: api.Plan, outputId: string | null): void {
+    if (this.releaseDemand && this.demandedOutput === outputId) return;
+    this.releaseDemand?.();
+    this.demandedOutput = outputId;
+    this.releaseDemand = holdDemand(plan, outputId, this.sessionId);
+  }
+
+  private retryLater(generation: number): void {
+    if (generation !== this.generation) return;
+    this.timers.push(window.setTimeout(() => void this.start(), RETRY_MS));
   }
 
   private show(state: string, text: string): void {
@@ -200,6 +221,8 @@ export class Tile {
     // Timeouts and intervals share one list of timers: clearTimeout ends either.
     for (const timer of this.timers) window.clearTimeout(timer);
     this.timers = [];
+    this.releaseDemand?.();
+    this.releaseDemand = undefined;
     this.player?.stop();
     this.player = undefined;
   }

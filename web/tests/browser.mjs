@@ -1,120 +1,181 @@
 // Browser tests of the dashboard: the release binary serves the demo camera, Debian's Chromium
-// (playwright-core; no browser download) signs in with the viewer token and watches.
-// Run: `npm run test:browser` from web/ (after `cargo build --release`); `.ci/run` does.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+// (playwright-core; no browser download) signs in with the viewer token and watches; pictures
+// are checked from their pixels. Run: `npm run test:browser` from web/ (after `cargo build
+// --release`); `.ci/run` does. The real-engine groups need TOPOSYNC_STREAMING_ENGINE_PATH and
+// TOPOSYNC_STREAMING_GO2RTC_PATH (absolute paths) and say why they skip without them.
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { DEMO_VIEW, launchBrowser, sample, seesMovingPicture, signedInPage, startService, until }
+  from './harness.mjs';
 
-const BINARY = new URL('../../target/release/toposync-streaming', import.meta.url).pathname;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SUB_OUTPUT = 'tx-camera-demo-sub-sub:hls_quad_grid';
+/** The demand book's stop debounce (actors/src/demand/book.rs STOP_DEBOUNCE). */
+const STOP_DEBOUNCE_S = 3;
+/** A web player's heartbeat lease and the plan's renewal interval. */
+const HEARTBEAT_LEASE_S = 45;
+const HEARTBEAT_INTERVAL_S = 10;
 
-async function until(what, check, seconds = 30) {
-  const deadline = Date.now() + seconds * 1000;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${what}: not within ${seconds} s (last: ${JSON.stringify(last)})`);
-}
+const tile = (page) => page.locator('.tile').first();
+const tileIs = async (page, transport, state = 'live') =>
+  (await tile(page).getAttribute('data-transport')) === transport &&
+  (await tile(page).getAttribute('data-state')) === state;
 
-/** The release service with the demo camera and fresh tokens; no engine binary. */
-async function startService() {
-  const data = mkdtempSync(join(tmpdir(), 'toposync-browser-'));
-  const viewer = randomBytes(16).toString('hex');
-  const env = { ...process.env, TOPOSYNC_ADMIN_TOKEN: randomBytes(16).toString('hex'),
-    TOPOSYNC_VIEWER_TOKEN: viewer, TOPOSYNC_LOG: 'warn' };
-  delete env.TOPOSYNC_STREAMING_ENGINE_PATH;
-  delete env.TOPOSYNC_STREAMING_GO2RTC_PATH;
-  const child = spawn(BINARY, ['serve', '--demo', '--port', '0', '--data-dir', data], {
-    env, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const root = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const found = out.match(/listening on (http:\/\/\S+)/);
-      if (found) resolve(found[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`the service exited (${code})`)));
-  });
-  return { root, viewer, stop() { child.kill(); rmSync(data, { recursive: true, force: true }); } };
-}
-
-/** Samples a tile's canvas: how many distinct colours, and a digest that changes with the picture. */
-function sample(page, index) {
-  return page.evaluate((i) => {
-    const canvas = document.querySelectorAll('.tile canvas')[i];
-    if (!canvas || !canvas.width) return null;
-    const copy = document.createElement('canvas');
-    copy.width = 64;
-    copy.height = 36;
-    const context = copy.getContext('2d');
-    context.drawImage(canvas, 0, 0, 64, 36);
-    const pixels = context.getImageData(0, 0, 64, 36).data;
-    const colours = new Set();
-    let digest = 0;
-    for (let p = 0; p < pixels.length; p += 4) {
-      colours.add((pixels[p] >> 4) * 256 + (pixels[p + 1] >> 4) * 16 + (pixels[p + 2] >> 4));
-      digest = (digest * 31 + pixels[p] + pixels[p + 1] + pixels[p + 2]) >>> 0;
-    }
-    return { colours: colours.size, digest };
-  }, index);
-}
-
-const tests = {
+const withoutEngine = {
   async 'with no engine, the 2x2 grid plays the demo over JSMpeg'({ service, browser }) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${service.root}/`);
-    // No session yet: the page sends the user to the sign-in form and back.
-    await page.waitForURL(/\/login/);
-    await page.fill('input[name=password]', service.viewer);
-    await page.selectOption('select[name=username]', 'viewer');
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${service.root}/`);
-    const tiles = page.locator('.tile');
-    await until('a tile per live view', async () => (await tiles.count()) >= 1);
-    await until('the first tile is live', async () =>
-      (await tiles.first().getAttribute('data-state')) === 'live', 45);
-    assert.equal(await tiles.first().getAttribute('data-transport'), 'jsmpeg');
-    const first = await until('a picture with many colours', async () => {
-      const seen = await sample(page, 0);
-      return seen && seen.colours > 20 ? seen : null;
-    });
-    await until('the picture changes', async () => {
-      const seen = await sample(page, 0);
-      return seen && seen.digest !== first.digest;
-    });
+    const page = await signedInPage(browser, service);
+    await until('the first tile is live over JSMpeg', () => tileIs(page, 'jsmpeg'), 45);
+    await seesMovingPicture(page, '.tile canvas');
     if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
     // The overlay names the variant by its label, never by an output id.
-    const options = await tiles.first().locator('select option').allTextContents();
+    const options = await tile(page).locator('select option').allTextContents();
     assert.ok(options.includes('Baixa resolução'), `labels: ${options}`);
     assert.ok(!options.some((o) => o.startsWith('hls_')), `labels: ${options}`);
-    await context.close();
+    await page.context().close();
+  },
+
+  async 'tiles, selector and pagination are reachable from the keyboard and labelled'({ service, browser }) {
+    const page = await signedInPage(browser, service);
+    await until('a tile', async () => (await page.locator('.tile').count()) >= 1);
+    const reached = [];
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      reached.push(await page.evaluate(() => {
+        const el = document.activeElement;
+        return `${el.tagName.toLowerCase()}:${el.getAttribute('aria-label') ?? el.textContent}`;
+      }));
+    }
+    for (const wanted of ['button:One camera', 'button:Four cameras', 'article:Demo camera',
+      'select:Source of Demo camera', 'button:Fullscreen Demo camera']) {
+      assert.ok(reached.includes(wanted), `${wanted} not reached by Tab: ${reached}`);
+    }
+    // One page of cameras: pagination is labelled and disabled (so Tab skips it).
+    for (const label of ['Previous page', 'Next page']) {
+      assert.equal(await page.getByRole('button', { name: label }).isDisabled(), true, label);
+    }
+    await page.context().close();
   },
 };
 
-const service = await startService();
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const withEngine = {
+  async 'a tile plays MSE from go2rtc'({ service, browser }) {
+    const page = await signedInPage(browser, service);
+    await until('the first tile is live over MSE', () => tileIs(page, 'mse'), 45);
+    const seen = await seesMovingPicture(page, '.tile video');
+    assert.deepEqual([seen.width, seen.height], [640, 360], 'the sub variant (quad grid)');
+    assert.equal(await tile(page).locator('.transport').textContent(), 'MSE');
+    await page.context().close();
+  },
+
+  async 'a tile forced to HLS plays HLS'({ service, browser }) {
+    const page = await signedInPage(browser, service, '/?transport=hls');
+    await until('the first tile is live over HLS', () => tileIs(page, 'hls'), 45);
+    await seesMovingPicture(page, '.tile video');
+    await page.context().close();
+  },
+
+  async 'the debug page plays WebRTC on the WebRTC-enabled variant'({ service, browser }) {
+    const path = `/streams/debug?live_view_id=${DEMO_VIEW}&variant_id=main&transport=webrtc`;
+    const page = await signedInPage(browser, service, path);
+    await until('the debug page is live', async () =>
+      (await page.locator('body').getAttribute('data-state')) === 'live', 45);
+    const seen = await seesMovingPicture(page, '#stage video');
+    assert.deepEqual([seen.width, seen.height], [1280, 720], 'webrtc_low_latency is 720p');
+    const log = await page.locator('#log').textContent();
+    for (const step of ['POST offer', 'answer applied', 'first frame after']) {
+      assert.ok(log.includes(step), `step "${step}" in the log:\n${log}`);
+    }
+    assert.ok(!log.includes('media_token'), 'no signed token in the copyable log');
+    await page.context().close();
+  },
+
+  async 'the selector switches the tile to another variant'({ service, browser }) {
+    const page = await signedInPage(browser, service);
+    await until('the first tile is live over MSE', () => tileIs(page, 'mse'), 45);
+    await until('the sub picture', async () => (await sample(page, '.tile video'))?.width === 640);
+    await tile(page).locator('select').selectOption({ label: 'Principal' });
+    const seen = await until('the main picture (1920x1080)', async () => {
+      const picture = await sample(page, '.tile video');
+      return picture?.width === 1920 && (await tileIs(page, 'mse')) ? picture : null;
+    }, 60);
+    assert.equal(seen.height, 1080);
+    await page.context().close();
+  },
+
+  async 'leaving the page stops the heartbeats and the encoder after the last lease'({ service, browser }) {
+    const page = await signedInPage(browser, service);
+    await until('the first tile is live over MSE', () => tileIs(page, 'mse'), 45);
+    const output = async () =>
+      (await service.call('GET', 'runtime/outputs')).outputs.find((o) => o.output_key === SUB_OUTPUT);
+    assert.equal((await output()).publisher_running, true);
+    await page.context().close();
+    const left = Date.now();
+    // The longest lease still held when the page left: the heartbeat's, or a prime's.
+    const { demand } = await output();
+    assert.equal(demand.heartbeat_sessions, 1, 'the page held a heartbeat lease');
+    const lease = Math.max(HEARTBEAT_LEASE_S, demand.primed_expires_in_seconds ?? 0);
+    await until('the encoder stops', async () => !(await output()).publisher_running,
+      lease + STOP_DEBOUNCE_S + 10);
+    // The last heartbeat came at most one interval before the page left; its lease held till then.
+    const waited = (Date.now() - left) / 1000;
+    assert.ok(waited >= HEARTBEAT_LEASE_S - HEARTBEAT_INTERVAL_S,
+      `stopped ${waited} s after leaving: before the heartbeat lease ran out`);
+  },
+};
+
+const goToMissing = {
+  async 'with go2rtc missing, the tile plays HLS within 5 s and the overlay says so'({ service, browser }) {
+    const page = await signedInPage(browser, service);
+    const shown = Date.now();
+    await until('the first tile moves to HLS', async () =>
+      (await tile(page).getAttribute('data-transport')) === 'hls', 5);
+    assert.ok(Date.now() - shown <= 5000);
+    await until('the first tile is live over HLS', () => tileIs(page, 'hls'), 45);
+    assert.equal(await tile(page).locator('.transport').textContent(), 'HLS');
+    await seesMovingPicture(page, '.tile video');
+    await page.context().close();
+  },
+
+  async 'the debug page with transport=mse shows the failure instead of falling back'({ service, browser }) {
+    const page = await signedInPage(browser, service, `/streams/debug?live_view_id=${DEMO_VIEW}&transport=mse`);
+    await until('the debug page failed', async () =>
+      (await page.locator('body').getAttribute('data-state')) === 'failed', 20);
+    const outcome = await page.locator('#outcome').textContent();
+    assert.match(outcome, /go2rtc/, outcome);
+    assert.equal(await page.locator('#stage video, #stage canvas').count(), 0, 'no other player');
+    await page.context().close();
+  },
+};
+
+const realParts = process.env.TOPOSYNC_STREAMING_ENGINE_PATH && process.env.TOPOSYNC_STREAMING_GO2RTC_PATH;
+const groups = [
+  ['no engine', {}, withoutEngine],
+  ['real MediaMTX and go2rtc', { engine: true }, withEngine],
+  ['real MediaMTX, go2rtc missing', { engine: true, go2rtc: 'missing' }, goToMissing],
+];
+
+const browser = await launchBrowser();
 let failed = 0;
 try {
-  for (const [name, test] of Object.entries(tests)) {
+  for (const [group, options, tests] of groups) {
+    if (options.engine && !realParts) {
+      console.log(`skip - ${group}: set TOPOSYNC_STREAMING_ENGINE_PATH and TOPOSYNC_STREAMING_GO2RTC_PATH`);
+      continue;
+    }
+    const service = await startService(options);
     try {
-      await test({ service, browser });
-      console.log(`ok - ${name}`);
-    } catch (error) {
-      failed++;
-      console.log(`not ok - ${name}\n${error.stack}`);
+      for (const [name, test] of Object.entries(tests)) {
+        try {
+          await test({ service, browser });
+          console.log(`ok - ${group}: ${name}`);
+        } catch (error) {
+          failed++;
+          console.log(`not ok - ${group}: ${name}\n${error.stack}`);
+        }
+      }
+    } finally {
+      await service.stop();
     }
   }
 } finally {
   await browser.close();
-  service.stop();
 }
 process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,161 @@
+// What the browser tests and the time-to-first-frame benchmark share: the release service with
+// the demo camera, Debian's Chromium, sign-in, polling with a deadline, and reading pixels back.
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+const BINARY = new URL('../../target/release/toposync-streaming', import.meta.url).pathname;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const DEMO_VIEW = 'live-demo-camera-demo';
+
+export async function until(what, check, seconds = 30) {
+  const deadline = Date.now() + seconds * 1000;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${what}: not within ${seconds} s (last: ${JSON.stringify(last)})`);
+}
+
+/** A UDP port nobody uses now (for the engine's WebRTC ICE on loopback). */
+function freeUdpPort() {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The release service serving the demo camera with fresh tokens. `engine`: run the real MediaMTX
+ * (TOPOSYNC_STREAMING_ENGINE_PATH) with WebRTC on the main variant; `go2rtc`: 'real' (the
+ * TOPOSYNC_STREAMING_GO2RTC_PATH binary) or 'missing' (a path with nothing there).
+ */
+export async function startService({ engine = false, go2rtc = 'real' } = {}) {
+  const data = mkdtempSync(join(tmpdir(), 'toposync-browser-'));
+  const viewer = randomBytes(16).toString('hex');
+  const admin = randomBytes(16).toString('hex');
+  const env = { ...process.env, TOPOSYNC_ADMIN_TOKEN: admin, TOPOSYNC_VIEWER_TOKEN: viewer,
+    TOPOSYNC_LOG: 'warn' };
+  if (engine) {
+    env.TOPOSYNC_STREAMING_WEBRTC_LOCAL_UDP_ADDRESS = `127.0.0.1:${await freeUdpPort()}`;
+    if (go2rtc === 'missing') env.TOPOSYNC_STREAMING_GO2RTC_PATH = join(data, 'no-go2rtc-here');
+  } else {
+    delete env.TOPOSYNC_STREAMING_ENGINE_PATH;
+    delete env.TOPOSYNC_STREAMING_GO2RTC_PATH;
+  }
+  const child = spawn(BINARY, ['serve', '--demo', '--port', '0', '--data-dir', data], {
+    env, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  // A test run that dies (a timeout's SIGTERM, an uncaught error) leaves no service behind.
+  const orphanGuard = () => child.kill('SIGTERM');
+  process.once('exit', orphanGuard);
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(1));
+  const root = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const found = out.match(/listening on (http:\/\/\S+)/);
+      if (found) resolve(found[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`the service exited (${code})`)));
+  });
+  const call = async (method, path, body) => {
+    const response = await fetch(`${root}/api/streams/${path}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  const service = {
+    root, viewer, call,
+    async stop() {
+      process.off('exit', orphanGuard);
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+  if (engine) {
+    await call('PUT', 'publications/camera-sources/demo/main', {
+      id: 'camera:demo:main', camera_id: 'demo', camera_source_id: 'main', role: 'main',
+      label: 'Principal', live_view_id: DEMO_VIEW, transport_policy: { enable_webrtc: true },
+    });
+    await call('POST', 'engine/start');
+    await until('the engine is ready', async () => (await call('GET', 'engine/status')).ready);
+  }
+  return service;
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+}
+
+/** A new browser context signed in as the viewer through the page's own sign-in form. */
+export async function signedInPage(browser, service, path = '/') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${service.root}${path}`);
+  await page.waitForURL(/\/login/);
+  await page.fill('input[name=password]', service.viewer);
+  await page.selectOption('select[name=username]', 'viewer');
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${service.root}${path}`);
+  return page;
+}
+
+/**
+ * Reads a `<video>` or `<canvas>` back: its size, how many distinct colours a 64x36 copy has, and
+ * a digest that changes with the picture (null while it has no picture).
+ */
+export function sample(page, selector) {
+  return page.evaluate((css) => {
+    const picture = document.querySelector(css);
+    const width = picture?.videoWidth ?? picture?.width;
+    const height = picture?.videoHeight ?? picture?.height;
+    if (!width || !height) return null;
+    const copy = document.createElement('canvas');
+    copy.width = 64;
+    copy.height = 36;
+    const context = copy.getContext('2d');
+    context.drawImage(picture, 0, 0, 64, 36);
+    const pixels = context.getImageData(0, 0, 64, 36).data;
+    const colours = new Set();
+    let digest = 0;
+    for (let p = 0; p < pixels.length; p += 4) {
+      colours.add((pixels[p] >> 4) * 256 + (pixels[p + 1] >> 4) * 16 + (pixels[p + 2] >> 4));
+      digest = (digest * 31 + pixels[p] + pixels[p + 1] + pixels[p + 2]) >>> 0;
+    }
+    return { width, height, colours: colours.size, digest };
+  }, selector);
+}
+
+/** Waits for a moving test pattern (many colours, a picture that changes) in `selector`. */
+export async function seesMovingPicture(page, selector, seconds = 30) {
+  const first = await until(`a picture with many colours in ${selector}`, async () => {
+    const seen = await sample(page, selector);
+    return seen && seen.colours > 20 ? seen : null;
+  }, seconds);
+  await until(`the picture in ${selector} changes`, async () => {
+    const seen = await sample(page, selector);
+    return seen && seen.digest !== first.digest;
+  }, seconds);
+  return first;
+}
