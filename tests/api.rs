@@ -4430,9 +4430,24 @@ mod dashboard {
             .unwrap();
         assert_eq!(debug.status(), 200);
         assert!(debug.text().await.unwrap().contains("/assets/debug.js"));
+        let settings = service
+            .anonymous
+            .get(format!("{}/settings", service.root))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(settings.status(), 200);
+        assert!(
+            settings
+                .text()
+                .await
+                .unwrap()
+                .contains("/assets/settings.js")
+        );
         for (asset, kind) in [
             ("streams.js", "text/javascript"),
             ("debug.js", "text/javascript"),
+            ("settings.js", "text/javascript"),
             ("common.js", "text/javascript"),
             ("common.css", "text/css"),
             ("hls.js", "text/javascript"),

@@ -11,7 +11,7 @@ export default defineConfig({
     // Every browser the players support preloads modules itself.
     modulePreload: { polyfill: false },
     rollupOptions: {
-      input: { streams: 'index.html', debug: 'debug.html' },
+      input: { streams: 'index.html', debug: 'debug.html', settings: 'settings.html' },
       output: {
         entryFileNames: 'assets/[name].js',
         chunkFileNames: 'assets/[name].js',
@@ -21,7 +21,7 @@ export default defineConfig({
           if (id.includes('node_modules/hls.js')) return 'hls';
           if (id.includes('node_modules/@cycjimmy/jsmpeg-player')) return 'jsmpeg';
           // What both pages share (the API, the players) in one chunk of a fixed name.
-          if (!id.endsWith('/src/streams.ts') && !id.endsWith('/src/debug.ts') && id.includes('/src/')) {
+          if (id.includes('/src/') && !/\/src\/(streams\.ts|debug\.ts|settings)/.test(id)) {
             return 'common';
           }
           return undefined;

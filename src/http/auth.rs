@@ -218,7 +218,7 @@ pub fn access(method: &Method, path: &str, query: Option<&str>) -> Access {
     ];
     // The pages and their assets hold no data; what they show comes from the gated API.
     if OPEN.contains(&path)
-        || matches!(path, "/login" | "/" | "/streams/debug")
+        || matches!(path, "/login" | "/" | "/streams/debug" | "/settings")
         || path.starts_with("/assets/")
     {
         return Access::Open;

@@ -1,4 +1,4 @@
-//! The dashboard: the Streams page and its assets, built from `web/` (docs/dashboard.md) and
+//! The dashboard: the Streams, transport debug and Settings pages and their assets, built from `web/` (docs/dashboard.md) and
 //! embedded, so the binary serves it with nothing else installed.
 
 use axum::extract::Path;
@@ -20,9 +20,10 @@ macro_rules! asset {
 
 /// Every built file: its name under `/assets/`, its type, its bytes (a test checks that this is
 /// all of `web/dist/assets`).
-const ASSETS: [(&str, &str, &[u8]); 6] = [
+const ASSETS: [(&str, &str, &[u8]); 7] = [
     asset!("streams.js", "text/javascript"),
     asset!("debug.js", "text/javascript"),
+    asset!("settings.js", "text/javascript"),
     asset!("common.js", "text/javascript"),
     asset!("common.css", "text/css"),
     asset!("hls.js", "text/javascript"),
@@ -40,6 +41,12 @@ pub async fn streams_page() -> axum::response::Html<&'static str> {
 #[utoipa::path(get, path = "/streams/debug", tag = "dashboard", responses((status = 200, description = "The transport debug page", content_type = "text/html", body = String)))]
 pub async fn debug_page() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("../../web/dist/debug.html"))
+}
+
+/// `GET /settings`: cameras and their publications (it needs the admin sign-in to show them).
+#[utoipa::path(get, path = "/settings", tag = "dashboard", responses((status = 200, description = "The Settings page", content_type = "text/html", body = String)))]
+pub async fn settings_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../web/dist/settings.html"))
 }
 
 /// `GET /assets/{file}`: the pages' scripts and styles.

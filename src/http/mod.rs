@@ -120,6 +120,7 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .routes(routes!(auth::login_page))
         .routes(routes!(dashboard::streams_page))
         .routes(routes!(dashboard::debug_page))
+        .routes(routes!(dashboard::settings_page))
         .routes(routes!(dashboard::asset))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))

@@ -5,13 +5,29 @@ export const API = '/api/streams';
 
 let csrfToken: string | undefined;
 
+/** One refused field of a 4xx answer: where (`loc`, e.g. `body.sources.0.origin.rtsp_url`) and why. */
+export interface FieldError {
+  loc: string;
+  msg: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly fields: FieldError[] = [],
   ) {
     super(message);
   }
+}
+
+function fieldsOf(body: unknown): FieldError[] {
+  const detail = (body as { detail?: unknown } | null)?.detail;
+  if (!Array.isArray(detail)) return [];
+  return detail.map((e: { loc?: unknown[]; msg?: string }) => ({
+    loc: (e.loc ?? []).join('.'),
+    msg: e.msg ?? '',
+  }));
 }
 
 /** The `detail` of an error answer as one line: a message, or the fields it names. */
@@ -38,15 +54,16 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   });
   const text = await response.text();
   const parsed: unknown = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new ApiError(response.status, detailOf(parsed));
+  if (!response.ok) throw new ApiError(response.status, detailOf(parsed), fieldsOf(parsed));
   return parsed as T;
 }
 
 /** Signs the page in: with no session, off to the sign-in form, which returns here. */
-export async function signIn(): Promise<void> {
+export async function signIn(): Promise<{ role: string }> {
   try {
     const session = await call<{ role: string; csrf_token?: string }>('GET', 'auth/session');
     csrfToken = session.csrf_token;
+    return session;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);

@@ -2,6 +2,7 @@
 // the demo camera, Debian's Chromium, sign-in, polling with a deadline, and reading pixels back.
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { chromium } from 'playwright-core';
 const BINARY = new URL('../../target/release/toposync-streaming', import.meta.url).pathname;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const DEMO_VIEW = 'live-demo-camera-demo';
+// A signal ends the run through process.exit, so each service's 'exit' guard stops it.
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(1));
 
 export async function until(what, check, seconds = 30) {
   const deadline = Date.now() + seconds * 1000;
@@ -21,6 +24,42 @@ export async function until(what, check, seconds = 30) {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`${what}: not within ${seconds} s (last: ${JSON.stringify(last)})`);
+}
+
+/** A TCP port nobody uses now (for the RTSP test camera). */
+function freeTcpPort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The real RTSP test camera (tests/cameras/rtsp_test_camera.py: GStreamer, a moving ball) at
+ * `url`; `stop()` takes it offline.
+ */
+export async function startCamera(size = '640x360') {
+  const port = await freeTcpPort();
+  const script = new URL('../../tests/cameras/rtsp_test_camera.py', import.meta.url).pathname;
+  const child = spawn('/usr/bin/python3', [script, String(port), size, '10'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const guard = () => child.kill('SIGTERM');
+  process.once('exit', guard);
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => String(chunk).includes('ready') && resolve());
+    child.on('exit', (code) => reject(new Error(`the RTSP test camera exited (${code})`)));
+  });
+  return {
+    url: `rtsp://127.0.0.1:${port}/cam`,
+    stop() {
+      process.off('exit', guard);
+      child.kill('SIGTERM');
+    },
+  };
 }
 
 /** A UDP port nobody uses now (for the engine's WebRTC ICE on loopback). */
@@ -59,7 +98,6 @@ export async function startService({ engine = false, go2rtc = 'real' } = {}) {
   // A test run that dies (a timeout's SIGTERM, an uncaught error) leaves no service behind.
   const orphanGuard = () => child.kill('SIGTERM');
   process.once('exit', orphanGuard);
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(1));
   const root = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk) => {
@@ -70,7 +108,8 @@ export async function startService({ engine = false, go2rtc = 'real' } = {}) {
     child.on('exit', (code) => reject(new Error(`the service exited (${code})`)));
   });
   const call = async (method, path, body) => {
-    const response = await fetch(`${root}/api/streams/${path}`, {
+    // A path from the root (`/api/cameras`) as it is; any other under `/api/streams/`.
+    const response = await fetch(path.startsWith('/') ? `${root}${path}` : `${root}/api/streams/${path}`, {
       method,
       headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -80,7 +119,7 @@ export async function startService({ engine = false, go2rtc = 'real' } = {}) {
     return text ? JSON.parse(text) : null;
   };
   const service = {
-    root, viewer, call,
+    root, viewer, admin, call,
     async stop() {
       process.off('exit', orphanGuard);
       child.kill('SIGTERM');
@@ -108,14 +147,14 @@ export function launchBrowser() {
   });
 }
 
-/** A new browser context signed in as the viewer through the page's own sign-in form. */
-export async function signedInPage(browser, service, path = '/') {
+/** A new browser context signed in (as the viewer unless told) through the page's own form. */
+export async function signedInPage(browser, service, path = '/', role = 'viewer') {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${service.root}${path}`);
   await page.waitForURL(/\/login/);
-  await page.fill('input[name=password]', service.viewer);
-  await page.selectOption('select[name=username]', 'viewer');
+  await page.fill('input[name=password]', role === 'admin' ? service.admin : service.viewer);
+  await page.selectOption('select[name=username]', role);
   await page.click('button[type=submit]');
   await page.waitForURL(`${service.root}${path}`);
   return page;

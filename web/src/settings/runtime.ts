@@ -1,0 +1,104 @@
+// The Settings page's transmissions (generated ones read-only, pointing at their owner) and the
+// live actor tree from /runtime/actors.
+import * as api from '../api';
+import { messageOf } from '../demand';
+
+interface Transmission {
+  id: string;
+  name?: string | null;
+  enabled?: boolean;
+  outputs?: { id: string; protocol?: string; enabled?: boolean }[];
+  generated_by?: string;
+  camera_id?: string;
+  camera_source_id?: string;
+  pipeline_name?: string;
+  publish_node_id?: string;
+}
+
+interface ActorNode {
+  name: string;
+  kind: string;
+  status: string;
+  restarts?: number;
+  last_error?: string | null;
+  pid?: number | null;
+  children?: ActorNode[];
+}
+
+const transmissionList = document.querySelector<HTMLUListElement>('#transmissions')!;
+const actorTree = document.querySelector<HTMLUListElement>('#actors')!;
+
+function button(text: string, label: string): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.textContent = text;
+  element.setAttribute('aria-label', label);
+  return element;
+}
+
+/** Who owns a generated transmission, as a link to where to change it. */
+function owner(transmission: Transmission): HTMLElement | undefined {
+  if (!transmission.generated_by) return undefined;
+  const note = document.createElement('span');
+  note.className = 'owner';
+  if (transmission.camera_id) {
+    const link = document.createElement('a');
+    link.href = `#camera-${transmission.camera_id}`;
+    link.textContent = `camera ${transmission.camera_id}, source ${transmission.camera_source_id ?? '?'}`;
+    note.append(`Generated (${transmission.generated_by}) from `, link, '; change it there.');
+  } else {
+    note.textContent = `Generated (${transmission.generated_by}) by pipeline ` +
+      `${transmission.pipeline_name ?? '?'}, node ${transmission.publish_node_id ?? '?'}; change it there.`;
+  }
+  return note;
+}
+
+export async function refreshTransmissions(onChange: () => Promise<void>): Promise<void> {
+  const transmissions = await api.call<Transmission[]>('GET', 'transmissions');
+  transmissionList.replaceChildren(
+    ...transmissions.map((transmission) => {
+      const item = document.createElement('li');
+      item.dataset.transmission = transmission.id;
+      const name = document.createElement('strong');
+      name.textContent = transmission.name ?? transmission.id;
+      const outputs = (transmission.outputs ?? []).map((o) => o.id).join(', ');
+      const remove = button('Delete', `Delete transmission ${transmission.id}`);
+      const note = owner(transmission);
+      // Generated artifacts follow their owner; the API refuses to change them (409) anyway.
+      remove.disabled = note !== undefined;
+      remove.addEventListener('click', () => {
+        if (!window.confirm(`Delete the transmission ${transmission.id}?`)) return;
+        api.call('DELETE', `transmissions/${encodeURIComponent(transmission.id)}`).then(
+          onChange,
+          (error: unknown) => window.alert(`Not deleted: ${messageOf(error)}`),
+        );
+      });
+      item.append(name, ` ${transmission.id} · outputs: ${outputs || 'none'} `, remove);
+      if (note) item.append(' ', note);
+      return item;
+    }),
+  );
+}
+
+function actorItem(node: ActorNode): HTMLLIElement {
+  const item = document.createElement('li');
+  item.dataset.actor = node.name;
+  const facts = [node.kind, node.status];
+  if (node.pid) facts.push(`pid ${node.pid}`);
+  facts.push(`restarts ${node.restarts ?? 0}`);
+  if (node.last_error) facts.push(`last error: ${node.last_error}`);
+  const name = document.createElement('strong');
+  name.textContent = node.name;
+  item.append(name, ` (${facts.join(', ')})`);
+  if (node.children?.length) {
+    const children = document.createElement('ul');
+    children.append(...node.children.map(actorItem));
+    item.append(children);
+  }
+  return item;
+}
+
+export async function refreshActors(): Promise<void> {
+  const root = await api.call<ActorNode>('GET', 'runtime/actors');
+  actorTree.replaceChildren(actorItem(root));
+}
