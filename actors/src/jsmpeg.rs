@@ -383,6 +383,7 @@ fn sessions(state: &JsmpegState) -> Vec<ChildEntry> {
             name: format!("jsmpeg:{}:{id}", s.transmission_id),
             kind: "jsmpeg_session",
             actor: Some(Box::new(s.actor.clone()) as Box<dyn Observable>),
+            status_without_actor: "restarting",
             restarts: 0,
             last_error: None,
         })

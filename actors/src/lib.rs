@@ -101,6 +101,7 @@ impl Runtime {
             name: ROOT.to_string(),
             kind: "root_supervisor",
             actor: Some(Box::new(self.root.clone())),
+            status_without_actor: "restarting",
             restarts: 0,
             last_error: None,
         }

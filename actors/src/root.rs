@@ -265,6 +265,7 @@ fn children(state: &RootState) -> Vec<ChildEntry> {
             name: slot.kind.name().to_string(),
             kind: slot.kind.observed_kind(),
             actor: slot.cell.as_ref().map(|c| slot.kind.observable(c)),
+            status_without_actor: "restarting",
             restarts: slot.tracker.restarts,
             last_error: slot.tracker.last_error.clone(),
         })

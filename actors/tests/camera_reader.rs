@@ -23,6 +23,7 @@ async fn decoder_node(
         name: "reader".into(),
         kind: "camera_reader",
         actor: Some(Box::new(reader.clone())),
+        status_without_actor: "restarting",
         restarts: 0,
         last_error: None,
     };
@@ -167,6 +168,7 @@ async fn a_decoder_that_errors_panics_or_freezes_is_replaced() {
             name: "reader".into(),
             kind: "camera_reader",
             actor: Some(Box::new(reader.clone())),
+            status_without_actor: "restarting",
             restarts: 0,
             last_error: None,
         };

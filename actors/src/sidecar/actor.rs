@@ -365,6 +365,7 @@ fn sessions(state: &SidecarState) -> Vec<ChildEntry> {
             name: format!("mse:{}", session.get_id()),
             kind: "mse_session",
             actor: Some(Box::new(session.clone()) as Box<dyn Observable>),
+            status_without_actor: "restarting",
             restarts: 0,
             last_error: None,
         })

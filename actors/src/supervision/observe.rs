@@ -31,8 +31,11 @@ pub struct Observation {
 pub struct ChildEntry {
     pub name: String,
     pub kind: &'static str,
-    /// `None` while the child waits out its restart backoff.
+    /// `None` while the child waits out its restart backoff (or, for a publisher, while its
+    /// output is not demanded).
     pub actor: Option<Box<dyn Observable>>,
+    /// The status shown while `actor` is `None`.
+    pub status_without_actor: &'static str,
     pub restarts: u32,
     pub last_error: Option<String>,
 }
@@ -52,6 +55,7 @@ impl ChildEntry {
             name,
             kind,
             actor: actor.map(|a| Box::new(a) as Box<dyn Observable>),
+            status_without_actor: "restarting",
             restarts: tracker.restarts,
             last_error: tracker.last_error.clone(),
         }
@@ -131,7 +135,7 @@ pub fn snapshot(entry: ChildEntry, deadline: Duration) -> BoxFuture<ActorSnapsho
         let mut node = ActorSnapshot {
             name: entry.name,
             kind: entry.kind,
-            status: "restarting".into(),
+            status: entry.status_without_actor.into(),
             restarts: entry.restarts,
             last_error: entry.last_error,
             pid: None,

@@ -494,12 +494,17 @@ fn publishers(state: &TransmissionState) -> Vec<ChildEntry> {
         .publishers
         .iter()
         .map(|(output_id, child)| {
-            ChildEntry::supervised(
+            let mut entry = ChildEntry::supervised(
                 format!("output:{output_id}"),
                 "publisher",
                 child.actor.clone(),
                 &child.tracker,
-            )
+            );
+            // Without an actor a publisher is either waiting out a backoff or not demanded.
+            if !child.in_backoff {
+                entry.status_without_actor = "stopped";
+            }
+            entry
         })
         .collect()
 }
