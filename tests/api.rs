@@ -4401,49 +4401,34 @@ mod dashboard {
     use super::*;
 
     #[tokio::test]
-    async fn the_streams_page_and_its_assets_are_served_without_a_credential() {
+    async fn the_pages_and_their_assets_are_served_without_a_credential() {
         let dir = tempfile::tempdir().unwrap();
         let service = Service::start(dir.path());
-        let page = service
-            .anonymous
-            .get(format!("{}/", service.root))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(page.status(), 200);
-        assert!(
-            page.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html")
-        );
-        let html = page.text().await.unwrap();
-        assert!(html.contains("/assets/streams.js"), "{html}");
-        let debug = service
-            .anonymous
-            .get(format!(
-                "{}/streams/debug?live_view_id=x&transport=mse",
-                service.root
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(debug.status(), 200);
-        assert!(debug.text().await.unwrap().contains("/assets/debug.js"));
-        let settings = service
-            .anonymous
-            .get(format!("{}/settings", service.root))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(settings.status(), 200);
-        assert!(
-            settings
-                .text()
+        for (page, script) in [
+            ("/", "/assets/streams.js"),
+            (
+                "/streams/debug?live_view_id=x&transport=mse",
+                "/assets/debug.js",
+            ),
+            ("/settings", "/assets/settings.js"),
+        ] {
+            let answer = service
+                .anonymous
+                .get(format!("{}{page}", service.root))
+                .send()
                 .await
-                .unwrap()
-                .contains("/assets/settings.js")
-        );
+                .unwrap();
+            assert_eq!(answer.status(), 200, "{page}");
+            assert!(
+                answer.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
+                "{page}"
+            );
+            let html = answer.text().await.unwrap();
+            assert!(html.contains(script), "{page}: {html}");
+        }
         for (asset, kind) in [
             ("streams.js", "text/javascript"),
             ("debug.js", "text/javascript"),

@@ -272,7 +272,8 @@ async function load(): Promise<void> {
 /** The status sections, refreshed while the page is visible (a hidden page asks nothing). */
 async function refreshStatus(): Promise<void> {
   if (document.hidden) return;
-  await Promise.all([refreshEngine(), refreshActors(), refreshTransmissions(load)]);
+  // Not the lists: re-rendering them would take a keyboard user's focus away.
+  await Promise.all([refreshEngine(), refreshActors()]);
 }
 
 form.addEventListener('submit', (event) => {

@@ -142,6 +142,10 @@ Object.assign(withEngine, {
       '#actors li[data-actor="transmission:tx-camera-demo-sub-sub"] li[data-actor="output:hls_quad_grid"]');
     await until('the tree shows the publisher', async () =>
       (await shown.count()) === 1 && (await shown.textContent()).includes(`pid ${before.pid}`));
+    // An output nobody demands has no publisher process: stopped, not restarting.
+    const idle = page.locator(
+      '#actors li[data-actor="transmission:tx-camera-demo-sub-sub"] li[data-actor="output:hls_diagnostic_low"]');
+    assert.match(await idle.textContent(), /\(publisher, stopped, restarts 0\)/);
     process.kill(before.pid, 'SIGKILL');
     await until('the tree shows the restart', async () => {
       const line = await shown.textContent();
@@ -284,6 +288,23 @@ const settings = {
 };
 
 Object.assign(settings, {
+  async 'Resolve URLs lists each output with a copy button and primes its demand'({ service, browser }) {
+    const page = await signedInPage(browser, service, '/settings', 'admin');
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: service.root });
+    await page.getByRole('button', { name: 'Resolve URLs of tx-camera-demo-sub-sub' }).click();
+    const field = page.getByLabel('hls URL of hls_quad_grid', { exact: true });
+    await until('the URL is shown', async () => (await field.count()) === 1 && (await field.inputValue()) !== '');
+    const url = await field.inputValue();
+    assert.match(url, /hls_quad_grid/);
+    assert.ok(!url.includes('@'), 'no credential in a URL');
+    await page.getByRole('button', { name: 'Copy the hls URL of hls_quad_grid' }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
+    const { outputs } = await service.call('GET', 'runtime/outputs');
+    const primed = outputs.find((o) => o.output_key === 'tx-camera-demo-sub-sub:hls_quad_grid');
+    assert.equal(primed.demand.primed, true, 'resolving primed the output');
+    await page.context().close();
+  },
+
   async "a generated transmission cannot be deleted and links to its camera source"({ service, browser }) {
     const page = await signedInPage(browser, service, '/settings', 'admin');
     const item = page.locator('#transmissions li[data-transmission="tx-camera-demo-main-main"]');

@@ -25,7 +25,23 @@ interface ActorNode {
   children?: ActorNode[];
 }
 
+interface ResolvedUrl {
+  output_id: string;
+  protocol: string;
+  url: string | null;
+  requires_auth: boolean;
+  auth_username: string | null;
+}
+
+interface Urls {
+  outputs: ResolvedUrl[];
+  warnings: string[];
+  blocking_errors: string[];
+}
+
 const transmissionList = document.querySelector<HTMLUListElement>('#transmissions')!;
+/** Resolved URLs by transmission, kept across re-renders of the list. */
+const resolved = new Map<string, Urls>();
 const actorTree = document.querySelector<HTMLUListElement>('#actors')!;
 
 function button(text: string, label: string): HTMLButtonElement {
@@ -73,11 +89,61 @@ export async function refreshTransmissions(onChange: () => Promise<void>): Promi
           (error: unknown) => window.alert(`Not deleted: ${messageOf(error)}`),
         );
       });
-      item.append(name, ` ${transmission.id} · outputs: ${outputs || 'none'} `, remove);
+      const resolve = button('Resolve URLs', `Resolve URLs of ${transmission.id}`);
+      const urls = document.createElement('div');
+      urls.className = 'urls';
+      resolve.addEventListener('click', () => {
+        // Resolving primes the outputs' demand: a player opening a URL finds its publisher up.
+        api.call<Urls>('GET', `transmissions/${encodeURIComponent(transmission.id)}/urls`).then(
+          (answer) => {
+            resolved.set(transmission.id, answer);
+            showUrls(urls, answer);
+          },
+          (error: unknown) => (urls.textContent = `Not resolved: ${messageOf(error)}`),
+        );
+      });
+      item.append(name, ` ${transmission.id} · outputs: ${outputs || 'none'} `, resolve, ' ', remove);
       if (note) item.append(' ', note);
+      const known = resolved.get(transmission.id);
+      if (known) showUrls(urls, known);
+      item.append(urls);
       return item;
     }),
   );
+}
+
+/** Each output's URL with a copy button, and how to authenticate where the output needs it. */
+function showUrls(box: HTMLElement, answer: Urls): void {
+  const rows = answer.outputs.map((output) => {
+    const row = document.createElement('div');
+    row.className = 'url';
+    const label = document.createElement('span');
+    label.textContent = `${output.protocol} ${output.output_id}`;
+    const field = document.createElement('input');
+    field.readOnly = true;
+    field.value = output.url ?? '';
+    field.setAttribute('aria-label', `${output.protocol} URL of ${output.output_id}`);
+    const copy = button('Copy', `Copy the ${output.protocol} URL of ${output.output_id}`);
+    copy.addEventListener('click', () => {
+      navigator.clipboard.writeText(field.value).then(
+        () => (copy.textContent = 'Copied'),
+        () => field.select(),
+      );
+    });
+    row.append(label, ' ', field, ' ', copy);
+    if (output.requires_auth) {
+      // Credentials never ride in URLs; the player asks for them.
+      row.append(` Needs Basic auth as ${output.auth_username ?? 'the output user'} with the password set on this output.`);
+    }
+    return row;
+  });
+  const notes = [...answer.blocking_errors, ...answer.warnings].map((text) => {
+    const line = document.createElement('p');
+    line.className = 'owner';
+    line.textContent = text;
+    return line;
+  });
+  box.replaceChildren(...rows, ...notes);
 }
 
 function actorItem(node: ActorNode): HTMLLIElement {
