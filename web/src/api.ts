@@ -34,11 +34,7 @@ function fieldsOf(body: unknown): FieldError[] {
 function detailOf(body: unknown): string {
   const detail = (body as { detail?: unknown } | null)?.detail;
   if (typeof detail === 'string') return detail;
-  if (Array.isArray(detail)) {
-    return detail
-      .map((e: { loc?: unknown[]; msg?: string }) => `${(e.loc ?? []).join('.')}: ${e.msg ?? ''}`)
-      .join('; ');
-  }
+  if (Array.isArray(detail)) return fieldsOf(body).map((f) => `${f.loc}: ${f.msg}`).join('; ');
   return 'unexpected answer';
 }
 

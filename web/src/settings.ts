@@ -4,6 +4,7 @@
 // next to the fields they name, and a refused form saves nothing.
 import * as api from './api';
 import { messageOf } from './demand';
+import { button } from './settings/button';
 import { refreshEngine, wireEngine } from './settings/engine';
 import { refreshActors, refreshTransmissions } from './settings/runtime';
 import './style.css';
@@ -237,15 +238,9 @@ function renderCameras(cameras: Camera[]): void {
       sources.textContent = camera.sources
         .map((s) => `${s.name ?? s.id} (${s.role ?? 'custom'}${published(camera.id, s.id) ? ', transmitted' : ''})`)
         .join(', ');
-      const edit = document.createElement('button');
-      edit.type = 'button';
-      edit.textContent = 'Edit';
-      edit.setAttribute('aria-label', `Edit ${title}`);
+      const edit = button('Edit', `Edit ${title}`);
       edit.addEventListener('click', () => openForm(camera));
-      const remove = document.createElement('button');
-      remove.type = 'button';
-      remove.textContent = 'Delete';
-      remove.setAttribute('aria-label', `Delete ${title}`);
+      const remove = button('Delete', `Delete ${title}`);
       remove.addEventListener('click', () => {
         if (!window.confirm(`Delete the camera ${title} and what it publishes?`)) return;
         api.call('DELETE', cameraPath(camera.id)).then(

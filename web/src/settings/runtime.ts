@@ -2,6 +2,7 @@
 // live actor tree from /runtime/actors.
 import * as api from '../api';
 import { messageOf } from '../demand';
+import { button } from './button';
 
 interface Transmission {
   id: string;
@@ -43,14 +44,6 @@ const transmissionList = document.querySelector<HTMLUListElement>('#transmission
 /** Resolved URLs by transmission, kept across re-renders of the list. */
 const resolved = new Map<string, Urls>();
 const actorTree = document.querySelector<HTMLUListElement>('#actors')!;
-
-function button(text: string, label: string): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.textContent = text;
-  element.setAttribute('aria-label', label);
-  return element;
-}
 
 /** Who owns a generated transmission, as a link to where to change it. */
 function owner(transmission: Transmission): HTMLElement | undefined {
