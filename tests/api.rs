@@ -4400,6 +4400,69 @@ mod openapi {
 mod dashboard {
     use super::*;
 
+    /// Behind a reverse proxy or Home Assistant ingress, the pages, their scripts and the signed
+    /// media URLs all resolve under the prefix the proxy names.
+    #[tokio::test]
+    async fn pages_and_media_urls_follow_the_proxy_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let page = |path: &'static str, header: Option<(&'static str, &'static str)>| {
+            let mut request = service.anonymous.get(format!("{}{path}", service.root));
+            if let Some((name, value)) = header {
+                request = request.header(name, value);
+            }
+            async move { request.send().await.unwrap().text().await.unwrap() }
+        };
+        let ingress = Some(("x-ingress-path", "/api/hassio_ingress/tok"));
+        for path in ["/", "/streams/debug", "/settings", "/login"] {
+            assert!(
+                page(path, None).await.contains(r#"<base href="/" />"#),
+                "{path}"
+            );
+            let html = page(path, ingress).await;
+            assert!(
+                html.contains(r#"<base href="/api/hassio_ingress/tok/" />"#),
+                "{path}: {html}"
+            );
+        }
+        // A prefix that could leave the attribute is no prefix.
+        let hostile = page(
+            "/settings",
+            Some(("x-forwarded-prefix", "/\"><script>alert(1)</script>")),
+        )
+        .await;
+        assert!(hostile.contains(r#"<base href="/" />"#), "{hostile}");
+        assert!(!hostile.contains("alert(1)"));
+
+        let (status, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "n", "path": "door", "outputs": [{"id": "h", "protocol": "hls"}]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{created}");
+        let urls: Value = service
+            .http
+            .get(service.url(&format!(
+                "/transmissions/{}/urls",
+                created["id"].as_str().unwrap()
+            )))
+            .header("x-ingress-path", "/api/hassio_ingress/tok")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for output in urls["outputs"].as_array().unwrap() {
+            let url = output["url"].as_str().unwrap();
+            assert!(
+                url.starts_with("/api/hassio_ingress/tok/api/streams/media/"),
+                "{url}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn the_pages_and_their_assets_are_served_without_a_credential() {
         let dir = tempfile::tempdir().unwrap();

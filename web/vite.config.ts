@@ -2,6 +2,8 @@ import { defineConfig } from 'vite';
 
 // Fixed file names: the binary embeds dist/ by name (src/http/dashboard.rs).
 export default defineConfig({
+  // Relative to the <base> the server writes into each page, so a proxy's prefix carries through.
+  base: './',
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -174,9 +174,21 @@ impl PublicOrigin {
     }
 }
 
-/// A leading `/`, no doubled or trailing `/`; `/` when empty.
+/// A leading `/`, no doubled or trailing `/`; `/` when empty. A header is the caller's word, and
+/// the pages put this path in their `<base href>`: a segment of anything but unreserved URL
+/// characters (or `%`-escapes), or a `.`/`..`, makes the whole header ignored (`/`).
 fn normalize_base_path(raw: &str) -> String {
     let parts: Vec<&str> = raw.split('/').filter(|part| !part.is_empty()).collect();
+    let plain = |part: &&str| {
+        *part != "."
+            && *part != ".."
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%'))
+    };
+    if !parts.iter().all(plain) {
+        return "/".into();
+    }
     format!("/{}", parts.join("/"))
 }
 
@@ -291,25 +303,26 @@ impl UrlsResponse {
         let renew_after = now.max(now + ttl - auth.renew_margin_seconds.max(1.0).min(ttl - 1.0));
         let mse = signing.engine.mse_sidecar.enabled && signing.mse_blocked.is_none();
         let transmission_id = self.transmission_id.clone();
+        // Proxy URLs are relative to where the caller reached this service (spec §4.7).
+        let base = self
+            .origin
+            .public_base_path
+            .trim_end_matches('/')
+            .to_string();
         let signed_entry = |output: &OutputUrl, transport: Transport| {
+            let path = &output.resolved_engine_path;
             let (protocol, url) = match transport {
                 Transport::Hls => (
                     EntryProtocol::Hls,
-                    format!(
-                        "/api/streams/media/hls/{}/index.m3u8",
-                        output.resolved_engine_path
-                    ),
+                    format!("{base}/api/streams/media/hls/{path}/index.m3u8"),
                 ),
                 Transport::Mse => (
                     EntryProtocol::Mse,
-                    format!("/api/streams/media/mse/{}/ws", output.resolved_engine_path),
+                    format!("{base}/api/streams/media/mse/{path}/ws"),
                 ),
                 Transport::Jsmpeg => (
                     EntryProtocol::Jsmpeg,
-                    format!(
-                        "/api/streams/media/jsmpeg/{}/ws",
-                        output.resolved_engine_path
-                    ),
+                    format!("{base}/api/streams/media/jsmpeg/{path}/ws"),
                 ),
             };
             let token = signing.tokens.sign(&Claims {
@@ -418,6 +431,21 @@ mod tests {
             Some("https://ha.example.com/api/hassio_ingress/abc")
         );
         assert_eq!(origin(&[]).media_url_origin, None);
+        // What could break out of a URL or an HTML attribute is not a base path.
+        for hostile in [
+            "/x\"><script>",
+            "/a/../b",
+            "/a b",
+            "/a?b",
+            "/a#b",
+            "//evil.example",
+        ] {
+            let base = origin(&[("x-forwarded-prefix", hostile)]).public_base_path;
+            assert!(
+                base == "/" || base == "/evil.example",
+                "{hostile} -> {base}"
+            );
+        }
     }
 
     fn settings(expose: bool, transmission: serde_json::Value) -> StreamingSettings {

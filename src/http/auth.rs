@@ -322,17 +322,26 @@ pub async fn gate(
 }
 
 /// A state-changing request a browser sent from another site: `Sec-Fetch-Site: cross-site`, or
-/// an `Origin` that is not this host.
+/// an `Origin` that is neither this host nor the host a reverse proxy in front says the browser
+/// used (`X-Forwarded-Host`, as Home Assistant ingress sends; a cross-site page cannot set it
+/// without a CORS preflight this service never grants).
 fn cross_site(headers: &HeaderMap, host: &str) -> bool {
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if fetch_site == Some("cross-site") {
         return true;
     }
+    let forwarded_host = headers
+        .get("x-forwarded-host")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim);
     match headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
         None => false,
         Some(origin) => {
             let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
             !authority.eq_ignore_ascii_case(host)
+                && !forwarded_host
+                    .is_some_and(|forwarded| authority.eq_ignore_ascii_case(forwarded))
         }
     }
 }
@@ -577,8 +586,10 @@ pub async fn session(
 
 /// `GET /login`: the sign-in form for browser pages.
 #[utoipa::path(get, path = "/login", tag = "auth", responses((status = 200, description = "The sign-in form", content_type = "text/html", body = String)))]
-pub async fn login_page() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("login.html"))
+pub async fn login_page(
+    super::extract::Origin(origin): super::extract::Origin,
+) -> axum::response::Html<String> {
+    super::dashboard::page(include_str!("login.html"), &origin)
 }
 
 #[cfg(test)]
@@ -692,6 +703,15 @@ mod tests {
         assert!(!cross_site(&headers, "127.0.0.1:8100"));
         headers.insert(ORIGIN, HeaderValue::from_static("http://evil.example"));
         assert!(cross_site(&headers, "127.0.0.1:8100"));
+        // Behind a proxy: the browser's origin is the proxy's, which it names.
+        let mut proxied = HeaderMap::new();
+        proxied.insert(ORIGIN, HeaderValue::from_static("https://ha.example.com"));
+        assert!(cross_site(&proxied, "127.0.0.1:8100"));
+        proxied.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("ha.example.com"),
+        );
+        assert!(!cross_site(&proxied, "127.0.0.1:8100"));
         let mut fetch = HeaderMap::new();
         fetch.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(cross_site(&fetch, "127.0.0.1:8100"));

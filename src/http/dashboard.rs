@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::extract::Origin;
 
 /// One built file of `web/dist/assets`, embedded.
 macro_rules! asset {
@@ -32,21 +33,36 @@ const ASSETS: [(&str, &str, &[u8]); 7] = [
 
 /// `GET /`: the Streams page (it signs in through `/login` when it has no session).
 #[utoipa::path(get, path = "/", tag = "dashboard", responses((status = 200, description = "The Streams page", content_type = "text/html", body = String)))]
-pub async fn streams_page() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../../web/dist/index.html"))
+pub async fn streams_page(Origin(origin): Origin) -> axum::response::Html<String> {
+    page(include_str!("../../web/dist/index.html"), &origin)
 }
 
 /// `GET /streams/debug?live_view_id=&variant_id=&transport=`: one live view over one fixed
 /// transport, with a step log to copy into a bug report.
 #[utoipa::path(get, path = "/streams/debug", tag = "dashboard", responses((status = 200, description = "The transport debug page", content_type = "text/html", body = String)))]
-pub async fn debug_page() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../../web/dist/debug.html"))
+pub async fn debug_page(Origin(origin): Origin) -> axum::response::Html<String> {
+    page(include_str!("../../web/dist/debug.html"), &origin)
 }
 
 /// `GET /settings`: cameras and their publications (it needs the admin sign-in to show them).
 #[utoipa::path(get, path = "/settings", tag = "dashboard", responses((status = 200, description = "The Settings page", content_type = "text/html", body = String)))]
-pub async fn settings_page() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../../web/dist/settings.html"))
+pub async fn settings_page(Origin(origin): Origin) -> axum::response::Html<String> {
+    page(include_str!("../../web/dist/settings.html"), &origin)
+}
+
+/// A page whose relative URLs (its scripts, the API, the other pages) resolve under the path the
+/// caller reached this service at: `/`, or a reverse proxy's or Home Assistant ingress's prefix
+/// (`X-Ingress-Path`, `X-Forwarded-Prefix`; only plain path characters, see `PublicOrigin`).
+pub fn page(
+    html: &'static str,
+    origin: &toposync_actors::urls::PublicOrigin,
+) -> axum::response::Html<String> {
+    let base = origin.public_base_path.trim_end_matches('/');
+    axum::response::Html(html.replacen(
+        "<head>",
+        &format!("<head>\n    <base href=\"{base}/\" />"),
+        1,
+    ))
 }
 
 /// `GET /assets/{file}`: the pages' scripts and styles.

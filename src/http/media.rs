@@ -20,7 +20,7 @@ use toposync_actors::transmissions::TransmissionMsg;
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
-use super::extract::{Params, Upgrade};
+use super::extract::{Origin, Params, Upgrade};
 
 const ACTOR_DEADLINE: Duration = Duration::from_secs(5);
 /// Policy violation (bad token or target), as the original closes.
@@ -289,6 +289,7 @@ pub async fn hls(
     State(runtime): State<Arc<Runtime>>,
     Path((engine_path, file)): Path<(String, String)>,
     params: Params,
+    Origin(origin): Origin,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     use axum::http::StatusCode;
@@ -391,7 +392,8 @@ pub async fn hls(
                 &engine_path,
                 &file,
                 &token,
-                "",
+                // Segments are fetched through the same proxy prefix as the playlist.
+                origin.public_base_path.trim_end_matches('/'),
             ))
         } else {
             body

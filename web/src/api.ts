@@ -1,7 +1,9 @@
 // The service's API as the pages use it: the session cookie rides along (same origin), and
 // every change carries the session's CSRF token. No credential is ever stored by the page.
+// Every URL is relative to the page's <base> (the server writes it: `/`, or a reverse proxy's
+// or Home Assistant ingress's prefix), so the pages work under any prefix.
 
-export const API = '/api/streams';
+const API = 'api/streams';
 
 let csrfToken: string | undefined;
 
@@ -19,6 +21,11 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** What went wrong, as one line for a person. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function fieldsOf(body: unknown): FieldError[] {
@@ -42,7 +49,8 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
-  const response = await fetch(path.startsWith('/') ? path : `${API}/${path}`, {
+  // A path from the service's root (`/api/cameras`) is taken from the page's base instead.
+  const response = await fetch(path.startsWith('/') ? path.slice(1) : `${API}/${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -62,7 +70,7 @@ export async function signIn(): Promise<{ role: string }> {
     return session;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
-      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      location.assign(`login?next=${encodeURIComponent(location.pathname + location.search)}`);
       await new Promise(() => {}); // The page is leaving.
     }
     throw error;

@@ -2,7 +2,8 @@
 // the demo camera, Debian's Chromium, sign-in, polling with a deadline, and reading pixels back.
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { request as httpRequest, createServer as createHttpServer } from 'node:http';
+import { connect, createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -197,4 +198,63 @@ export async function seesMovingPicture(page, selector, seconds = 30) {
     return seen && seen.digest !== first.digest;
   }, seconds);
   return first;
+}
+
+/**
+ * A reverse proxy in front of `service` that serves it under `prefix`, as Home Assistant ingress
+ * does: it strips the prefix, says it in `X-Ingress-Path`, and relays WebSockets. `outside` lists
+ * every request that missed the prefix (a page URL that ignored its base).
+ */
+export async function startPrefixProxy(service, prefix) {
+  const upstream = new URL(service.root);
+  const outside = [];
+  const relayed = new Set();
+  const inner = (url) => (url === prefix ? '/' : url.slice(prefix.length));
+  const under = (url) => url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`);
+  // As Home Assistant's ingress proxy: the upstream's Host, the browser's in X-Forwarded-Host.
+  const headersFor = (req) => ({ ...req.headers, host: upstream.host, 'x-ingress-path': prefix,
+    'x-forwarded-host': req.headers.host, 'x-forwarded-proto': 'http' });
+  const server = createHttpServer((req, res) => {
+    if (!under(req.url)) {
+      outside.push(req.url);
+      res.writeHead(404).end();
+      return;
+    }
+    const forwarded = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method,
+      path: inner(req.url), headers: headersFor(req) }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    forwarded.on('error', () => res.destroy());
+    req.pipe(forwarded);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (!under(req.url)) {
+      outside.push(req.url);
+      socket.destroy();
+      return;
+    }
+    const target = connect(Number(upstream.port), upstream.hostname, () => {
+      const lines = Object.entries(headersFor(req)).map(([name, value]) => `${name}: ${value}`);
+      target.write(`${req.method} ${inner(req.url)} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+      target.write(head);
+      target.pipe(socket);
+      socket.pipe(target);
+    });
+    relayed.add(target).add(socket);
+    const close = () => { target.destroy(); socket.destroy(); };
+    target.on('error', close);
+    socket.on('error', close);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    ...service,
+    root: `http://127.0.0.1:${server.address().port}${prefix}`,
+    outside,
+    stop: () => new Promise((resolve) => {
+      for (const socket of relayed) socket.destroy();
+      server.closeAllConnections();
+      server.close(resolve);
+    }),
+  };
 }
