@@ -1,7 +1,7 @@
 // The transport debug page: one live view, one variant, one fixed transport, never a fallback;
 // every step in a log a user can copy into a bug report (signed tokens left out).
 import * as api from './api';
-import { holdDemand, messageOf } from './demand';
+import { holdDemand } from './demand';
 import { PLAYERS, unplayable } from './players';
 import { withoutQuery } from './players/types';
 import './style.css';
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const reason = messageOf(error);
+  const reason = api.messageOf(error);
   log(`error: ${reason}`);
   settle('failed', reason);
 });

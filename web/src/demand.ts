@@ -15,21 +15,17 @@ export function holdDemand(
     if (document.hidden) return;
     api
       .heartbeat(plan.transmission_id, sessionId, outputId)
-      .catch((error: unknown) => log(`heartbeat failed: ${messageOf(error)}`));
+      .catch((error: unknown) => log(`heartbeat failed: ${api.messageOf(error)}`));
   };
   api
     .prime(plan.transmission_id, outputId)
     .then(() => log(`primed ${outputId ?? 'every output'}`))
-    .catch((error: unknown) => log(`prime failed: ${messageOf(error)}`));
+    .catch((error: unknown) => log(`prime failed: ${api.messageOf(error)}`));
   beat();
   const interval = Math.max(1, plan.heartbeat_interval_seconds) * 1000;
   log(`heartbeat every ${interval / 1000} s while visible`);
   const timer = window.setInterval(beat, interval);
   return () => window.clearInterval(timer);
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The `exp` of a signed media URL's token, in unix seconds. */

@@ -3,17 +3,18 @@
 // tree (src/settings/). The API validates; its refusals are shown
 // next to the fields they name, and a refused form saves nothing.
 import * as api from './api';
-import { messageOf } from './demand';
 import { button } from './settings/button';
-import { refreshEngine, wireEngine } from './settings/engine';
-import { refreshActors, refreshTransmissions } from './settings/runtime';
+import { clearErrors, field, renumber, showErrors } from './settings/form';
+import { REDACTED } from './settings/secrets';
+import { loadNetwork, refreshEngine, wireEngine } from './settings/engine';
+import { refreshRuntime } from './settings/runtime';
+import { refreshTransmissions } from './settings/transmissions';
+import { fillWizard } from './settings/wizard';
 import './style.css';
 
 /** How often the status sections refresh while the page is visible. */
 const REFRESH_MS = 2000;
 
-/** What the API shows in place of a stored secret; sent back, it keeps the secret. */
-const REDACTED = '********';
 
 interface Origin {
   type?: string;
@@ -55,7 +56,6 @@ const formTitle = document.querySelector<HTMLElement>('#form-title')!;
 const idInput = document.querySelector<HTMLInputElement>('#camera-id')!;
 const nameInput = document.querySelector<HTMLInputElement>('#camera-name')!;
 const sourcesBox = document.querySelector<HTMLElement>('#sources')!;
-const formError = form.querySelector<HTMLElement>('.form-error')!;
 const template = document.querySelector<HTMLTemplateElement>('#source-template')!;
 
 /** The camera being edited as the API gave it (fields this form does not show are kept). */
@@ -63,10 +63,6 @@ let editing: Camera | undefined;
 let publications: Publication[] = [];
 
 const cameraPath = (id: string) => `/api/cameras/${encodeURIComponent(id)}`;
-
-function field<T extends HTMLInputElement | HTMLSelectElement>(box: ParentNode, name: string): T {
-  return box.querySelector<T>(`[name="${name}"]`)!;
-}
 
 function published(cameraId: string, sourceId: string): boolean {
   const publication = publications.find(
@@ -100,28 +96,15 @@ function addSourceFields(source: Source, cameraId: string | undefined): void {
     : true;
   box.querySelector('.remove')!.addEventListener('click', () => {
     box.remove();
-    renumber();
+    renumber(sourcesBox, 'sources', 'Video source');
   });
   sourcesBox.append(box);
-  renumber();
-}
-
-/** Each source's fields carry their place in the body (`sources.<i>.…`), as the API's `loc`. */
-function renumber(): void {
-  sourcesBox.querySelectorAll<HTMLFieldSetElement>('fieldset.source').forEach((box, index) => {
-    box.dataset.index = String(index);
-    box.querySelector('legend')!.textContent = `Video source ${index + 1}`;
-    for (const input of box.querySelectorAll<HTMLElement>('[data-loc]')) {
-      input.dataset.path = `sources.${index}.${input.dataset.loc}`;
-    }
-  });
-  idInput.dataset.path = 'id';
-  nameInput.dataset.path = 'name';
+  renumber(sourcesBox, 'sources', 'Video source');
 }
 
 function openForm(camera: Camera | undefined): void {
   editing = camera;
-  clearErrors();
+  clearErrors(form);
   formTitle.textContent = camera ? `Edit ${camera.name ?? camera.id}` : 'Add camera';
   idInput.value = camera?.id ?? '';
   idInput.readOnly = camera !== undefined;
@@ -172,39 +155,13 @@ function cameraFromForm(): { camera: Camera; publish: Map<string, boolean> } {
   return { camera, publish };
 }
 
-function clearErrors(): void {
-  formError.textContent = '';
-  for (const slot of form.querySelectorAll('.field-error')) slot.textContent = '';
-  for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
-}
-
-/** Each refusal next to the field its `loc` names; what names no field goes above the buttons. */
-function showErrors(error: unknown): void {
-  clearErrors();
-  const fields = error instanceof api.ApiError ? error.fields : [];
-  const unplaced: string[] = [];
-  for (const { loc, msg } of fields) {
-    const path = loc.replace(/^body\./, '');
-    const input = form.querySelector<HTMLElement>(`[data-path="${CSS.escape(path)}"]`);
-    const slot = input?.closest('.field')?.querySelector('.field-error');
-    if (input && slot) {
-      input.setAttribute('aria-invalid', 'true');
-      slot.textContent = msg;
-    } else {
-      unplaced.push(`${path}: ${msg}`);
-    }
-  }
-  if (fields.length === 0) unplaced.push(messageOf(error));
-  formError.textContent = unplaced.join('; ');
-}
-
 async function save(): Promise<void> {
   const { camera, publish } = cameraFromForm();
   try {
     if (editing) await api.call('PUT', cameraPath(editing.id), camera);
     else await api.call('POST', '/api/cameras', camera);
   } catch (error) {
-    showErrors(error);
+    showErrors(form, error);
     return;
   }
   // The camera is saved (and reconciled); now each source whose publication the form changed.
@@ -215,7 +172,7 @@ async function save(): Promise<void> {
     const path = `publications/camera-sources/${encodeURIComponent(camera.id)}/${encodeURIComponent(sourceId)}`;
     await api
       .call('PUT', path, { enabled: wanted })
-      .catch((error: unknown) => failures.push(`${sourceId}: ${messageOf(error)}`));
+      .catch((error: unknown) => failures.push(`${sourceId}: ${api.messageOf(error)}`));
   }
   form.hidden = true;
   editing = undefined;
@@ -245,7 +202,7 @@ function renderCameras(cameras: Camera[]): void {
         if (!window.confirm(`Delete the camera ${title} and what it publishes?`)) return;
         api.call('DELETE', cameraPath(camera.id)).then(
           () => load().then(() => (saved.textContent = `Deleted ${title}.`)),
-          (error: unknown) => (saved.textContent = `Not deleted: ${messageOf(error)}`),
+          (error: unknown) => (saved.textContent = `Not deleted: ${api.messageOf(error)}`),
         );
       });
       item.append(name, ' ', sources, ' ', edit, ' ', remove);
@@ -261,14 +218,14 @@ async function load(): Promise<void> {
   ]);
   publications = current;
   renderCameras(cameras);
-  await refreshTransmissions(load);
+  fillWizard(await refreshTransmissions(load), cameras);
 }
 
 /** The status sections, refreshed while the page is visible (a hidden page asks nothing). */
 async function refreshStatus(): Promise<void> {
   if (document.hidden) return;
   // Not the lists: re-rendering them would take a keyboard user's focus away.
-  await Promise.all([refreshEngine(), refreshActors()]);
+  await Promise.all([refreshEngine(), refreshRuntime()]);
 }
 
 form.addEventListener('submit', (event) => {
@@ -291,11 +248,11 @@ async function main(): Promise<void> {
     return;
   }
   wireEngine();
-  await load();
+  await Promise.all([load(), loadNetwork()]);
   await refreshStatus();
   window.setInterval(() => void refreshStatus().catch(() => {}), REFRESH_MS);
 }
 
 main().catch((error: unknown) => {
-  message.textContent = messageOf(error);
+  message.textContent = api.messageOf(error);
 });

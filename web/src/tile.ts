@@ -1,5 +1,5 @@
 import * as api from './api';
-import { expiresAt, holdDemand, messageOf } from './demand';
+import { expiresAt, holdDemand } from './demand';
 import { PLAYERS, unplayable } from './players';
 import type { Player } from './players/types';
 
@@ -86,7 +86,7 @@ export class Tile {
       playback = await api.playback(this.view.id, this.context(), this.variantId);
     } catch (error) {
       if (generation !== this.generation) return;
-      this.show('offline', messageOf(error));
+      this.show('offline', api.messageOf(error));
       this.retryLater(generation);
       return;
     }

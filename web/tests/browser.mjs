@@ -4,8 +4,9 @@
 // --release`); `.ci/run` does. The real-engine groups need TOPOSYNC_STREAMING_ENGINE_PATH and
 // TOPOSYNC_STREAMING_GO2RTC_PATH (absolute paths) and say why they skip without them.
 import assert from 'node:assert/strict';
-import { DEMO_VIEW, launchBrowser, sample, seesMovingPicture, signedInPage, startCamera, startService,
-  until } from './harness.mjs';
+import { DEMO_VIEW, launchBrowser, sample, seesMovingPicture, signedInPage, startCamera, startPrefixProxy,
+  startService, until } from './harness.mjs';
+import { settings, settingsWithEngine } from './settings.mjs';
 
 const SUB_OUTPUT = 'tx-camera-demo-sub-sub:hls_quad_grid';
 /** The demand book's stop debounce (actors/src/demand/book.rs STOP_DEBOUNCE). */
@@ -55,7 +56,47 @@ const withoutEngine = {
   },
 };
 
+/** Where Home Assistant ingress serves an add-on (the token is the add-on's session). */
+const INGRESS_PREFIX = '/api/hassio_ingress/test-ingress-token';
+
+Object.assign(withoutEngine, {
+  async 'under a proxy prefix (as HA ingress), the pages sign in, play and keep every request under it'({ service, browser }) {
+    const proxy = await startPrefixProxy(service, INGRESS_PREFIX);
+    try {
+      const page = await signedInPage(browser, proxy, '/');
+      await until('the first tile is live over JSMpeg', () => tileIs(page, 'jsmpeg'), 45);
+      await seesMovingPicture(page, '.tile canvas');
+      await page.getByRole('link', { name: 'Transport debug' }).click();
+      await page.waitForURL(`${proxy.root}/streams/debug`);
+      await page.context().close();
+
+      const admin = await signedInPage(browser, proxy, '/settings', 'admin');
+      await until('the cameras are listed', async () => (await admin.locator('#camera-demo').count()) === 1);
+      const diagnostics = admin.getByRole('link', { name: 'Download the diagnostic snapshot' });
+      assert.equal(await diagnostics.evaluate((a) => a.href), `${proxy.root}/api/streams/runtime/diagnostics`);
+      await admin.context().close();
+      assert.deepEqual(proxy.outside, [], 'every request stayed under the prefix');
+    } finally {
+      await proxy.stop();
+    }
+  },
+});
+
 const withEngine = {
+  async 'under a proxy prefix, HLS plays with every playlist and segment fetched through it'({ service, browser }) {
+    const proxy = await startPrefixProxy(service, INGRESS_PREFIX);
+    try {
+      const page = await signedInPage(browser, proxy, '/?transport=hls');
+      await until('the first tile is live over HLS', () => tileIs(page, 'hls'), 45);
+      await seesMovingPicture(page, '.tile video');
+      await page.context().close();
+      assert.deepEqual(proxy.outside, [], 'every request stayed under the prefix');
+    } finally {
+      await proxy.stop();
+    }
+  },
+
+
   async 'a tile plays MSE from go2rtc'({ service, browser }) {
     const page = await signedInPage(browser, service);
     await until('the first tile is live over MSE', () => tileIs(page, 'mse'), 45);
@@ -194,130 +235,7 @@ const goToMissing = {
   },
 };
 
-/** Fills the Settings page's camera form: a camera with its sources, as a user types them. */
-async function fillCamera(page, { id, name, sources }) {
-  await page.getByRole('button', { name: 'Add camera' }).click();
-  await page.getByLabel('Id', { exact: true }).first().fill(id);
-  await page.getByLabel('Name', { exact: true }).fill(name);
-  for (const [index, source] of sources.entries()) {
-    if (index > 0) await page.getByRole('button', { name: 'Add video source' }).click();
-    const box = page.locator('fieldset.source').nth(index);
-    await box.getByLabel('Id').fill(source.id);
-    await box.getByLabel('Label').fill(source.label);
-    await box.getByLabel('Role').selectOption(source.role);
-    await box.getByLabel('RTSP URL').fill(source.url);
-    if (source.password) {
-      await box.getByLabel('Username').fill('admin');
-      await box.getByLabel('Password').fill(source.password);
-    }
-    await box.getByLabel('Enabled').check();
-  }
-}
-
-const settings = {
-  async 'a camera added through the form plays on the Streams page; unticking its sub source hides it'({ service, browser, camera }) {
-    const page = await signedInPage(browser, service, '/settings', 'admin');
-    await fillCamera(page, { id: 'garden', name: 'Garden', sources: [
-      { id: 'main', label: 'Garden main', role: 'main', url: camera.url },
-      { id: 'sub', label: 'Garden sub', role: 'sub', url: camera.url },
-    ] });
-    await page.getByRole('button', { name: 'Save camera' }).click();
-    await until('saved', async () => (await page.locator('#saved').textContent()) === 'Saved Garden.');
-    await page.goto(`${service.root}/`);
-    const garden = page.locator('.tile[aria-label="Garden"]');
-    await until('the Garden tile is live', async () =>
-      (await garden.getAttribute('data-state')) === 'live', 45);
-    // The test camera's ball moves: the picture changes (it has few colours, unlike the demo's).
-    const first = await until('a picture', () => sample(page, '.tile[aria-label="Garden"] canvas'));
-    await until('the ball moves', async () =>
-      (await sample(page, '.tile[aria-label="Garden"] canvas'))?.digest !== first.digest);
-    // The reconciler's labels: the role's, then the source's own.
-    assert.deepEqual(await garden.locator('select option').allTextContents(),
-      ['Principal · Garden main', 'Baixa resolução · Garden sub']);
-
-    await page.goto(`${service.root}/settings`);
-    await page.getByRole('button', { name: 'Edit Garden' }).click();
-    await page.locator('fieldset.source').nth(1).getByLabel('Transmitir esta fonte').uncheck();
-    await page.getByRole('button', { name: 'Save camera' }).click();
-    await until('saved', async () => (await page.locator('#saved').textContent()) === 'Saved Garden.');
-    await page.goto(`${service.root}/`);
-    await until('only the main source is offered', async () =>
-      JSON.stringify(await garden.locator('select option').allTextContents()) ===
-      '["Principal · Garden main"]');
-    await page.context().close();
-  },
-
-  async 'an invalid RTSP URL is refused next to its field and nothing is saved'({ service, browser }) {
-    const page = await signedInPage(browser, service, '/settings', 'admin');
-    const before = await service.call('GET', '/api/cameras');
-    await fillCamera(page, { id: 'porch', name: 'Porch', sources: [
-      { id: 'main', label: 'Porch main', role: 'main', url: 'http://192.168.1.20/stream' },
-    ] });
-    await page.getByRole('button', { name: 'Save camera' }).click();
-    const field = page.locator('fieldset.source').first().locator('.field.wide');
-    await until('the field shows the refusal', async () =>
-      (await field.locator('.field-error').textContent()).includes('rtsp://'));
-    assert.equal(await field.locator('input').getAttribute('aria-invalid'), 'true');
-    assert.deepEqual(await service.call('GET', '/api/cameras'), before);
-    await page.context().close();
-  },
-
-  async "a camera's password never reaches the page"({ service, browser, camera }) {
-    const secret = `pw-${Date.now()}-not-for-eyes`;
-    const page = await signedInPage(browser, service, '/settings', 'admin');
-    const answers = [];
-    page.on('response', (response) => answers.push(response.text().catch(() => '')));
-    await fillCamera(page, { id: 'shed', name: 'Shed', sources: [
-      { id: 'main', label: 'Shed main', role: 'main', url: camera.url, password: secret },
-    ] });
-    await page.getByRole('button', { name: 'Save camera' }).click();
-    await until('saved', async () => (await page.locator('#saved').textContent()) === 'Saved Shed.');
-    await page.getByRole('button', { name: 'Edit Shed' }).click();
-    const password = page.locator('fieldset.source').first().getByLabel('Password');
-    assert.equal(await password.inputValue(), '', 'the stored password is not put back');
-    assert.match(await password.getAttribute('placeholder'), /stored/);
-    // Saving again with the field blank keeps the stored password (the API still has one).
-    await page.getByRole('button', { name: 'Save camera' }).click();
-    await until('saved', async () => (await page.locator('#saved').textContent()) === 'Saved Shed.');
-    assert.ok(!(await page.content()).includes(secret), 'not in the DOM');
-    for (const body of await Promise.all(answers)) assert.ok(!body.includes(secret), 'not in a response');
-    const stored = await service.call('GET', '/api/cameras/shed?include_secrets=true');
-    assert.equal(stored.sources[0].origin.stream_password, secret, 'kept by a blank field');
-    await page.context().close();
-  },
-};
-
-Object.assign(settings, {
-  async 'Resolve URLs lists each output with a copy button and primes its demand'({ service, browser }) {
-    const page = await signedInPage(browser, service, '/settings', 'admin');
-    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: service.root });
-    await page.getByRole('button', { name: 'Resolve URLs of tx-camera-demo-sub-sub' }).click();
-    const field = page.getByLabel('hls URL of hls_quad_grid', { exact: true });
-    await until('the URL is shown', async () => (await field.count()) === 1 && (await field.inputValue()) !== '');
-    const url = await field.inputValue();
-    assert.match(url, /hls_quad_grid/);
-    assert.ok(!url.includes('@'), 'no credential in a URL');
-    await page.getByRole('button', { name: 'Copy the hls URL of hls_quad_grid' }).click();
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
-    const { outputs } = await service.call('GET', 'runtime/outputs');
-    const primed = outputs.find((o) => o.output_key === 'tx-camera-demo-sub-sub:hls_quad_grid');
-    assert.equal(primed.demand.primed, true, 'resolving primed the output');
-    await page.context().close();
-  },
-
-  async "a generated transmission cannot be deleted and links to its camera source"({ service, browser }) {
-    const page = await signedInPage(browser, service, '/settings', 'admin');
-    const item = page.locator('#transmissions li[data-transmission="tx-camera-demo-main-main"]');
-    await until('the transmission is listed', async () => (await item.count()) === 1);
-    assert.equal(await item.getByRole('button', { name: /^Delete/ }).isDisabled(), true);
-    const link = item.getByRole('link', { name: 'camera demo, source main' });
-    assert.equal(await link.getAttribute('href'), '#camera-demo');
-    await link.click();
-    assert.equal(await page.evaluate(() => location.hash), '#camera-demo');
-    assert.equal(await page.locator('#camera-demo').count(), 1, 'the camera it points at');
-    await page.context().close();
-  },
-});
+Object.assign(withEngine, settingsWithEngine);
 
 const realParts = process.env.TOPOSYNC_STREAMING_ENGINE_PATH && process.env.TOPOSYNC_STREAMING_GO2RTC_PATH;
 const groups = [
@@ -327,8 +245,8 @@ const groups = [
   ['real MediaMTX, go2rtc missing', { engine: true, go2rtc: 'missing' }, goToMissing],
 ];
 
-/** `ONLY=<part of a test name>` runs just the tests whose names contain it. */
-const only = process.env.ONLY;
+/** `ONLY=<part of a test name>[|<another>…]` runs just the tests whose names contain one. */
+const only = process.env.ONLY?.split('|');
 const browser = await launchBrowser();
 let failed = 0;
 try {
@@ -337,7 +255,7 @@ try {
       console.log(`skip - ${group}: set TOPOSYNC_STREAMING_ENGINE_PATH and TOPOSYNC_STREAMING_GO2RTC_PATH`);
       continue;
     }
-    const selected = Object.entries(tests).filter(([name]) => !only || name.includes(only));
+    const selected = Object.entries(tests).filter(([name]) => !only || only.some((part) => name.includes(part)));
     if (selected.length === 0) continue;
     const service = await startService(options);
     const camera = options.camera ? await startCamera() : undefined;

@@ -1,7 +1,8 @@
 // The Settings page's engine section: MediaMTX's and the go2rtc sidecar's status, refreshed
-// while the page is visible, and their start / stop / restart / download actions.
+// while the page is visible, their start / stop / restart / download actions, and the network
+// settings (LAN exposure, ICE servers).
 import * as api from '../api';
-import { messageOf } from '../demand';
+import { clearErrors, showErrors } from './form';
 
 type Status = Record<string, unknown>;
 
@@ -82,7 +83,7 @@ async function act(path: string, label: string, buttons: HTMLButtonElement[]): P
     await api.call('POST', path);
     message.textContent = `${label}: done.`;
   } catch (error) {
-    message.textContent = `${label} failed: ${messageOf(error)}`;
+    message.textContent = `${label} failed: ${api.messageOf(error)}`;
   } finally {
     for (const button of buttons) button.disabled = false;
     await refreshEngine().catch(() => {});
@@ -102,4 +103,63 @@ export function wireEngine(): void {
       );
     }
   }
+}
+
+interface NetworkSettings {
+  expose_to_lan: boolean;
+  webrtc_ice_servers: string[];
+  webrtc_additional_hosts: string[];
+}
+
+const networkForm = document.querySelector<HTMLFormElement>('#network-form')!;
+const lines = (name: string) =>
+  networkForm
+    .querySelector<HTMLTextAreaElement>(`[name="${name}"]`)!
+    .value.split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+
+function showNetwork(engine: NetworkSettings): void {
+  networkForm.querySelector<HTMLInputElement>('[name="expose_to_lan"]')!.checked =
+    engine.expose_to_lan;
+  for (const name of ['webrtc_ice_servers', 'webrtc_additional_hosts'] as const) {
+    networkForm.querySelector<HTMLTextAreaElement>(`[name="${name}"]`)!.value =
+      engine[name].join('\n');
+  }
+}
+
+/** Saves LAN exposure and the WebRTC hosts; the engine restarts itself when they change its config. */
+async function saveNetwork(): Promise<void> {
+  const status = networkForm.querySelector<HTMLElement>('.saved')!;
+  status.textContent = '';
+  const wanted: NetworkSettings = {
+    expose_to_lan: networkForm.querySelector<HTMLInputElement>('[name="expose_to_lan"]')!.checked,
+    webrtc_ice_servers: lines('webrtc_ice_servers'),
+    webrtc_additional_hosts: lines('webrtc_additional_hosts'),
+  };
+  let saved: { engine: NetworkSettings };
+  try {
+    saved = await api.call('PATCH', 'settings', { engine: wanted });
+  } catch (error) {
+    showErrors(networkForm, error, 'body.engine.');
+    return;
+  }
+  clearErrors(networkForm);
+  showNetwork(saved.engine);
+  // The API keeps only what a browser can use as an ICE server; say what it left out.
+  const kept = new Set(saved.engine.webrtc_ice_servers.map((url) => url.toLowerCase()));
+  const ignored = wanted.webrtc_ice_servers.filter((url) => !kept.has(url.toLowerCase()));
+  status.textContent = ignored.length
+    ? `Saved. Not ICE servers (they need stun:, turn: or turns:), so left out: ${ignored.join(', ')}.`
+    : 'Saved.';
+  await refreshEngine().catch(() => {});
+}
+
+export async function loadNetwork(): Promise<void> {
+  const settings = await api.call<{ engine: NetworkSettings }>('GET', 'settings');
+  showNetwork(settings.engine);
+  networkForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void saveNetwork();
+  });
 }

@@ -1,20 +1,6 @@
-// The Settings page's transmissions (generated ones read-only, pointing at their owner) and the
-// live actor tree from /runtime/actors.
+// The Settings page's runtime view, refreshed while the page is visible: health per transmission,
+// each output's publisher and why it runs, the pipelines, and the live actor tree.
 import * as api from '../api';
-import { messageOf } from '../demand';
-import { button } from './button';
-
-interface Transmission {
-  id: string;
-  name?: string | null;
-  enabled?: boolean;
-  outputs?: { id: string; protocol?: string; enabled?: boolean }[];
-  generated_by?: string;
-  camera_id?: string;
-  camera_source_id?: string;
-  pipeline_name?: string;
-  publish_node_id?: string;
-}
 
 interface ActorNode {
   name: string;
@@ -26,117 +12,119 @@ interface ActorNode {
   children?: ActorNode[];
 }
 
-interface ResolvedUrl {
-  output_id: string;
+interface TransmissionHealth {
+  transmission_id: string;
+  status: string;
+  classification: string;
+  selected_writer_id: string | null;
+  fallback_reason: string | null;
+  selected_frame_age_seconds: number | null;
+  summary_message: string;
+}
+
+interface OutputStatus {
+  output_key: string;
   protocol: string;
-  url: string | null;
-  requires_auth: boolean;
-  auth_username: string | null;
+  publisher_state?: string;
+  pid?: number | null;
+  publisher_frames_sent_rate: number | null;
+  restarts?: number;
+  last_error?: string | null;
+  demand?: { why?: string };
 }
 
-interface Urls {
-  outputs: ResolvedUrl[];
+interface PipelineLink {
+  pipeline_name: string;
+  transmission_id: string;
+  camera_id: string | null;
+  camera_source_id: string | null;
+  mode?: string;
+  reader_state?: string;
+  stream_behavior: string;
   warnings: string[];
-  blocking_errors: string[];
 }
 
-const transmissionList = document.querySelector<HTMLUListElement>('#transmissions')!;
-/** Resolved URLs by transmission, kept across re-renders of the list. */
-const resolved = new Map<string, Urls>();
 const actorTree = document.querySelector<HTMLUListElement>('#actors')!;
+const healthTable = document.querySelector<HTMLTableSectionElement>('#health tbody')!;
+const outputsTable = document.querySelector<HTMLTableSectionElement>('#outputs tbody')!;
+const pipelinesTable = document.querySelector<HTMLTableSectionElement>('#pipelines tbody')!;
 
-/** Who owns a generated transmission, as a link to where to change it. */
-function owner(transmission: Transmission): HTMLElement | undefined {
-  if (!transmission.generated_by) return undefined;
-  const note = document.createElement('span');
-  note.className = 'owner';
-  if (transmission.camera_id) {
-    const link = document.createElement('a');
-    link.href = `#camera-${transmission.camera_id}`;
-    link.textContent = `camera ${transmission.camera_id}, source ${transmission.camera_source_id ?? '?'}`;
-    note.append(`Generated (${transmission.generated_by}) from `, link, '; change it there.');
-  } else {
-    note.textContent = `Generated (${transmission.generated_by}) by pipeline ` +
-      `${transmission.pipeline_name ?? '?'}, node ${transmission.publish_node_id ?? '?'}; change it there.`;
-  }
-  return note;
-}
+const dash = '—';
+const seconds = (value: number | null) => (value === null ? dash : `${value.toFixed(1)} s`);
 
-export async function refreshTransmissions(onChange: () => Promise<void>): Promise<void> {
-  const transmissions = await api.call<Transmission[]>('GET', 'transmissions');
-  transmissionList.replaceChildren(
-    ...transmissions.map((transmission) => {
-      const item = document.createElement('li');
-      item.dataset.transmission = transmission.id;
-      const name = document.createElement('strong');
-      name.textContent = transmission.name ?? transmission.id;
-      const outputs = (transmission.outputs ?? []).map((o) => o.id).join(', ');
-      const remove = button('Delete', `Delete transmission ${transmission.id}`);
-      const note = owner(transmission);
-      // Generated artifacts follow their owner; the API refuses to change them (409) anyway.
-      remove.disabled = note !== undefined;
-      remove.addEventListener('click', () => {
-        if (!window.confirm(`Delete the transmission ${transmission.id}?`)) return;
-        api.call('DELETE', `transmissions/${encodeURIComponent(transmission.id)}`).then(
-          onChange,
-          (error: unknown) => window.alert(`Not deleted: ${messageOf(error)}`),
-        );
-      });
-      const resolve = button('Resolve URLs', `Resolve URLs of ${transmission.id}`);
-      const urls = document.createElement('div');
-      urls.className = 'urls';
-      resolve.addEventListener('click', () => {
-        // Resolving primes the outputs' demand: a player opening a URL finds its publisher up.
-        api.call<Urls>('GET', `transmissions/${encodeURIComponent(transmission.id)}/urls`).then(
-          (answer) => {
-            resolved.set(transmission.id, answer);
-            showUrls(urls, answer);
-          },
-          (error: unknown) => (urls.textContent = `Not resolved: ${messageOf(error)}`),
-        );
-      });
-      item.append(name, ` ${transmission.id} · outputs: ${outputs || 'none'} `, resolve, ' ', remove);
-      if (note) item.append(' ', note);
-      const known = resolved.get(transmission.id);
-      if (known) showUrls(urls, known);
-      item.append(urls);
-      return item;
+/** Rows of plain text cells; `key` names each row for tests and screen-reader users alike. */
+function fill(body: HTMLTableSectionElement, rows: { key: string; cells: string[] }[]): void {
+  body.replaceChildren(
+    ...rows.map(({ key, cells }) => {
+      const row = document.createElement('tr');
+      row.dataset.key = key;
+      const [first, ...rest] = cells;
+      const header = document.createElement('th');
+      header.scope = 'row';
+      header.textContent = first;
+      row.append(header);
+      for (const text of rest) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        row.append(cell);
+      }
+      return row;
     }),
   );
 }
 
-/** Each output's URL with a copy button, and how to authenticate where the output needs it. */
-function showUrls(box: HTMLElement, answer: Urls): void {
-  const rows = answer.outputs.map((output) => {
-    const row = document.createElement('div');
-    row.className = 'url';
-    const label = document.createElement('span');
-    label.textContent = `${output.protocol} ${output.output_id}`;
-    const field = document.createElement('input');
-    field.readOnly = true;
-    field.value = output.url ?? '';
-    field.setAttribute('aria-label', `${output.protocol} URL of ${output.output_id}`);
-    const copy = button('Copy', `Copy the ${output.protocol} URL of ${output.output_id}`);
-    copy.addEventListener('click', () => {
-      navigator.clipboard.writeText(field.value).then(
-        () => (copy.textContent = 'Copied'),
-        () => field.select(),
-      );
-    });
-    row.append(label, ' ', field, ' ', copy);
-    if (output.requires_auth) {
-      // Credentials never ride in URLs; the player asks for them.
-      row.append(` Needs Basic auth as ${output.auth_username ?? 'the output user'} with the password set on this output.`);
-    }
-    return row;
-  });
-  const notes = [...answer.blocking_errors, ...answer.warnings].map((text) => {
-    const line = document.createElement('p');
-    line.className = 'owner';
-    line.textContent = text;
-    return line;
-  });
-  box.replaceChildren(...rows, ...notes);
+async function refreshHealth(): Promise<void> {
+  const [health, outputs, pipelines] = await Promise.all([
+    api.call<{ transmissions: TransmissionHealth[] }>('GET', 'runtime/health'),
+    api.call<{ outputs: OutputStatus[] }>('GET', 'runtime/outputs'),
+    api.call<{ pipelines: PipelineLink[] }>('GET', 'runtime/pipelines'),
+  ]);
+  fill(
+    healthTable,
+    health.transmissions.map((t) => ({
+      key: t.transmission_id,
+      cells: [
+        t.transmission_id,
+        t.status,
+        t.classification,
+        t.selected_writer_id ?? dash,
+        t.fallback_reason ?? dash,
+        seconds(t.selected_frame_age_seconds),
+        t.summary_message,
+      ],
+    })),
+  );
+  fill(
+    outputsTable,
+    outputs.outputs.map((o) => ({
+      key: o.output_key,
+      cells: [
+        o.output_key,
+        o.protocol,
+        o.publisher_state ?? dash,
+        String(o.pid ?? dash),
+        o.publisher_frames_sent_rate === null ? dash : o.publisher_frames_sent_rate.toFixed(1),
+        String(o.restarts ?? 0),
+        o.demand?.why ?? dash,
+        o.last_error ?? dash,
+      ],
+    })),
+  );
+  fill(
+    pipelinesTable,
+    pipelines.pipelines.map((p) => ({
+      key: `${p.pipeline_name}:${p.transmission_id}`,
+      cells: [
+        p.pipeline_name,
+        p.transmission_id,
+        p.camera_id ? `${p.camera_id} / ${p.camera_source_id ?? dash}` : dash,
+        p.mode ?? dash,
+        p.reader_state ?? dash,
+        p.stream_behavior,
+        p.warnings.join(' ') || dash,
+      ],
+    })),
+  );
 }
 
 function actorItem(node: ActorNode): HTMLLIElement {
@@ -157,7 +145,11 @@ function actorItem(node: ActorNode): HTMLLIElement {
   return item;
 }
 
-export async function refreshActors(): Promise<void> {
+async function refreshActors(): Promise<void> {
   const root = await api.call<ActorNode>('GET', 'runtime/actors');
   actorTree.replaceChildren(actorItem(root));
+}
+
+export async function refreshRuntime(): Promise<void> {
+  await Promise.all([refreshHealth(), refreshActors()]);
 }
