@@ -10,6 +10,7 @@ import { loadNetwork, refreshEngine, wireEngine } from './settings/engine';
 import { refreshRuntime } from './settings/runtime';
 import { refreshTransmissions } from './settings/transmissions';
 import { fillWizard } from './settings/wizard';
+import { refreshGenerated } from './settings/generated';
 import './style.css';
 
 /** How often the status sections refresh while the page is visible. */
@@ -219,6 +220,7 @@ async function load(): Promise<void> {
   publications = current;
   renderCameras(cameras);
   fillWizard(await refreshTransmissions(load), cameras);
+  await refreshGenerated();
 }
 
 /** The status sections, refreshed while the page is visible (a hidden page asks nothing). */

@@ -127,6 +127,12 @@ Object.assign(settings, {
     // Still the Settings page (the page's <base> must not turn the link into another page's).
     assert.equal(await page.evaluate(() => location.pathname + location.hash), '/settings#camera-demo');
     assert.equal(await page.locator('#camera-demo').count(), 1, 'the camera it points at');
+    // The live view and the implicit pipeline the reconciler made for it say so too.
+    for (const artifact of ['Live view:live-demo-camera-demo', 'Pipeline:implicit__tx-camera-demo-main-main']) {
+      const entry = page.locator(`#generated li[data-artifact="${artifact}"]`);
+      assert.match(await entry.textContent(), /Generated \((camera_source|stream_publication)\)/, artifact);
+      assert.equal(await entry.getByRole('link').getAttribute('href'), '/settings#camera-demo', artifact);
+    }
     await page.context().close();
   },
 });
@@ -231,6 +237,8 @@ Object.assign(settings, {
     const row = page.locator(`#pipelines tr[data-key="porch_motion:${manual.id}"]`);
     await until('the pipeline in the runtime view', async () => (await row.count()) === 1, 10);
     assert.match(await row.textContent(), /event_gated/);
+    const made = page.locator('#generated li[data-artifact="Pipeline:porch_motion"]');
+    await until('listed with the pipelines', async () => (await made.count()) === 1);
     // The same name again is the API's refusal, shown on the form.
     await form.getByRole('button', { name: 'Create pipeline' }).click();
     await until('refused', async () =>

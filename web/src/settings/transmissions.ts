@@ -3,6 +3,7 @@
 import * as api from '../api';
 import { button } from './button';
 import { clearErrors, field, renumber, showErrors } from './form';
+import { ownerNote } from './generated';
 import { REDACTED } from './secrets';
 
 interface Output {
@@ -51,24 +52,6 @@ const transmissionList = document.querySelector<HTMLUListElement>('#transmission
 /** Resolved URLs by transmission, kept across re-renders of the list. */
 const resolved = new Map<string, Urls>();
 
-/** Who owns a generated transmission, as a link to where to change it. */
-function owner(transmission: Transmission): HTMLElement | undefined {
-  if (!transmission.generated_by) return undefined;
-  const note = document.createElement('span');
-  note.className = 'owner';
-  if (transmission.camera_id) {
-    const link = document.createElement('a');
-    // This page's own URL: a bare `#…` would resolve against the page's <base>, another page.
-    link.href = `${location.pathname}${location.search}#camera-${transmission.camera_id}`;
-    link.textContent = `camera ${transmission.camera_id}, source ${transmission.camera_source_id ?? '?'}`;
-    note.append(`Generated (${transmission.generated_by}) from `, link, '; change it there.');
-  } else {
-    note.textContent = `Generated (${transmission.generated_by}) by pipeline ` +
-      `${transmission.pipeline_name ?? '?'}, node ${transmission.publish_node_id ?? '?'}; change it there.`;
-  }
-  return note;
-}
-
 /** Draws the list and returns what it drew; `onChange` redraws the page after a change here. */
 export async function refreshTransmissions(onChange: () => Promise<void>): Promise<Transmission[]> {
   changed = onChange;
@@ -82,7 +65,7 @@ export async function refreshTransmissions(onChange: () => Promise<void>): Promi
       const outputs = (transmission.outputs ?? []).map((o) => o.id).join(', ');
       const edit = button('Edit', `Edit transmission ${transmission.id}`);
       const remove = button('Delete', `Delete transmission ${transmission.id}`);
-      const note = owner(transmission);
+      const note = ownerNote(transmission);
       // Generated artifacts follow their owner; the API refuses to change them (409) anyway.
       edit.disabled = note !== undefined;
       remove.disabled = note !== undefined;

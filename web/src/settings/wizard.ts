@@ -3,6 +3,7 @@
 // not running) is shown with the result.
 import * as api from '../api';
 import { clearErrors, field, showErrors } from './form';
+import { refreshGenerated } from './generated';
 import type { Transmission } from './transmissions';
 
 interface CameraChoice {
@@ -96,6 +97,7 @@ async function create(): Promise<void> {
     }),
   );
   result.append(line, warnings);
+  await refreshGenerated();
 }
 
 field<HTMLSelectElement>(form, 'camera_id').addEventListener('change', fillSources);
