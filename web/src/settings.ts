@@ -4,8 +4,8 @@
 // next to the fields they name, and a refused form saves nothing.
 import * as api from './api';
 import { button } from './settings/button';
-import { clearErrors, field, renumber, showErrors } from './settings/form';
-import { REDACTED } from './settings/secrets';
+import { appendRepeated, clearErrors, field, showErrors } from './settings/form';
+import { showWriteOnly, writeOnlyValue } from './settings/secrets';
 import { loadNetwork, refreshEngine, wireEngine } from './settings/engine';
 import { refreshRuntime } from './settings/runtime';
 import { refreshTransmissions } from './settings/transmissions';
@@ -83,24 +83,13 @@ function addSourceFields(source: Source, cameraId: string | undefined): void {
     : 'custom';
   field<HTMLInputElement>(box, 'rtsp_url').value = source.origin?.rtsp_url ?? '';
   field<HTMLInputElement>(box, 'stream_username').value = source.origin?.stream_username ?? '';
-  // Write-only: a stored password is never put back into the page, only said to exist.
-  const password = field<HTMLInputElement>(box, 'stream_password');
-  password.value = '';
-  if (source.origin?.stream_password) {
-    password.placeholder = 'stored; leave blank to keep it';
-    box.dataset.hasPassword = 'true';
-  }
+  showWriteOnly(field(box, 'stream_password'), source.origin?.stream_password);
   field<HTMLInputElement>(box, 'enabled').checked = source.enabled ?? true;
   field<HTMLInputElement>(box, 'is_default').checked = source.is_default ?? false;
   field<HTMLInputElement>(box, 'publish').checked = cameraId
     ? published(cameraId, source.id)
     : true;
-  box.querySelector('.remove')!.addEventListener('click', () => {
-    box.remove();
-    renumber(sourcesBox, 'sources', 'Video source');
-  });
-  sourcesBox.append(box);
-  renumber(sourcesBox, 'sources', 'Video source');
+  appendRepeated(sourcesBox, box, 'sources', 'Video source');
 }
 
 function openForm(camera: Camera | undefined): void {
@@ -124,8 +113,6 @@ function cameraFromForm(): { camera: Camera; publish: Map<string, boolean> } {
     (box) => {
       const original = JSON.parse(box.dataset.original ?? '{}') as Source;
       const value = (name: string) => field<HTMLInputElement>(box, name).value.trim();
-      const password = field<HTMLInputElement>(box, 'stream_password').value;
-      const keep = box.dataset.hasPassword === 'true' ? REDACTED : null;
       const source: Source = {
         ...original,
         id: value('id'),
@@ -138,8 +125,7 @@ function cameraFromForm(): { camera: Camera; publish: Map<string, boolean> } {
           ...original.origin,
           rtsp_url: value('rtsp_url'),
           stream_username: value('stream_username') || null,
-          // Blank keeps what is stored; the marker tells the API so.
-          stream_password: password === '' ? keep : password,
+          stream_password: writeOnlyValue(field(box, 'stream_password')),
         },
       };
       // Only an enabled video source has a publication to change.

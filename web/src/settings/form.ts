@@ -43,7 +43,7 @@ export function showErrors(form: HTMLFormElement, error: unknown, prefix = 'body
  * Each repeated fieldset's inputs carry their place in the body (`<list>.<i>.<loc>`), as the API's
  * `loc` names them; `legend` titles each one by its number.
  */
-export function renumber(box: ParentNode, list: string, legend: string): void {
+function renumber(box: ParentNode, list: string, legend: string): void {
   box.querySelectorAll<HTMLFieldSetElement>(':scope > fieldset').forEach((set, index) => {
     set.querySelector('legend')!.textContent = `${legend} ${index + 1}`;
     for (const input of set.querySelectorAll<HTMLElement>('[data-loc]')) {
@@ -57,4 +57,19 @@ export function field<T extends HTMLInputElement | HTMLSelectElement>(
   name: string,
 ): T {
   return box.querySelector<T>(`[name="${name}"]`)!;
+}
+
+/** Adds a repeated fieldset to `container`; its Remove button takes it out. Both renumber. */
+export function appendRepeated(
+  container: HTMLElement,
+  box: HTMLFieldSetElement,
+  list: string,
+  legend: string,
+): void {
+  box.querySelector('.remove')!.addEventListener('click', () => {
+    box.remove();
+    renumber(container, list, legend);
+  });
+  container.append(box);
+  renumber(container, list, legend);
 }

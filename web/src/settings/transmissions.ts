@@ -2,9 +2,9 @@
 // ones created, edited and deleted here; each one's URLs resolved with copy buttons.
 import * as api from '../api';
 import { button } from './button';
-import { clearErrors, field, renumber, showErrors } from './form';
+import { appendRepeated, clearErrors, field, showErrors } from './form';
 import { ownerNote } from './generated';
-import { REDACTED } from './secrets';
+import { showWriteOnly, writeOnlyValue } from './secrets';
 
 interface Output {
   id: string;
@@ -161,17 +161,8 @@ function addOutputFields(output: Output): void {
   field<HTMLInputElement>(box, 'enabled').checked = output.enabled ?? true;
   field<HTMLInputElement>(box, 'auth_enabled').checked = output.authentication?.enabled ?? false;
   field<HTMLInputElement>(box, 'auth_username').value = output.authentication?.username ?? '';
-  // Write-only, as the cameras' passwords.
-  if (output.authentication?.password) {
-    field<HTMLInputElement>(box, 'auth_password').placeholder = 'stored; leave blank to keep it';
-    box.dataset.hasPassword = 'true';
-  }
-  box.querySelector('.remove')!.addEventListener('click', () => {
-    box.remove();
-    renumber(outputsBox, 'outputs', 'Output');
-  });
-  outputsBox.append(box);
-  renumber(outputsBox, 'outputs', 'Output');
+  showWriteOnly(field(box, 'auth_password'), output.authentication?.password);
+  appendRepeated(outputsBox, box, 'outputs', 'Output');
 }
 
 function openForm(transmission: Transmission | undefined): void {
@@ -198,8 +189,7 @@ function outputFromFields(box: HTMLFieldSetElement): Output {
   const width = numberOr(field(box, 'width'));
   const height = numberOr(field(box, 'height'));
   const username = field<HTMLInputElement>(box, 'auth_username').value.trim();
-  const password = field<HTMLInputElement>(box, 'auth_password').value;
-  const keep = box.dataset.hasPassword === 'true' ? REDACTED : null;
+  const password = writeOnlyValue(field(box, 'auth_password'));
   const authEnabled = field<HTMLInputElement>(box, 'auth_enabled').checked;
   return {
     ...original,
@@ -212,8 +202,8 @@ function outputFromFields(box: HTMLFieldSetElement): Output {
     bitrate_kbps: numberOr(field(box, 'bitrate_kbps')),
     latency_profile: field<HTMLSelectElement>(box, 'latency_profile').value,
     authentication:
-      authEnabled || username || password || keep
-        ? { enabled: authEnabled, username: username || null, password: password === '' ? keep : password }
+      authEnabled || username || password
+        ? { enabled: authEnabled, username: username || null, password }
         : null,
   };
 }
