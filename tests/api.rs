@@ -4530,3 +4530,105 @@ mod dashboard {
         assert_eq!(views.status(), 401);
     }
 }
+
+mod distributed {
+    use super::*;
+    use std::path::Path;
+
+    const SYNC_USER: &str = "gpu-sync";
+    const SYNC_PASSWORD: &str = "sync-password-not-a-role-token";
+
+    fn core(dir: &Path) -> Service {
+        Service::start_with(
+            dir,
+            &[
+                ("TOPOSYNC_STREAMING_SYNC_USERNAME", Path::new(SYNC_USER)),
+                ("TOPOSYNC_STREAMING_SYNC_PASSWORD", Path::new(SYNC_PASSWORD)),
+            ],
+        )
+    }
+
+    fn basic(user: &str, password: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let encoded = base64_encode(&format!("{user}:{password}"));
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Basic {encoded}").parse().unwrap(),
+        );
+        toposync_actors::net::http_client_builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    fn base64_encode(text: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    async fn register_gpu(service: &Service) {
+        let (status, body) = service
+            .patch(
+                "/settings",
+                &json!({"processing_servers": [{"id": "gpu", "name": "GPU box",
+                    "url": "http://127.0.0.1:9", "username": "core", "password": "server-secret"}]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["processing_servers"][0]["password"], "********");
+        assert_eq!(body["processing_servers"][0]["kind"], "http");
+    }
+
+    /// The sync credentials open the processing server's share, with its secrets, and nothing
+    /// else; an admin sees the share redacted.
+    #[tokio::test]
+    async fn the_share_is_scoped_to_its_server_and_its_credentials_to_the_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = core(dir.path());
+        register_gpu(&service).await;
+        let mut remote = front_door();
+        remote["host_server_id"] = json!("gpu");
+        remote["outputs"][0]["authentication"] =
+            json!({"enabled": true, "username": "viewer", "password": "output-secret"});
+        let (status, created) = service.post("/transmissions", &remote).await;
+        assert_eq!(status, 200, "{created}");
+        let (status, _) = service
+            .post("/transmissions", &json!({"name": "here", "path": "here"}))
+            .await;
+        assert_eq!(status, 200);
+
+        let sync = basic(SYNC_USER, SYNC_PASSWORD);
+        let answer = sync.get(service.url("/distributed/settings/gpu")).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        let share: Value = answer.json().await.unwrap();
+        let hosted: Vec<&str> = share["transmissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(hosted, ["front-door"]);
+        assert!(share.to_string().contains("output-secret"), "the processing engine enforces it");
+        assert!(!share.to_string().contains("server-secret"), "{share}");
+
+        let (status, shown) = service.get("/distributed/settings/gpu").await;
+        assert_eq!(status, 200);
+        assert!(!shown.to_string().contains("output-secret"), "redacted for an admin");
+        let (status, unknown) = service.get("/distributed/settings/nas").await;
+        assert_eq!((status, unknown["detail"].as_str()), (400, Some("Unknown host_server_id: nas")));
+
+        // Anywhere else the sync credentials are no credential at all.
+        for path in ["/settings", "/transmissions", "/runtime/actors"] {
+            let refused = sync.get(service.url(path)).send().await.unwrap();
+            assert_eq!(refused.status(), 401, "{path}");
+        }
+        let wrong = basic(SYNC_USER, "guess");
+        let refused = wrong.get(service.url("/distributed/settings/gpu")).send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+        // No secret of a processing server in any answer.
+        for path in ["/settings", "/distributed/settings/gpu", "/runtime/diagnostics"] {
+            let (_, body) = service.get(path).await;
+            assert!(!body.to_string().contains("server-secret"), "{path}");
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bypass;
 pub mod demand;
 pub mod diagnostics;
+pub mod distributed;
 pub mod engine;
 pub mod ffmpeg;
 pub mod frames;

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use toposync_actors::auth::{Credentials, FailedLogins, Provisioned, Role, SESSION_TTL};
+use toposync_actors::distributed::SyncCredentials;
 
 use super::error::ApiError;
 use super::extract::JsonBody;
@@ -42,6 +43,8 @@ pub enum Proof {
     Session,
     /// `TOPOSYNC_AUTH_MODE=bypass`: development only.
     Bypass,
+    /// A processing server's sync Basic credentials, on the sync routes only.
+    Sync,
 }
 
 /// What a route needs.
@@ -60,6 +63,8 @@ pub struct Auth {
     loaded: Mutex<Loaded>,
     failed: Mutex<FailedLogins>,
     hosts: AllowedHosts,
+    /// What processing servers present to pull their settings (`TOPOSYNC_STREAMING_SYNC_*`).
+    sync: Option<SyncCredentials>,
 }
 
 struct Loaded {
@@ -104,6 +109,10 @@ impl Auth {
                 }),
                 failed: Mutex::new(FailedLogins::new()),
                 hosts: AllowedHosts::from_env(),
+                sync: SyncCredentials::new(
+                    std::env::var("TOPOSYNC_STREAMING_SYNC_USERNAME").ok().as_deref(),
+                    std::env::var("TOPOSYNC_STREAMING_SYNC_PASSWORD").ok().as_deref(),
+                ),
             }),
             issued,
         })
@@ -308,6 +317,8 @@ pub async fn gate(
             role: Role::Admin,
             method: Proof::Bypass,
         }
+    } else if let Some(sync) = sync_principal(&auth, headers, &path) {
+        sync
     } else {
         match authenticate(&auth, headers, &method, peer.ip()) {
             Ok(principal) => principal,
@@ -319,6 +330,29 @@ pub async fn gate(
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// The routes a processing server's sync credentials open (and no others: anywhere else the
+/// same Basic header is an invalid credential).
+fn is_sync_route(path: &str) -> bool {
+    path.starts_with("/api/streams/distributed/settings/")
+        || path.starts_with("/api/streams/internal/")
+}
+
+/// A processing server presenting the sync credentials on a sync route: it may read as a
+/// viewer, and its share comes with the secrets it runs on.
+fn sync_principal(auth: &Auth, headers: &HeaderMap, path: &str) -> Option<Principal> {
+    let sync = auth.sync.as_ref()?;
+    if !is_sync_route(path) {
+        return None;
+    }
+    match presented(headers)? {
+        Presented::Basic(user, password) if sync.matches(&user, &password) => Some(Principal {
+            role: Role::Viewer,
+            method: Proof::Sync,
+        }),
+        _ => None,
+    }
 }
 
 /// A state-changing request a browser sent from another site: `Sec-Fetch-Site: cross-site`, or

@@ -3,6 +3,7 @@
 mod auth;
 mod dashboard;
 mod demand;
+mod distributed;
 mod engine;
 mod error;
 mod extract;
@@ -44,6 +45,7 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .routes(routes!(runtime::health))
         .routes(routes!(settings::get, settings::patch))
         .routes(routes!(settings::acknowledge_recovery))
+        .routes(routes!(distributed::settings))
         .routes(routes!(transmissions::list, transmissions::create))
         .routes(routes!(transmissions::replace, transmissions::delete))
         .routes(routes!(transmissions::apply_quality_profiles))

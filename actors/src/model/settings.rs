@@ -43,6 +43,10 @@ pub struct StreamingSettings {
     pub extra: Map<String, Value>,
 }
 
+fn http_kind() -> String {
+    "http".into()
+}
+
 impl Default for StreamingSettings {
     fn default() -> Self {
         serde_json::from_value(Value::Object(Map::new())).expect("defaults deserialize")
@@ -55,6 +59,9 @@ pub struct ProcessingServer {
     pub id: String,
     #[serde(default)]
     pub name: String,
+    /// How the core reaches it; `http` is the only kind (the original's too).
+    #[serde(default = "http_kind")]
+    pub kind: String,
     #[serde(default)]
     pub url: String,
     #[serde(default)]
