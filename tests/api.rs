@@ -4534,6 +4534,7 @@ mod dashboard {
 mod distributed {
     use super::*;
     use std::path::Path;
+    use std::time::Duration;
 
     const SYNC_USER: &str = "gpu-sync";
     const SYNC_PASSWORD: &str = "sync-password-not-a-role-token";
@@ -4598,7 +4599,11 @@ mod distributed {
         assert_eq!(status, 200);
 
         let sync = basic(SYNC_USER, SYNC_PASSWORD);
-        let answer = sync.get(service.url("/distributed/settings/gpu")).send().await.unwrap();
+        let answer = sync
+            .get(service.url("/distributed/settings/gpu"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(answer.status(), 200);
         let share: Value = answer.json().await.unwrap();
         let hosted: Vec<&str> = share["transmissions"]
@@ -4608,14 +4613,23 @@ mod distributed {
             .map(|t| t["path"].as_str().unwrap())
             .collect();
         assert_eq!(hosted, ["front-door"]);
-        assert!(share.to_string().contains("output-secret"), "the processing engine enforces it");
+        assert!(
+            share.to_string().contains("output-secret"),
+            "the processing engine enforces it"
+        );
         assert!(!share.to_string().contains("server-secret"), "{share}");
 
         let (status, shown) = service.get("/distributed/settings/gpu").await;
         assert_eq!(status, 200);
-        assert!(!shown.to_string().contains("output-secret"), "redacted for an admin");
+        assert!(
+            !shown.to_string().contains("output-secret"),
+            "redacted for an admin"
+        );
         let (status, unknown) = service.get("/distributed/settings/nas").await;
-        assert_eq!((status, unknown["detail"].as_str()), (400, Some("Unknown host_server_id: nas")));
+        assert_eq!(
+            (status, unknown["detail"].as_str()),
+            (400, Some("Unknown host_server_id: nas"))
+        );
 
         // Anywhere else the sync credentials are no credential at all.
         for path in ["/settings", "/transmissions", "/runtime/actors"] {
@@ -4623,12 +4637,213 @@ mod distributed {
             assert_eq!(refused.status(), 401, "{path}");
         }
         let wrong = basic(SYNC_USER, "guess");
-        let refused = wrong.get(service.url("/distributed/settings/gpu")).send().await.unwrap();
+        let refused = wrong
+            .get(service.url("/distributed/settings/gpu"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(refused.status(), 401);
         // No secret of a processing server in any answer.
-        for path in ["/settings", "/distributed/settings/gpu", "/runtime/diagnostics"] {
+        for path in [
+            "/settings",
+            "/distributed/settings/gpu",
+            "/runtime/diagnostics",
+        ] {
             let (_, body) = service.get(path).await;
             assert!(!body.to_string().contains("server-secret"), "{path}");
         }
+    }
+
+    fn processing(dir: &Path, core_url: &str, password: &str) -> Service {
+        Service::start_with(
+            dir,
+            &[
+                ("TOPOSYNC_ROLE", Path::new("processing")),
+                ("TOPOSYNC_PROCESSING_SERVER_ID", Path::new("gpu")),
+                ("TOPOSYNC_STREAMING_SYNC_CORE_URL", Path::new(core_url)),
+                ("TOPOSYNC_STREAMING_SYNC_USERNAME", Path::new(SYNC_USER)),
+                ("TOPOSYNC_STREAMING_SYNC_PASSWORD", Path::new(password)),
+                ("TOPOSYNC_STREAMING_SYNC_INTERVAL_SECONDS", Path::new("0.5")),
+            ],
+        )
+    }
+
+    async fn sync_status(service: &Service) -> Value {
+        let (status, health) = service.get("/health").await;
+        assert_eq!(status, 200);
+        health["sync"].clone()
+    }
+
+    async fn hosted_paths(service: &Service) -> Vec<String> {
+        let (_, list) = service.get("/transmissions").await;
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}@{}",
+                    t["path"].as_str().unwrap(),
+                    t["host_server_id"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// Two real instances: what the core says the processing server hosts runs there within two
+    /// sync intervals; with the core away it keeps its revision, and takes changes again when
+    /// the core is back.
+    #[tokio::test]
+    async fn a_processing_server_runs_its_share_and_keeps_it_while_the_core_is_away() {
+        let core_dir = tempfile::tempdir().unwrap();
+        let processing_dir = tempfile::tempdir().unwrap();
+        let core_service = core(core_dir.path());
+        register_gpu(&core_service).await;
+        let gpu = processing(processing_dir.path(), &core_service.root, SYNC_PASSWORD);
+        let (status, created) = core_service
+            .post(
+                "/transmissions",
+                &json!({"name": "Garden", "path": "garden", "host_server_id": "gpu"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{created}");
+        let started = std::time::Instant::now();
+        eventually(Duration::from_secs(5), || async {
+            (hosted_paths(&gpu).await == ["garden@local"]).then_some(())
+        })
+        .await;
+        assert!(
+            started.elapsed() <= Duration::from_millis(1500),
+            "within two sync intervals: {:?}",
+            started.elapsed()
+        );
+        let status = sync_status(&gpu).await;
+        assert_eq!(status["server_id"], "gpu");
+        assert_eq!(status["last_error"], Value::Null, "{status}");
+        assert!(status["applied_revisions"].as_u64().unwrap() >= 1);
+        let (_, tree) = gpu.get("/runtime/actors").await;
+        assert!(tree.to_string().contains("\"settings_sync\""), "{tree}");
+        // Persisted like any write: the processing side's own file holds it.
+        let stored = std::fs::read_to_string(processing_dir.path().join("streaming-settings.json"))
+            .unwrap_or_default();
+        assert!(stored.contains("garden"), "persisted");
+
+        // The core goes away: the last revision keeps running, and the failure is reported.
+        let port: u16 = core_service
+            .root
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        drop(core_service);
+        eventually(Duration::from_secs(5), || async {
+            let status = sync_status(&gpu).await;
+            status["last_error"]
+                .as_str()?
+                .contains("Connection failed")
+                .then_some(())
+        })
+        .await;
+        assert_eq!(hosted_paths(&gpu).await, ["garden@local"]);
+        let (_, health) = gpu.get("/health").await;
+        assert!(
+            health["warnings"]
+                .to_string()
+                .contains("serving the last revision"),
+            "{health}"
+        );
+
+        // Back on its port, with a change: picked up.
+        let core_service = Service::start_on(
+            core_dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_SYNC_USERNAME", Path::new(SYNC_USER)),
+                ("TOPOSYNC_STREAMING_SYNC_PASSWORD", Path::new(SYNC_PASSWORD)),
+            ],
+            port,
+        );
+        let (status, _) = core_service
+            .post(
+                "/transmissions",
+                &json!({"name": "Shed", "path": "shed", "host_server_id": "gpu"}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        eventually(Duration::from_secs(5), || async {
+            let mut paths = hosted_paths(&gpu).await;
+            paths.sort();
+            (paths == ["garden@local", "shed@local"]).then_some(())
+        })
+        .await;
+        assert_eq!(sync_status(&gpu).await["last_error"], Value::Null);
+
+        // Wrong credentials: the core says 401, the processing side says so and keeps nothing new.
+        let wrong_dir = tempfile::tempdir().unwrap();
+        let wrong = processing(wrong_dir.path(), &core_service.root, "not-the-password");
+        eventually(Duration::from_secs(5), || async {
+            let status = sync_status(&wrong).await;
+            status["last_error"]
+                .as_str()?
+                .contains("(401)")
+                .then_some(())
+        })
+        .await;
+        assert!(hosted_paths(&wrong).await.is_empty());
+    }
+
+    /// A stand-in core (the real one never answers this way): garbage, then an answer larger
+    /// than a settings document can be. Neither changes the processing side.
+    #[tokio::test]
+    async fn a_garbage_or_oversized_answer_changes_nothing() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let fake = tokio::spawn(async move {
+            for answer in 0.. {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let body = if answer % 2 == 0 {
+                    b"<html>not settings</html>".to_vec()
+                } else {
+                    vec![b' '; 9 * 1024 * 1024]
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let gpu = processing(dir.path(), &format!("http://{address}"), SYNC_PASSWORD);
+        let (status, _) = gpu
+            .post("/transmissions", &json!({"name": "Own", "path": "own"}))
+            .await;
+        assert_eq!(status, 200);
+        // Each pull's error replaces the last: poll until both were seen.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < 2 {
+            assert!(std::time::Instant::now() < deadline, "saw only {seen:?}");
+            if let Some(error) = sync_status(&gpu).await["last_error"].as_str() {
+                if error.contains("Invalid JSON response") {
+                    seen.insert("garbage");
+                }
+                if error.contains("larger than") {
+                    seen.insert("oversized");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            hosted_paths(&gpu).await,
+            ["own@local"],
+            "the revision stands"
+        );
+        fake.abort();
     }
 }

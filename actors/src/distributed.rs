@@ -19,7 +19,10 @@ const LOCAL: &str = "local";
 /// publications and pipelines it hosts, the cameras those use, and the shared engine,
 /// ingest and stale policies. Never the core's credentials for processing servers. Secrets of
 /// what it hosts stay in (a processing engine enforces output auth and pulls cameras).
-pub fn share_for(doc: &StreamingSettings, server_id: &str) -> Result<StreamingSettings, ModelError> {
+pub fn share_for(
+    doc: &StreamingSettings,
+    server_id: &str,
+) -> Result<StreamingSettings, ModelError> {
     let server_id = crate::model::transmission::normalize_server_id(server_id);
     if !doc.is_known_host(&server_id) {
         return Err(ModelError::BadRequest(format!(
@@ -33,10 +36,16 @@ pub fn share_for(doc: &StreamingSettings, server_id: &str) -> Result<StreamingSe
         server.username = None;
         server.password = None;
     }
-    share.transmissions.retain(|t| t.host_server_id == server_id);
-    share.camera_live_views.retain(|v| v.host_server_id == server_id);
+    share
+        .transmissions
+        .retain(|t| t.host_server_id == server_id);
+    share
+        .camera_live_views
+        .retain(|v| v.host_server_id == server_id);
     share.publications.retain(|p| p.host_server_id == server_id);
-    share.pipelines.retain(|p| p.processing_server_id == server_id);
+    share
+        .pipelines
+        .retain(|p| p.processing_server_id == server_id);
     let mut cameras: BTreeSet<String> = share
         .publications
         .iter()
@@ -184,11 +193,19 @@ mod tests {
         let cameras: Vec<_> = share.cameras.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(cameras, ["porch"]);
         assert_eq!(share.processing_servers.len(), 1);
-        assert_eq!(share.processing_servers[0].password, None, "the core's credentials stay home");
+        assert_eq!(
+            share.processing_servers[0].password, None,
+            "the core's credentials stay home"
+        );
         let text = serde_json::to_string(&share).unwrap();
-        assert!(text.contains("cam-secret"), "the processing side pulls the camera");
+        assert!(
+            text.contains("cam-secret"),
+            "the processing side pulls the camera"
+        );
         assert!(!text.contains("server-secret"));
-        assert!(matches!(share_for(&core(), "nas"), Err(ModelError::BadRequest(m)) if m == "Unknown host_server_id: nas"));
+        assert!(
+            matches!(share_for(&core(), "nas"), Err(ModelError::BadRequest(m)) if m == "Unknown host_server_id: nas")
+        );
     }
 
     #[test]
@@ -200,9 +217,21 @@ mod tests {
         adopted.validate(&Loc::body()).unwrap();
         assert!(adopted.processing_servers.is_empty());
         // Another server's share, garbage, or not an object: refused.
-        assert!(parse_share(&body, "nas").unwrap_err().contains("host_server_id 'gpu'"));
-        assert!(parse_share(b"<html>", "gpu").unwrap_err().starts_with("Invalid JSON response"));
-        assert!(parse_share(b"[1]", "gpu").unwrap_err().starts_with("Invalid JSON payload"));
+        assert!(
+            parse_share(&body, "nas")
+                .unwrap_err()
+                .contains("host_server_id 'gpu'")
+        );
+        assert!(
+            parse_share(b"<html>", "gpu")
+                .unwrap_err()
+                .starts_with("Invalid JSON response")
+        );
+        assert!(
+            parse_share(b"[1]", "gpu")
+                .unwrap_err()
+                .starts_with("Invalid JSON payload")
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod sidecar;
 pub mod stills;
 pub mod store;
 pub mod supervision;
+pub mod sync;
 pub mod transmissions;
 pub mod urls;
 pub mod wizard;
@@ -76,7 +77,11 @@ impl Runtime {
         let (root, ended) = Actor::spawn(
             Some(ROOT.to_string()),
             RootSupervisor,
-            RootArgs { data_dir },
+            RootArgs {
+                data_dir,
+                sync: sync::SyncConfig::from_env()
+                    .map_err(|err| ractor::SpawnErr::StartupFailed(err.into()))?,
+            },
         )
         .await?;
         let (ended_tx, root_ended) = tokio::sync::watch::channel(false);

@@ -19,6 +19,7 @@ use crate::store::{STORE, SettingsSubscriber, StoreActor, StoreMsg};
 use crate::supervision::observe::{ChildEntry, Observable, Observation};
 use crate::supervision::restart::{RestartPolicy, RestartTracker};
 use crate::supervision::{AskError, Liveness, LivenessPolicy, ask};
+use crate::sync::{SYNC, SyncActor, SyncConfig, SyncMsg};
 use crate::transmissions::supervisor::{TransmissionsArgs, transmissions_subscriber};
 use crate::transmissions::{TRANSMISSIONS, TransmissionsMsg, TransmissionsSupervisor};
 
@@ -37,11 +38,14 @@ pub enum ChildKind {
     Pipelines,
     Demand,
     Jsmpeg,
+    /// A processing server's pull of its settings from the core (only in that role).
+    Sync,
 }
 
 impl ChildKind {
     /// Start order; shutdown runs it backwards, so publishers stop before the engine they feed.
-    const ALL: [ChildKind; 7] = [
+    /// The sync comes last, when configured: it writes through the store the others follow.
+    const ALWAYS: [ChildKind; 7] = [
         ChildKind::Store,
         ChildKind::Engine,
         ChildKind::Sidecar,
@@ -61,6 +65,7 @@ impl ChildKind {
             ChildKind::Pipelines => PIPELINES,
             ChildKind::Demand => DEMAND,
             ChildKind::Jsmpeg => JSMPEG,
+            ChildKind::Sync => SYNC,
         }
     }
 
@@ -74,6 +79,7 @@ impl ChildKind {
             ChildKind::Pipelines => "pipelines_supervisor",
             ChildKind::Demand => "demand",
             ChildKind::Jsmpeg => "jsmpeg_supervisor",
+            ChildKind::Sync => "settings_sync",
         }
     }
 
@@ -81,7 +87,7 @@ impl ChildKind {
     fn subscriber(self, cell: &ActorCell) -> Option<Box<dyn SettingsSubscriber>> {
         let cell = cell.clone();
         match self {
-            ChildKind::Store | ChildKind::Jsmpeg => None,
+            ChildKind::Store | ChildKind::Jsmpeg | ChildKind::Sync => None,
             ChildKind::Engine => Some(Box::new(engine_subscriber(ActorRef::from(cell)))),
             ChildKind::Sidecar => Some(Box::new(sidecar_subscriber(ActorRef::from(cell)))),
             ChildKind::Transmissions => {
@@ -102,6 +108,7 @@ impl ChildKind {
             ChildKind::Pipelines => Box::new(ActorRef::<PipelinesMsg>::from(cell)),
             ChildKind::Demand => Box::new(ActorRef::<DemandMsg>::from(cell)),
             ChildKind::Jsmpeg => Box::new(ActorRef::<JsmpegMsg>::from(cell)),
+            ChildKind::Sync => Box::new(ActorRef::<SyncMsg>::from(cell)),
         }
     }
 }
@@ -119,6 +126,8 @@ crate::supervised_messages!(RootMsg);
 
 pub struct RootArgs {
     pub data_dir: PathBuf,
+    /// Set on a processing server (`TOPOSYNC_ROLE=processing`).
+    pub sync: Option<SyncConfig>,
 }
 
 pub struct RootSupervisor;
@@ -132,6 +141,7 @@ struct Slot {
 
 pub struct RootState {
     data_dir: PathBuf,
+    sync: Option<SyncConfig>,
     /// Outlives engine restarts, so listeners keep their subscription.
     engine_events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// One per child, in start order.
@@ -161,11 +171,13 @@ impl Actor for RootSupervisor {
     ) -> Result<RootState, ActorProcessingErr> {
         let mut state = RootState {
             data_dir: args.data_dir,
+            sync: args.sync,
             engine_events: tokio::sync::broadcast::channel(64).0,
             slots: Vec::new(),
             liveness: Liveness::new(LivenessPolicy::SINGLETON),
         };
-        for kind in ChildKind::ALL {
+        let sync = state.sync.is_some().then_some(ChildKind::Sync);
+        for kind in ChildKind::ALWAYS.into_iter().chain(sync) {
             let cell = spawn(&myself, &state, kind).await?;
             state.slots.push(Slot {
                 kind,
@@ -367,6 +379,13 @@ async fn spawn(
             .await?
             .0
             .get_cell(),
+        ChildKind::Sync => {
+            let config = state.sync.clone().ok_or("the sync is not configured")?;
+            Actor::spawn_linked(name, SyncActor, config, link)
+                .await?
+                .0
+                .get_cell()
+        }
     };
     Ok(cell)
 }

@@ -110,8 +110,12 @@ impl Auth {
                 failed: Mutex::new(FailedLogins::new()),
                 hosts: AllowedHosts::from_env(),
                 sync: SyncCredentials::new(
-                    std::env::var("TOPOSYNC_STREAMING_SYNC_USERNAME").ok().as_deref(),
-                    std::env::var("TOPOSYNC_STREAMING_SYNC_PASSWORD").ok().as_deref(),
+                    std::env::var("TOPOSYNC_STREAMING_SYNC_USERNAME")
+                        .ok()
+                        .as_deref(),
+                    std::env::var("TOPOSYNC_STREAMING_SYNC_PASSWORD")
+                        .ok()
+                        .as_deref(),
                 ),
             }),
             issued,

@@ -28,6 +28,8 @@ pub struct ServiceHealth {
     extension: &'static str,
     version: &'static str,
     settings: Option<store::StoreStatus>,
+    /// On a processing server: its pull of the settings from the core.
+    sync: Option<toposync_actors::sync::SyncStatus>,
     warnings: Vec<String>,
 }
 
@@ -46,11 +48,18 @@ pub async fn health() -> Json<ServiceHealth> {
             None
         }
     };
+    let sync = toposync_actors::sync::status(STORE_DEADLINE).await;
+    if let Some(error) = sync.as_ref().and_then(|s| s.last_error.as_ref()) {
+        warnings.push(format!(
+            "Settings sync from the core failed; serving the last revision: {error}"
+        ));
+    }
     Json(ServiceHealth {
         status: "ok",
         extension: "com.toposync.streaming",
         version: env!("CARGO_PKG_VERSION"),
         settings,
+        sync,
         warnings,
     })
 }

@@ -49,6 +49,11 @@ impl Service {
 
     /// As [`Service::start`], with extra environment variables.
     pub fn start_with(data_dir: &Path, env: &[(&str, &Path)]) -> Service {
+        Service::start_on(data_dir, env, 0)
+    }
+
+    /// As [`Service::start_with`], on `port` (0: any free one), e.g. to come back where it was.
+    pub fn start_on(data_dir: &Path, env: &[(&str, &Path)], port: u16) -> Service {
         let admin_token = toposync_actors::auth::new_token().unwrap();
         let viewer_token = toposync_actors::auth::new_token().unwrap();
         let mut command = Command::new(BIN);
@@ -80,7 +85,7 @@ impl Service {
             )
             .envs(env.iter().map(|(k, v)| (k, v.as_os_str())));
         let mut child = command
-            .args(["serve", "--port", "0", "--data-dir"])
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
