@@ -4846,4 +4846,109 @@ mod distributed {
         );
         fake.abort();
     }
+
+    /// The core hands out a remote transmission's URLs as its processing server resolved them:
+    /// absolute, pointing at the processing server, which signed (and checks) the media tokens;
+    /// demand is forwarded; an unreachable processing server is the original's 502.
+    #[tokio::test]
+    async fn the_core_resolves_and_primes_a_remote_transmission_through_its_processing_server() {
+        let core_dir = tempfile::tempdir().unwrap();
+        let processing_dir = tempfile::tempdir().unwrap();
+        let core_service = core(core_dir.path());
+        let gpu = processing(processing_dir.path(), &core_service.root, SYNC_PASSWORD);
+        // The core reaches the processing server with the processing server's viewer token.
+        let (status, body) = core_service
+            .patch(
+                "/settings",
+                &json!({"processing_servers": [{"id": "gpu", "url": gpu.root,
+                    "username": "viewer", "password": gpu.viewer_token}]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (_, created) = core_service
+            .post(
+                "/transmissions",
+                &json!({"name": "Garden", "path": "garden", "host_server_id": "gpu",
+                "outputs": [{"id": "hls_main", "protocol": "hls"}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        eventually(Duration::from_secs(5), || async {
+            (hosted_paths(&gpu).await == ["garden@local"]).then_some(())
+        })
+        .await;
+
+        let (status, urls) = core_service.get(&format!("/transmissions/{id}/urls")).await;
+        assert_eq!(status, 200, "{urls}");
+        let warnings = urls["warnings"].to_string();
+        assert!(
+            warnings.contains("Resolved via processing server 'gpu'."),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("URLs normalized to host '127.0.0.1'."),
+            "{warnings}"
+        );
+        let hls = urls["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["protocol"] == "hls")
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            hls.starts_with(&format!(
+                "{}/api/streams/media/hls/garden/index.m3u8?media_token=",
+                gpu.root
+            )),
+            "{hls}"
+        );
+        // Resolving primed the output where it runs.
+        let (_, outputs) = gpu.get("/runtime/outputs").await;
+        assert_eq!(outputs["outputs"][0]["demand"]["primed"], true, "{outputs}");
+        // The processing server checks the token it signed: its own passes the gate, a forged
+        // one does not.
+        let signed = core_service.anonymous.get(&hls).send().await.unwrap();
+        assert_ne!(signed.status(), 401);
+        let forged = format!("{}x", hls);
+        let refused = core_service.anonymous.get(&forged).send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+
+        let (status, primed) = core_service
+            .post(
+                &format!("/transmissions/{id}/demand/prime?output_id=hls_main"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{primed}");
+        assert_eq!(
+            primed["primed_outputs"], 1,
+            "the processing server's answer, passed through"
+        );
+        let (status, renewed) = core_service
+            .post(
+                &format!("/transmissions/{id}/demand/heartbeat"),
+                &json!({"playback_session_id": "s1", "output_id": "hls_main"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{renewed}");
+        assert_eq!(renewed["renewed"], true);
+        // The core serves only what it hosts on its internal route.
+        let (status, _) = core_service
+            .get(&format!("/internal/transmissions/{id}/urls"))
+            .await;
+        assert_eq!(status, 409);
+
+        drop(gpu);
+        let (status, failed) = core_service.get(&format!("/transmissions/{id}/urls")).await;
+        assert_eq!(status, 502);
+        assert!(
+            failed["detail"].as_str().unwrap().starts_with(
+                "Failed to resolve URLs from processing server 'gpu': Connection failed"
+            ),
+            "{failed}"
+        );
+    }
 }

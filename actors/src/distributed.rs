@@ -245,3 +245,66 @@ mod tests {
         assert_eq!(format!("{credentials:?}"), "SyncCredentials(..)");
     }
 }
+
+/// The processing server a remote transmission lives on, reachable over HTTP (spec §5.7's
+/// refusals: unknown, not `http`, no URL). `what` ends the not-`http` message.
+pub fn remote_server<'a>(
+    doc: &'a StreamingSettings,
+    host_server_id: &str,
+    what: &str,
+) -> Result<&'a crate::model::settings::ProcessingServer, ModelError> {
+    let server = doc
+        .processing_servers
+        .iter()
+        .find(|s| s.id == host_server_id)
+        .ok_or_else(|| {
+            ModelError::BadRequest(format!("Unknown host_server_id: {host_server_id}"))
+        })?;
+    if server.kind != "http" {
+        return Err(ModelError::BadRequest(format!(
+            "host_server_id '{host_server_id}' does not support {what}."
+        )));
+    }
+    if server.url.trim().is_empty() {
+        return Err(ModelError::BadRequest(format!(
+            "host_server_id '{host_server_id}' has an empty URL."
+        )));
+    }
+    Ok(server)
+}
+
+/// A processing server's `/urls` answer as the core hands it out (spec §5.7): absolute URLs
+/// point at the processing server's host (their ports kept), and its relative media-proxy
+/// paths (signed HLS, MSE, JSMpeg) become absolute URLs of the processing server itself, which
+/// signed them and is the one that can serve them (docs/api.md, "Distributed mode").
+pub fn remote_urls(
+    mut urls: crate::urls::UrlsResponse,
+    server_id: &str,
+    server_url: &url::Url,
+) -> crate::urls::UrlsResponse {
+    let host = server_url.host_str().unwrap_or_default().to_string();
+    let origin = server_url.origin().ascii_serialization();
+    let mut returned_localhost = false;
+    for output in &mut urls.outputs {
+        if output.url.starts_with('/') && !output.url.starts_with("//") {
+            output.url = format!("{origin}{}", output.url);
+        } else if let Ok(mut absolute) = url::Url::parse(&output.url) {
+            returned_localhost |= matches!(absolute.host_str(), Some("127.0.0.1" | "localhost"));
+            if absolute.set_host(Some(&host)).is_ok() {
+                output.url = absolute.to_string();
+            }
+        }
+    }
+    urls.warnings
+        .push(format!("Resolved via processing server '{server_id}'."));
+    urls.warnings
+        .push(format!("URLs normalized to host '{host}'."));
+    if returned_localhost {
+        urls.warnings.push(
+            "Processing engine returned a localhost URL. If you need LAN access, enable \
+             expose_to_lan on that processing server."
+                .into(),
+        );
+    }
+    urls
+}

@@ -1,6 +1,6 @@
 //! Playback URLs of a transmission's outputs (`GET /transmissions/{id}/urls`), as pure logic.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::settings::{EngineSettings, StreamingSettings};
 use crate::model::transmission::{
@@ -18,7 +18,7 @@ pub struct PlaybackPorts {
 }
 
 /// What an entry of `/urls` plays: an engine protocol, or MSE/JSMpeg through this service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryProtocol {
     Rtsp,
@@ -38,7 +38,8 @@ impl From<Protocol> for EntryProtocol {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// Also read back: a core reads a processing server's answer (distributed mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutputUrl {
     pub output_id: String,
     pub protocol: EntryProtocol,
@@ -46,7 +47,7 @@ pub struct OutputUrl {
     pub url: String,
     pub requires_auth: bool,
     pub auth_username: Option<String>,
-    pub media_auth_type: &'static str,
+    pub media_auth_type: MediaAuthType,
     pub quality_profile_id: Option<QualityProfileId>,
     pub resolution: Option<Resolution>,
     pub fps_limit: Option<i64>,
@@ -59,8 +60,19 @@ pub struct OutputUrl {
     pub renew_after_unix: Option<f64>,
 }
 
+/// How a client authenticates to play an entry's URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaAuthType {
+    None,
+    /// HTTP Basic (the output's credentials; never in the URL).
+    Basic,
+    /// The signed media token in the URL.
+    SignedUrl,
+}
+
 /// A rectangle as fractions of the frame it sits in.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NormalizedRect {
     pub x: f64,
     pub y: f64,
@@ -116,7 +128,7 @@ pub fn content_rect(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UrlsResponse {
     pub transmission_id: String,
     pub engine_running: bool,
@@ -133,7 +145,7 @@ pub struct UrlsResponse {
 
 /// Where the caller reached this service, through whatever proxy (Home Assistant ingress, a
 /// reverse proxy): the original's `public_base_path` and `media_url_origin`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicOrigin {
     pub public_base_path: String,
     pub media_url_origin: Option<String>,
@@ -237,9 +249,9 @@ pub fn resolve_urls(
                 requires_auth: credentials.is_some(),
                 auth_username: credentials.map(|(user, _)| user.to_string()),
                 media_auth_type: if credentials.is_some() {
-                    "basic"
+                    MediaAuthType::Basic
                 } else {
-                    "none"
+                    MediaAuthType::None
                 },
                 quality_profile_id: output.quality_profile_id,
                 resolution: output.resolution,
@@ -339,7 +351,7 @@ impl UrlsResponse {
                 url: format!("{url}?media_token={token}"),
                 requires_auth: false,
                 auth_username: None,
-                media_auth_type: "signed_url",
+                media_auth_type: MediaAuthType::SignedUrl,
                 url_expires_at_unix: Some(now + ttl),
                 renew_after_unix: Some(renew_after),
                 ..output.clone()

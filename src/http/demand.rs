@@ -6,16 +6,19 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::Path;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use toposync_actors::api::demand;
 use toposync_actors::demand::book::{
     DEFAULT_PRIME_TTL, HEARTBEAT_TTL_RANGE, PRIME_TTL_RANGE, clamp_ttl,
 };
 use toposync_actors::demand::{DemandAnswer, HeartbeatClient, OutputFilter, Primed, Renewed};
 use toposync_actors::model::error::{Errors, Loc, ModelError, from_value};
+use toposync_actors::model::settings::StreamingSettings;
 use toposync_actors::model::transmission::{QualityProfileId, Transmission};
 use toposync_actors::store;
 
 use super::STORE_DEADLINE;
+use super::distributed::{self, DemandAction};
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
 
@@ -28,8 +31,18 @@ pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<DemandAn
 }
 
 #[utoipa::path(post, path = "/transmissions/{id}/demand/prime", tag = "demand", params(("id" = String, Path), super::openapi::PrimeQuery), responses((status = 200, body = Primed)))]
-pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Primed>, ApiError> {
-    let transmission = stored(&id).await?;
+pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Value>, ApiError> {
+    let (transmission, settings) = stored_with(&id).await?;
+    if transmission.host_server_id != "local" {
+        let forwarded = distributed::forward_demand(
+            &settings,
+            &transmission,
+            DemandAction::Prime,
+            &params,
+            None,
+        );
+        return Ok(Json(forwarded.await?));
+    }
     let filter = filter(&transmission, &params)?;
     let ttl = match params.get("ttl_seconds") {
         None => DEFAULT_PRIME_TTL,
@@ -48,12 +61,12 @@ pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Primed
         }
     };
     let primed = prime_outputs(id.clone(), filter, ttl).await?;
-    Ok(Json(Primed {
+    Ok(Json(json!(Primed {
         transmission_id: id,
         primed: primed > 0,
         primed_outputs: primed,
         ttl_seconds: ttl.as_secs_f64(),
-    }))
+    })))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -96,9 +109,10 @@ enum HeartbeatSource {
 #[utoipa::path(post, path = "/transmissions/{id}/demand/heartbeat", tag = "demand", params(("id" = String, Path)), request_body = HeartbeatRequest, responses((status = 200, body = Renewed)))]
 pub async fn heartbeat(
     Path(id): Path<String>,
+    params: Params,
     JsonBody(body): JsonBody,
-) -> Result<Json<Renewed>, ApiError> {
-    let request: HeartbeatRequest = from_value(body, &Loc::body())?;
+) -> Result<Json<Value>, ApiError> {
+    let request: HeartbeatRequest = from_value(body.clone(), &Loc::body())?;
     let mut errors = Errors::default();
     let session_len = request.playback_session_id.chars().count();
     if !(1..=256).contains(&session_len) {
@@ -118,7 +132,17 @@ pub async fn heartbeat(
         );
     }
     errors.into_result()?;
-    let transmission = stored(&id).await?;
+    let (transmission, settings) = stored_with(&id).await?;
+    if transmission.host_server_id != "local" {
+        let forwarded = distributed::forward_demand(
+            &settings,
+            &transmission,
+            DemandAction::Heartbeat,
+            &params,
+            Some(&body),
+        );
+        return Ok(Json(forwarded.await?));
+    }
     if let Some(output_id) = &request.output_id {
         if !transmission.outputs.iter().any(|o| o.id == *output_id) {
             return Err(ApiError::not_found("Output not found"));
@@ -139,7 +163,7 @@ pub async fn heartbeat(
     };
     let session = request.playback_session_id;
     let renewed = demand::heartbeat(&id, filter, &session, client, ttl).await?;
-    Ok(Json(Renewed {
+    Ok(Json(json!(Renewed {
         transmission_id: id,
         playback_session_id: session,
         client,
@@ -147,7 +171,7 @@ pub async fn heartbeat(
         renewed_outputs: renewed.len(),
         output_ids: renewed,
         lease_seconds: ttl.as_secs_f64(),
-    }))
+    })))
 }
 
 /// URL resolution primes the outputs it answers for, best effort (spec: "URL resolution also
@@ -167,6 +191,19 @@ async fn prime_outputs(
     ttl: Duration,
 ) -> Result<usize, ApiError> {
     Ok(demand::prime(&transmission_id, filter, ttl).await?)
+}
+
+/// The transmission and the settings it was read from (a remote one needs its server's).
+async fn stored_with(
+    id: &str,
+) -> Result<(Transmission, std::sync::Arc<StreamingSettings>), ApiError> {
+    let revision = store::read(STORE_DEADLINE).await?;
+    let transmission = revision
+        .settings
+        .transmission(id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
+    Ok((transmission, revision.settings))
 }
 
 async fn stored(id: &str) -> Result<Transmission, ApiError> {

@@ -51,6 +51,7 @@ pub fn router(runtime: Arc<Runtime>, gatekeeper: Arc<auth::Auth>) -> Router {
         .routes(routes!(transmissions::apply_quality_profiles))
         .routes(routes!(transmissions::apply_webrtc_companion))
         .routes(routes!(transmissions::urls))
+        .routes(routes!(transmissions::internal_urls))
         .routes(routes!(transmissions::playback_plan))
         .routes(routes!(demand::get))
         .routes(routes!(demand::prime))

@@ -177,6 +177,32 @@ pub async fn playback_plan(
     Ok(Json(plan_over(&id, &request, &urls, health.as_ref())))
 }
 
+/// `GET /internal/transmissions/{id}/urls`: what a core asks a processing server for the
+/// transmissions it hosts (the same answer as `/urls`, only for what runs here).
+#[utoipa::path(get, path = "/internal/transmissions/{id}/urls", tag = "distributed", params(("id" = String, Path), super::openapi::UrlsQuery), responses((status = 200, body = UrlsResponse)))]
+pub async fn internal_urls(
+    State(runtime): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Json<UrlsResponse>, ApiError> {
+    let revision = store::read(STORE_DEADLINE).await?;
+    let transmission = revision
+        .settings
+        .transmission(&id)
+        .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
+    if transmission.host_server_id != "local" {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "Transmission is not hosted on this server. transmission_host_server_id='{}' server_id='local'",
+                transmission.host_server_id
+            ),
+        ));
+    }
+    Ok(Json(signed_urls(&runtime, &id, &params, &headers).await?))
+}
+
 /// URL resolution (spec §5.3) with signed proxy URLs: HLS through the signed proxy (or direct in
 /// open mode), a JSMpeg entry per HLS output; `output_id` / `quality_profile_id` filter; primes
 /// demand best-effort.
@@ -192,6 +218,10 @@ pub async fn signed_urls(
         .settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
+    if transmission.host_server_id != "local" {
+        // Its processing server resolves (and primes) it; the core pulls nothing itself.
+        return super::distributed::remote_urls(&revision.settings, transmission, params).await;
+    }
     let output_id = params.get("output_id");
     if let Some(output_id) = output_id {
         if !transmission.outputs.iter().any(|o| o.id == output_id) {
