@@ -2491,3 +2491,149 @@ mod metrics {
         .await;
     }
 }
+
+/// Distributed mode with a real engine on the processing side (docs/operations.md, "Two
+/// machines"): two instances of the binary on loopback, the core without an engine.
+mod real_distributed {
+    use super::*;
+
+    const SYNC_USER: &str = "gpu-sync";
+    const SYNC_PASSWORD: &str = "sync-password-for-the-test";
+
+    /// ffprobe's first video stream of an HTTP (HLS) URL: `codec,width,height`.
+    fn probe_http(url: &str) -> Option<String> {
+        let output = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0"])
+            .args([
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "csv=p=0",
+                url,
+            ])
+            .output()
+            .ok()?;
+        // HLS lists the stream again under its program: the first line is the stream.
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .map(str::to_string)
+    }
+
+    fn url_of(urls: &Value, protocol: &str) -> String {
+        urls["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["protocol"] == protocol)
+            .unwrap_or_else(|| panic!("no {protocol} entry in {urls}"))["url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_transmission_on_the_processing_server_plays_from_the_urls_the_core_hands_out() {
+        let Some(binary) = super::real_engine::real_binary() else {
+            return;
+        };
+        let sync_env = [
+            ("TOPOSYNC_STREAMING_SYNC_USERNAME", Path::new(SYNC_USER)),
+            ("TOPOSYNC_STREAMING_SYNC_PASSWORD", Path::new(SYNC_PASSWORD)),
+        ];
+        let core_dir = tempfile::tempdir().unwrap();
+        let core = Service::start_with(core_dir.path(), &sync_env);
+        let gpu_dir = tempfile::tempdir().unwrap();
+        let mut gpu_env = vec![
+            ("TOPOSYNC_STREAMING_ENGINE_PATH", binary.as_path()),
+            ("TOPOSYNC_ROLE", Path::new("processing")),
+            ("TOPOSYNC_PROCESSING_SERVER_ID", Path::new("gpu")),
+            ("TOPOSYNC_STREAMING_SYNC_CORE_URL", Path::new(&core.root)),
+            ("TOPOSYNC_STREAMING_SYNC_INTERVAL_SECONDS", Path::new("0.5")),
+        ];
+        gpu_env.extend_from_slice(&sync_env);
+        let gpu = Service::start_with(gpu_dir.path(), &gpu_env);
+        // The engine settings are the core's: enabled, on ports free here.
+        let free_udp = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let free = support::free_port;
+        let (status, body) = core
+            .patch(
+                "/settings",
+                &json!({
+                    "processing_servers": [{"id": "gpu", "url": gpu.root, "username": "viewer",
+                        "password": gpu.viewer_token}],
+                    "engine": {"enabled": true, "preferred_ports": {"rtsp": free(), "hls": free(),
+                        "webrtc": free(), "webrtc_udp": free_udp, "api": free(), "metrics": free()}}
+                }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, created) = core
+            .post(
+                "/transmissions",
+                &json!({"name": "Garden", "path": "garden", "host_server_id": "gpu", "outputs": [
+                    {"id": "main", "protocol": "rtsp", "resolution": {"width": 320, "height": 240}},
+                    {"id": "web", "protocol": "hls", "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        eventually(Duration::from_secs(30), || async {
+            let (_, engine) = gpu.get("/engine/status").await;
+            let (_, hosted) = gpu.get("/transmissions").await;
+            (engine["ready"] == true && hosted[0]["id"] == id.as_str()).then_some(())
+        })
+        .await;
+
+        // Priming through the core starts the publisher where the transmission runs.
+        let (status, primed) = core
+            .post(
+                &format!("/transmissions/{id}/demand/prime?ttl_seconds=600"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{primed}");
+        let pid = eventually(PATIENCE, || async {
+            let (_, outputs) = gpu.get("/runtime/outputs").await;
+            let main = outputs["outputs"]
+                .as_array()?
+                .iter()
+                .find(|o| o["output_id"] == "main")?
+                .clone();
+            (main["publisher_running"] == true).then(|| main["publisher_pid"].as_u64())?
+        })
+        .await;
+        assert!(pid > 0);
+
+        let (status, urls) = core.get(&format!("/transmissions/{id}/urls")).await;
+        assert_eq!(status, 200, "{urls}");
+        let rtsp = url_of(&urls, "rtsp");
+        assert!(rtsp.starts_with("rtsp://127.0.0.1:"), "{rtsp}");
+        let probe = eventually(PATIENCE, || async { probe_rtsp(&rtsp) }).await;
+        assert_eq!(probe, "h264,320,240");
+        let hls = url_of(&urls, "hls");
+        assert!(
+            hls.starts_with(&format!("{}/api/streams/media/hls/", gpu.root)),
+            "{hls}"
+        );
+        let probe = eventually(PATIENCE, || async { probe_http(&hls) }).await;
+        assert_eq!(probe, "h264,320,240");
+        let forged = hls.replace("media_token=", "media_token=x");
+        let refused = core.anonymous.get(&forged).send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+
+        // Without the core, the processing server keeps publishing its last revision.
+        drop(core);
+        eventually(Duration::from_secs(10), || async {
+            let (_, health) = gpu.get("/health").await;
+            health["sync"]["last_error"].as_str().map(|_| ())
+        })
+        .await;
+        assert_eq!(probe_rtsp(&rtsp).as_deref(), Some("h264,320,240"));
+    }
+}
