@@ -2623,6 +2623,10 @@ mod real_distributed {
         );
         let probe = eventually(PATIENCE, || async { probe_http(&hls) }).await;
         assert_eq!(probe, "h264,320,240");
+        // A page of another origin (the core's dashboard) may fetch it: the token is the credential.
+        let playlist = core.anonymous.get(&hls).send().await.unwrap();
+        assert_eq!(playlist.status(), 200);
+        assert_eq!(playlist.headers()["access-control-allow-origin"], "*");
         let forged = hls.replace("media_token=", "media_token=x");
         let refused = core.anonymous.get(&forged).send().await.unwrap();
         assert_eq!(refused.status(), 401);

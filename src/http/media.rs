@@ -370,6 +370,12 @@ pub async fn hls(
             passed.insert(axum::http::HeaderName::from_static(name), value);
         }
     }
+    // The token in the URL is the whole credential (no cookie is read), so a page of another
+    // origin may fetch it: the core's dashboard plays a processing server's HLS this way.
+    passed.insert(
+        axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        axum::http::HeaderValue::from_static("*"),
+    );
     let content_type = passed
         .get("content-type")
         .and_then(|v| v.to_str().ok())
