@@ -4854,7 +4854,17 @@ mod distributed {
     async fn the_core_resolves_and_primes_a_remote_transmission_through_its_processing_server() {
         let core_dir = tempfile::tempdir().unwrap();
         let processing_dir = tempfile::tempdir().unwrap();
-        let core_service = core(core_dir.path());
+        let core_service = Service::start_with(
+            core_dir.path(),
+            &[
+                ("TOPOSYNC_STREAMING_SYNC_USERNAME", Path::new(SYNC_USER)),
+                ("TOPOSYNC_STREAMING_SYNC_PASSWORD", Path::new(SYNC_PASSWORD)),
+                (
+                    "TOPOSYNC_HOME_ASSISTANT_NATIVE_WEBRTC_ENABLED",
+                    Path::new("true"),
+                ),
+            ],
+        );
         let gpu = processing(processing_dir.path(), &core_service.root, SYNC_PASSWORD);
         // The core reaches the processing server with the processing server's viewer token.
         let (status, body) = core_service
@@ -4935,6 +4945,30 @@ mod distributed {
             .await;
         assert_eq!(status, 200, "{renewed}");
         assert_eq!(renewed["renewed"], true);
+        // Stills come from where the frames are; the offer is negotiated there (its answer, a
+        // refusal here, is named).
+        let still = core_service
+            .http
+            .get(core_service.url(&format!("/transmissions/{id}/still.jpg")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(still.status(), 200);
+        assert_eq!(still.headers()["content-type"], "image/jpeg");
+        assert!(still.bytes().await.unwrap().starts_with(&[0xFF, 0xD8]));
+        let (status, offer) = core_service
+            .post(
+                &format!("/transmissions/{id}/webrtc/offer"),
+                &json!({"sdp": "v=0"}),
+            )
+            .await;
+        assert_eq!(status, 502, "{offer}");
+        assert!(
+            offer["detail"].as_str().unwrap().starts_with(
+                "Failed to negotiate WebRTC offer with processing server 'gpu': HTTP 409:"
+            ),
+            "{offer}"
+        );
         // The core serves only what it hosts on its internal route.
         let (status, _) = core_service
             .get(&format!("/internal/transmissions/{id}/urls"))
@@ -4948,6 +4982,17 @@ mod distributed {
             failed["detail"].as_str().unwrap().starts_with(
                 "Failed to resolve URLs from processing server 'gpu': Connection failed"
             ),
+            "{failed}"
+        );
+        let (status, failed) = core_service
+            .get(&format!("/transmissions/{id}/still.jpg"))
+            .await;
+        assert_eq!(status, 502);
+        assert!(
+            failed["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("Failed to resolve still image from processing server 'gpu':"),
             "{failed}"
         );
     }

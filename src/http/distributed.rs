@@ -40,19 +40,20 @@ fn bad_gateway(detail: String) -> ApiError {
     ApiError::new(axum::http::StatusCode::BAD_GATEWAY, detail)
 }
 
-/// Calls `server` (Basic with its credentials when set) and reads a JSON answer, or says why
-/// not in the original's words ("HTTP <code>: <body>", "Connection failed: …", "Invalid JSON
-/// response"). The error never names the URL (it may carry a media token's query).
-async fn call_remote(
+/// Calls `server` (Basic with its credentials when set) and reads its answer (its content type
+/// and bytes), or says why not in the original's words ("HTTP <code>: <body>", "Connection
+/// failed: …"). The error never names the URL (it may carry a media token's query).
+async fn call_remote_bytes(
     server: &ProcessingServer,
     method: reqwest::Method,
     path_and_query: &str,
     body: Option<&Value>,
-) -> Result<Value, String> {
+    accept: &str,
+) -> Result<(Option<String>, Vec<u8>), String> {
     let url = format!("{}{path_and_query}", server.url.trim_end_matches('/'));
     let mut request = toposync_actors::net::http_client()
         .request(method, url)
-        .header("accept", "application/json")
+        .header("accept", accept)
         .timeout(REMOTE_TIMEOUT);
     if let Some(username) = server.username.as_deref().filter(|u| !u.is_empty()) {
         request = request.basic_auth(username, server.password.as_deref());
@@ -67,6 +68,11 @@ async fn call_remote(
         .await
         .map_err(|err| format!("Connection failed: {}", err.without_url()))?;
     let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut bytes = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -84,6 +90,18 @@ async fn call_remote(
         let text: String = String::from_utf8_lossy(&bytes).chars().take(400).collect();
         return Err(format!("HTTP {}: {text}", status.as_u16()));
     }
+    Ok((content_type, bytes))
+}
+
+/// [`call_remote_bytes`] for a JSON answer ("Invalid JSON response" when it is not).
+async fn call_remote(
+    server: &ProcessingServer,
+    method: reqwest::Method,
+    path_and_query: &str,
+    body: Option<&Value>,
+) -> Result<Value, String> {
+    let (_, bytes) =
+        call_remote_bytes(server, method, path_and_query, body, "application/json").await?;
     serde_json::from_slice(&bytes).map_err(|_| "Invalid JSON response".to_string())
 }
 
@@ -184,4 +202,61 @@ pub async fn forward_demand(
 pub enum DemandAction {
     Prime,
     Heartbeat,
+}
+
+/// `GET /transmissions/{id}/still.jpg` of a remote transmission: its processing server's JPEG.
+pub async fn remote_still(
+    settings: &StreamingSettings,
+    transmission: &Transmission,
+    params: &Params,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let host = &transmission.host_server_id;
+    let server = distributed::remote_server(settings, host, "remote HTTP access")?;
+    let path = format!(
+        "/api/streams/transmissions/{}/still.jpg{}",
+        quoted(&transmission.id),
+        query_of(params, &["output_id", "quality_profile_id"])
+    );
+    let (content_type, bytes) =
+        call_remote_bytes(server, reqwest::Method::GET, &path, None, "image/jpeg,*/*")
+            .await
+            .map_err(|err| {
+                bad_gateway(format!(
+                    "Failed to resolve still image from processing server '{host}': {err}"
+                ))
+            })?;
+    let content_type = content_type.unwrap_or_else(|| "image/jpeg".into());
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `POST /transmissions/{id}/webrtc/offer` of a remote transmission, negotiated by its
+/// processing server (whose engine answers the WHEP offer).
+pub async fn forward_offer(
+    settings: &StreamingSettings,
+    transmission: &Transmission,
+    params: &Params,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let host = &transmission.host_server_id;
+    let server = distributed::remote_server(settings, host, "remote HTTP access")?;
+    let path = format!(
+        "/api/streams/transmissions/{}/webrtc/offer{}",
+        quoted(&transmission.id),
+        query_of(params, &["output_id", "quality_profile_id"])
+    );
+    call_remote(server, reqwest::Method::POST, &path, Some(body))
+        .await
+        .map_err(|err| {
+            bad_gateway(format!(
+                "Failed to negotiate WebRTC offer with processing server '{host}': {err}"
+            ))
+        })
 }

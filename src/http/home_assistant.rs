@@ -95,7 +95,7 @@ pub async fn webrtc_offer(
             "Home Assistant native WebRTC is not enabled for Toposync yet.",
         ));
     }
-    let request: OfferRequest = from_value(body, &Loc::body())?;
+    let request: OfferRequest = from_value(body.clone(), &Loc::body())?;
     if request.sdp.trim().is_empty() {
         return Err(toposync_actors::model::error::ModelError::invalid(
             &Loc::body().key("sdp"),
@@ -108,6 +108,20 @@ pub async fn webrtc_offer(
         .settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
+    if transmission.host_server_id != "local" {
+        let answer =
+            super::distributed::forward_offer(&revision.settings, transmission, &params, &body);
+        let answer: WhepAnswer = serde_json::from_value(answer.await?).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "Failed to negotiate WebRTC offer with processing server '{}': Invalid JSON payload",
+                    transmission.host_server_id
+                ),
+            )
+        })?;
+        return Ok(Json(answer));
+    }
     // The body wins; the query is the original's fallback.
     let wanted = request.output_id.as_deref().or(params.get("output_id"));
     let profile = request.quality_profile_id.or_else(|| {

@@ -209,6 +209,9 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
         .settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
+    if transmission.host_server_id != "local" {
+        return super::distributed::remote_still(&revision.settings, transmission, &params).await;
+    }
     let output = match params.get("output_id") {
         Some(output_id) => Some(
             transmission

@@ -54,8 +54,9 @@ impl<'a> SocketError<'a> {
     }
 }
 
-/// A WHEP offer answered by the engine, for Home Assistant's WebRTC entity.
-#[derive(Serialize, utoipa::ToSchema)]
+/// A WHEP offer answered by the engine, for Home Assistant's WebRTC entity (read back from a
+/// processing server for a remote transmission).
+#[derive(Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct WhepAnswer {
     pub transmission_id: String,
     pub output_id: String,
