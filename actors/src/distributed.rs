@@ -156,6 +156,69 @@ impl std::fmt::Debug for SyncCredentials {
     }
 }
 
+/// The processing server a remote transmission lives on, reachable over HTTP (spec §5.7's
+/// refusals: unknown, not `http`, no URL). `what` ends the not-`http` message.
+pub fn remote_server<'a>(
+    doc: &'a StreamingSettings,
+    host_server_id: &str,
+    what: &str,
+) -> Result<&'a crate::model::settings::ProcessingServer, ModelError> {
+    let server = doc
+        .processing_servers
+        .iter()
+        .find(|s| s.id == host_server_id)
+        .ok_or_else(|| {
+            ModelError::BadRequest(format!("Unknown host_server_id: {host_server_id}"))
+        })?;
+    if server.kind != "http" {
+        return Err(ModelError::BadRequest(format!(
+            "host_server_id '{host_server_id}' does not support {what}."
+        )));
+    }
+    if server.url.trim().is_empty() {
+        return Err(ModelError::BadRequest(format!(
+            "host_server_id '{host_server_id}' has an empty URL."
+        )));
+    }
+    Ok(server)
+}
+
+/// A processing server's `/urls` answer as the core hands it out (spec §5.7): absolute URLs
+/// point at the processing server's host (their ports kept), and its relative media-proxy
+/// paths (signed HLS, MSE, JSMpeg) become absolute URLs of the processing server itself, which
+/// signed them and is the one that can serve them (docs/api.md, "Distributed mode").
+pub fn remote_urls(
+    mut urls: crate::urls::UrlsResponse,
+    server_id: &str,
+    server_url: &url::Url,
+) -> crate::urls::UrlsResponse {
+    let host = server_url.host_str().unwrap_or_default().to_string();
+    let origin = server_url.origin().ascii_serialization();
+    let mut returned_localhost = false;
+    for output in &mut urls.outputs {
+        if output.url.starts_with('/') && !output.url.starts_with("//") {
+            output.url = format!("{origin}{}", output.url);
+        } else if let Ok(mut absolute) = url::Url::parse(&output.url) {
+            returned_localhost |= matches!(absolute.host_str(), Some("127.0.0.1" | "localhost"));
+            if absolute.set_host(Some(&host)).is_ok() {
+                output.url = absolute.to_string();
+            }
+        }
+    }
+    urls.warnings
+        .push(format!("Resolved via processing server '{server_id}'."));
+    urls.warnings
+        .push(format!("URLs normalized to host '{host}'."));
+    if returned_localhost {
+        urls.warnings.push(
+            "Processing engine returned a localhost URL. If you need LAN access, enable \
+             expose_to_lan on that processing server."
+                .into(),
+        );
+    }
+    urls
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,67 +307,44 @@ mod tests {
         assert!(SyncCredentials::new(None, Some("pw")).is_none());
         assert_eq!(format!("{credentials:?}"), "SyncCredentials(..)");
     }
-}
 
-/// The processing server a remote transmission lives on, reachable over HTTP (spec §5.7's
-/// refusals: unknown, not `http`, no URL). `what` ends the not-`http` message.
-pub fn remote_server<'a>(
-    doc: &'a StreamingSettings,
-    host_server_id: &str,
-    what: &str,
-) -> Result<&'a crate::model::settings::ProcessingServer, ModelError> {
-    let server = doc
-        .processing_servers
-        .iter()
-        .find(|s| s.id == host_server_id)
-        .ok_or_else(|| {
-            ModelError::BadRequest(format!("Unknown host_server_id: {host_server_id}"))
-        })?;
-    if server.kind != "http" {
-        return Err(ModelError::BadRequest(format!(
-            "host_server_id '{host_server_id}' does not support {what}."
-        )));
-    }
-    if server.url.trim().is_empty() {
-        return Err(ModelError::BadRequest(format!(
-            "host_server_id '{host_server_id}' has an empty URL."
-        )));
-    }
-    Ok(server)
-}
-
-/// A processing server's `/urls` answer as the core hands it out (spec §5.7): absolute URLs
-/// point at the processing server's host (their ports kept), and its relative media-proxy
-/// paths (signed HLS, MSE, JSMpeg) become absolute URLs of the processing server itself, which
-/// signed them and is the one that can serve them (docs/api.md, "Distributed mode").
-pub fn remote_urls(
-    mut urls: crate::urls::UrlsResponse,
-    server_id: &str,
-    server_url: &url::Url,
-) -> crate::urls::UrlsResponse {
-    let host = server_url.host_str().unwrap_or_default().to_string();
-    let origin = server_url.origin().ascii_serialization();
-    let mut returned_localhost = false;
-    for output in &mut urls.outputs {
-        if output.url.starts_with('/') && !output.url.starts_with("//") {
-            output.url = format!("{origin}{}", output.url);
-        } else if let Ok(mut absolute) = url::Url::parse(&output.url) {
-            returned_localhost |= matches!(absolute.host_str(), Some("127.0.0.1" | "localhost"));
-            if absolute.set_host(Some(&host)).is_ok() {
-                output.url = absolute.to_string();
-            }
-        }
-    }
-    urls.warnings
-        .push(format!("Resolved via processing server '{server_id}'."));
-    urls.warnings
-        .push(format!("URLs normalized to host '{host}'."));
-    if returned_localhost {
-        urls.warnings.push(
-            "Processing engine returned a localhost URL. If you need LAN access, enable \
-             expose_to_lan on that processing server."
-                .into(),
+    #[test]
+    fn remote_urls_point_at_the_processing_server() {
+        let answer: crate::urls::UrlsResponse = serde_json::from_value(json!({
+            "transmission_id": "remote", "engine_running": true, "warnings": [], "hls_warnings": [],
+            "webrtc_warnings": [], "blocking_errors": [], "network_contract": null,
+            "public_base_path": "/", "media_url_origin": null,
+            "outputs": [
+                {"output_id": "main", "protocol": "rtsp", "resolved_engine_path": "remote",
+                 "url": "rtsp://127.0.0.1:8554/remote", "requires_auth": false, "auth_username": null,
+                 "media_auth_type": "none", "quality_profile_id": null, "resolution": null,
+                 "fps_limit": null, "bitrate_kbps": null, "latency_profile": "normal",
+                 "content_rect": {"x": 0.0, "y": 0.0, "width": 1.0, "height": 1.0},
+                 "url_expires_at_unix": null, "renew_after_unix": null},
+                {"output_id": "main", "protocol": "jsmpeg", "resolved_engine_path": "remote",
+                 "url": "/api/streams/media/jsmpeg/remote/ws?media_token=T", "requires_auth": false,
+                 "auth_username": null, "media_auth_type": "signed_url", "quality_profile_id": null,
+                 "resolution": null, "fps_limit": null, "bitrate_kbps": null,
+                 "latency_profile": "normal",
+                 "content_rect": {"x": 0.0, "y": 0.0, "width": 1.0, "height": 1.0},
+                 "url_expires_at_unix": 1.0, "renew_after_unix": 1.0}
+            ]
+        }))
+        .unwrap();
+        let server = url::Url::parse("http://gpu.lan:8100").unwrap();
+        let urls = remote_urls(answer, "gpu", &server);
+        assert_eq!(urls.outputs[0].url, "rtsp://gpu.lan:8554/remote");
+        assert_eq!(
+            urls.outputs[1].url,
+            "http://gpu.lan:8100/api/streams/media/jsmpeg/remote/ws?media_token=T"
+        );
+        assert_eq!(
+            urls.warnings,
+            [
+                "Resolved via processing server 'gpu'.",
+                "URLs normalized to host 'gpu.lan'.",
+                "Processing engine returned a localhost URL. If you need LAN access, enable expose_to_lan on that processing server."
+            ]
         );
     }
-    urls
 }
