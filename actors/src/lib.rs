@@ -67,8 +67,21 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Starts the tree: loads settings from `data_dir` and starts every singleton.
+    /// Starts the tree: loads settings from `data_dir` and starts every singleton; a
+    /// processing server (`TOPOSYNC_ROLE=processing`, see [`sync::SyncConfig::from_env`]) also
+    /// its settings sync.
     pub async fn start(data_dir: PathBuf) -> Result<Self, ractor::SpawnErr> {
+        let sync = sync::SyncConfig::from_env()
+            .map_err(|err| ractor::SpawnErr::StartupFailed(err.into()))?;
+        Runtime::start_with(data_dir, sync).await
+    }
+
+    /// [`Runtime::start`] with the sync configuration given rather than read from the
+    /// environment.
+    pub async fn start_with(
+        data_dir: PathBuf,
+        sync: Option<sync::SyncConfig>,
+    ) -> Result<Self, ractor::SpawnErr> {
         let media_tokens =
             media_token::MediaTokens::load_or_create(&data_dir.join("runtime").join("streaming"))
                 .map_err(|err| {
@@ -77,11 +90,7 @@ impl Runtime {
         let (root, ended) = Actor::spawn(
             Some(ROOT.to_string()),
             RootSupervisor,
-            RootArgs {
-                data_dir,
-                sync: sync::SyncConfig::from_env()
-                    .map_err(|err| ractor::SpawnErr::StartupFailed(err.into()))?,
-            },
+            RootArgs { data_dir, sync },
         )
         .await?;
         let (ended_tx, root_ended) = tokio::sync::watch::channel(false);

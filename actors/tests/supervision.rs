@@ -150,7 +150,7 @@ fn session_number(name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-const SINGLETONS: [&str; 7] = [
+const SINGLETONS: [&str; 8] = [
     "store",
     "engine",
     "sidecar",
@@ -158,6 +158,7 @@ const SINGLETONS: [&str; 7] = [
     "pipelines",
     "demand",
     "jsmpeg",
+    "sync",
 ];
 
 fn registered(name: &str) -> Option<ractor::ActorId> {
@@ -246,7 +247,17 @@ async fn singletons_that_fail_are_restarted_alone(runtime: &Runtime) {
 #[tokio::test]
 async fn failed_children_are_restarted_with_their_wiring() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::start(dir.path().to_path_buf()).await.unwrap();
+    // A processing server's tree (its sync child too), whose core is never there.
+    let sync = toposync_actors::sync::SyncConfig {
+        server_id: "gpu".into(),
+        core_url: "http://127.0.0.1:9".into(),
+        auth: toposync_actors::sync::SyncAuth::None,
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+    };
+    let runtime = Runtime::start_with(dir.path().to_path_buf(), Some(sync))
+        .await
+        .unwrap();
     let first = create("first").await;
 
     // A killed transmission actor comes back, counted, with its configuration.
