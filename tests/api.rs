@@ -3285,7 +3285,7 @@ mod security {
             page.text()
                 .await
                 .unwrap()
-                .contains("/api/streams/auth/login")
+                .contains("fetch('api/streams/auth/login'")
         );
         let login = |password: String| {
             service
@@ -4619,6 +4619,13 @@ mod distributed {
         );
         assert!(!share.to_string().contains("server-secret"), "{share}");
 
+        // Never the core's own share (its secrets) with the sync credentials.
+        let own = sync
+            .get(service.url("/distributed/settings/local"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.status(), 403);
         let (status, shown) = service.get("/distributed/settings/gpu").await;
         assert_eq!(status, 200);
         assert!(

@@ -104,6 +104,7 @@ pub fn parse_share(body: &[u8], server_id: &str) -> Result<StreamingSettings, St
         .iter()
         .map(|t| &t.host_server_id)
         .chain(share.camera_live_views.iter().map(|v| &v.host_server_id))
+        .chain(share.publications.iter().map(|p| &p.host_server_id))
         .chain(share.pipelines.iter().map(|p| &p.processing_server_id))
         .find(|host| host.as_str() != server_id);
     match foreign {
@@ -294,6 +295,16 @@ mod tests {
             parse_share(b"[1]", "gpu")
                 .unwrap_err()
                 .starts_with("Invalid JSON payload")
+        );
+        // A publication for the core itself would have this server reconcile it: refused too.
+        let mut share: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        share["publications"] = json!([{"id": "camera:porch:main", "camera_id": "porch",
+            "camera_source_id": "main", "host_server_id": "local"}]);
+        let body = serde_json::to_vec(&share).unwrap();
+        assert!(
+            parse_share(&body, "gpu")
+                .unwrap_err()
+                .contains("host_server_id 'local'")
         );
     }
 

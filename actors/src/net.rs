@@ -24,3 +24,19 @@ pub fn http_client() -> reqwest::Client {
         })
         .clone()
 }
+
+/// As [`http_client`], but it follows no redirect: for calls to another machine (a core, a
+/// processing server), whose answer must come from where it was asked, never from somewhere a
+/// redirect points (such as a loopback service of the caller).
+pub fn peer_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            http_client_builder()
+                .pool_max_idle_per_host(0)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client with default settings builds")
+        })
+        .clone()
+}

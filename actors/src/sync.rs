@@ -247,7 +247,7 @@ impl Actor for SyncActor {
 
 /// The core's answer, read up to [`BODY_LIMIT`] within the timeout.
 async fn fetch(config: &SyncConfig) -> Result<bytes::Bytes, String> {
-    let request = crate::net::http_client()
+    let request = crate::net::peer_client()
         .get(config.share_url())
         .header("accept", "application/json")
         .timeout(config.timeout);

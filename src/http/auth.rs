@@ -321,7 +321,7 @@ pub async fn gate(
             role: Role::Admin,
             method: Proof::Bypass,
         }
-    } else if let Some(sync) = sync_principal(&auth, headers, &path) {
+    } else if let Some(sync) = sync_principal(&auth, headers, &path, peer.ip()) {
         sync
     } else {
         match authenticate(&auth, headers, &method, peer.ip()) {
@@ -345,9 +345,15 @@ fn is_sync_route(path: &str) -> bool {
 
 /// A processing server presenting the sync credentials on a sync route: it may read as a
 /// viewer, and its share comes with the secrets it runs on.
-fn sync_principal(auth: &Auth, headers: &HeaderMap, path: &str) -> Option<Principal> {
+fn sync_principal(
+    auth: &Auth,
+    headers: &HeaderMap,
+    path: &str,
+    address: IpAddr,
+) -> Option<Principal> {
     let sync = auth.sync.as_ref()?;
-    if !is_sync_route(path) {
+    // A locked-out address is refused before any credential is looked at, this one too.
+    if !is_sync_route(path) || auth.locked(address).is_some() {
         return None;
     }
     match presented(headers)? {

@@ -25,7 +25,15 @@ pub async fn settings(
     params: Params,
     axum::Extension(principal): axum::Extension<Principal>,
 ) -> Result<Json<StreamingSettings>, ApiError> {
-    let secrets = params.flag("include_secrets")? || principal.method == Proof::Sync;
+    let sync = principal.method == Proof::Sync;
+    if sync && toposync_actors::model::transmission::normalize_server_id(&server_id) == "local" {
+        // The sync credentials read processing servers' shares, never the core's own.
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "The sync credentials read processing servers' settings only",
+        ));
+    }
+    let secrets = params.flag("include_secrets")? || sync;
     let revision = store::read(STORE_DEADLINE).await?;
     let share = distributed::share_for(&revision.settings, &server_id)?;
     Ok(Json(if secrets { share } else { share.redacted() }))
@@ -51,7 +59,7 @@ async fn call_remote_bytes(
     accept: &str,
 ) -> Result<(Option<String>, Vec<u8>), String> {
     let url = format!("{}{path_and_query}", server.url.trim_end_matches('/'));
-    let mut request = toposync_actors::net::http_client()
+    let mut request = toposync_actors::net::peer_client()
         .request(method, url)
         .header("accept", accept)
         .timeout(REMOTE_TIMEOUT);
@@ -185,7 +193,7 @@ pub async fn forward_demand(
     let path = format!(
         "/api/streams/transmissions/{}/demand/{suffix}{}",
         quoted(&transmission.id),
-        query_of(params, &["output_id", "quality_profile_id"])
+        query_of(params, &["output_id", "quality_profile_id", "ttl_seconds"])
     );
     let empty = Value::Object(Default::default());
     call_remote(
@@ -226,11 +234,18 @@ pub async fn remote_still(
                     "Failed to resolve still image from processing server '{host}': {err}"
                 ))
             })?;
-    let content_type = content_type.unwrap_or_else(|| "image/jpeg".into());
+    // Only a picture is passed on, marked so a browser never reads it as anything else: the
+    // answer is served from the core's origin.
+    if !content_type.is_some_and(|t| t.starts_with("image/jpeg")) {
+        return Err(bad_gateway(format!(
+            "Failed to resolve still image from processing server '{host}': not a JPEG"
+        )));
+    }
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, content_type),
-            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+            (axum::http::header::CONTENT_TYPE, "image/jpeg"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         bytes,
     )

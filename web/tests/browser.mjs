@@ -60,6 +60,22 @@ const withoutEngine = {
 const INGRESS_PREFIX = '/api/hassio_ingress/test-ingress-token';
 
 Object.assign(withoutEngine, {
+  async "the sign-in form returns only to a page of this site, however ?next= is spelled"({ service, browser }) {
+    for (const next of ['//evil.example/x', '/\\evil.example/x', '/%09/evil.example/x', 'https://evil.example/x']) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${service.root}/login?next=${next}`);
+      await page.fill('input[name=password]', service.viewer);
+      await page.selectOption('select[name=username]', 'viewer');
+      await page.click('button[type=submit]');
+      await until(`signed in (${next})`, async () =>
+        (await page.locator('#message').textContent()).startsWith('Signed in as') ||
+        !page.url().startsWith(service.root));
+      assert.ok(page.url().startsWith(service.root), `${next} left for ${page.url()}`);
+      await context.close();
+    }
+  },
+
   async 'under a proxy prefix (as HA ingress), the pages sign in, play and keep every request under it'({ service, browser }) {
     const proxy = await startPrefixProxy(service, INGRESS_PREFIX);
     try {

@@ -276,3 +276,53 @@ export const settingsWithEngine = {
     await page.context().close();
   },
 };
+
+Object.assign(settings, {
+  async 'a processing server is added, refused as a duplicate, offered as a host, edited with its password kept, and deleted'({ service, browser }) {
+    const page = await signedInPage(browser, service, '/settings', 'admin');
+    page.on('dialog', (dialog) => dialog.accept());
+    const secret = `server-pw-${Date.now()}`;
+    const form = page.locator('#server-form');
+    const add = async (id) => {
+      await page.getByRole('button', { name: 'Add processing server' }).click();
+      await form.getByLabel('Server id').fill(id);
+      await form.getByLabel('Server name').fill('GPU box');
+      await form.getByLabel('Server URL').fill('http://127.0.0.1:9');
+      await form.getByLabel('Server username').fill('viewer');
+      await form.getByLabel('Server password').fill(secret);
+      await form.getByRole('button', { name: 'Save processing server' }).click();
+    };
+    await add('gpu');
+    await until('saved', async () =>
+      (await page.locator('#server-saved').textContent()) === 'Saved processing server GPU box.');
+    const stored = await service.call('GET', 'settings?include_secrets=true');
+    assert.deepEqual(stored.processing_servers.map((s) => [s.id, s.url, s.username, s.password]),
+      [['gpu', 'http://127.0.0.1:9', 'viewer', secret]]);
+    // The same id again: the API's refusal next to the id, nothing saved.
+    await add('gpu');
+    const idField = form.locator('.field', { has: page.getByLabel('Server id') });
+    await until('refused next to the id', async () =>
+      (await idField.locator('.field-error').textContent()).includes('Duplicate processing server id'));
+    assert.equal((await service.call('GET', 'settings')).processing_servers.length, 1);
+    await form.getByRole('button', { name: 'Cancel' }).click();
+    // A manual transmission may run there.
+    await page.getByRole('button', { name: 'Add transmission' }).click();
+    const hosts = await page.locator('#transmission-form').getByLabel('Runs on').locator('option').allTextContents();
+    assert.deepEqual(hosts, ['this server', 'GPU box (gpu)']);
+    await page.locator('#transmission-form').getByRole('button', { name: 'Cancel' }).click();
+    // Edit: the password is not shown back and a blank field keeps it.
+    await page.getByRole('button', { name: 'Edit processing server gpu' }).click();
+    assert.equal(await form.getByLabel('Server password').inputValue(), '');
+    await form.getByLabel('Server name').fill('GPU box 2');
+    await form.getByRole('button', { name: 'Save processing server' }).click();
+    await until('saved again', async () =>
+      (await page.locator('#server-saved').textContent()) === 'Saved processing server GPU box 2.');
+    const edited = await service.call('GET', 'settings?include_secrets=true');
+    assert.equal(edited.processing_servers[0].password, secret, 'kept by a blank field');
+    assert.ok(!(await page.content()).includes(secret), 'not in the DOM');
+    await page.getByRole('button', { name: 'Delete processing server gpu' }).click();
+    await until('deleted', async () => (await service.call('GET', 'settings')).processing_servers.length === 0);
+    await until('gone from the page', async () => (await page.locator('#servers li').count()) === 0);
+    await page.context().close();
+  },
+});

@@ -3,6 +3,7 @@
 // settings (LAN exposure, ICE servers).
 import * as api from '../api';
 import { clearErrors, showErrors } from './form';
+import { showServers } from './servers';
 
 type Status = Record<string, unknown>;
 
@@ -155,9 +156,14 @@ async function saveNetwork(): Promise<void> {
   await refreshEngine().catch(() => {});
 }
 
+/** The network form and the processing servers, from one read of the settings. */
 export async function loadNetwork(): Promise<void> {
-  const settings = await api.call<{ engine: NetworkSettings }>('GET', 'settings');
+  const settings = await api.call<{
+    engine: NetworkSettings;
+    processing_servers: Parameters<typeof showServers>[0];
+  }>('GET', 'settings');
   showNetwork(settings.engine);
+  showServers(settings.processing_servers);
   networkForm.addEventListener('submit', (event) => {
     event.preventDefault();
     void saveNetwork();

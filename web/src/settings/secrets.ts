@@ -6,10 +6,8 @@ const REDACTED = '********';
 
 export function showWriteOnly(input: HTMLInputElement, stored: unknown): void {
   input.value = '';
-  if (stored) {
-    input.placeholder = 'stored; leave blank to keep it';
-    input.dataset.stored = 'true';
-  }
+  input.placeholder = stored ? 'stored; leave blank to keep it' : '';
+  input.dataset.stored = stored ? 'true' : '';
 }
 
 /** What to send: the typed secret, the marker that keeps the stored one, or null for none. */

@@ -23,6 +23,7 @@ export interface Transmission {
   name?: string | null;
   path?: string;
   enabled?: boolean;
+  host_server_id?: string;
   placeholder?: string;
   arbitration?: string;
   outputs?: Output[];
@@ -177,6 +178,7 @@ function openForm(transmission: Transmission | undefined): void {
   field<HTMLSelectElement>(form, 'arbitration').value =
     transmission?.arbitration ?? 'priority_latest';
   field<HTMLInputElement>(form, 'enabled').checked = transmission?.enabled ?? true;
+  field<HTMLSelectElement>(form, 'host_server_id').value = transmission?.host_server_id ?? 'local';
   outputsBox.replaceChildren();
   const outputs = transmission?.outputs ?? [{ id: 'hls', protocol: 'hls' }];
   for (const output of outputs) addOutputFields(output);
@@ -218,6 +220,7 @@ async function save(): Promise<void> {
     enabled: field<HTMLInputElement>(form, 'enabled').checked,
     placeholder: field<HTMLSelectElement>(form, 'placeholder').value,
     arbitration: field<HTMLSelectElement>(form, 'arbitration').value,
+    host_server_id: field<HTMLSelectElement>(form, 'host_server_id').value,
     outputs,
   };
   let answer: Transmission;
