@@ -117,16 +117,16 @@ async fn wait_for_new_pid(service: &Service, old: u32) -> Value {
 }
 
 /// `codec,width,height` of the video on an RTSP URL, as a player sees it (None while none).
-fn probe_rtsp(url: &str) -> Option<String> {
-    let output = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            "-select_streams",
-            "v:0",
-        ])
+/// ffprobe's first video stream of `url` (RTSP over TCP, or HTTP/HLS): `codec,width,height`.
+/// HLS lists the stream again under its program; the first line is the stream.
+fn probe(url: &str) -> Option<String> {
+    let mut command = std::process::Command::new("ffprobe");
+    command.args(["-v", "error"]);
+    if url.starts_with("rtsp://") {
+        command.args(["-rtsp_transport", "tcp"]);
+    }
+    let output = command
+        .args(["-select_streams", "v:0"])
         .args([
             "-show_entries",
             "stream=codec_name,width,height",
@@ -136,8 +136,11 @@ fn probe_rtsp(url: &str) -> Option<String> {
         ])
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    (!text.is_empty()).then_some(text)
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(str::to_string)
 }
 
 fn read(path: &Value) -> String {
@@ -626,7 +629,7 @@ mod real_engine {
             .spawn()
             .unwrap();
         let probe = eventually(PATIENCE, || async {
-            probe_rtsp(&format!("rtsp://127.0.0.1:{rtsp}/test"))
+            probe(&format!("rtsp://127.0.0.1:{rtsp}/test"))
         })
         .await;
         assert_eq!(probe, "h264,320,240");
@@ -673,7 +676,7 @@ mod real_engine_publishing {
         };
         // RTSP: the first try may find no stream yet (that is the hint); players retry.
         let probe = eventually(Duration::from_secs(30), || async {
-            probe_rtsp(&format!("rtsp://127.0.0.1:{rtsp}/door"))
+            probe(&format!("rtsp://127.0.0.1:{rtsp}/door"))
         })
         .await;
         assert_eq!(probe, "h264,320,240");
@@ -878,7 +881,7 @@ mod real_engine_bursts {
                 let started = std::time::Instant::now();
                 loop {
                     let probed = url.clone();
-                    let got = tokio::task::spawn_blocking(move || probe_rtsp(&probed))
+                    let got = tokio::task::spawn_blocking(move || probe(&probed))
                         .await
                         .unwrap();
                     if got.as_deref() == Some(expected.as_str()) {
@@ -1010,7 +1013,7 @@ mod real_engine_bursts {
         let open = format!("rtsp://127.0.0.1:{rtsp}/burst-3-main");
         let with_credentials = format!("rtsp://viewer3:secret-pw@127.0.0.1:{rtsp}/burst-3-main");
         all_readable(vec![(with_credentials, size(3))], PATIENCE).await;
-        assert_eq!(probe_rtsp(&open), None);
+        assert_eq!(probe(&open), None);
 
         for id in &ids {
             let (status, body) = service.delete(&format!("/transmissions/{id}")).await;
@@ -2435,7 +2438,7 @@ mod metrics {
         let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
         let id = super::real_engine_publishing::primed_rtsp_transmission(&service, "gate").await;
         let probe = eventually(Duration::from_secs(30), || async {
-            probe_rtsp(&format!("rtsp://127.0.0.1:{rtsp}/gate"))
+            probe(&format!("rtsp://127.0.0.1:{rtsp}/gate"))
         })
         .await;
         assert_eq!(probe, "h264,320,240");
@@ -2499,27 +2502,6 @@ mod real_distributed {
 
     const SYNC_USER: &str = "gpu-sync";
     const SYNC_PASSWORD: &str = "sync-password-for-the-test";
-
-    /// ffprobe's first video stream of an HTTP (HLS) URL: `codec,width,height`.
-    fn probe_http(url: &str) -> Option<String> {
-        let output = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-select_streams", "v:0"])
-            .args([
-                "-show_entries",
-                "stream=codec_name,width,height",
-                "-of",
-                "csv=p=0",
-                url,
-            ])
-            .output()
-            .ok()?;
-        // HLS lists the stream again under its program: the first line is the stream.
-        let text = String::from_utf8_lossy(&output.stdout);
-        text.lines()
-            .map(str::trim)
-            .find(|line| !line.is_empty())
-            .map(str::to_string)
-    }
 
     fn url_of(urls: &Value, protocol: &str) -> String {
         urls["outputs"]
@@ -2614,15 +2596,15 @@ mod real_distributed {
         assert_eq!(status, 200, "{urls}");
         let rtsp = url_of(&urls, "rtsp");
         assert!(rtsp.starts_with("rtsp://127.0.0.1:"), "{rtsp}");
-        let probe = eventually(PATIENCE, || async { probe_rtsp(&rtsp) }).await;
-        assert_eq!(probe, "h264,320,240");
+        let rtsp_probe = eventually(PATIENCE, || async { probe(&rtsp) }).await;
+        assert_eq!(rtsp_probe, "h264,320,240");
         let hls = url_of(&urls, "hls");
         assert!(
             hls.starts_with(&format!("{}/api/streams/media/hls/", gpu.root)),
             "{hls}"
         );
-        let probe = eventually(PATIENCE, || async { probe_http(&hls) }).await;
-        assert_eq!(probe, "h264,320,240");
+        let hls_probe = eventually(PATIENCE, || async { probe(&hls) }).await;
+        assert_eq!(hls_probe, "h264,320,240");
         // A page of another origin (the core's dashboard) may fetch it: the token is the credential.
         let playlist = core.anonymous.get(&hls).send().await.unwrap();
         assert_eq!(playlist.status(), 200);
@@ -2638,6 +2620,6 @@ mod real_distributed {
             health["sync"]["last_error"].as_str().map(|_| ())
         })
         .await;
-        assert_eq!(probe_rtsp(&rtsp).as_deref(), Some("h264,320,240"));
+        assert_eq!(probe(&rtsp).as_deref(), Some("h264,320,240"));
     }
 }
