@@ -2613,6 +2613,31 @@ mod real_distributed {
         let refused = core.anonymous.get(&forged).send().await.unwrap();
         assert_eq!(refused.status(), 401);
 
+        // Home Assistant's manifest asks the processing server too; on loopback the RTSP URL it
+        // returns cannot reach another machine's Home Assistant, and the entity says why.
+        let (status, manifest) = core.get("/home-assistant/cameras").await;
+        assert_eq!(status, 200, "{manifest}");
+        let garden = manifest["cameras"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|camera| camera["transmission_id"] == id.as_str())
+            .unwrap();
+        assert!(
+            garden["warnings"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("Resolved via processing server 'gpu'.")),
+            "{garden}"
+        );
+        assert_eq!(
+            garden["blocking_errors"],
+            json!([
+                "Remote processing server returned a loopback RTSP URL; configure it with a LAN-reachable URL or expose the RTSP port."
+            ]),
+        );
+        assert_eq!(garden["rtsp_url"], Value::Null);
+
         // Without the core, the processing server keeps publishing its last revision.
         drop(core);
         eventually(Duration::from_secs(10), || async {

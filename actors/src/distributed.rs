@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::model::error::{Loc, ModelError};
 use crate::model::settings::StreamingSettings;
 
-/// The id every host field of the processing side's document carries for "hosted here".
-const LOCAL: &str = "local";
+/// The `host_server_id` of what runs on this machine (and what every host field of the
+/// processing side's document carries for "hosted here").
+pub const LOCAL_SERVER_ID: &str = "local";
 
 /// The part of `doc` processing server `server_id` needs: the transmissions, live views,
 /// publications and pipelines it hosts, the cameras those use, and the shared engine,
@@ -66,7 +67,7 @@ pub fn share_for(
 pub fn adopt(mut share: StreamingSettings, server_id: &str) -> StreamingSettings {
     let here = |host: &mut String| {
         if host == server_id {
-            *host = LOCAL.to_string();
+            *host = LOCAL_SERVER_ID.to_string();
         }
     };
     share.processing_servers.clear();

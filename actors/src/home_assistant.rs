@@ -3,15 +3,24 @@
 //! with a still URL, an RTSP URL Home Assistant can reach (credentials embedded, and a redacted
 //! copy), the WebRTC offer URL when native WebRTC is on, and capabilities. Pure.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use crate::model::publication::{LiveVariant, VariantRole};
 use crate::model::settings::StreamingSettings;
 use crate::model::transmission::{Protocol, QualityProfileId, Transmission, TransmissionOutput};
+use crate::urls::{EntryProtocol, UrlsResponse};
 
 pub const CLOUD_WARNING: &str = "Home Assistant Cloud support is provided through Home Assistant camera entities; the Toposync ingress UI remains HLS-first.";
 pub const NO_OUTPUT: &str = "No enabled output is available for Home Assistant camera playback.";
 pub const LOOPBACK_RTSP: &str = "Local streaming engine returned a loopback RTSP URL for Home Assistant camera playback; enable engine.expose_to_lan and set TOPOSYNC_HOME_ASSISTANT_RTSP_HOST to a host reachable by Home Assistant.";
+
+pub const REMOTE_NOT_RESOLVED: &str =
+    "Failed to resolve remote Home Assistant camera playback: the processing server was not asked.";
+pub const REMOTE_NO_RTSP: &str =
+    "Remote processing server did not expose an RTSP URL for Home Assistant camera playback.";
+pub const REMOTE_LOOPBACK_RTSP: &str = "Remote processing server returned a loopback RTSP URL; configure it with a LAN-reachable URL or expose the RTSP port.";
 
 /// Where Home Assistant reaches the engine.
 pub struct Reach<'a> {
@@ -20,6 +29,9 @@ pub struct Reach<'a> {
     pub rtsp_port: u16,
     /// `TOPOSYNC_HOME_ASSISTANT_NATIVE_WEBRTC_ENABLED`.
     pub native_webrtc: bool,
+    /// Each remote transmission's URLs as its processing server resolved them (already
+    /// rewritten to that server's host), or why they could not be resolved.
+    pub remote: &'a HashMap<String, Result<UrlsResponse, String>>,
 }
 
 const PROFILE_ORDER: [QualityProfileId; 4] = [
@@ -58,6 +70,57 @@ pub fn best_output<'a>(
 
 fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.starts_with("127.") || host == "::1"
+}
+
+/// The RTSP URL Home Assistant plays and its redacted copy, the output's credentials embedded.
+fn with_credentials(output: &TransmissionOutput, address: &str) -> (String, String) {
+    match output.credentials() {
+        Some((user, pass)) => (
+            format!("rtsp://{user}:{pass}@{address}"),
+            format!("rtsp://[REDACTED]@{address}"),
+        ),
+        None => (format!("rtsp://{address}"), format!("rtsp://{address}")),
+    }
+}
+
+/// The transmissions whose URLs [`Reach::remote`] should hold: the enabled remote ones.
+pub fn remote_transmissions(settings: &StreamingSettings) -> impl Iterator<Item = &Transmission> {
+    settings
+        .transmissions
+        .iter()
+        .filter(|t| t.enabled && t.host_server_id != crate::distributed::LOCAL_SERVER_ID)
+}
+
+/// A remote transmission's RTSP for Home Assistant (spec §6.4 "Remote"): the processing
+/// server's RTSP entry of the output (else any RTSP entry) with the output's credentials.
+fn remote_rtsp<'a>(
+    urls: &'a UrlsResponse,
+    output: &TransmissionOutput,
+    warnings: &mut Vec<&'a str>,
+    blocking: &mut Vec<&'a str>,
+) -> Option<(String, String)> {
+    warnings.extend(urls.warnings.iter().map(String::as_str));
+    blocking.extend(urls.blocking_errors.iter().map(String::as_str));
+    let rtsp = |entry: &&crate::urls::OutputUrl| entry.protocol == EntryProtocol::Rtsp;
+    let Some(entry) = urls
+        .outputs
+        .iter()
+        .filter(rtsp)
+        .find(|entry| entry.output_id == output.id)
+        .or_else(|| urls.outputs.iter().find(rtsp))
+    else {
+        blocking.push(REMOTE_NO_RTSP);
+        return None;
+    };
+    let parsed = url::Url::parse(&entry.url).ok()?;
+    if parsed.host_str().is_none_or(is_loopback) {
+        blocking.push(REMOTE_LOOPBACK_RTSP);
+        return None;
+    }
+    let address = entry.url.trim_start_matches("rtsp://");
+    // A URL that already carries a user keeps it; the processing side never embeds one.
+    let address = address.split_once('@').map_or(address, |(_, rest)| rest);
+    Some(with_credentials(output, address))
 }
 
 pub fn manifest(settings: &StreamingSettings, reach: &Reach<'_>) -> Value {
@@ -153,32 +216,34 @@ fn camera_item(
     if !transmission.enabled {
         warnings.push("Transmission is disabled.");
     }
-    let (mut rtsp_url, mut redacted) = (None, None);
-    if let Some(output) = output {
-        let host = if settings.engine.expose_to_lan {
-            reach.desired_host
-        } else {
-            "127.0.0.1"
-        };
-        if is_loopback(host) && !is_loopback(reach.desired_host) {
-            blocking.push(LOOPBACK_RTSP);
-        } else {
-            let path = transmission.engine_path(output);
-            let address = format!("{host}:{}/{path}", reach.rtsp_port);
-            match output.credentials() {
-                Some((user, pass)) => {
-                    rtsp_url = Some(format!("rtsp://{user}:{pass}@{address}"));
-                    redacted = Some(format!("rtsp://[REDACTED]@{address}"));
-                }
-                None => {
-                    rtsp_url = Some(format!("rtsp://{address}"));
-                    redacted = rtsp_url.clone();
-                }
+    let mut rtsp = None;
+    let remote = (transmission.host_server_id != crate::distributed::LOCAL_SERVER_ID)
+        .then(|| reach.remote.get(&transmission.id));
+    match (output, remote) {
+        (None, _) => blocking.push(NO_OUTPUT),
+        (Some(output), None) => {
+            let host = if settings.engine.expose_to_lan {
+                reach.desired_host
+            } else {
+                "127.0.0.1"
+            };
+            if is_loopback(host) && !is_loopback(reach.desired_host) {
+                blocking.push(LOOPBACK_RTSP);
+            } else {
+                let path = transmission.engine_path(output);
+                rtsp = Some(with_credentials(
+                    output,
+                    &format!("{host}:{}/{path}", reach.rtsp_port),
+                ));
             }
         }
-    } else {
-        blocking.push(NO_OUTPUT);
+        (Some(output), Some(Some(Ok(urls)))) => {
+            rtsp = remote_rtsp(urls, output, &mut warnings, &mut blocking);
+        }
+        (Some(_), Some(Some(Err(reason)))) => blocking.push(reason),
+        (Some(_), Some(None)) => blocking.push(REMOTE_NOT_RESOLVED),
     }
+    let (rtsp_url, redacted) = rtsp.unzip();
     let profile_id = output.and_then(|o| o.quality_profile_id).or(profile);
     let query = |output: &str| match profile_id {
         Some(profile) => format!(
@@ -320,6 +385,7 @@ mod tests {
             desired_host: "127.0.0.1",
             rtsp_port: 8554,
             native_webrtc: true,
+            remote: &HashMap::new(),
         };
         let manifest = manifest(&settings(false), &reach);
         let cameras = manifest["cameras"].as_array().unwrap();
@@ -362,6 +428,7 @@ mod tests {
             desired_host: "192.168.1.10",
             rtsp_port: 8554,
             native_webrtc: false,
+            remote: &HashMap::new(),
         };
         let closed = manifest(&settings(false), &reach);
         assert_eq!(closed["cameras"][1]["rtsp_url"], Value::Null);
@@ -375,6 +442,101 @@ mod tests {
             "rtsp://ha:pw@192.168.1.10:8554/lab-rtsp"
         );
         assert_eq!(open["cameras"][1]["webrtc_offer_url"], Value::Null);
+    }
+
+    /// The core's document with `lab` hosted on processing server `gpu`.
+    fn remote_settings() -> StreamingSettings {
+        let mut doc = settings(true);
+        doc.transmissions
+            .iter_mut()
+            .find(|t| t.id == "lab")
+            .unwrap()
+            .host_server_id = "gpu".into();
+        doc
+    }
+
+    /// What the processing server answers for `lab`, after the core's host rewrite.
+    fn remote_answer(entries: &[(&str, &str, &str)]) -> UrlsResponse {
+        let outputs: Vec<Value> = entries
+            .iter()
+            .map(|(output_id, protocol, url)| {
+                json!({"output_id": output_id, "protocol": protocol, "resolved_engine_path": "lab",
+                       "url": url, "requires_auth": false, "auth_username": null,
+                       "media_auth_type": "none", "quality_profile_id": null, "resolution": null,
+                       "fps_limit": null, "bitrate_kbps": null, "latency_profile": "normal",
+                       "content_rect": {"x": 0.0, "y": 0.0, "width": 1.0, "height": 1.0},
+                       "url_expires_at_unix": null, "renew_after_unix": null})
+            })
+            .collect();
+        serde_json::from_value(json!({"transmission_id": "lab", "engine_running": true,
+            "outputs": outputs, "warnings": ["Resolved via processing server 'gpu'."],
+            "hls_warnings": [], "webrtc_warnings": [], "blocking_errors": [],
+            "network_contract": null, "public_base_path": "", "media_url_origin": null}))
+        .unwrap()
+    }
+
+    fn lab_of(remote: HashMap<String, Result<UrlsResponse, String>>) -> Value {
+        let reach = Reach {
+            desired_host: "192.168.1.10",
+            rtsp_port: 8554,
+            native_webrtc: false,
+            remote: &remote,
+        };
+        let manifest = manifest(&remote_settings(), &reach);
+        manifest["cameras"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "lab")
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn a_remote_transmission_plays_from_its_processing_server() {
+        let answer = remote_answer(&[
+            ("live", "webrtc", "http://gpu.lan:8889/lab-live/whep"),
+            ("rtsp", "rtsp", "rtsp://gpu.lan:8554/lab-rtsp"),
+        ]);
+        let lab = lab_of(HashMap::from([("lab".to_string(), Ok(answer))]));
+        assert_eq!(lab["rtsp_url"], "rtsp://ha:pw@gpu.lan:8554/lab-rtsp");
+        assert_eq!(
+            lab["redacted_rtsp_url"],
+            "rtsp://[REDACTED]@gpu.lan:8554/lab-rtsp"
+        );
+        assert_eq!(lab["capabilities"]["rtsp"], true);
+        assert_eq!(
+            lab["warnings"],
+            json!(["Resolved via processing server 'gpu'."])
+        );
+        assert_eq!(lab["blocking_errors"], json!([]));
+    }
+
+    #[test]
+    fn a_remote_transmission_without_a_reachable_rtsp_url_is_blocked_with_the_reason() {
+        let cases = [
+            (
+                Ok(remote_answer(&[("live", "webrtc", "http://gpu.lan:8889/lab-live/whep")])),
+                REMOTE_NO_RTSP,
+            ),
+            (
+                Ok(remote_answer(&[("rtsp", "rtsp", "rtsp://127.0.0.1:8554/lab-rtsp")])),
+                REMOTE_LOOPBACK_RTSP,
+            ),
+            (
+                Err("Failed to resolve URLs from processing server 'gpu': Connection failed: refused".to_string()),
+                "Failed to resolve URLs from processing server 'gpu': Connection failed: refused",
+            ),
+        ];
+        for (answer, reason) in cases {
+            let lab = lab_of(HashMap::from([("lab".to_string(), answer)]));
+            assert_eq!(lab["rtsp_url"], Value::Null, "{reason}");
+            assert_eq!(lab["capabilities"]["rtsp"], false);
+            let blocking = lab["blocking_errors"].as_array().unwrap();
+            assert!(blocking.contains(&json!(reason)), "{blocking:?}");
+        }
+        let unasked = lab_of(HashMap::new());
+        assert_eq!(unasked["blocking_errors"], json!([REMOTE_NOT_RESOLVED]));
     }
 
     #[test]

@@ -43,6 +43,18 @@ impl ApiError {
         }
     }
 
+    /// The refusal as one line, for an answer that carries it as a warning or blocking error.
+    pub fn message(&self) -> String {
+        match &self.detail {
+            Detail::Message(message) => message.clone(),
+            Detail::Fields(errors) => errors
+                .iter()
+                .map(|error| error.msg.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+
     pub fn not_found(detail: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, detail)
     }

@@ -141,6 +141,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 }
 
 /// Query parameters by name.
+#[derive(Default)]
 pub struct Params(HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {

@@ -8,7 +8,9 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
-use toposync_actors::home_assistant::{Reach, manifest, webrtc_output, whep_offer};
+use toposync_actors::home_assistant::{
+    Reach, manifest, remote_transmissions, webrtc_output, whep_offer,
+};
 use toposync_actors::model::error::{Loc, from_value};
 use toposync_actors::model::transmission::QualityProfileId;
 use toposync_actors::store;
@@ -63,10 +65,23 @@ pub async fn cameras(headers: HeaderMap) -> Result<Json<Value>, ApiError> {
         None => settings.engine.preferred_ports.rtsp as u16,
     };
     let host = desired_host(&headers);
+    // Every processing server is asked at once; each answer is bounded by the remote timeout.
+    let remote = futures_util::future::join_all(remote_transmissions(settings).map(
+        |transmission| async move {
+            let urls = super::distributed::remote_urls(settings, transmission, &Params::default())
+                .await
+                .map_err(|refusal| refusal.message());
+            (transmission.id.clone(), urls)
+        },
+    ))
+    .await
+    .into_iter()
+    .collect();
     let reach = Reach {
         desired_host: &host,
         rtsp_port,
         native_webrtc: native_webrtc(),
+        remote: &remote,
     };
     Ok(Json(manifest(settings, &reach)))
 }
