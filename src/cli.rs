@@ -27,6 +27,10 @@ pub enum Command {
     Watch(WatchArgs),
     /// Manage the API credentials (docs/security.md).
     Auth(AuthArgs),
+    /// Run by the engine (MediaMTX `runOnDemand`) when a reader waits for a path: demands the
+    /// path from the service until the engine stops it. Not for people.
+    #[command(hide = true)]
+    EngineHook,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -2,6 +2,7 @@
 //! HTTP layer; everything else lives in the `toposync-actors` crate.
 
 mod cli;
+mod engine_hook;
 mod http;
 mod watch;
 
@@ -11,6 +12,16 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let cli::Command::EngineHook = cli.command {
+        // Runs per waiting reader: no async runtime, no logging setup.
+        return match engine_hook::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("toposync-streaming engine-hook: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -26,6 +37,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => runtime.block_on(http::serve(args)),
         cli::Command::Watch(args) => runtime.block_on(watch::watch(args)),
         cli::Command::Auth(args) => auth(args),
+        cli::Command::EngineHook => unreachable!("handled before the runtime starts"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -116,7 +116,6 @@ async fn wait_for_new_pid(service: &Service, old: u32) -> Value {
     .await
 }
 
-/// `codec,width,height` of the video on an RTSP URL, as a player sees it (None while none).
 /// ffprobe's first video stream of `url` (RTSP over TCP, or HTTP/HLS): `codec,width,height`.
 /// HLS lists the stream again under its program; the first line is the stream.
 fn probe(url: &str) -> Option<String> {
@@ -644,8 +643,9 @@ mod real_engine {
 mod real_engine_publishing {
     use super::*;
 
-    /// Readers on RTSP and on HLS make the publisher start through the real engine's demand
-    /// signals (no prime), and it stops after the last reader left.
+    /// Readers on RTSP and on HLS of an idle output get the stream on their first request (no
+    /// prime, no retry: the engine holds them while its hook demands the path), the publisher
+    /// stops after the last reader left, and a reader of a disabled output is refused at once.
     #[tokio::test]
     async fn readers_start_the_publisher_and_it_stops_after_they_leave() {
         let Some((service, status, _dir)) = super::real_engine::started().await else {
@@ -659,7 +659,8 @@ mod real_engine_publishing {
             .post(
                 "/transmissions",
                 &json!({"name": "Door", "path": "door", "outputs": [{"id": "main", "protocol": "rtsp",
-                        "resolution": {"width": 320, "height": 240}}]}),
+                        "resolution": {"width": 320, "height": 240}},
+                        {"id": "off", "protocol": "rtsp", "enabled": false}]}),
             )
             .await;
         let id = created["id"].as_str().unwrap().to_string();
@@ -674,21 +675,23 @@ mod real_engine_publishing {
                 .await
             }
         };
-        // RTSP: the first try may find no stream yet (that is the hint); players retry.
-        let probe = eventually(Duration::from_secs(30), || async {
-            probe(&format!("rtsp://127.0.0.1:{rtsp}/door"))
+        // The engine holds readers of the path once it knows it (with its hook).
+        eventually(Duration::from_secs(10), || async {
+            let conf = engine_api(&service, "/v3/config/paths/get/door").await;
+            conf["runOnDemand"]
+                .as_str()?
+                .ends_with(" engine-hook")
+                .then_some(())
         })
         .await;
-        assert_eq!(probe, "h264,320,240");
+        let first_try = probe(&format!("rtsp://127.0.0.1:{rtsp}/door"));
+        assert_eq!(first_try.as_deref(), Some("h264,320,240"));
         encoding(false).await;
 
-        // HLS: a client polling the playlist keeps it; the muxer closes 5 s after it stops.
+        // HLS: the first playlist request is answered; a client polling it keeps it going.
         let playlist = format!("http://127.0.0.1:{hls}/door/index.m3u8");
-        eventually(Duration::from_secs(30), || async {
-            let response = service.http.get(&playlist).send().await.ok()?;
-            (response.status() == 200).then_some(())
-        })
-        .await;
+        let first = service.http.get(&playlist).send().await.unwrap();
+        assert_eq!(first.status(), 200);
         encoding(true).await;
         // Observability shows the engine's muxer for the path while it runs.
         let muxer = eventually(Duration::from_secs(10), || async {
@@ -699,6 +702,15 @@ mod real_engine_publishing {
         .await;
         assert!(muxer["bytesSent"].as_u64() > Some(0), "{muxer}");
         encoding(false).await;
+
+        // A path that will never publish (its output is disabled) is refused promptly, not held.
+        let asked = std::time::Instant::now();
+        assert_eq!(probe(&format!("rtsp://127.0.0.1:{rtsp}/door-off")), None);
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            asked.elapsed()
+        );
     }
 
     /// Creates a transmission publishing 320x240 RTSP at `path` and primes it for ten minutes;

@@ -71,16 +71,21 @@ impl Runtime {
     /// processing server (`TOPOSYNC_ROLE=processing`, see [`sync::SyncConfig::from_env`]) also
     /// its settings sync.
     pub async fn start(data_dir: PathBuf) -> Result<Self, ractor::SpawnErr> {
-        let sync = sync::SyncConfig::from_env()
-            .map_err(|err| ractor::SpawnErr::StartupFailed(err.into()))?;
-        Runtime::start_with(data_dir, sync).await
+        Runtime::start_with(data_dir, Runtime::sync_from_env()?, None).await
+    }
+
+    /// The settings sync of a processing server, from the environment.
+    pub fn sync_from_env() -> Result<Option<sync::SyncConfig>, ractor::SpawnErr> {
+        sync::SyncConfig::from_env().map_err(|err| ractor::SpawnErr::StartupFailed(err.into()))
     }
 
     /// [`Runtime::start`] with the sync configuration given rather than read from the
-    /// environment.
+    /// environment, and the binary the engine runs as its `runOnDemand` hook (the service's
+    /// own, with its `engine-hook` command; without it early readers wait for the log hint).
     pub async fn start_with(
         data_dir: PathBuf,
         sync: Option<sync::SyncConfig>,
+        hook_binary: Option<PathBuf>,
     ) -> Result<Self, ractor::SpawnErr> {
         let media_tokens =
             media_token::MediaTokens::load_or_create(&data_dir.join("runtime").join("streaming"))
@@ -90,7 +95,11 @@ impl Runtime {
         let (root, ended) = Actor::spawn(
             Some(ROOT.to_string()),
             RootSupervisor,
-            RootArgs { data_dir, sync },
+            RootArgs {
+                data_dir,
+                sync,
+                hook_binary,
+            },
         )
         .await?;
         let (ended_tx, root_ended) = tokio::sync::watch::channel(false);

@@ -128,6 +128,8 @@ pub struct RootArgs {
     pub data_dir: PathBuf,
     /// Set on a processing server (`TOPOSYNC_ROLE=processing`).
     pub sync: Option<SyncConfig>,
+    /// The service binary, the engine's `runOnDemand` hook.
+    pub hook_binary: Option<PathBuf>,
 }
 
 pub struct RootSupervisor;
@@ -142,6 +144,7 @@ struct Slot {
 pub struct RootState {
     data_dir: PathBuf,
     sync: Option<SyncConfig>,
+    hook_binary: Option<PathBuf>,
     /// Outlives engine restarts, so listeners keep their subscription.
     engine_events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// One per child, in start order.
@@ -172,6 +175,7 @@ impl Actor for RootSupervisor {
         let mut state = RootState {
             data_dir: args.data_dir,
             sync: args.sync,
+            hook_binary: args.hook_binary,
             engine_events: tokio::sync::broadcast::channel(64).0,
             slots: Vec::new(),
             liveness: Liveness::new(LivenessPolicy::SINGLETON),
@@ -343,6 +347,7 @@ async fn spawn(
             let args = EngineArgs {
                 data_dir: data_dir.to_path_buf(),
                 events: state.engine_events.clone(),
+                hook_binary: state.hook_binary.clone(),
             };
             Actor::spawn_linked(name, EngineActor, args, link)
                 .await?

@@ -255,7 +255,7 @@ async fn failed_children_are_restarted_with_their_wiring() {
         interval: Duration::from_secs(1),
         timeout: Duration::from_secs(1),
     };
-    let runtime = Runtime::start_with(dir.path().to_path_buf(), Some(sync))
+    let runtime = Runtime::start_with(dir.path().to_path_buf(), Some(sync), None)
         .await
         .unwrap();
     let first = create("first").await;

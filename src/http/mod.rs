@@ -195,9 +195,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let started = auth::Auth::start(data_dir.clone())?;
     announce(&started, &data_dir);
     let runtime = Arc::new(
-        Runtime::start(data_dir.clone())
-            .await
-            .map_err(|err| format!("cannot start the actor tree: {err}"))?,
+        Runtime::start_with(
+            data_dir.clone(),
+            Runtime::sync_from_env().map_err(|err| format!("{err}"))?,
+            std::env::current_exe().ok(),
+        )
+        .await
+        .map_err(|err| format!("cannot start the actor tree: {err}"))?,
     );
     if args.demo {
         let added = toposync_actors::store::mutate(

@@ -1,5 +1,6 @@
 //! The demand actor (registered `demand`): owns the [`DemandBook`], feeds it viewers polled from
-//! the engine every second, engine log hints, primes and heartbeats, and tells the transmissions
+//! the engine every second while anything encodes, readers the engine holds for an idle path
+//! (its `runOnDemand` hook, else its log), primes and heartbeats, and tells the transmissions
 //! and pipelines supervisors which outputs should be encoding whenever that changes (and every second, so a
 //! restarted supervisor catches up).
 
@@ -58,6 +59,7 @@ pub enum DemandMsg {
     PollViewers,
     Paths(Result<Vec<PathState>, String>),
     Hint(String),
+    EngineStopped,
 }
 
 crate::supervised_messages!(DemandMsg);
@@ -100,7 +102,13 @@ impl Actor for DemandActor {
                     Ok(EngineEvent::DemandHint { path }) => {
                         let _ = forward_to.send_message(DemandMsg::Hint(path));
                     }
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(EngineEvent::Ready { .. }) => {
+                        let _ = forward_to.send_message(DemandMsg::PollViewers);
+                    }
+                    Ok(EngineEvent::Stopped) => {
+                        let _ = forward_to.send_message(DemandMsg::EngineStopped);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
@@ -165,7 +173,11 @@ impl Actor for DemandActor {
             DemandMsg::PollViewers => {
                 // Resend the decision every second: a restarted supervisor then catches up.
                 publish(state, now, true);
-                if !state.polling {
+                // Readers of an idle path are held by the engine and demand it through its
+                // hook, so the engine is asked only while something encodes (its readers keep
+                // it going) or until it is known to answer.
+                let worth_asking = !state.encoding.is_empty() || state.viewers_error.is_some();
+                if worth_asking && !state.polling {
                     state.polling = true;
                     tokio::spawn(poll_viewers(myself.clone()));
                 }
@@ -195,6 +207,10 @@ impl Actor for DemandActor {
                     }
                 };
                 state.book.set_viewers(&readers);
+                publish(state, now, false);
+            }
+            DemandMsg::EngineStopped => {
+                state.viewers_error = Some("the engine stopped".into());
                 publish(state, now, false);
             }
             DemandMsg::Hint(path) => {

@@ -129,6 +129,17 @@ pub struct EngineStatus {
 pub struct EngineArgs {
     pub data_dir: PathBuf,
     pub events: broadcast::Sender<EngineEvent>,
+    /// This service's binary, run by the engine as its `runOnDemand` hook (see `hooks`);
+    /// `None` leaves early readers to the log hint.
+    pub hook_binary: Option<PathBuf>,
+}
+
+/// The engine's `runOnDemand` hook: the command and the socket its runs connect to.
+struct Hooks {
+    command: String,
+    socket: PathBuf,
+    /// Held so the listener and every held connection end with this actor.
+    _server: crate::supervision::OwnedTask<()>,
 }
 
 pub struct EngineActor;
@@ -197,6 +208,7 @@ pub struct EngineState {
     heartbeat_in_flight: bool,
     /// The running engine was killed for not answering: its exit is reported as that.
     killed_unresponsive: bool,
+    hooks: Option<Hooks>,
 }
 
 impl Actor for EngineActor {
@@ -213,6 +225,22 @@ impl Actor for EngineActor {
         let runtime_dir = args.data_dir.join("runtime").join("streaming");
         std::fs::create_dir_all(runtime_dir.join("logs"))?;
         let secret = PublishSecret::load_or_create(&runtime_dir)?;
+        let hooks = args.hook_binary.and_then(|binary| {
+            match super::hooks::bind(&runtime_dir) {
+                Ok((listener, socket)) => Some(Hooks {
+                    command: super::hooks::command_line(&binary),
+                    socket,
+                    _server: crate::supervision::OwnedTask::spawn(super::hooks::serve(
+                        listener,
+                        args.events.clone(),
+                    )),
+                }),
+                Err(err) => {
+                    tracing::warn!(%err, "engine hooks unavailable; early readers wait for the log hint");
+                    None
+                }
+            }
+        });
         Ok(EngineState {
             liveness: Liveness::new(LivenessPolicy::CHILD),
             config_path: runtime_dir.join("mediamtx.yml"),
@@ -239,6 +267,7 @@ impl Actor for EngineActor {
             missed_heartbeats: 0,
             heartbeat_in_flight: false,
             killed_unresponsive: false,
+            hooks,
         })
     }
 
@@ -527,6 +556,7 @@ async fn start(
         config_path: state.config_path.clone(),
         log_path: log_path.clone(),
         api_port: ports.api,
+        hook_socket: state.hooks.as_ref().map(|hooks| hooks.socket.clone()),
         manager: myself.clone(),
         events: state.events.clone(),
     };
@@ -622,7 +652,7 @@ async fn sync_access(myself: &ActorRef<EngineMsg>, state: &mut EngineState) {
     };
     let rules = config::path_rules(&state.settings, &state.secret);
     let api = EngineApi::new(running.ports.api);
-    match control::sync(&api, &rules).await {
+    match control::sync(&api, &rules, on_demand(state)).await {
         Ok(report) => {
             if !report.added.is_empty() || !report.removed.is_empty() {
                 tracing::info!(added = ?report.added, removed = ?report.removed, "engine paths applied");
@@ -680,9 +710,14 @@ fn write_config(state: &EngineState, ports: &EnginePorts) -> std::io::Result<()>
         ports,
         &rules,
         &WebrtcEnv::from_env(),
+        on_demand(state),
     );
     // It holds the publish and read credentials of every path.
     crate::private_file::write(&state.config_path, text.as_bytes())
+}
+
+fn on_demand(state: &EngineState) -> Option<&str> {
+    state.hooks.as_ref().map(|hooks| hooks.command.as_str())
 }
 
 fn release(settings: &StreamingSettings) -> Result<Release, InstallError> {

@@ -104,7 +104,7 @@ pub fn bind_host(engine: &EngineSettings) -> IpAddr {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct MediaMtxConfig {
+struct MediaMtxConfig<'a> {
     log_level: &'static str,
     log_destinations: [&'static str; 1],
     auth_method: &'static str,
@@ -142,7 +142,7 @@ struct MediaMtxConfig {
     webrtc_local_tcp_address: Option<String>,
     #[serde(rename = "webrtcICEServers2", skip_serializing_if = "Vec::is_empty")]
     webrtc_ice_servers2: Vec<IceServer>,
-    paths: Paths,
+    paths: Paths<'a>,
 }
 
 #[derive(Serialize)]
@@ -165,19 +165,43 @@ struct IceServer {
     url: String,
 }
 
-/// Paths in order, each with an empty (default) configuration, then `all_others`.
-struct Paths(Vec<String>);
+/// Paths in order, each with its [`path_conf`], then `all_others` (defaults: a reader of any
+/// other path is refused at once).
+struct Paths<'a> {
+    names: Vec<String>,
+    on_demand: Option<&'a str>,
+}
 
-impl Serialize for Paths {
+impl Serialize for Paths<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let empty = serde_json::Map::new();
-        let mut map = serializer.serialize_map(Some(self.0.len() + 1))?;
-        for path in &self.0 {
-            map.serialize_entry(path, &empty)?;
+        let mut map = serializer.serialize_map(Some(self.names.len() + 1))?;
+        for path in &self.names {
+            map.serialize_entry(path, &path_conf(path, self.on_demand))?;
         }
-        map.serialize_entry("all_others", &empty)?;
+        map.serialize_entry("all_others", &serde_json::Map::new())?;
         map.end()
     }
+}
+
+/// One path's configuration: an output path holds its early readers for the publisher through
+/// the `on_demand` hook command (see `hooks`); the test path takes whoever publishes.
+pub fn path_conf(
+    path: &str,
+    on_demand: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut conf = serde_json::Map::new();
+    if let Some(command) = on_demand.filter(|_| path != TEST_PATH) {
+        conf.insert("runOnDemand".into(), command.into());
+        conf.insert(
+            "runOnDemandStartTimeout".into(),
+            super::hooks::START_TIMEOUT.into(),
+        );
+        conf.insert(
+            "runOnDemandCloseAfter".into(),
+            super::hooks::CLOSE_AFTER.into(),
+        );
+    }
+    conf
 }
 
 /// How long MediaMTX keeps an HLS muxer after its last request. The muxer counts as the path's
@@ -243,6 +267,7 @@ pub fn render(
     ports: &EnginePorts,
     rules: &[PathRule],
     env: &WebrtcEnv,
+    on_demand: Option<&str>,
 ) -> String {
     let bind = bind_host(engine);
     let address = |host: IpAddr, port: u16| {
@@ -305,7 +330,10 @@ pub fn render(
             .iter()
             .map(|url| IceServer { url: url.clone() })
             .collect(),
-        paths: Paths(rules.iter().map(|r| r.path.clone()).collect()),
+        paths: Paths {
+            names: rules.iter().map(|r| r.path.clone()).collect(),
+            on_demand,
+        },
     };
     serde_norway::to_string(&config).expect("the engine config serializes")
 }
@@ -342,6 +370,7 @@ mod tests {
             &ports(),
             &path_rules(settings, &secret),
             env,
+            Some("'/usr/bin/toposync-streaming' engine-hook"),
         );
         serde_norway::from_str(&text).unwrap()
     }
@@ -438,6 +467,15 @@ mod tests {
             .map(|k| k.as_str().unwrap())
             .collect();
         assert_eq!(paths, vec!["test", "door-a", "door-b", "all_others"]);
+        // Output paths hold early readers for the publisher; the test path and others do not.
+        assert_eq!(
+            config["paths"]["door-a"]["runOnDemand"],
+            "'/usr/bin/toposync-streaming' engine-hook"
+        );
+        assert_eq!(config["paths"]["door-b"]["runOnDemandStartTimeout"], "10s");
+        assert_eq!(config["paths"]["door-b"]["runOnDemandCloseAfter"], "1s");
+        assert!(config["paths"]["test"].get("runOnDemand").is_none());
+        assert!(config["paths"]["all_others"].get("runOnDemand").is_none());
         let users = config["authInternalUsers"].as_sequence().unwrap();
         let admin = &users[0];
         assert_eq!(

@@ -38,7 +38,11 @@ pub struct SyncReport {
 
 /// Adds missing paths, replaces the user list, then removes paths no longer wanted: new
 /// credentials are in force before anyone is told to publish, and stale ones are gone after.
-pub async fn sync(api: &EngineApi, rules: &[PathRule]) -> Result<SyncReport, String> {
+pub async fn sync(
+    api: &EngineApi,
+    rules: &[PathRule],
+    on_demand: Option<&str>,
+) -> Result<SyncReport, String> {
     let configured = configured_paths(api).await?;
     let wanted: BTreeSet<&str> = rules.iter().map(|r| r.path.as_str()).collect();
     let mut report = SyncReport::default();
@@ -47,7 +51,9 @@ pub async fn sync(api: &EngineApi, rules: &[PathRule]) -> Result<SyncReport, Str
             api,
             reqwest::Method::POST,
             &format!("/v3/config/paths/add/{path}"),
-            Some(json!({})),
+            Some(serde_json::Value::Object(config::path_conf(
+                path, on_demand,
+            ))),
         )
         .await?;
         report.added.push(path.to_string());

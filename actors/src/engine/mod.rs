@@ -4,6 +4,7 @@ pub mod actor;
 pub mod config;
 pub mod control;
 pub mod credentials;
+pub mod hooks;
 pub mod install;
 pub mod ports;
 pub mod process;

@@ -27,6 +27,8 @@ pub struct EngineProcessArgs {
     pub config_path: PathBuf,
     pub log_path: PathBuf,
     pub api_port: u16,
+    /// Where its `runOnDemand` hooks connect (see `hooks`).
+    pub hook_socket: Option<PathBuf>,
     pub manager: ActorRef<EngineMsg>,
     pub events: broadcast::Sender<EngineEvent>,
 }
@@ -96,6 +98,9 @@ impl Actor for EngineProcessActor {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log.try_clone()?));
+        if let Some(socket) = &args.hook_socket {
+            command.env(super::hooks::SOCKET_ENV, socket);
+        }
         let exited = myself.clone();
         let (process, mut io) = OwnedProcess::spawn(command, move |status| {
             let reason = match status {
