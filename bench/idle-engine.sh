@@ -1,17 +1,35 @@
-#!/bin/bash
-# Idle CPU (needs a built debug binary: cargo build) of the service with the real engine up: utime+stime over 30 s.
-set -e
+#!/usr/bin/env bash
+# Idle cost of the release service with the real engine up, 50 transmissions (two outputs each)
+# and no viewer: CPU (utime+stime from /proc) of the service alone and of the service plus its
+# children (MediaMTX), over a window (default 60 s), and the service's RSS.
+# Usage: bench/idle-engine.sh [seconds]   (needs ../shared/bin/mediamtx or TOPOSYNC_STREAMING_ENGINE_PATH)
+set -euo pipefail
 cd "$(dirname "$0")/.."
-D=$(mktemp -d)
-export TOPOSYNC_STREAMING_ENGINE_PATH=$(realpath ../shared/bin/mediamtx)
-HOME=$D TOPOSYNC_AUTH_MODE=bypass ./target/debug/toposync-streaming serve --port 0 --data-dir $D > $D/out.log 2>&1 &
-PID=$!
-for i in $(seq 50); do grep -q listening $D/out.log && break; sleep 0.2; done
-URL=$(grep -o 'http://[^ ]*' $D/out.log | head -1)
-curl -s -X POST $URL/api/streams/engine/start -H 'content-type: application/json' -d '{}' > /dev/null
+window=${1:-60}
+export TOPOSYNC_STREAMING_ENGINE_PATH=${TOPOSYNC_STREAMING_ENGINE_PATH:-$(realpath ../shared/bin/mediamtx)}
+cargo build --release --quiet
+data=$(mktemp -d)
+out=$(mktemp)
+TOPOSYNC_AUTH_MODE=bypass HOME=$data ./target/release/toposync-streaming serve --port 0 --data-dir "$data" >"$out" 2>&1 &
+pid=$!
+trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data" "$out"' EXIT
+for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
+base="$(sed -n 's/.*listening on //p' "$out" | head -1)/api/streams"
+curl -sf -o /dev/null -X POST "$base/engine/start" -H 'content-type: application/json' -d '{}'
+for n in $(seq 1 50); do
+  curl -sf -o /dev/null -X POST "$base/transmissions" -H 'content-type: application/json' \
+    -d "{\"id\":\"t$n\",\"name\":\"Camera $n\",\"path\":\"cam-$n\",\"outputs\":[{\"id\":\"hls_main\",\"protocol\":\"hls\"},{\"id\":\"rtsp\",\"protocol\":\"rtsp\"}]}"
+done
+# Let creation settle (nothing was primed: creating a transmission demands nothing).
 sleep 5
-T0=$(awk '{print $14+$15}' /proc/$PID/stat)
-sleep 30
-T1=$(awk '{print $14+$15}' /proc/$PID/stat)
-echo "service CPU over 30 s: $(( T1 - T0 )) ticks ($(echo "scale=2; ($T1-$T0)/30" | bc) % of a core)"
-kill -INT $PID; wait $PID || true
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+engine=$(pgrep -P "$pid" -f mediamtx | head -1)
+s0=$(ticks "$pid"); e0=$(ticks "$engine")
+sleep "$window"
+s1=$(ticks "$pid"); e1=$(ticks "$engine")
+hz=$(getconf CLK_TCK)
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+share() { echo "scale=3; 100 * $1 / $hz / $window" | bc; }
+printf '| window | service CPU | service + MediaMTX CPU | service RSS |\n|---|---|---|---|\n'
+printf '| %s s | %s %% of a core | %s %% of a core | %s MiB |\n' "$window" \
+  "$(share $((s1 - s0)))" "$(share $((s1 - s0 + e1 - e0)))" "$(echo "scale=1; $rss / 1024" | bc)"

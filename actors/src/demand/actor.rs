@@ -26,9 +26,7 @@ use crate::transmissions::TransmissionsMsg;
 
 pub const DEMAND: &str = "demand";
 
-/// Debounce and TTL expiry are checked this often.
-const EVALUATE_EVERY: Duration = Duration::from_millis(250);
-/// Viewers are asked from the engine this often (spec: 1 s).
+/// Viewers are asked from the engine this often (spec: 1 s) while anything encodes.
 const POLL_VIEWERS_EVERY: Duration = Duration::from_secs(1);
 const ENGINE_DEADLINE: Duration = Duration::from_millis(1500);
 const APPLY_DEADLINE: Duration = Duration::from_secs(5);
@@ -59,6 +57,7 @@ pub enum DemandMsg {
     PollViewers,
     Paths(Result<Vec<PathState>, String>),
     Hint(String),
+    EngineReady,
     EngineStopped,
 }
 
@@ -80,6 +79,10 @@ pub struct DemandState {
     viewers_error: Option<String>,
     told_engine_ready: bool,
     polling: bool,
+    /// When the armed `Evaluate` timer fires: the book's next expiry or debounce end.
+    evaluate_at: Option<Instant>,
+    /// A `PollViewers` timer is on its way.
+    poll_armed: bool,
     /// Held so it ends with this actor, however it dies.
     _hint_forwarder: crate::supervision::OwnedTask<()>,
 }
@@ -103,7 +106,7 @@ impl Actor for DemandActor {
                         let _ = forward_to.send_message(DemandMsg::Hint(path));
                     }
                     Ok(EngineEvent::Ready { .. }) => {
-                        let _ = forward_to.send_message(DemandMsg::PollViewers);
+                        let _ = forward_to.send_message(DemandMsg::EngineReady);
                     }
                     Ok(EngineEvent::Stopped) => {
                         let _ = forward_to.send_message(DemandMsg::EngineStopped);
@@ -113,8 +116,8 @@ impl Actor for DemandActor {
                 }
             }
         });
-        myself.send_interval(EVALUATE_EVERY, || DemandMsg::Evaluate);
-        myself.send_interval(POLL_VIEWERS_EVERY, || DemandMsg::PollViewers);
+        // Until the engine is known to answer, it is asked every second.
+        myself.send_after(POLL_VIEWERS_EVERY, || DemandMsg::PollViewers);
         Ok(DemandState {
             book: DemandBook::default(),
             first_frames: FirstFrames::default(),
@@ -122,6 +125,8 @@ impl Actor for DemandActor {
             viewers_error: Some("not polled yet".into()),
             told_engine_ready: false,
             polling: false,
+            evaluate_at: None,
+            poll_armed: true,
             _hint_forwarder: hint_forwarder,
         })
     }
@@ -169,19 +174,20 @@ impl Actor for DemandActor {
             DemandMsg::Views(transmission_id, reply) => {
                 let _ = reply.send(state.book.views(now, transmission_id.as_deref()));
             }
-            DemandMsg::Evaluate => publish(state, now, false),
-            DemandMsg::PollViewers => {
-                // Resend the decision every second: a restarted supervisor then catches up.
-                publish(state, now, true);
-                // Readers of an idle path are held by the engine and demand it through its
-                // hook, so the engine is asked only while something encodes (its readers keep
-                // it going) or until it is known to answer.
-                let worth_asking = !state.encoding.is_empty() || state.viewers_error.is_some();
-                if worth_asking && !state.polling {
-                    state.polling = true;
-                    tokio::spawn(poll_viewers(myself.clone()));
+            DemandMsg::Evaluate => {
+                if state.evaluate_at.is_some_and(|at| at <= now) {
+                    state.evaluate_at = None;
                 }
+                publish(state, now, false);
             }
+            DemandMsg::PollViewers => {
+                state.poll_armed = false;
+                // Resend the decision while anything encodes: a restarted supervisor then
+                // catches up (with nothing encoding, a fresh one already agrees).
+                publish(state, now, true);
+                poll_now(&myself, state);
+            }
+            DemandMsg::EngineReady => poll_now(&myself, state),
             DemandMsg::Paths(result) => {
                 state.polling = false;
                 let readers = match result {
@@ -229,7 +235,37 @@ impl Actor for DemandActor {
                 });
             }
         }
+        arm_timers(&myself, state);
         Ok(())
+    }
+}
+
+/// Asks the engine for its readers now, unless nothing encodes and it is known to answer:
+/// readers of an idle path are held by the engine and arrive as hints through its hook.
+fn poll_now(myself: &ActorRef<DemandMsg>, state: &mut DemandState) {
+    let worth_asking = !state.encoding.is_empty() || state.viewers_error.is_some();
+    if worth_asking && !state.polling {
+        state.polling = true;
+        tokio::spawn(poll_viewers(myself.clone()));
+    }
+}
+
+/// Timers run only while something is pending: an `Evaluate` at the book's next expiry or
+/// debounce end, and the viewer poll every second while anything encodes or the engine's state
+/// is unknown. An idle service wakes for nothing.
+fn arm_timers(myself: &ActorRef<DemandMsg>, state: &mut DemandState) {
+    if let Some(at) = state.book.next_change() {
+        if state.evaluate_at.is_none_or(|armed| at < armed) {
+            state.evaluate_at = Some(at);
+            myself.send_after(at.saturating_duration_since(Instant::now()), || {
+                DemandMsg::Evaluate
+            });
+        }
+    }
+    let active = !state.encoding.is_empty() || state.viewers_error.is_some();
+    if active && !state.poll_armed {
+        state.poll_armed = true;
+        myself.send_after(POLL_VIEWERS_EVERY, || DemandMsg::PollViewers);
     }
 }
 

@@ -337,6 +337,23 @@ impl DemandBook {
         encoding
     }
 
+    /// The next instant at which [`DemandBook::evaluate`] can decide differently with nothing
+    /// else happening (a prime, hint or lease running out, a debounce ending); `None` when only
+    /// an event can change anything. Call after `evaluate(now)`.
+    pub fn next_change(&self) -> Option<Instant> {
+        self.outputs
+            .values()
+            .flat_map(|output| {
+                let leases = output.leases.values().map(|(_, until)| *until);
+                let debounce_end = output.idle_since.map(|since| since + STOP_DEBOUNCE);
+                leases
+                    .chain(output.prime_until)
+                    .chain(output.hint_until)
+                    .chain(debounce_end)
+            })
+            .min()
+    }
+
     /// The engine path of the output `key`.
     pub fn engine_path(&self, key: &str) -> Option<&str> {
         self.outputs.get(key).map(|o| o.engine_path.as_str())
@@ -421,6 +438,35 @@ mod tests {
     const S: Duration = Duration::from_secs(1);
     const MAIN: &str = "t:main";
     const SUB: &str = "t:sub";
+
+    #[test]
+    fn the_next_change_is_the_earliest_expiry_or_debounce_end() {
+        let t0 = Instant::now();
+        let mut book = book();
+        book.evaluate(t0);
+        assert_eq!(
+            book.next_change(),
+            None,
+            "nothing pending: nothing to wake for"
+        );
+        let main = OutputFilter {
+            output_id: Some("main".into()),
+            ..Default::default()
+        };
+        book.prime(t0, "t", &main, 10 * S);
+        book.hint(t0, "door-sub");
+        book.evaluate(t0);
+        assert_eq!(book.next_change(), Some(t0 + HINT_TTL));
+        book.evaluate(t0 + HINT_TTL);
+        // The hint ran out: the sub output's debounce now ends first.
+        assert_eq!(book.next_change(), Some(t0 + HINT_TTL + STOP_DEBOUNCE));
+        book.evaluate(t0 + HINT_TTL + STOP_DEBOUNCE);
+        assert_eq!(book.next_change(), Some(t0 + 10 * S));
+        book.evaluate(t0 + 10 * S);
+        assert_eq!(book.next_change(), Some(t0 + 10 * S + STOP_DEBOUNCE));
+        assert!(book.evaluate(t0 + 10 * S + STOP_DEBOUNCE).is_empty());
+        assert_eq!(book.next_change(), None);
+    }
 
     #[test]
     fn nothing_encodes_without_demand_and_disabled_outputs_are_not_tracked() {

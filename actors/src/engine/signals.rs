@@ -145,9 +145,16 @@ impl EngineApi {
             .map_err(|err| format!("engine API body: {err}"))
     }
 
-    /// The engine is ready once its API answers.
+    /// The engine is ready once its API answers. Asked through the paths list, as that goes
+    /// through the engine's path manager (a deadlocked one is caught), but for one item only: a
+    /// heartbeat should cost nothing however many paths there are.
     pub async fn is_ready(&self) -> bool {
-        self.paths().await.is_ok()
+        let response = self
+            .request(reqwest::Method::GET, "/v3/paths/list?itemsPerPage=1")
+            .timeout(Duration::from_millis(1200))
+            .send()
+            .await;
+        response.is_ok_and(|r| r.status().is_success())
     }
 }
 

@@ -126,16 +126,25 @@ impl Liveness {
     pub fn check(&self, children: Vec<observe::ChildEntry>) {
         let policy = self.policy;
         let missed = self.missed.clone();
-        tokio::spawn(async move {
-            let running = children.into_iter().filter_map(|child| {
+        let running: Vec<_> = children
+            .into_iter()
+            .filter_map(|child| {
                 let actor = child.actor?;
                 (actor.cell().get_status() == ractor::ActorStatus::Running)
                     .then_some((child.name, actor))
-            });
-            let answers = futures_util::future::join_all(running.map(|(name, actor)| async move {
-                let answered = actor.observe(policy.deadline).await.is_some();
-                (name, actor.cell(), answered)
-            }))
+            })
+            .collect();
+        if running.is_empty() {
+            // Nothing to check (an idle transmission has no publisher): no task either.
+            return;
+        }
+        tokio::spawn(async move {
+            let answers = futures_util::future::join_all(running.into_iter().map(
+                |(name, actor)| async move {
+                    let answered = actor.observe(policy.deadline).await.is_some();
+                    (name, actor.cell(), answered)
+                },
+            ))
             .await;
             let checked: Vec<_> = answers.iter().map(|(_, cell, _)| cell.get_id()).collect();
             let unanswered: Vec<_> = answers

@@ -186,6 +186,8 @@ struct PublisherChild {
 
 pub struct TransmissionState {
     liveness: Liveness,
+    /// Runs only while there are publishers to check: an idle transmission wakes for nothing.
+    liveness_timer: Option<tokio::task::JoinHandle<()>>,
     config: Arc<Transmission>,
     bypass: Option<BypassSource>,
     logs_dir: PathBuf,
@@ -288,14 +290,14 @@ impl Actor for TransmissionActor {
 
     async fn pre_start(
         &self,
-        myself: ActorRef<TransmissionMsg>,
+        _myself: ActorRef<TransmissionMsg>,
         args: TransmissionArgs,
     ) -> Result<TransmissionState, ActorProcessingErr> {
         let config = args.config;
         let liveness = Liveness::new(LivenessPolicy::CHILD);
-        myself.send_interval(liveness.every(), || TransmissionMsg::CheckLiveness);
         Ok(TransmissionState {
             liveness,
+            liveness_timer: None,
             arbiter: Arbiter::new(config.arbitration, ArbitrationConfig::default()),
             config,
             bypass: args.bypass,
@@ -317,6 +319,7 @@ impl Actor for TransmissionActor {
         state: &mut TransmissionState,
     ) -> Result<(), ActorProcessingErr> {
         sync_publishers(&myself, state).await;
+        arm_liveness(&myself, state);
         Ok(())
     }
 
@@ -484,7 +487,20 @@ impl Actor for TransmissionActor {
                 });
             }
         }
+        arm_liveness(&myself, state);
         Ok(())
+    }
+}
+
+fn arm_liveness(myself: &ActorRef<TransmissionMsg>, state: &mut TransmissionState) {
+    let wanted = !state.publishers.is_empty();
+    if wanted && state.liveness_timer.is_none() {
+        state.liveness_timer =
+            Some(myself.send_interval(state.liveness.every(), || TransmissionMsg::CheckLiveness));
+    } else if !wanted {
+        if let Some(timer) = state.liveness_timer.take() {
+            timer.abort();
+        }
     }
 }
 
