@@ -7,16 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
-export TOPOSYNC_STREAMING_ENGINE_PATH=${TOPOSYNC_STREAMING_ENGINE_PATH:-$(realpath ../shared/bin/mediamtx)}
-cargo build --release --quiet
-data=$(mktemp -d)
-out=$(mktemp)
-TOPOSYNC_AUTH_MODE=bypass HOME=$data ./target/release/toposync-streaming serve --port 0 --data-dir "$data" >"$out" 2>&1 &
-pid=$!
-trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data" "$out"' EXIT
-for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
-base="$(sed -n 's/.*listening on //p' "$out" | head -1)/api/streams"
-status=$(curl -sf -X POST "$base/engine/start" -H 'content-type: application/json' -d '{}')
+. bench/with-engine.sh
 port() { python3 -c "import json,sys; print(json.loads(sys.argv[1])['ports']['$1'])" "$status"; }
 rtsp=$(port rtsp); hls=$(port hls)
 curl -sf -o /dev/null -X POST "$base/transmissions" -H 'content-type: application/json' \

@@ -6,16 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 window=${1:-60}
-export TOPOSYNC_STREAMING_ENGINE_PATH=${TOPOSYNC_STREAMING_ENGINE_PATH:-$(realpath ../shared/bin/mediamtx)}
-cargo build --release --quiet
-data=$(mktemp -d)
-out=$(mktemp)
-TOPOSYNC_AUTH_MODE=bypass HOME=$data ./target/release/toposync-streaming serve --port 0 --data-dir "$data" >"$out" 2>&1 &
-pid=$!
-trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data" "$out"' EXIT
-for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
-base="$(sed -n 's/.*listening on //p' "$out" | head -1)/api/streams"
-curl -sf -o /dev/null -X POST "$base/engine/start" -H 'content-type: application/json' -d '{}'
+. bench/with-engine.sh
 for n in $(seq 1 50); do
   curl -sf -o /dev/null -X POST "$base/transmissions" -H 'content-type: application/json' \
     -d "{\"id\":\"t$n\",\"name\":\"Camera $n\",\"path\":\"cam-$n\",\"outputs\":[{\"id\":\"hls_main\",\"protocol\":\"hls\"},{\"id\":\"rtsp\",\"protocol\":\"rtsp\"}]}"
