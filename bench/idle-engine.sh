@@ -19,8 +19,9 @@ s0=$(ticks "$pid"); e0=$(ticks "$engine")
 sleep "$window"
 s1=$(ticks "$pid"); e1=$(ticks "$engine")
 hz=$(getconf CLK_TCK)
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+mib() { echo "scale=1; $(awk "/^$1:/ {print \$2}" "/proc/$pid/status") / 1024" | bc; }
 share() { echo "scale=3; 100 * $1 / $hz / $window" | bc; }
-printf '| window | service CPU | service + MediaMTX CPU | service RSS |\n|---|---|---|---|\n'
-printf '| %s s | %s %% of a core | %s %% of a core | %s MiB |\n' "$window" \
-  "$(share $((s1 - s0)))" "$(share $((s1 - s0 + e1 - e0)))" "$(echo "scale=1; $rss / 1024" | bc)"
+# RSS split: anonymous (the service's own memory) and file-backed (its binary's mapped code).
+printf '| window | service CPU | service + MediaMTX CPU | service RSS (anon + file) |\n|---|---|---|---|\n'
+printf '| %s s | %s %% of a core | %s %% of a core | %s MiB (%s + %s) |\n' "$window" \
+  "$(share $((s1 - s0)))" "$(share $((s1 - s0 + e1 - e0)))" "$(mib VmRSS)" "$(mib RssAnon)" "$(mib RssFile)"

@@ -174,6 +174,7 @@ pub enum JsmpegMsg {
         reply: RpcReplyPort<JsmpegStatus>,
     },
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
     /// Time to check that every session still answers.
@@ -339,6 +340,9 @@ impl Actor for JsmpegSupervisor {
             }
             JsmpegMsg::Fault(fault) => fault.strike().await?,
             JsmpegMsg::CheckLiveness => state.liveness.check(sessions(state)),
+            JsmpegMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             JsmpegMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,
@@ -394,6 +398,7 @@ pub enum SessionMsg {
     Exited(String),
     Reprime,
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
 }
@@ -548,6 +553,9 @@ impl Actor for SessionActor {
             }
             SessionMsg::Reprime => reprime(state),
             SessionMsg::Fault(fault) => fault.strike().await?,
+            SessionMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             SessionMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: state.child.pid(),

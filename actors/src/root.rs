@@ -118,6 +118,7 @@ pub enum RootMsg {
     /// Time to check that every singleton still answers.
     CheckLiveness,
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
 }
@@ -232,6 +233,9 @@ impl Actor for RootSupervisor {
             }
             RootMsg::CheckLiveness => state.liveness.check(children(state)),
             RootMsg::Fault(fault) => fault.strike().await?,
+            RootMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             RootMsg::Observe(reply) => {
                 let children = children(state);
                 let _ = reply.send(Observation {

@@ -139,6 +139,7 @@ pub enum SyncMsg {
     Fetched(Result<bytes::Bytes, String>),
     Status(RpcReplyPort<SyncStatus>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     Fault(Fault),
 }
 
@@ -231,6 +232,9 @@ impl Actor for SyncActor {
             }
             SyncMsg::Status(reply) => {
                 let _ = reply.send(state.status.clone());
+            }
+            SyncMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
             }
             SyncMsg::Observe(reply) => {
                 let _ = reply.send(Observation {

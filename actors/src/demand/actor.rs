@@ -50,6 +50,7 @@ pub enum DemandMsg {
     /// Demand of one transmission's outputs, or of all.
     Views(Option<String>, RpcReplyPort<Vec<OutputDemandView>>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
     // Internal.
@@ -224,6 +225,9 @@ impl Actor for DemandActor {
                 publish(state, now, false);
             }
             DemandMsg::Fault(fault) => fault.strike().await?,
+            DemandMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             DemandMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,

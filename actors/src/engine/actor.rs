@@ -63,6 +63,7 @@ pub enum EngineMsg {
     PublishUrl(String, RpcReplyPort<Option<String>>),
     Subscribe(RpcReplyPort<broadcast::Receiver<EngineEvent>>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
     // Internal.
@@ -350,6 +351,9 @@ impl Actor for EngineActor {
                 let _ = reply.send(state.events.subscribe());
             }
             EngineMsg::Fault(fault) => fault.strike().await?,
+            EngineMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             EngineMsg::Observe(reply) => {
                 let children = process_entry(state);
                 let status = status(state);

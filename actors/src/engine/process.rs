@@ -39,6 +39,7 @@ pub enum EngineProcessMsg {
     /// The API never answered.
     NotReady,
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
 }
@@ -183,6 +184,10 @@ impl Actor for EngineProcessActor {
             )
             .into()),
             EngineProcessMsg::Fault(fault) => fault.strike().await,
+            EngineProcessMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+                Ok(())
+            }
             EngineProcessMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: state.process.as_ref().map(OwnedProcess::pid),

@@ -63,6 +63,7 @@ pub fn decoder_args(source: &str, (width, height): (u32, u32), fps: f64) -> Vec<
 pub enum CameraReaderMsg {
     Restart,
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
     /// Time to check that the decoder still answers.
@@ -144,6 +145,9 @@ impl Actor for CameraReaderActor {
             }
             CameraReaderMsg::CheckDecoder => state.liveness.check(decoder_entry(state)),
             CameraReaderMsg::Fault(fault) => fault.strike().await?,
+            CameraReaderMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             CameraReaderMsg::Observe(reply) => {
                 let children = decoder_entry(state);
                 let _ = reply.send(Observation {
@@ -203,6 +207,7 @@ pub enum DecoderMsg {
     /// Watchdog tick: fail if no frame came for `stall_after`.
     CheckStall,
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
 }
@@ -371,6 +376,10 @@ impl Actor for DecoderActor {
                 Ok(())
             }
             DecoderMsg::Fault(fault) => fault.strike().await,
+            DecoderMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+                Ok(())
+            }
             DecoderMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: state.child.pid(),

@@ -185,6 +185,7 @@ pub enum PipelinesMsg {
     Restart(String),
     Status(RpcReplyPort<Vec<PipelineRuntime>>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
     /// Time to check that every camera reader still answers.
@@ -325,6 +326,9 @@ impl Actor for PipelinesSupervisor {
             }
             PipelinesMsg::Fault(fault) => fault.strike().await?,
             PipelinesMsg::CheckLiveness => state.liveness.check(readers(state)),
+            PipelinesMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             PipelinesMsg::Observe(reply) => {
                 let children = readers(state);
                 let modes: BTreeMap<&str, &str> = state

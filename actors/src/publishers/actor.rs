@@ -59,6 +59,7 @@ pub enum PublisherMsg {
     CheckStall,
     Status(RpcReplyPort<PublisherStatus>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
 }
@@ -267,6 +268,10 @@ impl Actor for PublisherActor {
                 Ok(())
             }
             PublisherMsg::Fault(fault) => fault.strike().await,
+            PublisherMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+                Ok(())
+            }
             PublisherMsg::Observe(reply) => {
                 let status = status(state);
                 let _ = reply.send(Observation {

@@ -54,6 +54,7 @@ pub enum SidecarMsg {
     CheckLiveness,
     Status(RpcReplyPort<SidecarStatus>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
     // Internal.
@@ -343,6 +344,9 @@ impl Actor for SidecarActor {
                 let _ = reply.send(status(state));
             }
             SidecarMsg::Fault(fault) => fault.strike().await?,
+            SidecarMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             SidecarMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: state.running.as_ref().map(|r| r.process.pid()),

@@ -111,6 +111,7 @@ pub enum SessionMsg {
     /// The relay ended (either side closed, or a step failed and the browser was told).
     Ended,
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
 }
@@ -199,6 +200,9 @@ impl Actor for MseSessionActor {
         match msg {
             SessionMsg::Ended => myself.stop(Some("MSE session ended".into())),
             SessionMsg::Fault(fault) => fault.strike().await?,
+            SessionMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             SessionMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,

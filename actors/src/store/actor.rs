@@ -106,6 +106,7 @@ pub enum StoreMsg {
     AcknowledgeRecovery(RpcReplyPort<Result<bool, String>>),
     Status(RpcReplyPort<StoreStatus>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
 }
@@ -209,6 +210,9 @@ impl Actor for StoreActor {
                 });
             }
             StoreMsg::Fault(fault) => fault.strike().await?,
+            StoreMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             StoreMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,

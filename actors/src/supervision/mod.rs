@@ -141,7 +141,7 @@ impl Liveness {
         tokio::spawn(async move {
             let answers = futures_util::future::join_all(running.into_iter().map(
                 |(name, actor)| async move {
-                    let answered = actor.observe(policy.deadline).await.is_some();
+                    let answered = actor.is_alive(policy.deadline).await;
                     (name, actor.cell(), answered)
                 },
             ))

@@ -49,7 +49,7 @@ impl ChildEntry {
         tracker: &super::restart::RestartTracker,
     ) -> Self
     where
-        M: Message + From<RpcReplyPort<Observation>> + From<Fault>,
+        M: Message + From<RpcReplyPort<Observation>> + From<RpcReplyPort<Alive>> + From<Fault>,
     {
         Self {
             name,
@@ -62,17 +62,23 @@ impl ChildEntry {
     }
 }
 
+/// A liveness check's answer: the actor's handler ran, and built nothing to say so.
+#[derive(Debug, Clone, Copy)]
+pub struct Alive;
+
 /// An actor reference that can be asked for an [`Observation`], whatever its message type.
 pub trait Observable: Send + Sync + 'static {
     fn cell(&self) -> ActorCell;
     fn observe(&self, deadline: Duration) -> BoxFuture<Option<Observation>>;
+    /// Whether the actor answers a ping within `deadline` (the liveness checks).
+    fn is_alive(&self, deadline: Duration) -> BoxFuture<bool>;
     /// Supervision tests only: makes the actor fail the way production can.
     fn inject(&self, fault: Fault);
 }
 
 impl<M> Observable for ActorRef<M>
 where
-    M: Message + From<RpcReplyPort<Observation>> + From<Fault>,
+    M: Message + From<RpcReplyPort<Observation>> + From<RpcReplyPort<Alive>> + From<Fault>,
 {
     fn cell(&self) -> ActorCell {
         self.get_cell()
@@ -88,14 +94,26 @@ where
         })
     }
 
+    fn is_alive(&self, deadline: Duration) -> BoxFuture<bool> {
+        let actor = self.clone();
+        Box::pin(async move {
+            matches!(
+                actor
+                    .call(|reply: RpcReplyPort<Alive>| M::from(reply), Some(deadline))
+                    .await,
+                Ok(CallResult::Success(Alive))
+            )
+        })
+    }
+
     fn inject(&self, fault: Fault) {
         let _ = self.send_message(M::from(fault));
     }
 }
 
 /// Makes `ActorRef<ThatMsg>` [`Observable`]: the enum needs the variants
-/// `Observe(RpcReplyPort<Observation>)` (the snapshot and the liveness checks) and
-/// `Fault(Fault)` (whose handler arm is `fault.strike().await?`).
+/// `Observe(RpcReplyPort<Observation>)` (the snapshot), `Ping(RpcReplyPort<Alive>)` (the liveness
+/// checks, answered at once) and `Fault(Fault)` (whose handler arm is `fault.strike().await?`).
 #[macro_export]
 macro_rules! supervised_messages {
     ($msg:ident) => {
@@ -104,6 +122,12 @@ macro_rules! supervised_messages {
                 reply: ractor::RpcReplyPort<$crate::supervision::observe::Observation>,
             ) -> Self {
                 $msg::Observe(reply)
+            }
+        }
+
+        impl From<ractor::RpcReplyPort<$crate::supervision::observe::Alive>> for $msg {
+            fn from(reply: ractor::RpcReplyPort<$crate::supervision::observe::Alive>) -> Self {
+                $msg::Ping(reply)
             }
         }
 

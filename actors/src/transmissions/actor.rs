@@ -68,6 +68,7 @@ pub enum TransmissionMsg {
     /// or the placeholder at `size`, and the cache that encodes each frame once.
     Still((u32, u32), RpcReplyPort<Still>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
     /// Time to check that every publisher still answers.
@@ -186,7 +187,7 @@ struct PublisherChild {
 
 pub struct TransmissionState {
     liveness: Liveness,
-    /// Runs only while there are publishers to check: an idle transmission wakes for nothing.
+    /// Runs only while a publisher runs: an idle transmission wakes for nothing.
     liveness_timer: Option<tokio::task::JoinHandle<()>>,
     config: Arc<Transmission>,
     bypass: Option<BypassSource>,
@@ -479,6 +480,9 @@ impl Actor for TransmissionActor {
                 let _ = reply.send(state.selected.subscribe());
             }
             TransmissionMsg::CheckLiveness => state.liveness.check(publishers(state)),
+            TransmissionMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             TransmissionMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,
@@ -493,7 +497,8 @@ impl Actor for TransmissionActor {
 }
 
 fn arm_liveness(myself: &ActorRef<TransmissionMsg>, state: &mut TransmissionState) {
-    let wanted = !state.publishers.is_empty();
+    // Every enabled output has an entry; only running publishers can be checked.
+    let wanted = state.publishers.values().any(|child| child.actor.is_some());
     if wanted && state.liveness_timer.is_none() {
         state.liveness_timer =
             Some(myself.send_interval(state.liveness.every(), || TransmissionMsg::CheckLiveness));

@@ -43,6 +43,7 @@ pub enum TransmissionsMsg {
     /// Runtime state of every enabled output of every transmission.
     Outputs(RpcReplyPort<Vec<OutputRuntime>>),
     Observe(RpcReplyPort<Observation>),
+    Ping(RpcReplyPort<crate::supervision::observe::Alive>),
     /// Supervision tests only: fail the way production can.
     Fault(crate::supervision::Fault),
     /// Time to check that every child still answers.
@@ -196,6 +197,9 @@ impl Actor for TransmissionsSupervisor {
             }
             TransmissionsMsg::CheckLiveness => state.liveness.check(children(state)),
             TransmissionsMsg::Fault(fault) => fault.strike().await?,
+            TransmissionsMsg::Ping(reply) => {
+                let _ = reply.send(crate::supervision::observe::Alive);
+            }
             TransmissionsMsg::Observe(reply) => {
                 let _ = reply.send(Observation {
                     pid: None,
