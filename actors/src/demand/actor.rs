@@ -247,11 +247,15 @@ impl Actor for DemandActor {
 /// Asks the engine for its readers now, unless nothing encodes and it is known to answer:
 /// readers of an idle path are held by the engine and arrive as hints through its hook.
 fn poll_now(myself: &ActorRef<DemandMsg>, state: &mut DemandState) {
-    let worth_asking = !state.encoding.is_empty() || state.viewers_error.is_some();
-    if worth_asking && !state.polling {
+    if engine_worth_asking(state) && !state.polling {
         state.polling = true;
         tokio::spawn(poll_viewers(myself.clone()));
     }
+}
+
+/// Something encodes (its readers keep it going), or the engine is not known to answer.
+fn engine_worth_asking(state: &DemandState) -> bool {
+    !state.encoding.is_empty() || state.viewers_error.is_some()
 }
 
 /// Timers run only while something is pending: an `Evaluate` at the book's next expiry or
@@ -266,8 +270,7 @@ fn arm_timers(myself: &ActorRef<DemandMsg>, state: &mut DemandState) {
             });
         }
     }
-    let active = !state.encoding.is_empty() || state.viewers_error.is_some();
-    if active && !state.poll_armed {
+    if engine_worth_asking(state) && !state.poll_armed {
         state.poll_armed = true;
         myself.send_after(POLL_VIEWERS_EVERY, || DemandMsg::PollViewers);
     }

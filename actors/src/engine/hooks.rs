@@ -136,12 +136,23 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_connected_hook_renews_demand_until_it_hangs_up() {
+    /// A serving hook socket in a fresh directory: the socket, what it emits, and the server.
+    fn serving() -> (
+        tempfile::TempDir,
+        PathBuf,
+        broadcast::Receiver<EngineEvent>,
+        crate::supervision::OwnedTask<()>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let (listener, socket) = bind(dir.path()).unwrap();
-        let (events, mut heard) = broadcast::channel(16);
-        let _server = crate::supervision::OwnedTask::spawn(serve(listener, events));
+        let (events, heard) = broadcast::channel(16);
+        let server = crate::supervision::OwnedTask::spawn(serve(listener, events));
+        (dir, socket, heard, server)
+    }
+
+    #[tokio::test]
+    async fn a_connected_hook_renews_demand_until_it_hangs_up() {
+        let (_dir, socket, mut heard, _server) = serving();
         let mut hook = UnixStream::connect(&socket).await.unwrap();
         hook.write_all(b"front-hls\n").await.unwrap();
         for _ in 0..2 {
@@ -164,10 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hook_naming_no_valid_path_demands_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let (listener, socket) = bind(dir.path()).unwrap();
-        let (events, mut heard) = broadcast::channel(16);
-        let _server = crate::supervision::OwnedTask::spawn(serve(listener, events));
+        let (_dir, socket, mut heard, _server) = serving();
         for garbage in [&b"../etc passwd\n"[..], &[b'a'; 400][..], b"no newline"] {
             let mut hook = UnixStream::connect(&socket).await.unwrap();
             hook.write_all(garbage).await.unwrap();

@@ -99,6 +99,9 @@ pub struct EngineApi {
     client: reqwest::Client,
 }
 
+/// One page holds every item (MediaMTX pages lists at 100 by default).
+const ALL_ITEMS: usize = 100_000;
+
 impl EngineApi {
     pub fn new(api_port: u16) -> EngineApi {
         EngineApi {
@@ -113,20 +116,19 @@ impl EngineApi {
     }
 
     pub async fn paths(&self) -> Result<Vec<PathState>, String> {
-        parse_paths_list(&self.list("/v3/paths/list").await?)
+        parse_paths_list(&self.list("/v3/paths/list", ALL_ITEMS).await?)
     }
 
     pub async fn hls_muxers(&self) -> Result<Vec<HlsMuxer>, String> {
-        parse_hls_muxers(&self.list("/v3/hlsmuxers/list").await?)
+        parse_hls_muxers(&self.list("/v3/hlsmuxers/list", ALL_ITEMS).await?)
     }
 
-    /// The body of one of the API's lists.
-    async fn list(&self, route: &str) -> Result<bytes::Bytes, String> {
-        // One page holds every item (MediaMTX pages lists at 100 by default).
+    /// The body of the first page of one of the API's lists.
+    async fn list(&self, route: &str, items_per_page: usize) -> Result<bytes::Bytes, String> {
         let response = self
             .request(
                 reqwest::Method::GET,
-                &format!("{route}?itemsPerPage=100000"),
+                &format!("{route}?itemsPerPage={items_per_page}"),
             )
             .header("accept", "application/json")
             .timeout(Duration::from_millis(1200))
@@ -149,12 +151,7 @@ impl EngineApi {
     /// through the engine's path manager (a deadlocked one is caught), but for one item only: a
     /// heartbeat should cost nothing however many paths there are.
     pub async fn is_ready(&self) -> bool {
-        let response = self
-            .request(reqwest::Method::GET, "/v3/paths/list?itemsPerPage=1")
-            .timeout(Duration::from_millis(1200))
-            .send()
-            .await;
-        response.is_ok_and(|r| r.status().is_success())
+        self.list("/v3/paths/list", 1).await.is_ok()
     }
 }
 
