@@ -1779,6 +1779,96 @@ mod cameras {
     }
 }
 
+/// Passthrough: a camera's own H.264 is relayed into the real engine with no encoder, and an
+/// H.265 camera is encoded to H.264 for browsers (GStreamer cameras, real MediaMTX and FFmpeg).
+mod passthrough {
+    use super::*;
+    use toposync_test_stand_ins::TestCamera;
+
+    /// Publishes `camera` as camera `id`'s main source and primes its native output; answers
+    /// the engine path and the output as `/runtime/outputs` shows it once its publisher runs.
+    async fn published(service: &Service, id: &str, camera: &TestCamera) -> (String, Value) {
+        let response = service
+            .http
+            .post(format!("{}/api/cameras", service.root))
+            .json(
+                &json!({"id": id, "name": id, "sources": [{"id": "main", "role": "main",
+                "is_default": true, "origin": {"rtsp_url": camera.url}}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let tx = format!("tx-camera-{id}-main-main");
+        let (_, views) = service.get("/camera-live-views").await;
+        let view = views
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["variants"][0]["transmission_id"] == tx.as_str())
+            .unwrap_or_else(|| panic!("no live view for {tx}: {views}"))
+            .clone();
+        assert_eq!(
+            view["variants"][0]["output_id"], "hls_native",
+            "the main view plays the camera's own stream: {view}"
+        );
+        let (code, primed) = service
+            .post(
+                &format!("/transmissions/{tx}/demand/prime?output_id=hls_native&ttl_seconds=120"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(code, 200, "{primed}");
+        let key = format!("{tx}:hls_native");
+        let output = eventually(Duration::from_secs(30), || async {
+            let (_, body) = service.get("/runtime/outputs").await;
+            body["outputs"]
+                .as_array()?
+                .iter()
+                .find(|o| o["output_key"] == key.as_str() && o["publisher_pid"].is_u64())
+                .cloned()
+        })
+        .await;
+        (format!("{tx}-hls_native"), output)
+    }
+
+    fn arguments(output: &Value) -> String {
+        let pid = output["publisher_pid"].as_u64().unwrap();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline).replace('\0', " ")
+    }
+
+    #[tokio::test]
+    async fn an_h264_camera_is_relayed_and_an_h265_camera_is_encoded() {
+        let Some((service, status, _dir)) = super::real_engine::started().await else {
+            return;
+        };
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
+
+        let camera = TestCamera::start_codec("1280x720", 12, "h264");
+        let (path, output) = published(&service, "front", &camera).await;
+        assert_eq!(output["target"]["video_codec"], "copy", "{output}");
+        let args = arguments(&output);
+        assert!(args.contains("-c:v copy"), "{args}");
+        assert!(!args.contains("libx264") && !args.contains("-vf"), "{args}");
+        let url = format!("rtsp://127.0.0.1:{rtsp}/{path}");
+        let seen = eventually(Duration::from_secs(20), || async { probe(&url) }).await;
+        assert_eq!(seen, "h264,1280,720", "the camera's own video");
+
+        let camera = TestCamera::start_codec("640x360", 10, "h265");
+        let (path, output) = published(&service, "back", &camera).await;
+        assert_eq!(output["target"]["video_codec"], "libx264", "{output}");
+        assert_eq!(
+            output["target"]["video_reason"],
+            "encoded: the camera sends hevc; browsers need H.264"
+        );
+        assert!(arguments(&output).contains("-c:v libx264"));
+        let url = format!("rtsp://127.0.0.1:{rtsp}/{path}");
+        let seen = eventually(Duration::from_secs(20), || async { probe(&url) }).await;
+        assert_eq!(seen, "h264,640,360", "H.264 at the camera's size");
+    }
+}
+
 mod bypass_chaos {
     use super::publishing::{Receiver, engine_without_rtsp};
     use super::*;

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod bypass;
+pub mod camera_probe;
 pub mod demand;
 pub mod diagnostics;
 pub mod distributed;

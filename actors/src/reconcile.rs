@@ -12,7 +12,7 @@ use crate::model::camera::{Camera, SourceRole};
 use crate::model::pipeline::{CAMERA_SOURCE, Graph, Node, PUBLISH_VIDEO, Pipeline};
 use crate::model::publication::{
     CameraLiveView, LiveVariant, LiveViewDefaults, LiveViewOwner, OwnerKind, Publication,
-    QUALITY_PROFILES, VariantRole, webrtc_low_latency_output,
+    QUALITY_PROFILES, VariantRole, native_output, webrtc_low_latency_output,
 };
 use crate::model::settings::StreamingSettings;
 use crate::model::transmission::{QualityProfileId, Transmission, normalize_path_slug};
@@ -400,6 +400,7 @@ fn generated_transmission(
 ) -> Transmission {
     let id = publication_transmission_id(publication);
     let mut outputs: Vec<Value> = QUALITY_PROFILES.iter().map(|p| p.output()).collect();
+    outputs.push(native_output());
     if publication.role == SourceRole::Zoom
         || publication.transport_flag("enable_webrtc") == Some(true)
     {
@@ -482,11 +483,7 @@ fn generated_variant(publication: &Publication, transmission_id: &str) -> LiveVa
                 .unwrap_or(&publication.id),
         ),
     };
-    let profile_id = QUALITY_PROFILES
-        .iter()
-        .find(|p| p.id == profile)
-        .map(|p| p.id_str())
-        .unwrap_or_default();
+    let profile_id = crate::model::name_of(&profile);
     LiveVariant {
         label: if label.is_empty() { id.clone() } else { label },
         id,
@@ -788,7 +785,8 @@ mod tests {
                 "hls_quad_grid",
                 "hls_stable_apple_tv",
                 "hls_fullscreen_quality",
-                "hls_diagnostic_low"
+                "hls_diagnostic_low",
+                "hls_native"
             ]
         );
         assert_eq!(main.extra["generated_by"], "stream_publication");
@@ -809,9 +807,12 @@ mod tests {
         assert_eq!(view.defaults.thumbnail_variant_id.as_deref(), Some("sub"));
         assert_eq!(view.defaults.fullscreen_variant_id.as_deref(), Some("main"));
         assert_eq!(view.defaults.ptz_variant_id.as_deref(), Some("zoom"));
-        assert_eq!(view.variants[1].output_id.as_deref(), Some("hls_quad_grid"));
+        // Main and sub play the camera's own stream (relayed when it is H.264); zoom keeps
+        // the original's fullscreen profile.
+        assert_eq!(view.variants[1].output_id.as_deref(), Some("hls_native"));
+        assert_eq!(view.variants[0].output_id.as_deref(), Some("hls_native"));
         assert_eq!(
-            view.variants[0].output_id.as_deref(),
+            view.variants[2].output_id.as_deref(),
             Some("hls_fullscreen_quality")
         );
 

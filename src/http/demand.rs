@@ -226,7 +226,7 @@ fn filter(transmission: &Transmission, params: &Params) -> Result<OutputFilter, 
     let quality_profile_id: Option<QualityProfileId> =
         params.named_or("quality_profile_id", |_| {
             "quality_profile_id must be one of 'quad_grid', 'stable_apple_tv', \
-             'fullscreen_quality', 'diagnostic_low'"
+             'fullscreen_quality', 'diagnostic_low', 'native'"
                 .to_string()
         })?;
     Ok(OutputFilter {

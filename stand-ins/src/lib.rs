@@ -47,8 +47,13 @@ pub struct TestCamera {
 }
 
 impl TestCamera {
-    /// Serves a moving test pattern of `size` (`640x360`) at `fps` on a free loopback port.
+    /// Serves a moving H.264 test pattern of `size` (`640x360`) at `fps` on a free loopback port.
     pub fn start(size: &str, fps: u32) -> TestCamera {
+        TestCamera::start_codec(size, fps, "h264")
+    }
+
+    /// The same in `codec`: `h264` or `h265`.
+    pub fn start_codec(size: &str, fps: u32, codec: &str) -> TestCamera {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -57,7 +62,12 @@ impl TestCamera {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cameras/rtsp_test_camera.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
-            .args([port.to_string(), size.to_string(), fps.to_string()])
+            .args([
+                port.to_string(),
+                size.to_string(),
+                fps.to_string(),
+                codec.to_string(),
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 with GStreamer (scripts/test installs it)");

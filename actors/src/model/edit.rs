@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::error::{FieldError, Loc, ModelError, from_value};
-use super::publication::{QUALITY_PROFILES, QualityProfile, webrtc_low_latency_output};
+use super::publication::{
+    NATIVE_OUTPUT_ID, QUALITY_PROFILES, profile_output, webrtc_low_latency_output,
+};
 use super::settings::StreamingSettings;
 use super::transmission::{QualityProfileId, REDACTED, Transmission};
 
@@ -121,13 +123,20 @@ pub fn apply_quality_profiles(
     requested: Option<&[QualityProfileId]>,
     now: &str,
 ) -> Result<(Transmission, Vec<QualityProfileId>), ModelError> {
-    let applied: Vec<&QualityProfile> = QUALITY_PROFILES
+    // Naming none applies the original's four; `native` applies only when named.
+    let applied: Vec<QualityProfileId> = QUALITY_PROFILES
         .iter()
-        .filter(|p| requested.is_none_or(|r| r.is_empty() || r.contains(&p.id)))
+        .map(|p| p.id)
+        .chain([QualityProfileId::Native])
+        .filter(|id| match requested {
+            Some(named) if !named.is_empty() => named.contains(id),
+            _ => *id != QualityProfileId::Native,
+        })
         .collect();
     let profile_output_ids: Vec<String> = QUALITY_PROFILES
         .iter()
         .map(|p| format!("hls_{}", p.id_str()))
+        .chain([NATIVE_OUTPUT_ID.to_string()])
         .collect();
     let transmission = edit_outputs(doc, id, now, |outputs| {
         outputs.retain(|o| {
@@ -136,11 +145,11 @@ pub fn apply_quality_profiles(
                     || profile_output_ids.iter().any(|id| o["id"] == id.as_str()));
             !profile_hls
         });
-        let mut rebuilt: Vec<Value> = applied.iter().map(|p| p.output()).collect();
+        let mut rebuilt: Vec<Value> = applied.iter().map(|id| profile_output(*id)).collect();
         rebuilt.append(outputs);
         *outputs = rebuilt;
     })?;
-    Ok((transmission, applied.iter().map(|p| p.id).collect()))
+    Ok((transmission, applied))
 }
 
 /// `POST /transmissions/{id}/webrtc/companion/apply`: one `webrtc_low_latency` output, last.

@@ -70,8 +70,10 @@ impl Publication {
             .get("default_profile_id")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or(match self.role {
-                SourceRole::Sub => QualityProfileId::QuadGrid,
-                SourceRole::Main | SourceRole::Zoom => QualityProfileId::FullscreenQuality,
+                // Main and sub views relay the camera's own stream when they can (docs/api.md,
+                // "Native profile"); the original defaulted to quad_grid / fullscreen_quality.
+                SourceRole::Sub | SourceRole::Main => QualityProfileId::Native,
+                SourceRole::Zoom => QualityProfileId::FullscreenQuality,
                 SourceRole::Custom => QualityProfileId::StableAppleTv,
             })
     }
@@ -483,12 +485,52 @@ pub struct ProfileView {
 pub struct Catalogue {
     pub default_profile_id: QualityProfileId,
     pub profiles: Vec<ProfileView>,
+    /// The `native` profile, apart from `profiles` because it has no fixed size, rate or
+    /// bitrate (an original client reads numbers there).
+    pub native_profile: NativeProfileView,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NativeProfileView {
+    pub id: QualityProfileId,
+    pub label: &'static str,
+    pub output_id: &'static str,
+    pub usage: &'static str,
+}
+
+pub const NATIVE_OUTPUT_ID: &str = "hls_native";
+
+/// The HLS output of the `native` profile: no size, rate or bitrate of its own, so a bypassed
+/// H.264 camera is relayed without an encoder.
+pub fn native_output() -> Value {
+    json!({
+        "id": NATIVE_OUTPUT_ID,
+        "protocol": "hls",
+        "enabled": true,
+        "latency_profile": "normal",
+        "encoder_mode": "inherit",
+        "quality_profile_id": QualityProfileId::Native,
+    })
+}
+
+/// The HLS output a profile generates.
+pub fn profile_output(id: QualityProfileId) -> Value {
+    QUALITY_PROFILES
+        .iter()
+        .find(|p| p.id == id)
+        .map_or_else(native_output, QualityProfile::output)
 }
 
 pub fn catalogue() -> Catalogue {
     Catalogue {
         default_profile_id: DEFAULT_PROFILE,
         profiles: QUALITY_PROFILES.iter().map(QualityProfile::view).collect(),
+        native_profile: NativeProfileView {
+            id: QualityProfileId::Native,
+            label: "Native",
+            output_id: NATIVE_OUTPUT_ID,
+            usage: "The camera's own stream, relayed without re-encoding when it is H.264.",
+        },
     }
 }
 

@@ -205,7 +205,7 @@ pub fn put_camera_source_publication(
             return Err(ModelError::invalid(
                 &Loc::body().key("quality_policy").key("default_profile_id"),
                 "default_profile_id must be one of 'quad_grid', 'stable_apple_tv', \
-                 'fullscreen_quality', 'diagnostic_low'",
+                 'fullscreen_quality', 'diagnostic_low', 'native'",
             ));
         }
     }

@@ -75,6 +75,9 @@ pub enum QualityProfileId {
     StableAppleTv,
     FullscreenQuality,
     DiagnosticLow,
+    /// The camera's own stream: relayed as it is when players can take it, else encoded at
+    /// the camera's size and rate (not in the original; docs/api.md, "Native profile").
+    Native,
 }
 
 #[derive(

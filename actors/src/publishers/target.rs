@@ -3,8 +3,9 @@
 
 use serde::{Serialize, Serializer};
 
+use crate::camera_probe::CameraStream;
 use crate::model::transmission::{
-    LatencyProfile, Placeholder, ResizeMode, Transmission, TransmissionOutput,
+    LatencyProfile, Placeholder, QualityProfileId, ResizeMode, Transmission, TransmissionOutput,
 };
 
 /// Output size when the output leaves it empty.
@@ -50,6 +51,16 @@ impl Serialize for PublisherInput {
     }
 }
 
+/// What the publisher's FFmpeg does to the video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoCodec {
+    /// Encodes H.264 (frames from the pipe, or the camera decoded and scaled).
+    Libx264,
+    /// Passthrough: the camera's own H.264 is relayed, nothing decoded or encoded.
+    Copy,
+}
+
 /// Everything a publisher needs to know about its output; compared by value to decide whether a
 /// running publisher must be restarted after a settings change.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -68,6 +79,9 @@ pub struct OutputTarget {
     /// `{"mode": ..., "source": <redacted camera URL>}`.
     #[schema(value_type = Object)]
     pub input: PublisherInput,
+    pub video_codec: VideoCodec,
+    /// Why a camera pull is relayed or encoded (`None` for pipe input).
+    pub video_reason: Option<String>,
 }
 
 impl OutputTarget {
@@ -99,6 +113,8 @@ impl OutputTarget {
             resize_mode: output.resize_mode(),
             placeholder: transmission.placeholder,
             input: PublisherInput::RawvideoPipe,
+            video_codec: VideoCodec::Libx264,
+            video_reason: None,
         }
     }
 
@@ -109,6 +125,83 @@ impl OutputTarget {
         };
         if let Some(limit) = fps_limit {
             self.fps = self.fps.min(limit.clamp(1.0, MAX_FPS));
+        }
+        self
+    }
+
+    /// Decides, for a camera pull, between relaying the camera's stream (passthrough) and
+    /// encoding: it relays when players take the camera's codec and the output asks for nothing
+    /// the camera does not already send (no other size, no lower rate, no bitrate; a `native`
+    /// output asks for nothing). A `native` output that must be encoded keeps the camera's size
+    /// and rate. `camera` is the probe's answer, or why there is none.
+    pub fn for_camera(
+        mut self,
+        output: &TransmissionOutput,
+        camera: Result<&CameraStream, &str>,
+        reducer_fps: Option<f64>,
+    ) -> OutputTarget {
+        let native = output.quality_profile_id == Some(QualityProfileId::Native);
+        let camera = match camera {
+            Ok(camera) => camera,
+            Err(why) => {
+                self.video_reason = Some(format!("encoded: {why}"));
+                return self;
+            }
+        };
+        let camera_fps = camera.fps.map(|fps| fps.clamp(1.0, MAX_FPS));
+        if native {
+            self.width = camera.width.max(MIN_DIMENSION);
+            self.height = camera.height.max(MIN_DIMENSION);
+            if let Some(fps) = camera_fps {
+                self.fps = reducer_fps.map_or(fps, |limit| fps.min(limit.clamp(1.0, MAX_FPS)));
+            }
+        }
+        let slower = |limit: f64| camera.fps.is_none_or(|fps| limit + 0.5 < fps);
+        let camera_rate = camera
+            .fps
+            .map_or("an undeclared rate".into(), |fps| format!("{fps:.3} fps"));
+        let refusal = camera
+            .relay_refusal()
+            .or_else(|| {
+                reducer_fps.filter(|limit| slower(*limit)).map(|limit| {
+                    format!("the pipeline limits the rate to {limit} fps; the camera sends {camera_rate}")
+                })
+            })
+            .or_else(|| {
+                if native {
+                    return None;
+                }
+                let size = output.resolution.map(|r| (r.width, r.height));
+                if let Some((width, height)) =
+                    size.filter(|s| *s != (camera.width as i64, camera.height as i64))
+                {
+                    return Some(format!(
+                        "the output asks for {width}x{height}; the camera sends {}x{}",
+                        camera.width, camera.height
+                    ));
+                }
+                if let Some(limit) = output.fps_limit.filter(|limit| slower(*limit as f64)) {
+                    return Some(format!(
+                        "the output limits the rate to {limit} fps; the camera sends {camera_rate}"
+                    ));
+                }
+                output.bitrate_kbps.filter(|kbps| *kbps > 0).map(|kbps| {
+                    format!("the output asks for {kbps} kbps, which takes an encoder")
+                })
+            });
+        match refusal {
+            Some(why) => self.video_reason = Some(format!("encoded: {why}")),
+            None => {
+                self.video_codec = VideoCodec::Copy;
+                (self.width, self.height) = (camera.width, camera.height);
+                if let Some(fps) = camera_fps {
+                    self.fps = fps;
+                }
+                self.video_reason = Some(format!(
+                    "relayed: the camera's H.264 {}x{} at {camera_rate} is what the output asks for",
+                    camera.width, camera.height
+                ));
+            }
         }
         self
     }
@@ -143,7 +236,8 @@ fn x264_preset(profile: LatencyProfile) -> &'static str {
 
 /// The publisher's command line (after the program name): the input (BGR24 frames of exactly
 /// the output size on stdin at the output fps, or the camera pulled and contained into the output
-/// size at the output fps), libx264 with a one-second GOP, progress reports on stdout (the stall
+/// size at the output fps), libx264 with a one-second GOP (or, for passthrough, the camera's
+/// stream copied), progress reports on stdout (the stall
 /// watchdog reads them), RTSP over TCP to `publish_url`.
 pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) -> Vec<String> {
     let (width, height) = (target.width, target.height);
@@ -182,6 +276,11 @@ pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) 
             }
             args.extend(crate::ffmpeg::input_args(url));
         }
+    }
+    if target.video_codec == VideoCodec::Copy {
+        args.extend(["-an", "-c:v", "copy"].map(String::from));
+        args.extend(["-f", "rtsp", "-rtsp_transport", "tcp", publish_url].map(String::from));
+        return args;
     }
     args.extend(
         [
@@ -323,6 +422,77 @@ mod tests {
         assert!(
             !args.contains("pw@cam") && args.contains("-i pipe:0"),
             "{args}"
+        );
+    }
+
+    fn camera(codec: &str, (width, height): (u32, u32), fps: f64) -> CameraStream {
+        CameraStream {
+            codec: codec.into(),
+            width,
+            height,
+            fps: Some(fps),
+            pix_fmt: Some("yuv420p".into()),
+            b_frames: false,
+        }
+    }
+
+    #[test]
+    fn outputs_that_ask_for_what_the_camera_sends_relay_it() {
+        let t = transmission(json!([
+            {"id": "hls_native", "protocol": "hls", "quality_profile_id": "native"},
+            {"id": "same", "protocol": "rtsp", "resolution": {"width": 1280, "height": 720},
+             "fps_limit": 15},
+            {"id": "smaller", "protocol": "hls", "resolution": {"width": 640, "height": 360}},
+            {"id": "slower", "protocol": "hls", "fps_limit": 5},
+            {"id": "capped", "protocol": "hls", "bitrate_kbps": 500}
+        ]));
+        let h264 = camera("h264", (1280, 720), 12.0);
+        let decide = |i: usize, camera: Result<&CameraStream, &str>, reducer: Option<f64>| {
+            OutputTarget::resolve(&t, &t.outputs[i])
+                .pulling("rtsp://cam/main", reducer)
+                .for_camera(&t.outputs[i], camera, reducer)
+        };
+        let native = decide(0, Ok(&h264), None);
+        assert_eq!(native.video_codec, VideoCodec::Copy);
+        assert_eq!((native.size(), native.fps), ((1280, 720), 12.0));
+        let args = publisher_args(&native, "warning", "rtsp://pub@engine/door").join(" ");
+        assert!(
+            args.ends_with(
+                "-rtsp_transport tcp -i rtsp://cam/main -an -c:v copy -f rtsp -rtsp_transport tcp rtsp://pub@engine/door"
+            ),
+            "{args}"
+        );
+        assert!(!args.contains("libx264") && !args.contains("-vf"), "{args}");
+        assert_eq!(decide(1, Ok(&h264), None).video_codec, VideoCodec::Copy);
+
+        let reason = |target: OutputTarget| {
+            assert_eq!(target.video_codec, VideoCodec::Libx264);
+            target.video_reason.unwrap()
+        };
+        assert_eq!(
+            reason(decide(2, Ok(&h264), None)),
+            "encoded: the output asks for 640x360; the camera sends 1280x720"
+        );
+        assert_eq!(
+            reason(decide(3, Ok(&h264), None)),
+            "encoded: the output limits the rate to 5 fps; the camera sends 12.000 fps"
+        );
+        assert!(reason(decide(4, Ok(&h264), None)).contains("500 kbps"));
+        assert!(reason(decide(0, Ok(&h264), Some(4.0))).contains("pipeline limits the rate to 4"));
+        assert!(reason(decide(0, Err("the camera could not be probed"), None)).contains("probed"));
+
+        // H.265 is encoded for browsers, at the camera's own size and rate for `native`.
+        let hevc = camera("hevc", (1920, 1080), 25.0);
+        let encoded = decide(0, Ok(&hevc), None);
+        assert_eq!((encoded.size(), encoded.fps), ((1920, 1080), 25.0));
+        let args = publisher_args(&encoded, "warning", "rtsp://pub@engine/door").join(" ");
+        assert!(
+            args.contains("-c:v libx264") && args.contains("scale=1920:1080"),
+            "{args}"
+        );
+        assert_eq!(
+            encoded.video_reason.as_deref(),
+            Some("encoded: the camera sends hevc; browsers need H.264")
         );
     }
 }

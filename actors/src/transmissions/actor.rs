@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::arbitration::{Arbiter, ArbitrationConfig, Frame, Lifecycle};
 use crate::bypass::BypassSource;
+use crate::camera_probe::CameraStream;
 use crate::frames::Placeholders;
 use crate::model::transmission::{Protocol, Transmission};
 use crate::publishers::actor::{DEFAULT_STALL_AFTER, PULL_STALL_AFTER};
@@ -73,6 +74,11 @@ pub enum TransmissionMsg {
     Fault(crate::supervision::Fault),
     /// Time to check that every publisher still answers.
     CheckLiveness,
+    /// ffprobe's answer about the bypassed camera at `url`.
+    CameraProbed {
+        url: String,
+        result: Result<CameraStream, String>,
+    },
 }
 
 crate::supervised_messages!(TransmissionMsg);
@@ -185,12 +191,38 @@ struct PublisherChild {
     in_backoff: bool,
 }
 
+/// What the bypassed camera sends, asked once per camera URL and again after a pull fails (the
+/// camera may have been reconfigured). Publishers of a bypassed transmission wait for the answer
+/// (at most `camera_probe::PROBE_TIMEOUT`) so they start relaying or encoding, not both in turn.
+enum CameraProbe {
+    NoCamera,
+    /// The task dies with the actor's state, and its ffprobe with it.
+    Probing {
+        url: String,
+        _task: tokio_util::task::AbortOnDropHandle<()>,
+    },
+    Known {
+        url: String,
+        result: Result<CameraStream, String>,
+    },
+}
+
+impl CameraProbe {
+    fn url(&self) -> Option<&str> {
+        match self {
+            CameraProbe::NoCamera => None,
+            CameraProbe::Probing { url, .. } | CameraProbe::Known { url, .. } => Some(url),
+        }
+    }
+}
+
 pub struct TransmissionState {
     liveness: Liveness,
     /// Runs only while a publisher runs: an idle transmission wakes for nothing.
     liveness_timer: Option<tokio::task::JoinHandle<()>>,
     config: Arc<Transmission>,
     bypass: Option<BypassSource>,
+    camera: CameraProbe,
     logs_dir: PathBuf,
     placeholders: Placeholders,
     demanded: BTreeSet<String>,
@@ -302,6 +334,7 @@ impl Actor for TransmissionActor {
             arbiter: Arbiter::new(config.arbitration, ArbitrationConfig::default()),
             config,
             bypass: args.bypass,
+            camera: CameraProbe::NoCamera,
             logs_dir: args.logs_dir,
             placeholders: args.placeholders,
             demanded: args.demanded,
@@ -319,6 +352,7 @@ impl Actor for TransmissionActor {
         myself: ActorRef<TransmissionMsg>,
         state: &mut TransmissionState,
     ) -> Result<(), ActorProcessingErr> {
+        probe_camera(&myself, state, false);
         sync_publishers(&myself, state).await;
         arm_liveness(&myself, state);
         Ok(())
@@ -359,12 +393,16 @@ impl Actor for TransmissionActor {
                 .is_some_and(|a| a.get_id() == cell.get_id())
         });
         if let Some((output_id, child)) = failed {
+            let pulled = matches!(child.target.input, PublisherInput::RtspPull { .. });
             child.actor = None;
             child.in_backoff = true;
             let delay = child.tracker.failed(Instant::now(), reason.clone());
             tracing::warn!(output = %child.target.output_key, %reason, ?delay, "publisher failed; restarting");
             let output_id = output_id.clone();
             myself.send_after(delay, move || TransmissionMsg::RestartPublisher(output_id));
+            if pulled {
+                probe_camera(&myself, state, true);
+            }
         }
         Ok(())
     }
@@ -381,6 +419,7 @@ impl Actor for TransmissionActor {
                 state.arbiter.mode = config.arbitration;
                 state.config = config;
                 state.bypass = bypass;
+                probe_camera(&myself, state, false);
                 state.refresh(now);
                 sync_publishers(&myself, state).await;
             }
@@ -480,6 +519,24 @@ impl Actor for TransmissionActor {
                 let _ = reply.send(state.selected.subscribe());
             }
             TransmissionMsg::CheckLiveness => state.liveness.check(publishers(state)),
+            TransmissionMsg::CameraProbed { url, result } => {
+                // An answer about a camera this transmission no longer pulls is dropped.
+                if matches!(&state.camera, CameraProbe::Probing { url: asked, .. } if *asked == url)
+                {
+                    match &result {
+                        Ok(stream) => {
+                            tracing::info!(transmission = %state.config.id, codec = %stream.codec,
+                                           width = stream.width, height = stream.height,
+                                           fps = ?stream.fps, "camera probed")
+                        }
+                        Err(why) => {
+                            tracing::warn!(transmission = %state.config.id, %why, "camera probe failed; encoding")
+                        }
+                    }
+                    state.camera = CameraProbe::Known { url, result };
+                    sync_publishers(&myself, state).await;
+                }
+            }
             TransmissionMsg::Ping(reply) => {
                 let _ = reply.send(crate::supervision::observe::Alive);
             }
@@ -530,15 +587,59 @@ fn publishers(state: &TransmissionState) -> Vec<ChildEntry> {
         .collect()
 }
 
+/// Asks ffprobe about the bypassed camera when it is new, or again when `again` (a pull failed)
+/// and no probe is under way. Only RTSP cameras are probed; anything else is encoded.
+fn probe_camera(myself: &ActorRef<TransmissionMsg>, state: &mut TransmissionState, again: bool) {
+    let Some(url) = state.bypass.as_ref().map(|camera| camera.url.clone()) else {
+        state.camera = CameraProbe::NoCamera;
+        return;
+    };
+    let fresh = state.camera.url() != Some(url.as_str());
+    let settled = matches!(state.camera, CameraProbe::Known { .. });
+    if !(fresh || (again && settled)) {
+        return;
+    }
+    if !url.starts_with("rtsp://") && !url.starts_with("rtsps://") {
+        state.camera = CameraProbe::Known {
+            url,
+            result: Err("only RTSP cameras are relayed".into()),
+        };
+        return;
+    }
+    let reply_to = myself.clone();
+    let asked = url.clone();
+    let task = tokio::spawn(async move {
+        let result = crate::camera_probe::probe(&asked).await;
+        let _ = reply_to.send_message(TransmissionMsg::CameraProbed { url: asked, result });
+    });
+    state.camera = CameraProbe::Probing {
+        url,
+        _task: tokio_util::task::AbortOnDropHandle::new(task),
+    };
+}
+
 /// Brings publishers in line with the enabled outputs and the demand: a demanded output gets a
 /// publisher (unless it waits out a backoff), an undemanded one loses it, and a publisher whose
 /// output changed is replaced.
 async fn sync_publishers(myself: &ActorRef<TransmissionMsg>, state: &mut TransmissionState) {
-    let targets: Vec<OutputTarget> = OutputTarget::all(&state.config)
-        .into_iter()
-        .map(|target| match &state.bypass {
-            Some(camera) => target.pulling(&camera.url, camera.fps_limit),
-            None => target,
+    let probing = matches!(state.camera, CameraProbe::Probing { .. });
+    let targets: Vec<OutputTarget> = state
+        .config
+        .enabled_outputs()
+        .map(|output| {
+            let target = OutputTarget::resolve(&state.config, output);
+            let Some(camera) = &state.bypass else {
+                return target;
+            };
+            let target = target.pulling(&camera.url, camera.fps_limit);
+            match &state.camera {
+                CameraProbe::Known { result, .. } => target.for_camera(
+                    output,
+                    result.as_ref().map_err(String::as_str),
+                    camera.fps_limit,
+                ),
+                CameraProbe::Probing { .. } | CameraProbe::NoCamera => target,
+            }
         })
         .collect();
     let enabled: BTreeSet<&str> = targets.iter().map(|t| t.output_id.as_str()).collect();
@@ -568,7 +669,7 @@ async fn sync_publishers(myself: &ActorRef<TransmissionMsg>, state: &mut Transmi
         if !wanted {
             stop_publisher(child);
             child.in_backoff = false;
-        } else if child.actor.is_none() && !child.in_backoff {
+        } else if child.actor.is_none() && !child.in_backoff && !probing {
             let args = PublisherArgs {
                 target: child.target.clone(),
                 selected: state.selected.subscribe(),
@@ -661,6 +762,12 @@ fn observed_state(state: &TransmissionState) -> Value {
         "path": config.path,
         "arbitration": config.arbitration,
         "bypass_pipeline": state.bypass.as_ref().map(|b| &b.pipeline),
+        "camera_stream": match &state.camera {
+            CameraProbe::NoCamera => Value::Null,
+            CameraProbe::Probing { .. } => json!("probing"),
+            CameraProbe::Known { result: Ok(stream), .. } => json!(stream),
+            CameraProbe::Known { result: Err(why), .. } => json!({"error": why}),
+        },
         "outputs": outputs,
         "writers": writers,
     })
