@@ -2748,7 +2748,8 @@ mod playback_plan {
             .await;
         assert_eq!(code, 200, "{thumbnail}");
         assert_eq!(thumbnail["variant"]["id"], "sub");
-        assert_eq!(thumbnail["selected_output"]["output_id"], "hls_quad_grid");
+        // Views play the camera's own stream by default (docs/api.md, "Native profile").
+        assert_eq!(thumbnail["selected_output"]["output_id"], "hls_native");
         assert_eq!(thumbnail["playback_plan"]["selected_transport"], "hls");
         // The original's clients read these.
         let tx = thumbnail["transmission"]["id"]
@@ -2778,15 +2779,12 @@ mod playback_plan {
             .filter(|o| o["primed"] == true)
             .map(|o| o["output_id"].as_str().unwrap())
             .collect();
-        assert_eq!(primed, vec!["hls_quad_grid"], "{demand}");
+        assert_eq!(primed, vec!["hls_native"], "{demand}");
         let (_, fullscreen) = service
             .get("/camera-live-views/live-front-front/playback?context=fullscreen")
             .await;
         assert_eq!(fullscreen["variant"]["id"], "main");
-        assert_eq!(
-            fullscreen["selected_output"]["output_id"],
-            "hls_fullscreen_quality"
-        );
+        assert_eq!(fullscreen["selected_output"]["output_id"], "hls_native");
         assert!(
             fullscreen["selected_output"]["url"]
                 .as_str()

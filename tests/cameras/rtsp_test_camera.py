@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A real RTSP test camera for tests: GStreamer's RTSP server serving a moving test pattern.
 
-Usage: /usr/bin/python3 rtsp_test_camera.py PORT [WIDTHxHEIGHT] [FPS] [h264|h265]
+Usage: /usr/bin/python3 rtsp_test_camera.py PORT [WIDTHxHEIGHT] [FPS] [h264|h265] [PATTERN]
+PATTERN: `ball` (default; a ball on black) or `pan` (colour bars panning past, a busier picture).
 Serves rtsp://127.0.0.1:PORT/cam (h264 by default). Prints "ready" once listening. Stop it =
 camera offline. Needs Debian's python3-gi, gir1.2-gst-rtsp-server-1.0 and
 gstreamer1.0-plugins-{base,good,ugly} (and -bad for h265).
@@ -18,6 +19,7 @@ port = sys.argv[1]
 width, height = (sys.argv[2] if len(sys.argv) > 2 else "640x360").split("x")
 fps = sys.argv[3] if len(sys.argv) > 3 else "10"
 codec = sys.argv[4] if len(sys.argv) > 4 else "h264"
+pattern = "pattern=smpte horizontal-speed=3" if sys.argv[5:] == ["pan"] else "pattern=ball"
 if codec == "h265":
     encode = f"videoconvert ! video/x-raw,format=I420 ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} ! rtph265pay name=pay0 pt=96"
 else:
@@ -29,7 +31,7 @@ server.set_address("127.0.0.1")
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_launch(
-    f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 "
+    f"( videotestsrc is-live=true {pattern} ! video/x-raw,width={width},height={height},framerate={fps}/1 "
     f"! {encode} )"
 )
 factory.set_shared(True)

@@ -8,7 +8,8 @@ import { DEMO_VIEW, launchBrowser, sample, seesMovingPicture, signedInPage, star
   startService, until } from './harness.mjs';
 import { settings, settingsWithEngine } from './settings.mjs';
 
-const SUB_OUTPUT = 'tx-camera-demo-sub-sub:hls_quad_grid';
+// Views play the native profile (the camera's own size) by default.
+const SUB_OUTPUT = 'tx-camera-demo-sub-sub:hls_native';
 /** The demand book's stop debounce (actors/src/demand/book.rs STOP_DEBOUNCE). */
 const STOP_DEBOUNCE_S = 3;
 /** A web player's heartbeat lease and the plan's renewal interval. */
@@ -117,7 +118,7 @@ const withEngine = {
     const page = await signedInPage(browser, service);
     await until('the first tile is live over MSE', () => tileIs(page, 'mse'), 45);
     const seen = await seesMovingPicture(page, '.tile video');
-    assert.deepEqual([seen.width, seen.height], [640, 360], 'the sub variant (quad grid)');
+    assert.deepEqual([seen.width, seen.height], [640, 360], 'the sub variant (the demo sub camera, native)');
     assert.equal(await tile(page).locator('.transport').textContent(), 'MSE');
     await page.context().close();
   },
@@ -149,11 +150,11 @@ const withEngine = {
     await until('the first tile is live over MSE', () => tileIs(page, 'mse'), 45);
     await until('the sub picture', async () => (await sample(page, '.tile video'))?.width === 640);
     await tile(page).locator('select').selectOption({ label: 'Principal' });
-    const seen = await until('the main picture (1920x1080)', async () => {
+    const seen = await until('the main picture (the demo main camera, 1280x720)', async () => {
       const picture = await sample(page, '.tile video');
-      return picture?.width === 1920 && (await tileIs(page, 'mse')) ? picture : null;
+      return picture?.width === 1280 && (await tileIs(page, 'mse')) ? picture : null;
     }, 60);
-    assert.equal(seen.height, 1080);
+    assert.equal(seen.height, 720);
     await page.context().close();
   },
 

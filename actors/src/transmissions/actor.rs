@@ -588,7 +588,7 @@ fn publishers(state: &TransmissionState) -> Vec<ChildEntry> {
 }
 
 /// Asks ffprobe about the bypassed camera when it is new, or again when `again` (a pull failed)
-/// and no probe is under way. Only RTSP cameras are probed; anything else is encoded.
+/// and no probe is under way. Only RTSP cameras are probed; the demo camera is known without.
 fn probe_camera(myself: &ActorRef<TransmissionMsg>, state: &mut TransmissionState, again: bool) {
     let Some(url) = state.bypass.as_ref().map(|camera| camera.url.clone()) else {
         state.camera = CameraProbe::NoCamera;
@@ -600,10 +600,9 @@ fn probe_camera(myself: &ActorRef<TransmissionMsg>, state: &mut TransmissionStat
         return;
     }
     if !url.starts_with("rtsp://") && !url.starts_with("rtsps://") {
-        state.camera = CameraProbe::Known {
-            url,
-            result: Err("only RTSP cameras are relayed".into()),
-        };
+        let result = crate::camera_probe::generated(&url)
+            .ok_or_else(|| "only RTSP cameras are relayed".to_string());
+        state.camera = CameraProbe::Known { url, result };
         return;
     }
     let reply_to = myself.clone();
