@@ -128,6 +128,39 @@ async fn main() {
             rss_mib(pid),
         );
     }
+    // Local writers: tests/writers/local_writer.py (its own CPU is not the service's).
+    for transport in ["stream", "memfd"] {
+        let rss_before = rss_mib(pid);
+        let socket = service.data_dir().join("runtime/streaming/writers.sock");
+        let writer = format!("bench:local-{transport}");
+        let mut command = Command::new("/usr/bin/python3");
+        command
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/writers/local_writer.py"
+            ))
+            .arg(&socket)
+            .args([&id, &writer, "1280x720", transport])
+            .arg(FRAMES.to_string())
+            .args(["40,80,120", "0", "0"])
+            .stdout(std::process::Stdio::null());
+        let cpu_before = cpu_seconds(pid);
+        let start = Instant::now();
+        let status = command.status().expect("python3 runs the local writer");
+        assert!(status.success(), "the local writer failed");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !writer_closed(&http, &base, &id, &writer).await {
+            assert!(Instant::now() < deadline, "the local writer never closed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        report(
+            &format!("Local socket ({transport}), 1280x720 BGR24"),
+            start.elapsed(),
+            cpu_seconds(pid) - cpu_before,
+            rss_before,
+            rss_mib(pid),
+        );
+    }
     {
         let rss_before = rss_mib(pid);
         let url =
@@ -144,6 +177,21 @@ async fn main() {
             cpu_seconds(pid) - cpu_before,
             rss_before,
             rss_mib(pid),
+        );
+    }
+
+    // The floor: copying the frame once in memory, measured in this run on the same cores.
+    {
+        let mut into = vec![0u8; frame.len()];
+        let start = Instant::now();
+        for _ in 0..FRAMES {
+            into.copy_from_slice(std::hint::black_box(&frame));
+            std::hint::black_box(&mut into);
+        }
+        println!(
+            "| floor: one memcpy of the 1280x720 BGR24 frame (in the bench process) | {FRAMES} | {:.0} | {:.3} ms | - |",
+            FRAMES as f64 / start.elapsed().as_secs_f64(),
+            start.elapsed().as_secs_f64() * 1000.0 / FRAMES as f64
         );
     }
 

@@ -4,6 +4,7 @@
 mod cli;
 mod engine_hook;
 mod http;
+mod local_ingest;
 mod watch;
 
 use std::process::ExitCode;

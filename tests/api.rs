@@ -1,5 +1,7 @@
 //! Black-box tests of the HTTP API: the real binary, a temp data dir, requests over the wire.
 
+/// `addon/config.yaml` against Home Assistant's add-on rules.
+mod addon;
 mod support;
 
 use serde_json::{Value, json};
@@ -1330,6 +1332,114 @@ mod ingest {
     }
 
     const QVGA: &str = "width=320&height=240";
+
+    /// Runs `tests/writers/local_writer.py` with `args` after the socket path; its output lines.
+    fn local_writer(service_dir: &std::path::Path, args: &[&str]) -> (bool, Vec<String>) {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/writers/local_writer.py");
+        let socket = service_dir.join("runtime/streaming/writers.sock");
+        let output = std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(socket)
+            .args(args)
+            .output()
+            .unwrap();
+        let lines = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        (output.status.success(), lines)
+    }
+
+    /// Writers on the same host feed frames through the local socket (only this user may
+    /// connect), copied from the stream or shared as sealed memfds; closing the socket closes the
+    /// writer; bad headers and unsealed memfds are refused with a reason and change nothing.
+    #[tokio::test]
+    async fn local_writers_feed_frames_through_the_unix_socket() {
+        use std::os::unix::fs::PermissionsExt;
+        use toposync_actors::transmissions::arbitration::Frame;
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::start(dir.path());
+        let id = transmission(&service, "latest").await;
+        let socket = dir.path().join("runtime/streaming/writers.sock");
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the service's user may connect");
+
+        for (transport, colour, channel) in [("stream", "0,0,255", 2), ("memfd", "255,0,0", 0)] {
+            let writer = format!("local:{transport}");
+            let (ok, lines) = local_writer(
+                dir.path(),
+                &[&id, &writer, "160x120", transport, "5", colour],
+            );
+            assert!(ok, "{lines:?}");
+            let ready: Vec<Value> = lines
+                .iter()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(
+                ready,
+                [json!({"type": "ready", "frame_bytes": 57600})],
+                "{transport}"
+            );
+            let health = service.transmission_health(&id).await;
+            let record = health["writers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|w| w["writer_id"] == writer.as_str())
+                .cloned()
+                .unwrap_or_else(|| panic!("no writer {writer}: {health}"));
+            assert_eq!(record["has_frame"], true, "{record}");
+            assert_eq!(
+                record["lifecycle"], "close",
+                "hanging up closed it: {record}"
+            );
+            let still = service
+                .http
+                .get(service.url(&format!("/transmissions/{id}/still.jpg")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(still.headers()["x-toposync-frame-state"], "live");
+            let shown = Frame::from_jpeg(&still.bytes().await.unwrap()).unwrap();
+            assert_eq!((shown.width, shown.height), (160, 120));
+            assert!(
+                shown.data[channel] > 200,
+                "{transport}: the writer's colour"
+            );
+        }
+
+        let refused = |args: &[&str]| local_writer(dir.path(), args);
+        let (ok, lines) = refused(&["nope", "w", "160x120", "stream", "1", "0,0,0"]);
+        assert!(!ok);
+        let answer: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            answer,
+            json!({"type": "error", "detail": "Transmission not found or disabled"})
+        );
+        let (ok, lines) = refused(&[&id, "w", "9000x10", "stream", "1", "0,0,0"]);
+        assert!(
+            !ok && lines[0].contains("width must be 1..7680"),
+            "{lines:?}"
+        );
+        // Unsealed, the writer could shrink the file under a reader (SIGBUS) or change it.
+        let (_, lines) = refused(&[&id, "unsealed", "16x16", "memfd-unsealed", "3", "0,0,0"]);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("must be sealed with F_SEAL_WRITE and F_SEAL_SHRINK")),
+            "{lines:?}"
+        );
+        let health = service.transmission_health(&id).await;
+        assert!(
+            health["writers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|w| w["writer_id"] != "unsealed" && w["writer_id"] != "w"),
+            "refused writers changed nothing: {health}"
+        );
+    }
 
     fn qvga() -> Vec<u8> {
         vec![128u8; 320 * 240 * 3]

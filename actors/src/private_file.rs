@@ -13,6 +13,32 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
+/// The longest Unix socket path this service binds (`sun_path` holds 108 bytes).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// Binds a Unix socket `name` in `dir` that only this user may connect to (the socket 0600, the
+/// directory 0700), replacing a stale one from an earlier run.
+pub fn bind_socket(
+    dir: &Path,
+    name: &str,
+) -> io::Result<(tokio::net::UnixListener, std::path::PathBuf)> {
+    let socket = dir.join(name);
+    if socket.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the socket path {} is too long", socket.display()),
+        ));
+    }
+    ensure_dir(dir)?;
+    match fs::remove_file(&socket) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    let listener = tokio::net::UnixListener::bind(&socket)?;
+    fs::set_permissions(&socket, fs::Permissions::from_mode(0o600))?;
+    Ok((listener, socket))
+}
+
 /// Replaces `path` with `bytes`, atomically, mode 0600; its directory is made 0700.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));

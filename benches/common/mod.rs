@@ -77,4 +77,8 @@ impl BenchService {
     pub fn pid(&self) -> u32 {
         self.process.0.id()
     }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
 }

@@ -104,26 +104,29 @@ pub async fn socket(
     Upgrade(upgrade): Upgrade,
 ) -> Result<Response, ApiError> {
     let priority = priority(&params)?;
-    let transmission = transmission(&id).await?;
-    let target = Target {
-        transmission_id: id,
-        actor: transmission,
-    };
+    let target = Target::find(&id).await?;
     Ok(upgrade
         .max_message_size(FRAME_LIMIT)
         .on_upgrade(move |socket| writer_session(socket, target, writer_id, priority)))
 }
 
-/// The transmission a writer socket feeds: its id, and its actor as last found (a transmission
-/// that restarts gets a new actor, which the socket follows).
-struct Target {
+/// The transmission a long-lived writer (WebSocket, local socket) feeds: its id, and its actor
+/// as last found (a transmission that restarts gets a new actor, which the writer follows).
+pub(crate) struct Target {
     transmission_id: String,
     actor: ActorRef<TransmissionMsg>,
 }
 
 impl Target {
+    pub(crate) async fn find(id: &str) -> Result<Target, ApiError> {
+        Ok(Target {
+            transmission_id: id.to_string(),
+            actor: transmission(id).await?,
+        })
+    }
+
     /// Asks the transmission; if its actor is gone, asks the one that replaced it (once).
-    async fn ask<T: Send + 'static>(
+    pub(crate) async fn ask<T: Send + 'static>(
         &mut self,
         request: impl Fn(ractor::RpcReplyPort<T>) -> TransmissionMsg,
     ) -> Result<T, String> {

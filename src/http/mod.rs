@@ -8,7 +8,7 @@ mod engine;
 mod error;
 mod extract;
 mod home_assistant;
-mod ingest;
+pub(crate) mod ingest;
 mod media;
 mod mse;
 mod openapi;
@@ -237,6 +237,20 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             }
         }
     };
+    // Dropped at shutdown: the socket closes and every local writer with it.
+    let _local_writers =
+        match crate::local_ingest::bind(&data_dir.join("runtime").join("streaming")) {
+            Ok((socket, path)) => {
+                tracing::info!(socket = %path.display(), "local frame socket ready");
+                Some(tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+                    crate::local_ingest::serve(socket),
+                )))
+            }
+            Err(err) => {
+                tracing::warn!(%err, "no local frame socket; writers use the WebSocket or HTTP");
+                None
+            }
+        };
     let app = router(runtime.clone(), started.auth);
     server::serve(listener, app, server::max_connections(), stop).await;
     tracing::info!("shutting down");

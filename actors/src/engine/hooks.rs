@@ -33,8 +33,6 @@ const RENEW_EVERY: Duration = Duration::from_secs(1);
 const MAX_HELD: usize = 1024;
 const MAX_PATH_LEN: usize = 256;
 const NAME_DEADLINE: Duration = Duration::from_secs(2);
-/// A Unix socket path longer than this cannot be bound (`sun_path`).
-const MAX_SOCKET_PATH: usize = 100;
 
 /// The `runOnDemand` command: `binary engine-hook`, quoted for MediaMTX's POSIX-style split.
 pub fn command_line(binary: &Path) -> String {
@@ -45,22 +43,7 @@ pub fn command_line(binary: &Path) -> String {
 /// Binds the hook socket in `runtime_dir` (private: only this user may connect), replacing a
 /// stale one from an earlier run.
 pub fn bind(runtime_dir: &Path) -> io::Result<(UnixListener, PathBuf)> {
-    let socket = runtime_dir.join(SOCKET_NAME);
-    if socket.as_os_str().len() > MAX_SOCKET_PATH {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("the socket path {} is too long", socket.display()),
-        ));
-    }
-    crate::private_file::ensure_dir(runtime_dir)?;
-    match std::fs::remove_file(&socket) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
-        _ => {}
-    }
-    let listener = UnixListener::bind(&socket)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
-    Ok((listener, socket))
+    crate::private_file::bind_socket(runtime_dir, SOCKET_NAME)
 }
 
 /// Accepts hooks until dropped (the held connections end with it); each renews its path's
