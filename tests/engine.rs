@@ -713,6 +713,97 @@ mod real_engine_publishing {
         );
     }
 
+    /// A viewer connected while the placeholder shows sees the writer's pixels when they come,
+    /// in the same RTSP session: one FFmpeg publishes both (real MediaMTX).
+    #[tokio::test]
+    async fn placeholder_then_live_frames_reach_a_connected_viewer_in_one_session() {
+        use super::publishing::Receiver;
+        let Some((service, status, dir)) = super::real_engine::started().await else {
+            return;
+        };
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Switch", "path": "switch", "placeholder": "gray",
+                        "outputs": [{"id": "main", "protocol": "rtsp", "fps_limit": 10,
+                                     "resolution": {"width": 320, "height": 240}}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        eventually(Duration::from_secs(10), || async {
+            let conf = engine_api(&service, "/v3/config/paths/get/switch").await;
+            conf["runOnDemand"].as_str().map(|_| ())
+        })
+        .await;
+        let url = format!("rtsp://127.0.0.1:{rtsp}/switch");
+        let mut viewer = Receiver::reading(dir.path(), &url, (320, 240));
+        viewer.until_centre_is([128, 128, 128]).await;
+        let publisher = || async {
+            let (_, body) = service.get("/runtime/outputs").await;
+            body["outputs"][0]["publisher_pid"].as_u64()
+        };
+        let placeholder_pid = publisher().await.expect("a publisher runs");
+        let sessions = || async {
+            let list = engine_api(&service, "/v3/rtspsessions/list").await;
+            let mut ids: Vec<(String, String)> = list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["state"].as_str().unwrap_or_default().to_string(),
+                        s["id"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            ids.sort();
+            ids
+        };
+        let before = sessions().await;
+        assert_eq!(
+            before
+                .iter()
+                .map(|(state, _)| state.as_str())
+                .collect::<Vec<_>>(),
+            ["publish", "read"],
+            "{before:?}"
+        );
+
+        // A writer arrives: red frames, ten a second, while the viewer keeps reading.
+        let feeding = {
+            let http = service.http.clone();
+            let url = service.url(&format!(
+                "/transmissions/{id}/writers/cam/frame?width=320&height=240"
+            ));
+            let red: Vec<u8> = [0u8, 0, 255].repeat(320 * 240);
+            tokio::spawn(async move {
+                loop {
+                    let sent = http
+                        .post(&url)
+                        .header("content-type", "application/octet-stream")
+                        .body(red.clone())
+                        .send()
+                        .await;
+                    assert!(
+                        sent.is_ok_and(|r| r.status() == 200),
+                        "the frame was refused"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        viewer.until_centre_is([255, 0, 0]).await;
+        feeding.abort();
+        assert!(is_alive(viewer.pid()), "the viewer never had to reconnect");
+        assert_eq!(publisher().await, Some(placeholder_pid), "one FFmpeg");
+        assert_eq!(
+            sessions().await,
+            before,
+            "the same publishing and reading sessions"
+        );
+    }
+
     /// Creates a transmission publishing 320x240 RTSP at `path` and primes it for ten minutes;
     /// answers its id.
     pub(super) async fn primed_rtsp_transmission(service: &Service, path: &str) -> String {
@@ -1125,6 +1216,26 @@ mod publishing {
 
         /// A receiver of `path` on the engine's RTSP port, for frames of `size`.
         pub(super) fn at(dir: &Path, rtsp: u16, path: &str, size: (usize, usize)) -> Receiver {
+            let listening = ["-rtsp_flags", "listen", "-timeout", "60", "-i"]
+                .map(String::from)
+                .into_iter()
+                .chain([format!("rtsp://127.0.0.1:{rtsp}/{path}")]);
+            let receiver = Receiver::spawn(dir, listening, size);
+            wait_until_listening(rtsp);
+            receiver
+        }
+
+        /// A player of `url` (an RTSP client, as a viewer is), for frames of `size`.
+        pub(super) fn reading(dir: &Path, url: &str, size: (usize, usize)) -> Receiver {
+            let input = ["-rtsp_transport", "tcp", "-i", url].map(String::from);
+            Receiver::spawn(dir, input, size)
+        }
+
+        fn spawn(
+            dir: &Path,
+            input: impl IntoIterator<Item = String>,
+            size: (usize, usize),
+        ) -> Receiver {
             let stderr_path = dir.join(format!(
                 "receiver-{}.log",
                 std::time::SystemTime::now()
@@ -1133,16 +1244,14 @@ mod publishing {
                     .as_nanos()
             ));
             let child = Command::new("ffmpeg")
-                .args(["-hide_banner", "-loglevel", "info", "-rtsp_flags", "listen"])
-                .args(["-timeout", "60", "-i"])
-                .arg(format!("rtsp://127.0.0.1:{rtsp}/{path}"))
+                .args(["-hide_banner", "-loglevel", "info"])
+                .args(input)
                 .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(std::fs::File::create(&stderr_path).unwrap())
                 .spawn()
                 .expect("ffmpeg runs");
-            wait_until_listening(rtsp);
             Receiver {
                 child,
                 stderr_path,
@@ -1167,7 +1276,7 @@ mod publishing {
         }
 
         /// Reads frames until one has `rgb` in its centre (within the encoder's loss).
-        async fn until_centre_is(&mut self, rgb: [u8; 3]) -> Vec<u8> {
+        pub(super) async fn until_centre_is(&mut self, rgb: [u8; 3]) -> Vec<u8> {
             let deadline = std::time::Instant::now() + PATIENCE;
             loop {
                 let frame = self.frame().await.expect("the publisher keeps publishing");
@@ -1180,6 +1289,10 @@ mod publishing {
                     centre(&frame)
                 );
             }
+        }
+
+        pub(super) fn pid(&self) -> u32 {
+            self.child.id()
         }
 
         pub(super) fn described(&self) -> String {
