@@ -355,7 +355,18 @@ impl FrameSlot {
     }
 }
 
+/// How often a picture that does not change (the placeholder, a frozen last frame) is handed to
+/// FFmpeg, which keeps the output's constant frame rate by repeating it (`-fps_mode cfr`).
+pub const STATIC_EVERY: Duration = Duration::from_millis(500);
+/// For this long after FFmpeg starts every picture goes at the full rate: FFmpeg repeats a
+/// frame only once the next arrives, and a first viewer (and a prober counting frames, and the
+/// first HLS segment) would otherwise wait for it.
+const FULL_RATE_AT_START: Duration = Duration::from_secs(2);
+
 /// Ticks at the output fps and offers FFmpeg the frame to show now, resized once per new frame.
+/// While a static picture shows it wakes every `STATIC_EVERY` (or at once when the selection
+/// changes) instead of every tick, so a placeholder costs two wake-ups and pipe writes a second
+/// instead of one per output frame.
 async fn pace(
     target: OutputTarget,
     mut selected: watch::Receiver<Option<SelectedFrame>>,
@@ -370,8 +381,18 @@ async fn pace(
     let mut last: Option<(Frame, Frame, Instant)> = None;
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / target.fps.max(1.0)));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let started = Instant::now();
+    let mut showing_static = false;
     loop {
-        ticks.tick().await;
+        if showing_static {
+            tokio::select! {
+                changed = selected.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep(STATIC_EVERY) => {}
+            }
+            ticks.reset();
+        } else {
+            ticks.tick().await;
+        }
         let now = Instant::now();
         let live = selected
             .borrow_and_update()
@@ -399,13 +420,14 @@ async fn pace(
                 Some((_, resized, at)) if now.duration_since(*at) < PLACEHOLDER_AFTER => {
                     (resized.clone(), "frozen")
                 }
-                _ => {
-                    counters.placeholder_frames.fetch_add(1, Ordering::Relaxed);
-                    (placeholders.get(size, target.placeholder), "placeholder")
-                }
+                _ => (placeholders.get(size, target.placeholder), "placeholder"),
             },
         };
         *showing.lock().expect("showing lock") = shown;
+        showing_static = shown != "live" && now.duration_since(started) >= FULL_RATE_AT_START;
+        if shown == "placeholder" {
+            counters.placeholder_frames.fetch_add(1, Ordering::Relaxed);
+        }
         if slot.put(frame) {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
         }

@@ -255,16 +255,26 @@ pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) 
     .map(String::from)
     .to_vec();
     match &target.input {
+        // Frames are stamped with the time FFmpeg reads them (to the millisecond), so a static
+        // picture sent twice a second is repeated into the output's constant rate below. Nothing
+        // to probe (the format is given): without the limits FFmpeg would read 5 s of such
+        // irregular timestamps before its first output frame.
         PublisherInput::RawvideoPipe => args.extend(
             [
+                "-analyzeduration",
+                "0",
+                "-probesize",
+                "32",
+                "-use_wallclock_as_timestamps",
+                "1",
                 "-f",
                 "rawvideo",
                 "-pix_fmt",
                 "bgr24",
                 "-s",
                 &format!("{width}x{height}"),
-                "-r",
-                &fps,
+                "-framerate",
+                "1000",
             ]
             .map(String::from)
             .into_iter()
@@ -301,6 +311,9 @@ pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) 
             "-vf".into(),
             crate::ffmpeg::contain_filter(&fps, (width, height)),
         ]);
+    }
+    if target.input == PublisherInput::RawvideoPipe {
+        args.extend(["-fps_mode".into(), "cfr".into(), "-r".into(), fps.clone()]);
     }
     if let Some(kbps) = target.bitrate_kbps {
         let maxrate = (kbps as f64 * 1.1).round_ties_even() as u32;
@@ -356,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn the_original_command_line_for_a_720p_output() {
+    fn the_command_line_for_a_720p_output() {
         let t = transmission(json!([{
             "id": "main", "protocol": "rtsp", "resolution": {"width": 1280, "height": 720},
             "fps_limit": 12, "bitrate_kbps": 2000
@@ -366,8 +379,9 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "-hide_banner -loglevel warning -nostats -progress pipe:1 -stats_period 0.5 \
-             -f rawvideo -pix_fmt bgr24 -s 1280x720 -r 12.000 -i pipe:0 -an -c:v libx264 \
-             -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 2000k -maxrate 2200k \
+             -analyzeduration 0 -probesize 32 -use_wallclock_as_timestamps 1 -f rawvideo -pix_fmt bgr24 -s 1280x720 -framerate 1000 \
+             -i pipe:0 -an -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p \
+             -fps_mode cfr -r 12.000 -b:v 2000k -maxrate 2200k \
              -bufsize 4000k -g 12 -keyint_min 12 -sc_threshold 0 -f rtsp -rtsp_transport tcp \
              rtsp://u:p@127.0.0.1:8554/front-door"
         );
