@@ -90,6 +90,8 @@ unset admin_token viewer_token json
 # Settings, credentials, logs and the downloaded MediaMTX and go2rtc all live in /data, which
 # Home Assistant keeps across restarts, updates and in backups.
 mkdir -p "$state"
+# Trusts the Supervisor's ingress proxy (172.30.32.2) as admin, and only it with X-Ingress-Path.
+export TOPOSYNC_DEPLOYMENT_TARGET=home_assistant_addon
 export TOPOSYNC_DATA_DIR=$state
 export TOPOSYNC_STREAMING_ENGINE_CACHE_DIR=$state/runtime
 export TOPOSYNC_STREAMING_GO2RTC_CACHE_DIR=$state/runtime

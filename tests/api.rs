@@ -3040,6 +3040,110 @@ mod security {
     use reqwest::StatusCode;
     use tokio_tungstenite::tungstenite::Message;
 
+    /// In a Home Assistant add-on, the ingress proxy's requests are trusted as admin (Home
+    /// Assistant signed the user in) and every URL carries the ingress path; the same header from
+    /// anywhere else is refused, whatever credential comes with it.
+    #[tokio::test]
+    async fn home_assistant_ingress_is_trusted_only_from_its_proxy() {
+        const PREFIX: &str = "/api/hassio_ingress/tok";
+        use std::path::Path;
+        let addon = (
+            "TOPOSYNC_DEPLOYMENT_TARGET",
+            Path::new("home_assistant_addon"),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        // The Supervisor's proxy (172.30.32.2) is not this test.
+        let service = Service::start_with(dir.path(), &[addon]);
+        for client in [&service.anonymous, &service.http] {
+            let response = client
+                .get(service.url("/transmissions"))
+                .header("x-ingress-path", PREFIX)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(
+                body["detail"],
+                "Ingress access is restricted to Home Assistant"
+            );
+        }
+        let without = service
+            .anonymous
+            .get(service.url("/transmissions"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
+        drop(service);
+
+        // Here the proxy is this test (TOPOSYNC_INGRESS_PROXY).
+        let dir = tempfile::tempdir().unwrap();
+        let proxy = ("TOPOSYNC_INGRESS_PROXY", Path::new("127.0.0.1"));
+        let service = Service::start_with(dir.path(), &[addon, proxy]);
+        let ingress = |method: reqwest::Method, path: &str| {
+            service
+                .anonymous
+                .request(method, service.url(path))
+                .header("x-ingress-path", PREFIX)
+        };
+        let session: Value = ingress(reqwest::Method::GET, "/auth/session")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(session["role"], "admin", "{session}");
+        assert_eq!(session["method"], "ingress", "{session}");
+        let created = ingress(reqwest::Method::POST, "/transmissions")
+            .json(&json!({"name": "Door", "path": "door", "outputs": [{"id": "h", "protocol": "hls"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::OK, "an admin write");
+        let id = created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for path in [
+            format!("/transmissions/{id}/urls"),
+            format!("/transmissions/{id}/playback-plan?client=web"),
+        ] {
+            let answer: Value = ingress(reqwest::Method::GET, &path)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if path.ends_with("/urls") {
+                assert_eq!(answer["public_base_path"], PREFIX, "{answer}");
+            }
+            let text = answer.to_string();
+            let proxied: Vec<&str> = text
+                .split('"')
+                .filter(|s| s.contains("/api/streams/media/"))
+                .collect();
+            assert!(!proxied.is_empty(), "{path}: {answer}");
+            assert!(
+                proxied.iter().all(|url| url.starts_with(PREFIX)),
+                "{path}: {proxied:?}"
+            );
+        }
+        let without = service
+            .anonymous
+            .get(service.url("/transmissions"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            without.status(),
+            StatusCode::UNAUTHORIZED,
+            "without the header, the usual sign-in"
+        );
+    }
+
     /// Every WRITE / WIZARD route of the original's table (and the registry and writer routes).
     fn write_routes() -> Vec<(reqwest::Method, &'static str, Option<Value>)> {
         use reqwest::Method;

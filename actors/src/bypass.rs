@@ -69,7 +69,7 @@ pub fn bypass_sources(doc: &StreamingSettings) -> BTreeMap<String, BypassSource>
     for pipeline in doc
         .pipelines
         .iter()
-        .filter(|p| p.enabled && p.processing_server_id == "local")
+        .filter(|p| p.enabled && p.processing_server_id == crate::distributed::LOCAL_SERVER_ID)
     {
         let Some(chain) = simple_chain(pipeline) else {
             continue;

@@ -348,7 +348,7 @@ pub fn build(facts: Facts, rates: &FrameRates, origin: PublicOrigin, now: f64) -
         .settings
         .transmissions
         .iter()
-        .filter(|t| t.host_server_id == "local")
+        .filter(|t| t.host_server_id == crate::distributed::LOCAL_SERVER_ID)
         .map(|transmission| {
             let context = TransmissionContext {
                 transmission,
@@ -1091,7 +1091,7 @@ fn host_id() -> String {
         .ok()
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "local".into())
+        .unwrap_or_else(|| crate::distributed::LOCAL_SERVER_ID.into())
 }
 
 /// The body of `POST /runtime/encoders/quarantine/clear` (`encoder` null: all).

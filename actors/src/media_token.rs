@@ -166,7 +166,7 @@ impl MediaTokens {
         let claims = self.verify_for(token, transport, engine_path, now)?;
         let transmission = settings
             .transmission(&claims.transmission_id)
-            .filter(|t| t.enabled && t.host_server_id == "local")
+            .filter(|t| t.enabled && t.host_server_id == crate::distributed::LOCAL_SERVER_ID)
             .ok_or(TokenError::Invalid)?;
         let output = transmission
             .enabled_outputs()

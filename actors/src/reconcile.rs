@@ -159,7 +159,7 @@ pub fn publications(doc: &StreamingSettings) -> Vec<Publication> {
                 live_view_label: kept.and_then(|p| p.live_view_label.clone()),
                 variant_id: kept.and_then(|p| p.variant_id.clone()),
                 variant_label: kept.and_then(|p| p.variant_label.clone()),
-                host_server_id: "local".into(),
+                host_server_id: crate::distributed::LOCAL_SERVER_ID.into(),
                 quality_policy: kept.map(|p| p.quality_policy.clone()).unwrap_or_default(),
                 transport_policy: kept.map(|p| p.transport_policy.clone()).unwrap_or_default(),
                 id,

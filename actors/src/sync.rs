@@ -67,7 +67,7 @@ impl SyncConfig {
         }
         let server_id = var("TOPOSYNC_PROCESSING_SERVER_ID")
             .map(|id| crate::model::transmission::normalize_server_id(&id))
-            .filter(|id| id != "local")
+            .filter(|id| id != crate::distributed::LOCAL_SERVER_ID)
             .ok_or("TOPOSYNC_ROLE=processing needs TOPOSYNC_PROCESSING_SERVER_ID (not 'local')")?;
         let core_url = var("TOPOSYNC_STREAMING_SYNC_CORE_URL")
             .or_else(|| var("TOPOSYNC_CORE_URL"))

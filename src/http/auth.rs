@@ -45,6 +45,8 @@ pub enum Proof {
     Bypass,
     /// A processing server's sync Basic credentials, on the sync routes only.
     Sync,
+    /// Home Assistant's ingress proxy (add-on deployments only): HA authenticated the user.
+    Ingress,
 }
 
 /// What a route needs.
@@ -65,6 +67,28 @@ pub struct Auth {
     hosts: AllowedHosts,
     /// What processing servers present to pull their settings (`TOPOSYNC_STREAMING_SYNC_*`).
     sync: Option<SyncCredentials>,
+    /// The ingress proxy's address, in a Home Assistant add-on only.
+    ingress: Option<IpAddr>,
+}
+
+/// Home Assistant Supervisor's ingress proxy, as every add-on sees it.
+const HA_INGRESS_PROXY: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(172, 30, 32, 2));
+
+/// The ingress proxy to trust: only when `TOPOSYNC_DEPLOYMENT_TARGET=home_assistant_addon`
+/// (elsewhere an `X-Ingress-Path` header is only a path prefix, like `X-Forwarded-Prefix`), at
+/// `TOPOSYNC_INGRESS_PROXY` if set, else the Supervisor's fixed address.
+fn ingress_proxy() -> Result<Option<IpAddr>, String> {
+    if std::env::var("TOPOSYNC_DEPLOYMENT_TARGET").as_deref() != Ok("home_assistant_addon") {
+        return Ok(None);
+    }
+    match std::env::var("TOPOSYNC_INGRESS_PROXY") {
+        Ok(address) => {
+            address.trim().parse().map(Some).map_err(|_| {
+                format!("TOPOSYNC_INGRESS_PROXY must be an IP address, not {address:?}")
+            })
+        }
+        Err(_) => Ok(Some(HA_INGRESS_PROXY)),
+    }
 }
 
 struct Loaded {
@@ -117,6 +141,7 @@ impl Auth {
                         .ok()
                         .as_deref(),
                 ),
+                ingress: ingress_proxy()?,
             }),
             issued,
         })
@@ -312,11 +337,31 @@ pub async fn gate(
     {
         return refuse(StatusCode::FORBIDDEN, "Cross-site request refused");
     }
+    // In an add-on, the ingress header is Home Assistant's word that it signed the user in: it
+    // counts only from the ingress proxy itself.
+    let ingress = match auth.ingress {
+        Some(proxy) if headers.contains_key("x-ingress-path") => {
+            if peer.ip() != proxy {
+                tracing::warn!(peer = %peer.ip(), "refused an ingress header from outside the ingress proxy");
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    "Ingress access is restricted to Home Assistant",
+                );
+            }
+            true
+        }
+        _ => false,
+    };
     let access = access(&method, &path, request.uri().query());
     let Access::Needs(needed) = access else {
         return next.run(request).await;
     };
-    let principal = if auth.bypass {
+    let principal = if ingress {
+        Principal {
+            role: Role::Admin,
+            method: Proof::Ingress,
+        }
+    } else if auth.bypass {
         Principal {
             role: Role::Admin,
             method: Proof::Bypass,
