@@ -25,7 +25,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use toposync_actors::transmissions::TransmissionMsg;
 use toposync_actors::transmissions::arbitration::{Frame, Lifecycle};
 
 use crate::http::ingest::{FRAME_LIMIT, Target};
@@ -169,7 +168,7 @@ async fn session(stream: UnixStream) {
             )
             .await;
         }
-        close(&mut target, &writer_id).await;
+        let _ = target.close(&writer_id).await;
         return;
     }
     let mut lifecycle = Lifecycle::Open;
@@ -196,41 +195,17 @@ async fn session(stream: UnixStream) {
         let data = buffer.freeze();
         let frame = Frame::bgr24(data.clone(), header.width, header.height)
             .expect("the buffer holds exactly one frame of the declared size");
-        if let Err(detail) = deliver(&mut target, &writer_id, &header, lifecycle, frame).await {
+        let delivered = target
+            .update(&writer_id, lifecycle, header.priority, Some(frame))
+            .await;
+        if let Err(detail) = delivered {
             let _ = reply(reader.get_mut(), &error(&detail)).await;
             break;
         }
         lifecycle = Lifecycle::Update;
         before_last = last.replace(data);
     }
-    close(&mut target, &writer_id).await;
-}
-
-async fn close(target: &mut Target, writer_id: &str) {
-    let _ = target
-        .ask(|reply| TransmissionMsg::WriterClose {
-            writer_id: writer_id.to_string(),
-            reply,
-        })
-        .await;
-}
-
-async fn deliver(
-    target: &mut Target,
-    writer_id: &str,
-    header: &Header,
-    lifecycle: Lifecycle,
-    frame: Frame,
-) -> Result<(), String> {
-    target
-        .ask(|reply| TransmissionMsg::WriterUpdate {
-            writer_id: writer_id.to_string(),
-            lifecycle,
-            priority: header.priority,
-            frame: Some(frame.clone()),
-            reply,
-        })
-        .await
+    let _ = target.close(&writer_id).await;
 }
 
 /// Frames as sealed memfds until the writer hangs up or sends something that is not one.
@@ -267,7 +242,10 @@ async fn memfd_frames(
         };
         let frame = Frame::bgr24(data, header.width, header.height)
             .expect("the mapping holds exactly one frame of the declared size");
-        if let Err(detail) = deliver(target, writer_id, header, lifecycle, frame).await {
+        let delivered = target
+            .update(writer_id, lifecycle, header.priority, Some(frame))
+            .await;
+        if let Err(detail) = delivered {
             let _ = reply(&mut stream, &error(&detail)).await;
             return;
         }

@@ -808,7 +808,14 @@ mod redaction {
             urls["outputs"][0]["content_rect"],
             json!({"x": 0.0, "y": 0.0, "width": 1.0, "height": 1.0})
         );
-        assert_eq!(urls["network_contract"], Value::Null);
+        // The network contract (§5.6): signed HLS goes through the proxy, so it applies and,
+        // with the request's host known and no port named as expected, holds.
+        let contract = &urls["network_contract"];
+        assert_eq!(contract["environment"], "generic", "{contract}");
+        assert_eq!(contract["public_hls_mode"], "proxy");
+        assert_eq!(contract["mode"], "proxy");
+        assert_eq!(contract["status"], "ok");
+        assert_eq!(contract["blocking_errors"], json!([]));
         assert_eq!(urls["public_base_path"], "/");
         assert!(
             urls["media_url_origin"]
@@ -822,6 +829,67 @@ mod redaction {
 
 mod urls {
     use super::*;
+
+    /// In a Home Assistant add-on whose WebRTC UDP port is not the one it publishes, `/urls`
+    /// says so with the original's strings: a blocking mismatch, the WebRTC warning, and the
+    /// port missing from the add-on's network snapshot.
+    #[tokio::test]
+    async fn an_addon_network_contract_names_what_does_not_match() {
+        use std::path::Path;
+        let dir = tempfile::tempdir().unwrap();
+        let snapshot = dir.path().join("addon-network.json");
+        std::fs::write(
+            &snapshot,
+            r#"{"network": {"8554/tcp": 8554, "18762/udp": null}}"#,
+        )
+        .unwrap();
+        let service = Service::start_with(
+            dir.path(),
+            &[
+                (
+                    "TOPOSYNC_DEPLOYMENT_TARGET",
+                    Path::new("home_assistant_addon"),
+                ),
+                ("TOPOSYNC_EXPECTED_WEBRTC_UDP_PORT", Path::new("8189")),
+                ("TOPOSYNC_ADDON_NETWORK_SNAPSHOT_PATH", &snapshot),
+            ],
+        );
+        let (_, created) = service
+            .post(
+                "/transmissions",
+                &json!({"name": "Door", "path": "door", "outputs": [{"id": "h", "protocol": "hls"}]}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap();
+        let (status, urls) = service.get(&format!("/transmissions/{id}/urls")).await;
+        assert_eq!(status, 200, "{urls}");
+        let contract = &urls["network_contract"];
+        assert_eq!(
+            contract["environment"], "home_assistant_addon",
+            "{contract}"
+        );
+        assert_eq!(contract["status"], "port_mismatch");
+        assert_eq!(contract["strict"], true);
+        assert_eq!(contract["published_ports"], json!(["8554/tcp"]));
+        let mismatch = "WebRTC UDP active port 18762 does not match expected add-on port 8189.";
+        assert_eq!(urls["blocking_errors"], json!([mismatch]), "{urls}");
+        assert_eq!(
+            contract["warnings"],
+            json!([
+                mismatch,
+                "WebRTC UDP port 18762/udp is not published by the Home Assistant add-on; HLS proxy playback is unaffected, but low latency WebRTC media may fail."
+            ])
+        );
+        let webrtc = urls["webrtc_warnings"][0].as_str().unwrap();
+        assert!(
+            webrtc.starts_with("WebRTC WHEP unavailable: WebRTC UDP active port 18762"),
+            "{webrtc}"
+        );
+        assert!(
+            !urls["warnings"].to_string().contains("UDP"),
+            "WebRTC matters stay out of the general warnings: {urls}"
+        );
+    }
 
     /// The signed HLS URL (the entry before the last).
     fn hls_url(urls: &Value) -> &str {
@@ -1394,14 +1462,9 @@ mod ingest {
                 record["lifecycle"], "close",
                 "hanging up closed it: {record}"
             );
-            let still = service
-                .http
-                .get(service.url(&format!("/transmissions/{id}/still.jpg")))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(still.headers()["x-toposync-frame-state"], "live");
-            let shown = Frame::from_jpeg(&still.bytes().await.unwrap()).unwrap();
+            let (_, headers, still) = super::stills::still(&service, &id).await;
+            assert_eq!(headers["x-toposync-frame-state"], "live");
+            let shown = Frame::from_jpeg(&still).unwrap();
             assert_eq!((shown.width, shown.height), (160, 120));
             assert!(
                 shown.data[channel] > 200,
@@ -2677,7 +2740,10 @@ mod stills {
     use super::*;
     use toposync_actors::transmissions::arbitration::Frame;
 
-    async fn still(service: &Service, id: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    pub(super) async fn still(
+        service: &Service,
+        id: &str,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
         let response = service
             .http
             .get(service.url(&format!("/transmissions/{id}/still.jpg")))

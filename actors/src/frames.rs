@@ -55,6 +55,59 @@ pub async fn off_runtime<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.ok()
 }
 
+/// One resize per (frame, size) across a transmission's outputs: the first publisher that needs
+/// a frame at a size computes it, the others of that size wait for it and share it. Each entry
+/// keeps its source frame, so the source's address cannot be reused by a newer frame while it is
+/// the key.
+#[derive(Clone, Default)]
+pub struct SharedResizes {
+    latest: Arc<Mutex<HashMap<(u32, u32), ResizeEntry>>>,
+}
+
+/// A source frame and its resized version at one size (filled by the first who needs it).
+type ResizeEntry = (Frame, Arc<tokio::sync::OnceCell<Frame>>);
+
+impl SharedResizes {
+    /// `source` at `size`, computed with `resizer` unless another output already did (or is
+    /// doing) it. `None` if the resize panicked.
+    pub async fn resized(
+        &self,
+        resizer: ContainResizer,
+        source: Frame,
+        size: (u32, u32),
+    ) -> Option<(ContainResizer, Frame)> {
+        let cell = {
+            let mut latest = self.latest.lock().expect("shared resizes lock");
+            match latest.get(&size) {
+                Some((cached, cell)) if cached.data.as_ptr() == source.data.as_ptr() => {
+                    cell.clone()
+                }
+                _ => {
+                    let cell = Arc::new(tokio::sync::OnceCell::new());
+                    latest.insert(size, (source.clone(), cell.clone()));
+                    cell
+                }
+            }
+        };
+        let mut resizer = Some(resizer);
+        let resized = cell
+            .get_or_try_init(|| async {
+                let (back, resized) = resizer
+                    .take()
+                    .expect("initialised once")
+                    .resize_off_runtime(source, size)
+                    .await
+                    .ok_or(())?;
+                resizer = Some(back);
+                Ok::<Frame, ()>(resized)
+            })
+            .await
+            .ok()?
+            .clone();
+        Some((resizer.unwrap_or_default(), resized))
+    }
+}
+
 /// Reuses its SIMD buffers between frames; one per output.
 #[derive(Default)]
 pub struct ContainResizer {
@@ -157,6 +210,42 @@ mod tests {
     fn pixel(frame: &Frame, x: u32, y: u32) -> [u8; 3] {
         let at = ((y * frame.width + x) * 3) as usize;
         [frame.data[at], frame.data[at + 1], frame.data[at + 2]]
+    }
+
+    /// Two outputs of one size get the very same resized buffer, computed once; another size or
+    /// a newer frame is resized anew.
+    #[tokio::test]
+    async fn each_frame_is_resized_once_per_size_across_outputs() {
+        let shared = SharedResizes::default();
+        let source = solid(640, 360, 200);
+        let (first, second) = tokio::join!(
+            shared.resized(ContainResizer::default(), source.clone(), (320, 180)),
+            shared.resized(ContainResizer::default(), source.clone(), (320, 180)),
+        );
+        let (first, second) = (first.unwrap().1, second.unwrap().1);
+        assert_eq!((first.width, first.height), (320, 180));
+        assert_eq!(
+            first.data.as_ptr(),
+            second.data.as_ptr(),
+            "computed once, shared"
+        );
+        let other_size = shared
+            .resized(ContainResizer::default(), source.clone(), (160, 90))
+            .await
+            .unwrap()
+            .1;
+        assert_eq!((other_size.width, other_size.height), (160, 90));
+        let newer = shared
+            .resized(ContainResizer::default(), solid(640, 360, 10), (320, 180))
+            .await
+            .unwrap()
+            .1;
+        assert_ne!(newer.data.as_ptr(), first.data.as_ptr());
+        assert_eq!(
+            pixel(&newer, 160, 90),
+            [10, 10, 10],
+            "the newer frame's pixels"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod media_token;
 pub mod metrics;
 pub mod model;
 pub mod net;
+pub mod network_contract;
 pub mod observability;
 pub mod pipelines;
 pub mod playback;

@@ -137,7 +137,9 @@ pub struct UrlsResponse {
     pub hls_warnings: Vec<String>,
     pub webrtc_warnings: Vec<String>,
     pub blocking_errors: Vec<String>,
-    /// Not built yet (see docs/api.md): always null.
+    /// `network_contract::NetworkContract` (kept as JSON: a processing server's answer is
+    /// relayed as it came).
+    #[schema(value_type = Object)]
     pub network_contract: Option<serde_json::Value>,
     #[serde(flatten)]
     pub origin: PublicOrigin,
@@ -264,15 +266,44 @@ pub fn resolve_urls(
             }
         })
         .collect();
+    let contract =
+        crate::network_contract::evaluate(&crate::network_contract::ContractInputs::gather(
+            settings,
+            request.running_ports.map(|p| (p.rtsp, p.hls, p.webrtc)),
+            request.request_host,
+            request.origin.public_base_path != "/",
+        ));
+    let (webrtc, general): (Vec<&String>, Vec<&String>) = contract
+        .warnings
+        .iter()
+        .partition(|w| crate::network_contract::is_webrtc_related(w));
+    warnings.extend(general.iter().map(|w| w.to_string()));
+    let hls_warnings = general
+        .iter()
+        .filter(|w| crate::network_contract::is_hls_related(w))
+        .map(|w| w.to_string())
+        .collect();
+    let webrtc_warnings = match webrtc.as_slice() {
+        [] => Vec::new(),
+        reasons => vec![format!(
+            "WebRTC WHEP unavailable: {}",
+            reasons
+                .iter()
+                .take(2)
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )],
+    };
     UrlsResponse {
         transmission_id: transmission.id.clone(),
         engine_running: request.running_ports.is_some(),
         outputs,
         warnings,
-        hls_warnings: Vec::new(),
-        webrtc_warnings: Vec::new(),
-        blocking_errors: Vec::new(),
-        network_contract: None,
+        hls_warnings,
+        webrtc_warnings,
+        blocking_errors: contract.blocking_errors.clone(),
+        network_contract: serde_json::to_value(&contract).ok(),
         origin: request.origin.clone(),
     }
 }

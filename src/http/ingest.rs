@@ -125,8 +125,35 @@ impl Target {
         })
     }
 
+    /// The writer's lifecycle, priority and (optionally) a new frame.
+    pub(crate) async fn update(
+        &mut self,
+        writer_id: &str,
+        lifecycle: Lifecycle,
+        priority: i64,
+        frame: Option<Frame>,
+    ) -> Result<(), String> {
+        self.ask(|reply| TransmissionMsg::WriterUpdate {
+            writer_id: writer_id.to_string(),
+            lifecycle,
+            priority,
+            frame: frame.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// The writer is ineligible at once.
+    pub(crate) async fn close(&mut self, writer_id: &str) -> Result<(), String> {
+        self.ask(|reply| TransmissionMsg::WriterClose {
+            writer_id: writer_id.to_string(),
+            reply,
+        })
+        .await
+    }
+
     /// Asks the transmission; if its actor is gone, asks the one that replaced it (once).
-    pub(crate) async fn ask<T: Send + 'static>(
+    async fn ask<T: Send + 'static>(
         &mut self,
         request: impl Fn(ractor::RpcReplyPort<T>) -> TransmissionMsg,
     ) -> Result<T, String> {
@@ -204,13 +231,7 @@ async fn writer_session(
             }
         }
     }
-    let writer_id = session.writer_id;
-    let _ = transmission
-        .ask(|reply| TransmissionMsg::WriterClose {
-            writer_id: writer_id.clone(),
-            reply,
-        })
-        .await;
+    let _ = transmission.close(&session.writer_id).await;
 }
 
 async fn control(
@@ -233,13 +254,7 @@ async fn control(
         }
         Control::Close => {
             session.lifecycle = Lifecycle::Close;
-            let writer_id = session.writer_id.clone();
-            transmission
-                .ask(|reply| TransmissionMsg::WriterClose {
-                    writer_id: writer_id.clone(),
-                    reply,
-                })
-                .await
+            transmission.close(&session.writer_id).await
         }
         Control::Format {
             format: FrameFormat::Jpeg,
@@ -288,15 +303,8 @@ async fn deliver(
     let lifecycle = session.lifecycle;
     // After the first message the writer is updating.
     session.lifecycle = Lifecycle::Update;
-    let (writer_id, priority) = (session.writer_id.clone(), session.priority);
     transmission
-        .ask(|reply| TransmissionMsg::WriterUpdate {
-            writer_id: writer_id.clone(),
-            lifecycle,
-            priority,
-            frame: frame.clone(),
-            reply,
-        })
+        .update(&session.writer_id, lifecycle, session.priority, frame)
         .await
 }
 

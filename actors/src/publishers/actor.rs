@@ -50,6 +50,8 @@ pub struct PublisherArgs {
     pub target: OutputTarget,
     pub selected: watch::Receiver<Option<SelectedFrame>>,
     pub placeholders: Placeholders,
+    /// The transmission's resize cache, shared by its publishers.
+    pub resizes: crate::frames::SharedResizes,
     pub logs_dir: PathBuf,
     pub stall_after: Duration,
 }
@@ -199,6 +201,7 @@ impl Actor for PublisherActor {
                 target.clone(),
                 state.args.selected.clone(),
                 state.args.placeholders.clone(),
+                state.args.resizes.clone(),
                 slot.clone(),
                 state.counters.clone(),
                 state.showing.clone(),
@@ -371,6 +374,7 @@ async fn pace(
     target: OutputTarget,
     mut selected: watch::Receiver<Option<SelectedFrame>>,
     placeholders: Placeholders,
+    resizes: crate::frames::SharedResizes,
     slot: Arc<FrameSlot>,
     counters: Arc<Counters>,
     showing: Arc<Mutex<&'static str>>,
@@ -405,7 +409,7 @@ async fn pace(
                     .is_some_and(|(seen, _, _)| seen.data.as_ptr() == source.data.as_ptr());
                 let resized = match (&last, same) {
                     (Some((_, resized, _)), true) => resized.clone(),
-                    _ => match resizer.resize_off_runtime(source.clone(), size).await {
+                    _ => match resizes.resized(resizer, source.clone(), size).await {
                         Some((back, resized)) => {
                             resizer = back;
                             resized

@@ -228,6 +228,8 @@ pub struct TransmissionState {
     demanded: BTreeSet<String>,
     publishers: BTreeMap<String, PublisherChild>,
     stills: crate::stills::StillCache,
+    /// One resize per (frame, size) for all of this transmission's publishers.
+    resizes: crate::frames::SharedResizes,
     arbiter: Arbiter,
     /// Last frame shown and when it arrived, kept when its writer stops being eligible.
     last_shown: Option<(SelectedFrame, Instant)>,
@@ -340,6 +342,7 @@ impl Actor for TransmissionActor {
             demanded: args.demanded,
             publishers: BTreeMap::new(),
             stills: crate::stills::StillCache::default(),
+            resizes: crate::frames::SharedResizes::default(),
             last_shown: None,
             last_incoming_at: None,
             frames_ingested: 0,
@@ -673,6 +676,7 @@ async fn sync_publishers(myself: &ActorRef<TransmissionMsg>, state: &mut Transmi
                 target: child.target.clone(),
                 selected: state.selected.subscribe(),
                 placeholders: state.placeholders.clone(),
+                resizes: state.resizes.clone(),
                 logs_dir: state.logs_dir.clone(),
                 stall_after: match child.target.input {
                     PublisherInput::RawvideoPipe => DEFAULT_STALL_AFTER,
