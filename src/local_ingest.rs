@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use toposync_actors::transmissions::arbitration::{Frame, Lifecycle};
 
-use crate::http::ingest::{FRAME_LIMIT, Target};
+use crate::http::ingest::{FRAME_LIMIT, MAX_HEIGHT, MAX_WIDTH, Target};
 
 pub const SOCKET_NAME: &str = "writers.sock";
 /// Writers connected at once; more are refused.
@@ -123,7 +123,7 @@ async fn opened(reader: &mut BufReader<UnixStream>) -> Result<(Header, Target, u
     if header.format.as_deref().is_some_and(|f| f != "bgr24") {
         return Err("format must be 'bgr24'".into());
     }
-    if !(1..=7680).contains(&header.width) || !(1..=4320).contains(&header.height) {
+    if !(1..=MAX_WIDTH).contains(&header.width) || !(1..=MAX_HEIGHT).contains(&header.height) {
         return Err("width must be 1..7680 and height 1..4320".into());
     }
     let id = header.writer_id.trim();
@@ -154,23 +154,31 @@ async fn session(stream: UnixStream) {
         return;
     }
     let writer_id = header.writer_id.trim().to_string();
-    if header.transport == Transport::Memfd {
-        // Descriptors ride on recvmsg; bytes read ahead through the buffer would lose theirs.
-        if !reader.buffer().is_empty() {
-            let _ = reply(reader.get_mut(), &error("send frames after the ready line")).await;
-        } else {
-            memfd_frames(
-                reader.into_inner(),
-                &header,
-                &writer_id,
-                &mut target,
-                frame_bytes,
-            )
-            .await;
+    match header.transport {
+        Transport::Stream => {
+            stream_frames(reader, &header, &writer_id, &mut target, frame_bytes).await;
         }
-        let _ = target.close(&writer_id).await;
-        return;
+        // Descriptors ride on recvmsg; bytes read ahead through the buffer would lose theirs.
+        Transport::Memfd if !reader.buffer().is_empty() => {
+            let _ = reply(reader.get_mut(), &error("send frames after the ready line")).await;
+        }
+        Transport::Memfd => {
+            let stream = reader.into_inner();
+            memfd_frames(stream, &header, &writer_id, &mut target, frame_bytes).await;
+        }
     }
+    let _ = target.close(&writer_id).await;
+}
+
+/// Frames back to back on the socket until the writer hangs up, goes silent, or the
+/// transmission refuses one.
+async fn stream_frames(
+    mut reader: BufReader<UnixStream>,
+    header: &Header,
+    writer_id: &str,
+    target: &mut Target,
+    frame_bytes: usize,
+) {
     let mut lifecycle = Lifecycle::Open;
     // The two frames handed on last: once the transmission lets go of the older one, its
     // buffer takes the next frame, so a steady writer allocates nothing.
@@ -190,22 +198,21 @@ async fn session(stream: UnixStream) {
             Ok(Ok(true)) => {}
             // End of stream between frames, a cut-off frame, a read error or silence: the
             // writer is gone.
-            Ok(Ok(false)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(false)) | Ok(Err(_)) | Err(_) => return,
         }
         let data = buffer.freeze();
         let frame = Frame::bgr24(data.clone(), header.width, header.height)
             .expect("the buffer holds exactly one frame of the declared size");
         let delivered = target
-            .update(&writer_id, lifecycle, header.priority, Some(frame))
+            .update(writer_id, lifecycle, header.priority, Some(frame))
             .await;
         if let Err(detail) = delivered {
             let _ = reply(reader.get_mut(), &error(&detail)).await;
-            break;
+            return;
         }
         lifecycle = Lifecycle::Update;
         before_last = last.replace(data);
     }
-    let _ = target.close(&writer_id).await;
 }
 
 /// Frames as sealed memfds until the writer hangs up or sends something that is not one.

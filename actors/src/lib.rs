@@ -90,10 +90,10 @@ impl Runtime {
         hook_binary: Option<PathBuf>,
     ) -> Result<Self, ractor::SpawnErr> {
         let media_tokens =
-            media_token::MediaTokens::load_or_create(&data_dir.join("runtime").join("streaming"))
+            media_token::MediaTokens::load_or_create(&private_file::runtime_dir(&data_dir))
                 .map_err(|err| {
-                ractor::SpawnErr::StartupFailed(format!("media token secret: {err}").into())
-            })?;
+                    ractor::SpawnErr::StartupFailed(format!("media token secret: {err}").into())
+                })?;
         let (root, ended) = Actor::spawn(
             Some(ROOT.to_string()),
             RootSupervisor,

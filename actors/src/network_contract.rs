@@ -9,6 +9,15 @@ use crate::model::settings::{MediaAuthMode, StreamingSettings};
 
 pub const HOME_ASSISTANT_ADDON: &str = "home_assistant_addon";
 
+/// `TOPOSYNC_DEPLOYMENT_TARGET`, `generic` when unset or empty.
+pub fn deployment_target() -> String {
+    std::env::var("TOPOSYNC_DEPLOYMENT_TARGET")
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "generic".into())
+}
+
 /// One port per thing a player or the add-on's network maps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ContractPorts {
@@ -84,25 +93,9 @@ impl ContractInputs {
         let hls_proxy = engine.media_auth.mode == MediaAuthMode::SignedProxy
             || env("TOPOSYNC_STREAMING_HLS_PUBLIC_MODE").as_deref() == Some("proxy");
         let (host, request_port) = split_host(request_host.unwrap_or(""));
-        let mut additional = engine.webrtc_additional_hosts.clone();
-        for host in env("TOPOSYNC_STREAMING_WEBRTC_ADDITIONAL_HOSTS")
-            .unwrap_or_default()
-            .split([',', ';'])
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-        {
-            if !additional
-                .iter()
-                .any(|known| known.eq_ignore_ascii_case(host))
-            {
-                additional.push(host.to_string());
-            }
-        }
         let preferred = engine.preferred_ports;
         ContractInputs {
-            environment: env("TOPOSYNC_DEPLOYMENT_TARGET")
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "generic".into()),
+            environment: deployment_target(),
             hls_proxy,
             expected: ContractPorts {
                 direct_api: port("TOPOSYNC_EXPECTED_DIRECT_API_PORT"),
@@ -123,7 +116,8 @@ impl ContractInputs {
             request_host: host,
             behind_base_path,
             expose_to_lan: engine.expose_to_lan,
-            webrtc_additional_hosts: additional,
+            webrtc_additional_hosts: crate::engine::config::WebrtcEnv::from_env()
+                .additional_hosts(engine),
             published_ports: env("TOPOSYNC_ADDON_NETWORK_SNAPSHOT_PATH")
                 .and_then(|path| std::fs::read(path).ok())
                 .and_then(|bytes| published_ports(&bytes)),
@@ -139,15 +133,12 @@ impl ContractInputs {
 /// one has none.
 fn split_host(raw: &str) -> (Option<String>, Option<u16>) {
     let raw = raw.trim();
-    if raw.is_empty() {
+    let Some(host) = crate::urls::host_without_port(raw) else {
         return (None, None);
-    }
-    let (host, port) = match raw.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(':') && port.chars().all(|c| c.is_ascii_digit()) => {
-            (host, port.parse().ok())
-        }
-        _ => (raw, None),
     };
+    let port = raw[host.len()..]
+        .strip_prefix(':')
+        .and_then(|port| port.parse().ok());
     (Some(host.to_string()), port)
 }
 

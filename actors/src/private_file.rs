@@ -13,6 +13,11 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
+/// `<data dir>/runtime/streaming`: engine config, logs, sockets and secrets.
+pub fn runtime_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("runtime").join("streaming")
+}
+
 /// The longest Unix socket path this service binds (`sun_path` holds 108 bytes).
 const MAX_SOCKET_PATH: usize = 100;
 

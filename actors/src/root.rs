@@ -364,7 +364,7 @@ async fn spawn(
             .get_cell(),
         ChildKind::Transmissions => {
             let args = TransmissionsArgs {
-                logs_dir: data_dir.join("runtime").join("streaming").join("logs"),
+                logs_dir: crate::private_file::runtime_dir(data_dir).join("logs"),
             };
             Actor::spawn_linked(name, TransmissionsSupervisor, args, link)
                 .await?

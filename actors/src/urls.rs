@@ -206,13 +206,15 @@ fn normalize_base_path(raw: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// What the caller knows beyond the settings: the engine's actual ports when it runs, and the
-/// host the client used to reach this service (advertised when the engine is exposed to the LAN).
+/// What the caller knows beyond the settings: the engine's actual ports when it runs, the host
+/// the client used to reach this service (advertised when the engine is exposed to the LAN), and
+/// what the network contract is judged on (gathered by the caller, which reads the environment).
 pub struct UrlRequest<'a> {
     pub running_ports: Option<PlaybackPorts>,
     pub request_host: Option<&'a str>,
     pub output_id: Option<&'a str>,
     pub origin: PublicOrigin,
+    pub network: crate::network_contract::ContractInputs,
 }
 
 pub fn resolve_urls(
@@ -266,13 +268,7 @@ pub fn resolve_urls(
             }
         })
         .collect();
-    let contract =
-        crate::network_contract::evaluate(&crate::network_contract::ContractInputs::gather(
-            settings,
-            request.running_ports.map(|p| (p.rtsp, p.hls, p.webrtc)),
-            request.request_host,
-            request.origin.public_base_path != "/",
-        ));
+    let contract = crate::network_contract::evaluate(&request.network);
     let (webrtc, general): (Vec<&String>, Vec<&String>) = contract
         .warnings
         .iter()
@@ -431,7 +427,7 @@ pub fn advertised_host<'a>(engine: &EngineSettings, request_host: Option<&'a str
 }
 
 /// `example.lan:8100` -> `example.lan`, `[::1]:8100` -> `[::1]`; `None` for an empty host.
-fn host_without_port(host: &str) -> Option<&str> {
+pub(crate) fn host_without_port(host: &str) -> Option<&str> {
     let host = host.trim();
     let bare = if host.starts_with('[') {
         host.find(']').map(|end| &host[..=end]).unwrap_or(host)
@@ -542,6 +538,7 @@ mod tests {
             request_host: Some("lan.example:8100"),
             output_id: None,
             origin: PublicOrigin::from_headers(|_| None),
+            network: Default::default(),
         };
         let urls = resolve_urls(&s, &s.transmissions[0], &request);
         assert_eq!(urls.outputs[0].url, "http://127.0.0.1:8888/door/index.m3u8");
@@ -567,6 +564,7 @@ mod tests {
             request_host: Some("[fd00::5]:8100"),
             output_id: None,
             origin: PublicOrigin::from_headers(|_| None),
+            network: Default::default(),
         };
         let urls = resolve_urls(&s, &s.transmissions[0], &request);
         assert_eq!(urls.outputs[0].url, "rtsp://[fd00::5]:18554/door-a");

@@ -78,7 +78,8 @@ const HA_INGRESS_PROXY: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(172, 30, 32,
 /// (elsewhere an `X-Ingress-Path` header is only a path prefix, like `X-Forwarded-Prefix`), at
 /// `TOPOSYNC_INGRESS_PROXY` if set, else the Supervisor's fixed address.
 fn ingress_proxy() -> Result<Option<IpAddr>, String> {
-    if std::env::var("TOPOSYNC_DEPLOYMENT_TARGET").as_deref() != Ok("home_assistant_addon") {
+    use toposync_actors::network_contract::{HOME_ASSISTANT_ADDON, deployment_target};
+    if deployment_target() != HOME_ASSISTANT_ADDON {
         return Ok(None);
     }
     match std::env::var("TOPOSYNC_INGRESS_PROXY") {

@@ -33,7 +33,7 @@ pub async fn get(Path(id): Path<String>, params: Params) -> Result<Json<DemandAn
 #[utoipa::path(post, path = "/transmissions/{id}/demand/prime", tag = "demand", params(("id" = String, Path), super::openapi::PrimeQuery), responses((status = 200, body = Primed)))]
 pub async fn prime(Path(id): Path<String>, params: Params) -> Result<Json<Value>, ApiError> {
     let (transmission, settings) = stored_with(&id).await?;
-    if transmission.host_server_id != "local" {
+    if transmission.host_server_id != toposync_actors::distributed::LOCAL_SERVER_ID {
         let forwarded = distributed::forward_demand(
             &settings,
             &transmission,
@@ -133,7 +133,7 @@ pub async fn heartbeat(
     }
     errors.into_result()?;
     let (transmission, settings) = stored_with(&id).await?;
-    if transmission.host_server_id != "local" {
+    if transmission.host_server_id != toposync_actors::distributed::LOCAL_SERVER_ID {
         let forwarded = distributed::forward_demand(
             &settings,
             &transmission,

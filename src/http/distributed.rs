@@ -26,7 +26,10 @@ pub async fn settings(
     axum::Extension(principal): axum::Extension<Principal>,
 ) -> Result<Json<StreamingSettings>, ApiError> {
     let sync = principal.method == Proof::Sync;
-    if sync && toposync_actors::model::transmission::normalize_server_id(&server_id) == "local" {
+    if sync
+        && toposync_actors::model::transmission::normalize_server_id(&server_id)
+            == toposync_actors::distributed::LOCAL_SERVER_ID
+    {
         // The sync credentials read processing servers' shares, never the core's own.
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,

@@ -123,7 +123,7 @@ pub async fn webrtc_offer(
         .settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
-    if transmission.host_server_id != "local" {
+    if transmission.host_server_id != toposync_actors::distributed::LOCAL_SERVER_ID {
         let answer =
             super::distributed::forward_offer(&revision.settings, transmission, &params, &body);
         let answer: WhepAnswer = serde_json::from_value(answer.await?).map_err(|_| {

@@ -22,6 +22,9 @@ use super::replies::{FrameAccepted, SocketError, WriterClosed};
 
 /// A 4K BGR24 frame is 24.9 MB; anything larger is not a frame.
 pub const FRAME_LIMIT: usize = 32 * 1024 * 1024;
+/// The largest raw frame a writer may declare (8K UHD), on every ingest path.
+pub const MAX_WIDTH: u32 = 7680;
+pub const MAX_HEIGHT: u32 = 4320;
 const DEADLINE: Duration = Duration::from_secs(2);
 
 /// `POST /transmissions/{id}/writers/{writer_id}/frame?width=W&height=H[&priority=P][&lifecycle=open|update]`
@@ -32,8 +35,8 @@ pub async fn frame(
     params: Params,
     request: axum::extract::Request,
 ) -> Result<Json<FrameAccepted>, ApiError> {
-    let width = dimension(&params, "width", 7680)?;
-    let height = dimension(&params, "height", 4320)?;
+    let width = dimension(&params, "width", MAX_WIDTH)?;
+    let height = dimension(&params, "height", MAX_HEIGHT)?;
     let priority = priority(&params)?;
     let lifecycle = match params.get("lifecycle") {
         None | Some("update") => Lifecycle::Update,
@@ -268,7 +271,7 @@ async fn control(
             width,
             height,
         } => match (width, height) {
-            (Some(w), Some(h)) if (1..=7680).contains(&w) && (1..=4320).contains(&h) => {
+            (Some(w), Some(h)) if (1..=MAX_WIDTH).contains(&w) && (1..=MAX_HEIGHT).contains(&h) => {
                 session.raw_size = Some((w, h));
                 Ok(())
             }

@@ -209,7 +209,7 @@ pub async fn still(Path(id): Path<String>, params: Params) -> Result<Response, A
         .settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
-    if transmission.host_server_id != "local" {
+    if transmission.host_server_id != toposync_actors::distributed::LOCAL_SERVER_ID {
         return super::distributed::remote_still(&revision.settings, transmission, &params).await;
     }
     let output = match params.get("output_id") {

@@ -239,7 +239,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     // Dropped at shutdown: the socket closes and every local writer with it.
     let _local_writers =
-        match crate::local_ingest::bind(&data_dir.join("runtime").join("streaming")) {
+        match crate::local_ingest::bind(&toposync_actors::private_file::runtime_dir(&data_dir)) {
             Ok((socket, path)) => {
                 tracing::info!(socket = %path.display(), "local frame socket ready");
                 Some(tokio_util::task::AbortOnDropHandle::new(tokio::spawn(

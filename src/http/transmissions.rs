@@ -191,7 +191,7 @@ pub async fn internal_urls(
         .settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
-    if transmission.host_server_id != "local" {
+    if transmission.host_server_id != toposync_actors::distributed::LOCAL_SERVER_ID {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             format!(
@@ -218,7 +218,7 @@ pub async fn signed_urls(
         .settings
         .transmission(&id)
         .ok_or_else(|| ApiError::not_found("Transmission not found"))?;
-    if transmission.host_server_id != "local" {
+    if transmission.host_server_id != toposync_actors::distributed::LOCAL_SERVER_ID {
         // Its processing server resolves (and primes) it; the core pulls nothing itself.
         return super::distributed::remote_urls(&revision.settings, transmission, params).await;
     }
@@ -243,13 +243,23 @@ pub async fn signed_urls(
                 })?,
         ),
     };
+    let running_ports = super::engine::running_ports().await;
+    let request_host = super::request_host(headers);
+    let origin = toposync_actors::urls::PublicOrigin::from_headers(|name| {
+        headers.get(name).and_then(|value| value.to_str().ok())
+    });
+    let network = toposync_actors::network_contract::ContractInputs::gather(
+        &revision.settings,
+        running_ports.map(|p| (p.rtsp, p.hls, p.webrtc)),
+        request_host,
+        origin.public_base_path != "/",
+    );
     let request = UrlRequest {
-        running_ports: super::engine::running_ports().await,
-        request_host: super::request_host(headers),
+        running_ports,
+        request_host,
         output_id,
-        origin: toposync_actors::urls::PublicOrigin::from_headers(|name| {
-            headers.get(name).and_then(|value| value.to_str().ok())
-        }),
+        origin,
+        network,
     };
     let mut resolved: UrlsResponse = resolve_urls(&revision.settings, transmission, &request);
     if let Some(profile) = profile {

@@ -223,7 +223,7 @@ impl Actor for EngineActor {
         args: EngineArgs,
     ) -> Result<EngineState, ActorProcessingErr> {
         myself.send_interval(HEARTBEAT_EVERY, || EngineMsg::Heartbeat);
-        let runtime_dir = args.data_dir.join("runtime").join("streaming");
+        let runtime_dir = crate::private_file::runtime_dir(&args.data_dir);
         std::fs::create_dir_all(runtime_dir.join("logs"))?;
         let secret = PublishSecret::load_or_create(&runtime_dir)?;
         let hooks = args.hook_binary.and_then(|binary| {

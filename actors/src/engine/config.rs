@@ -52,6 +52,18 @@ impl WebrtcEnv {
             local_tcp_address: var("TOPOSYNC_STREAMING_WEBRTC_LOCAL_TCP_ADDRESS"),
         }
     }
+
+    /// The settings' WebRTC additional hosts, then this environment's, without repeats (names
+    /// compared without case).
+    pub fn additional_hosts(&self, engine: &EngineSettings) -> Vec<String> {
+        let mut hosts = engine.webrtc_additional_hosts.clone();
+        for host in &self.additional_hosts {
+            if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+                hosts.push(host.clone());
+            }
+        }
+        hosts
+    }
 }
 
 /// The engine paths of this host: `test`, then every enabled output of every enabled local
@@ -283,15 +295,7 @@ pub fn render(
         MediaAuthMode::Open => bind,
     };
     let users = auth_users(rules);
-    let mut additional_hosts = engine.webrtc_additional_hosts.clone();
-    for host in &env.additional_hosts {
-        if !additional_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(host))
-        {
-            additional_hosts.push(host.clone());
-        }
-    }
+    let additional_hosts = env.additional_hosts(engine);
     let config = MediaMtxConfig {
         log_level: "info",
         log_destinations: ["stdout"],

@@ -172,7 +172,7 @@ impl Actor for SidecarActor {
         let liveness = Liveness::new(LivenessPolicy::CHILD);
         myself.send_interval(liveness.every(), || SidecarMsg::CheckLiveness);
         Ok(SidecarState {
-            dir: data_dir.join("runtime").join("streaming").join("go2rtc"),
+            dir: crate::private_file::runtime_dir(&data_dir).join("go2rtc"),
             settings: Arc::default(),
             running: None,
             generation: 0,
