@@ -6,6 +6,9 @@
 //!   side reuses.
 //! - `memfd`: each frame is a sealed memfd passed as `SCM_RIGHTS` with a one-byte message; it is
 //!   mapped read-only and shared as it is, so the service copies nothing.
+//! - `memfd_ring`: a few memfds passed once and mapped once; each frame is one byte naming the
+//!   slot the writer filled, and the service answers `{"type": "free", "slot": n}` when nothing
+//!   reads that slot any more. No page is mapped, faulted, allocated or freed per frame.
 //!
 //! ```text
 //! -> {"transmission_id": "front", "writer_id": "vision", "width": 1280, "height": 720,
@@ -51,7 +54,14 @@ struct Header {
     format: Option<String>,
     #[serde(default)]
     transport: Transport,
+    /// `memfd_ring` only: how many slots the writer passes (2..=8, default 4). One holds the
+    /// picture the transmission shows; the others are frames on their way to outputs.
+    #[serde(default)]
+    slots: Option<usize>,
 }
+
+const RING_SLOTS: std::ops::RangeInclusive<usize> = 2..=8;
+const DEFAULT_RING_SLOTS: usize = 4;
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +69,7 @@ enum Transport {
     #[default]
     Stream,
     Memfd,
+    MemfdRing,
 }
 
 /// Binds the socket in `runtime_dir`, replacing a stale one.
@@ -130,6 +141,13 @@ async fn opened(reader: &mut BufReader<UnixStream>) -> Result<(Header, Target, u
     if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
         return Err("writer_id must be 1 to 128 printable characters".into());
     }
+    match (header.transport, header.slots) {
+        (Transport::MemfdRing, Some(slots)) if !RING_SLOTS.contains(&slots) => {
+            return Err("slots must be 2..8".into());
+        }
+        (Transport::MemfdRing, _) | (_, None) => {}
+        (_, Some(_)) => return Err("slots applies only to transport 'memfd_ring'".into()),
+    }
     let frame_bytes = header.width as usize * header.height as usize * 3;
     if frame_bytes > FRAME_LIMIT {
         return Err(format!("A frame is at most {FRAME_LIMIT} bytes"));
@@ -149,7 +167,12 @@ async fn session(stream: UnixStream) {
             return;
         }
     };
-    let ready = serde_json::json!({"type": "ready", "frame_bytes": frame_bytes}).to_string();
+    let slots = header.slots.unwrap_or(DEFAULT_RING_SLOTS);
+    let mut ready = serde_json::json!({"type": "ready", "frame_bytes": frame_bytes});
+    if header.transport == Transport::MemfdRing {
+        ready["slots"] = slots.into();
+    }
+    let ready = ready.to_string();
     if reply(reader.get_mut(), &ready).await.is_err() {
         return;
     }
@@ -159,12 +182,17 @@ async fn session(stream: UnixStream) {
             stream_frames(reader, &header, &writer_id, &mut target, frame_bytes).await;
         }
         // Descriptors ride on recvmsg; bytes read ahead through the buffer would lose theirs.
-        Transport::Memfd if !reader.buffer().is_empty() => {
+        Transport::Memfd | Transport::MemfdRing if !reader.buffer().is_empty() => {
             let _ = reply(reader.get_mut(), &error("send frames after the ready line")).await;
         }
         Transport::Memfd => {
             let stream = reader.into_inner();
             memfd_frames(stream, &header, &writer_id, &mut target, frame_bytes).await;
+        }
+        Transport::MemfdRing => {
+            let stream = reader.into_inner();
+            let ring = Ring { slots, frame_bytes };
+            ring_frames(stream, &header, &writer_id, &mut target, ring).await;
         }
     }
     let _ = target.close(&writer_id).await;
@@ -240,7 +268,7 @@ async fn memfd_frames(
                 return;
             }
         };
-        let data = match sealed::map(fd, frame_bytes) {
+        let data = match sealed::map(fd, frame_bytes, sealed::Seals::Frozen) {
             Ok(mapped) => Bytes::from_owner(mapped),
             Err(detail) => {
                 let _ = reply(&mut stream, &error(&detail)).await;
@@ -254,6 +282,121 @@ async fn memfd_frames(
             .await;
         if let Err(detail) = delivered {
             let _ = reply(&mut stream, &error(&detail)).await;
+            return;
+        }
+        lifecycle = Lifecycle::Update;
+    }
+}
+
+struct Ring {
+    slots: usize,
+    frame_bytes: usize,
+}
+
+/// One slot of a writer's ring, lent to the transmission as a frame's bytes: when the last
+/// `Bytes` sharing it goes, the slot is handed back to the writer.
+struct LentSlot {
+    pages: Arc<sealed::Mapped>,
+    index: usize,
+    freed: tokio::sync::mpsc::UnboundedSender<usize>,
+}
+
+impl AsRef<[u8]> for LentSlot {
+    fn as_ref(&self) -> &[u8] {
+        self.pages.as_ref().as_ref()
+    }
+}
+
+impl Drop for LentSlot {
+    fn drop(&mut self) {
+        // The session may have ended; then nobody waits for the slot.
+        let _ = self.freed.send(self.index);
+    }
+}
+
+/// The ring's memfds, then one byte per frame naming a filled slot, until the writer hangs up,
+/// goes silent, names a slot it does not own, or the transmission refuses a frame.
+async fn ring_frames(
+    mut stream: UnixStream,
+    header: &Header,
+    writer_id: &str,
+    target: &mut Target,
+    ring: Ring,
+) {
+    let mut slots = Vec::with_capacity(ring.slots);
+    while slots.len() < ring.slots {
+        let received = tokio::time::timeout(
+            HEADER_DEADLINE,
+            stream.async_io(tokio::io::Interest::READABLE, || {
+                sealed::receive_fd(stream.as_raw_fd())
+            }),
+        )
+        .await;
+        let mapped = match received {
+            Ok(Ok(Some(fd))) => sealed::map(fd, ring.frame_bytes, sealed::Seals::Ring),
+            Ok(Ok(None)) => return,
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err(format!("send the ring's {} memfds within 5 s", ring.slots)),
+        };
+        match mapped {
+            Ok(mapped) => slots.push(Arc::new(mapped)),
+            Err(detail) => {
+                let _ = reply(&mut stream, &error(&detail)).await;
+                return;
+            }
+        }
+    }
+    // At most one message per slot is ever queued: a slot is lent once until it comes back.
+    let (freed, mut returned) = tokio::sync::mpsc::unbounded_channel();
+    let mut lent = vec![false; ring.slots];
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = BufReader::new(reader);
+    let mut lifecycle = Lifecycle::Open;
+    loop {
+        let index = tokio::select! {
+            Some(index) = returned.recv() => {
+                lent[index] = false;
+                let line = format!("{{\"type\":\"free\",\"slot\":{index}}}\n");
+                // A writer that stops reading its answers soon has no slot to fill.
+                match tokio::time::timeout(FRAME_DEADLINE, writer.write_all(line.as_bytes())).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(_)) | Err(_) => return,
+                }
+            }
+            // Cancel-safe: a byte is read whole or not at all.
+            read = tokio::time::timeout(FRAME_DEADLINE, reader.read_u8()) => match read {
+                Ok(Ok(index)) => usize::from(index),
+                Ok(Err(_)) | Err(_) => return,
+            },
+        };
+        let refusal = match lent.get(index) {
+            None => Some(format!("slot {index} is not in the ring of {}", ring.slots)),
+            Some(true) => Some(format!(
+                "slot {index} is still in use; wait for its free line"
+            )),
+            Some(false) => None,
+        };
+        if let Some(detail) = refusal {
+            let _ = writer
+                .write_all(format!("{}\n", error(&detail)).as_bytes())
+                .await;
+            return;
+        }
+        lent[index] = true;
+        let data = Bytes::from_owner(LentSlot {
+            pages: slots[index].clone(),
+            index,
+            freed: freed.clone(),
+        });
+        let frame = Frame::bgr24(data, header.width, header.height)
+            .expect("a slot holds exactly one frame of the declared size");
+        let delivered = target
+            .update(writer_id, lifecycle, header.priority, Some(frame))
+            .await;
+        if let Err(detail) = delivered {
+            let _ = writer
+                .write_all(format!("{}\n", error(&detail)).as_bytes())
+                .await;
             return;
         }
         lifecycle = Lifecycle::Update;
@@ -282,9 +425,32 @@ mod sealed {
     use std::io;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-    /// The seals that make a mapped frame safe to share: no write can change it under a reader
-    /// and no truncation can turn a read into SIGBUS.
-    const REQUIRED_SEALS: libc::c_int = libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK;
+    /// What a writer promises about a memfd's pages, by its seals.
+    #[derive(Clone, Copy)]
+    pub enum Seals {
+        /// A `memfd` frame: no write can change it under a reader and no truncation can turn a
+        /// read into SIGBUS.
+        Frozen,
+        /// A `memfd_ring` slot: the writer rewrites it, but only while it is not lent (the
+        /// protocol, not the kernel, keeps that), and it can never shrink (SIGBUS).
+        Ring,
+    }
+
+    impl Seals {
+        fn required(self) -> libc::c_int {
+            match self {
+                Seals::Frozen => libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK,
+                Seals::Ring => libc::F_SEAL_SHRINK,
+            }
+        }
+
+        fn refusal(self) -> &'static str {
+            match self {
+                Seals::Frozen => "a memfd frame must be sealed with F_SEAL_WRITE and F_SEAL_SHRINK",
+                Seals::Ring => "a ring slot must be sealed with F_SEAL_SHRINK",
+            }
+        }
+    }
 
     /// One message: a byte and its descriptor. `Ok(None)` at the end of the stream. Extra
     /// descriptors are closed; a message without one, or with its control data cut off, is an
@@ -352,8 +518,12 @@ mod sealed {
         len: usize,
     }
 
-    // SAFETY: the mapping is read-only and its file is sealed against writes and shrinking, so
-    // the bytes never change and stay readable from any thread until unmapped in Drop.
+    // SAFETY: the mapping is read-only and its file is sealed against shrinking, so its bytes
+    // stay readable from any thread until unmapped in Drop. A `memfd` frame is also sealed
+    // against writes; a ring slot is rewritten by its writer only while the service does not
+    // lend it. A writer breaking that promise can garble only its own frames' pixels (sizes come
+    // from the header, never from the pages), and it runs as this service's own user (the
+    // socket is 0600), which could already do anything to this process.
     unsafe impl Send for Mapped {}
     unsafe impl Sync for Mapped {}
 
@@ -373,23 +543,23 @@ mod sealed {
         }
     }
 
-    /// Maps `fd` if it is a memfd of exactly `len` bytes sealed against writes and shrinking.
-    /// Its pages are not populated: a frame nobody reads is never touched.
-    pub fn map(fd: OwnedFd, len: usize) -> Result<Mapped, String> {
+    /// Maps `fd` if it is a memfd of exactly `len` bytes with the `seals` asked for. Its pages
+    /// are not populated: a frame nobody reads is never touched.
+    pub fn map(fd: OwnedFd, len: usize, seals: Seals) -> Result<Mapped, String> {
         // SAFETY: fcntl and fstat on a descriptor we own, into a local stat buffer.
-        let (seals, size) = unsafe {
-            let seals = libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS);
+        let (present, size) = unsafe {
+            let present = libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS);
             let mut stat: libc::stat = std::mem::zeroed();
             let size = (libc::fstat(fd.as_raw_fd(), &mut stat) == 0).then_some(stat.st_size);
-            (seals, size)
+            (present, size)
         };
-        if seals < 0 {
+        if present < 0 {
             return Err(
                 "a frame descriptor must be a memfd (memfd_create with MFD_ALLOW_SEALING)".into(),
             );
         }
-        if seals & REQUIRED_SEALS != REQUIRED_SEALS {
-            return Err("a memfd frame must be sealed with F_SEAL_WRITE and F_SEAL_SHRINK".into());
+        if present & seals.required() != seals.required() {
+            return Err(seals.refusal().into());
         }
         if size != Some(len as libc::off_t) {
             return Err(format!(

@@ -1420,8 +1420,9 @@ mod ingest {
     }
 
     /// Writers on the same host feed frames through the local socket (only this user may
-    /// connect), copied from the stream or shared as sealed memfds; closing the socket closes the
-    /// writer; bad headers and unsealed memfds are refused with a reason and change nothing.
+    /// connect), copied from the stream, shared as sealed memfds or lent from a ring of memfds;
+    /// closing the socket closes the writer; bad headers, unsealed memfds and a ring slot named
+    /// again before it was freed are refused with a reason and change nothing.
     #[tokio::test]
     async fn local_writers_feed_frames_through_the_unix_socket() {
         use std::os::unix::fs::PermissionsExt;
@@ -1433,22 +1434,27 @@ mod ingest {
         let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "only the service's user may connect");
 
-        for (transport, colour, channel) in [("stream", "0,0,255", 2), ("memfd", "255,0,0", 0)] {
+        for (transport, colour, channel) in [
+            ("stream", "0,0,255", 2),
+            ("memfd", "255,0,0", 0),
+            ("memfd_ring", "0,255,0", 1),
+        ] {
             let writer = format!("local:{transport}");
+            // More frames than the ring has slots: each slot is freed and filled again.
             let (ok, lines) = local_writer(
                 dir.path(),
-                &[&id, &writer, "160x120", transport, "5", colour],
+                &[&id, &writer, "160x120", transport, "12", colour, "0", "50"],
             );
             assert!(ok, "{lines:?}");
             let ready: Vec<Value> = lines
                 .iter()
                 .map(|l| serde_json::from_str(l).unwrap())
                 .collect();
-            assert_eq!(
-                ready,
-                [json!({"type": "ready", "frame_bytes": 57600})],
-                "{transport}"
-            );
+            let mut expected = json!({"type": "ready", "frame_bytes": 57600});
+            if transport == "memfd_ring" {
+                expected["slots"] = json!(4);
+            }
+            assert_eq!(ready, [expected], "{transport}");
             let health = service.transmission_health(&id).await;
             let record = health["writers"]
                 .as_array()
@@ -1493,6 +1499,17 @@ mod ingest {
                 .any(|l| l.contains("must be sealed with F_SEAL_WRITE and F_SEAL_SHRINK")),
             "{lines:?}"
         );
+        // The writer still owns the slot the transmission shows; rewriting it would change a
+        // frame under the outputs.
+        let (_, lines) = refused(&[&id, "eager", "16x16", "memfd_ring-eager", "3", "0,0,0"]);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("slot 0 is still in use; wait for its free line")),
+            "{lines:?}"
+        );
+        let (ok, lines) = refused(&[&id, "w", "16x16", "memfd_ring:9", "1", "0,0,0"]);
+        assert!(!ok && lines[0].contains("slots must be 2..8"), "{lines:?}");
         let health = service.transmission_health(&id).await;
         assert!(
             health["writers"]
