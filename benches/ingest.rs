@@ -35,22 +35,15 @@ async fn writer_closed(http: &reqwest::Client, base: &str, id: &str, writer: &st
         .any(|w| w["writer_id"] == writer && w["lifecycle"] == "close")
 }
 
-struct Run {
-    frames: usize,
-    elapsed: Duration,
-    cpu: f64,
-    rss_before: f64,
-    rss_after: f64,
-}
-
-fn report(label: &str, run: Run) {
+/// Prints one row for `frames` ingested since `start`, reading the service's CPU and RSS now.
+fn report(label: &str, frames: usize, pid: u32, start: Instant, cpu_before: f64, rss_before: f64) {
+    let elapsed = start.elapsed();
+    let cpu = cpu_seconds(pid) - cpu_before;
     println!(
-        "| {label} | {} | {:.0} | {:.3} ms | {:.1} / {:.1} MiB |",
-        run.frames,
-        run.frames as f64 / run.elapsed.as_secs_f64(),
-        run.cpu * 1000.0 / run.frames as f64,
-        run.rss_before,
-        run.rss_after
+        "| {label} | {frames} | {:.0} | {:.3} ms | {rss_before:.1} / {:.1} MiB |",
+        frames as f64 / elapsed.as_secs_f64(),
+        cpu * 1000.0 / frames as f64,
+        rss_mib(pid)
     );
 }
 
@@ -131,16 +124,7 @@ async fn main() {
             assert!(Instant::now() < deadline, "the writer never closed");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        report(
-            label,
-            Run {
-                frames: FRAMES,
-                elapsed: start.elapsed(),
-                cpu: cpu_seconds(pid) - cpu_before,
-                rss_before,
-                rss_after: rss_mib(pid),
-            },
-        );
+        report(label, FRAMES, pid, start, cpu_before, rss_before);
     }
     // Local writers: tests/writers/local_writer.py (its own CPU is not the service's).
     for transport in ["stream", "memfd", "memfd_ring"] {
@@ -175,13 +159,11 @@ async fn main() {
         }
         report(
             &format!("Local socket ({transport}), 1280x720 BGR24"),
-            Run {
-                frames,
-                elapsed: start.elapsed(),
-                cpu: cpu_seconds(pid) - cpu_before,
-                rss_before,
-                rss_after: rss_mib(pid),
-            },
+            frames,
+            pid,
+            start,
+            cpu_before,
+            rss_before,
         );
     }
     {
@@ -196,13 +178,11 @@ async fn main() {
         }
         report(
             "HTTP POST, 1280x720 BGR24",
-            Run {
-                frames: FRAMES,
-                elapsed: start.elapsed(),
-                cpu: cpu_seconds(pid) - cpu_before,
-                rss_before,
-                rss_after: rss_mib(pid),
-            },
+            FRAMES,
+            pid,
+            start,
+            cpu_before,
+            rss_before,
         );
     }
 

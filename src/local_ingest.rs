@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -110,9 +110,26 @@ fn error(detail: &str) -> String {
     serde_json::json!({"type": "error", "detail": detail}).to_string()
 }
 
-async fn reply(stream: &mut UnixStream, line: &str) -> std::io::Result<()> {
-    stream.write_all(line.as_bytes()).await?;
-    stream.write_all(b"\n").await
+/// Writes `line` and its newline in one write (a ring answers one per frame).
+async fn reply<W: AsyncWrite + Unpin>(writer: &mut W, line: &str) -> std::io::Result<()> {
+    let mut message = String::with_capacity(line.len() + 1);
+    message.push_str(line);
+    message.push('\n');
+    writer.write_all(message.as_bytes()).await
+}
+
+/// The next descriptor-carrying message (see `sealed::receive_fd`), or `Err` after `deadline`.
+async fn next_descriptor(
+    stream: &UnixStream,
+    deadline: Duration,
+) -> Result<std::io::Result<Option<std::os::fd::OwnedFd>>, tokio::time::error::Elapsed> {
+    tokio::time::timeout(
+        deadline,
+        stream.async_io(tokio::io::Interest::READABLE, || {
+            sealed::receive_fd(stream.as_raw_fd())
+        }),
+    )
+    .await
 }
 
 /// The header, checked: the transmission it feeds and the frame size.
@@ -253,14 +270,7 @@ async fn memfd_frames(
 ) {
     let mut lifecycle = Lifecycle::Open;
     loop {
-        let received = tokio::time::timeout(
-            FRAME_DEADLINE,
-            stream.async_io(tokio::io::Interest::READABLE, || {
-                sealed::receive_fd(stream.as_raw_fd())
-            }),
-        )
-        .await;
-        let fd = match received {
+        let fd = match next_descriptor(&stream, FRAME_DEADLINE).await {
             Ok(Ok(Some(fd))) => fd,
             Ok(Ok(None)) | Err(_) => return,
             Ok(Err(err)) => {
@@ -325,14 +335,7 @@ async fn ring_frames(
 ) {
     let mut slots = Vec::with_capacity(ring.slots);
     while slots.len() < ring.slots {
-        let received = tokio::time::timeout(
-            HEADER_DEADLINE,
-            stream.async_io(tokio::io::Interest::READABLE, || {
-                sealed::receive_fd(stream.as_raw_fd())
-            }),
-        )
-        .await;
-        let mapped = match received {
+        let mapped = match next_descriptor(&stream, HEADER_DEADLINE).await {
             Ok(Ok(Some(fd))) => sealed::map(fd, ring.frame_bytes, sealed::Seals::Ring),
             Ok(Ok(None)) => return,
             Ok(Err(err)) => Err(err.to_string()),
@@ -356,9 +359,9 @@ async fn ring_frames(
         let index = tokio::select! {
             Some(index) = returned.recv() => {
                 lent[index] = false;
-                let line = format!("{{\"type\":\"free\",\"slot\":{index}}}\n");
+                let line = format!(r#"{{"type":"free","slot":{index}}}"#);
                 // A writer that stops reading its answers soon has no slot to fill.
-                match tokio::time::timeout(FRAME_DEADLINE, writer.write_all(line.as_bytes())).await {
+                match tokio::time::timeout(FRAME_DEADLINE, reply(&mut writer, &line)).await {
                     Ok(Ok(())) => continue,
                     Ok(Err(_)) | Err(_) => return,
                 }
@@ -377,9 +380,7 @@ async fn ring_frames(
             Some(false) => None,
         };
         if let Some(detail) = refusal {
-            let _ = writer
-                .write_all(format!("{}\n", error(&detail)).as_bytes())
-                .await;
+            let _ = reply(&mut writer, &error(&detail)).await;
             return;
         }
         lent[index] = true;
@@ -394,9 +395,7 @@ async fn ring_frames(
             .update(writer_id, lifecycle, header.priority, Some(frame))
             .await;
         if let Err(detail) = delivered {
-            let _ = writer
-                .write_all(format!("{}\n", error(&detail)).as_bytes())
-                .await;
+            let _ = reply(&mut writer, &error(&detail)).await;
             return;
         }
         lifecycle = Lifecycle::Update;
