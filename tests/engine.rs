@@ -1892,15 +1892,21 @@ mod cameras {
     }
 }
 
-/// Passthrough: a camera's own H.264 is relayed into the real engine with no encoder, and an
-/// H.265 camera is encoded to H.264 for browsers (GStreamer cameras, real MediaMTX and FFmpeg).
+/// Passthrough: the real engine pulls a camera's own H.264 itself (no FFmpeg at all) and holds
+/// the first reader until it plays, and an H.265 camera is encoded to H.264 for browsers
+/// (GStreamer cameras, real MediaMTX and FFmpeg).
 mod passthrough {
     use super::*;
     use toposync_test_stand_ins::TestCamera;
 
-    /// Publishes `camera` as camera `id`'s main source and primes its native output; answers
-    /// the engine path and the output as `/runtime/outputs` shows it once its publisher runs.
-    async fn published(service: &Service, id: &str, camera: &TestCamera) -> (String, Value) {
+    /// Publishes `camera` as camera `id`'s main source; answers its transmission and the native
+    /// output once `/runtime/outputs` shows it decided (`ready`).
+    async fn published(
+        service: &Service,
+        id: &str,
+        camera: &TestCamera,
+        ready: impl Fn(&Value) -> bool,
+    ) -> (String, Value) {
         let response = service
             .http
             .post(format!("{}/api/cameras", service.root))
@@ -1925,6 +1931,77 @@ mod passthrough {
             view["variants"][0]["output_id"], "hls_native",
             "the main view plays the camera's own stream: {view}"
         );
+        let key = format!("{tx}:hls_native");
+        let output = eventually(Duration::from_secs(30), || async {
+            let (_, body) = service.get("/runtime/outputs").await;
+            body["outputs"]
+                .as_array()?
+                .iter()
+                .find(|o| o["output_key"] == key.as_str() && ready(o))
+                .cloned()
+        })
+        .await;
+        (tx, output)
+    }
+
+    /// Every process under `pid` (children, grandchildren...) by its command name.
+    fn descendants(pid: u32) -> Vec<String> {
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default();
+        children
+            .split_whitespace()
+            .filter_map(|child| child.parse::<u32>().ok())
+            .flat_map(|child| {
+                let comm = std::fs::read_to_string(format!("/proc/{child}/comm"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                std::iter::once(comm).chain(descendants(child))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_h264_camera_is_relayed_and_an_h265_camera_is_encoded() {
+        let Some((service, status, _dir)) = super::real_engine::started().await else {
+            return;
+        };
+        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
+
+        let camera = TestCamera::start_codec("1280x720", 12, "h264");
+        let (tx, output) = published(&service, "front", &camera, |o| {
+            o["publisher_state"] == "relayed"
+        })
+        .await;
+        assert_eq!(output["target"]["video_codec"], "copy", "{output}");
+        assert!(output["pid"].is_null(), "no publisher: {output}");
+        let path = format!("{tx}-hls_native");
+        let source = eventually(Duration::from_secs(10), || async {
+            let conf = engine_api(&service, &format!("/v3/config/paths/get/{path}")).await;
+            (conf["source"] != "publisher").then_some(conf)
+        })
+        .await;
+        assert_eq!(source["source"], camera.url.as_str(), "{source}");
+        assert_eq!(source["sourceOnDemand"], true, "{source}");
+        // Not primed: the reader's own request is the demand, and the engine holds it until
+        // the camera answers, so the first try plays.
+        let url = format!("rtsp://127.0.0.1:{rtsp}/{path}");
+        assert_eq!(
+            probe(&url).as_deref(),
+            Some("h264,1280,720"),
+            "the camera's own video, first try"
+        );
+        let processes = descendants(service.pid());
+        assert!(
+            !processes.iter().any(|name| name == "ffmpeg"),
+            "nothing decodes, encodes or copies: {processes:?}"
+        );
+
+        let camera = TestCamera::start_codec("640x360", 10, "h265");
+        let (tx, _) = published(&service, "back", &camera, |o| {
+            o["target"]["video_codec"] == "libx264"
+        })
+        .await;
         let (code, primed) = service
             .post(
                 &format!("/transmissions/{tx}/demand/prime?output_id=hls_native&ttl_seconds=120"),
@@ -1942,41 +2019,14 @@ mod passthrough {
                 .cloned()
         })
         .await;
-        (format!("{tx}-hls_native"), output)
-    }
-
-    fn arguments(output: &Value) -> String {
-        let pid = output["publisher_pid"].as_u64().unwrap();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        String::from_utf8_lossy(&cmdline).replace('\0', " ")
-    }
-
-    #[tokio::test]
-    async fn an_h264_camera_is_relayed_and_an_h265_camera_is_encoded() {
-        let Some((service, status, _dir)) = super::real_engine::started().await else {
-            return;
-        };
-        let rtsp = status["ports"]["rtsp"].as_u64().unwrap();
-
-        let camera = TestCamera::start_codec("1280x720", 12, "h264");
-        let (path, output) = published(&service, "front", &camera).await;
-        assert_eq!(output["target"]["video_codec"], "copy", "{output}");
-        let args = arguments(&output);
-        assert!(args.contains("-c:v copy"), "{args}");
-        assert!(!args.contains("libx264") && !args.contains("-vf"), "{args}");
-        let url = format!("rtsp://127.0.0.1:{rtsp}/{path}");
-        let seen = eventually(Duration::from_secs(20), || async { probe(&url) }).await;
-        assert_eq!(seen, "h264,1280,720", "the camera's own video");
-
-        let camera = TestCamera::start_codec("640x360", 10, "h265");
-        let (path, output) = published(&service, "back", &camera).await;
-        assert_eq!(output["target"]["video_codec"], "libx264", "{output}");
         assert_eq!(
             output["target"]["video_reason"],
             "encoded: the camera sends hevc; browsers need H.264"
         );
-        assert!(arguments(&output).contains("-c:v libx264"));
-        let url = format!("rtsp://127.0.0.1:{rtsp}/{path}");
+        let pid = output["publisher_pid"].as_u64().unwrap();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(String::from_utf8_lossy(&cmdline).contains("libx264"));
+        let url = format!("rtsp://127.0.0.1:{rtsp}/{tx}-hls_native");
         let seen = eventually(Duration::from_secs(20), || async { probe(&url) }).await;
         assert_eq!(seen, "h264,640,360", "H.264 at the camera's size");
     }

@@ -17,7 +17,7 @@ use crate::playback_events::{Finding, RECENT_SECONDS, Record, active_sessions, o
 use crate::publishers::target::output_key;
 use crate::publishers::{OutputTarget, PublisherStatus};
 use crate::supervision::{AskError, Unreachable, ask};
-use crate::transmissions::actor::{OutputRuntime, TransmissionHealth, WriterHealth};
+use crate::transmissions::actor::{OutputRuntime, RELAYED, TransmissionHealth, WriterHealth};
 use crate::transmissions::{TransmissionsMsg, transmissions};
 use crate::urls::PublicOrigin;
 
@@ -735,13 +735,15 @@ fn publisher_fields(
     publisher: Option<&PublisherStatus>,
     encoder_mode: Option<&'static str>,
 ) -> PublisherFields {
-    let running = publisher.is_some_and(|p| p.pid.is_some());
+    // A relayed output has no publisher: the engine pulls the camera while it has readers.
+    let relayed = runtime.is_some_and(|r| r.publisher_state == RELAYED && r.encoding_wanted);
+    let running = relayed || publisher.is_some_and(|p| p.pid.is_some());
     PublisherFields {
         publisher_running: running,
         publisher_pid: publisher.and_then(|p| p.pid),
         publisher_frames_sent: publisher.map_or(0, |p| p.frames_written),
         publisher_last_error: runtime.and_then(|r| r.last_error.clone()),
-        publisher_active_codec: running.then_some(ENCODER),
+        publisher_active_codec: running.then_some(if relayed { "copy" } else { ENCODER }),
         publisher_hardware_accelerated: false,
         publisher_restart_count: runtime.map_or(0, |r| r.restarts),
         publisher_last_frame_at_unix: publisher.and_then(|p| p.last_frame_at_unix),

@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::demand::{DEMAND, DemandActor, DemandArgs, DemandMsg, demand_subscriber};
+use crate::engine::relays::Relays;
 use crate::engine::signals::EngineEvent;
 use crate::engine::{ENGINE, EngineActor, EngineArgs, EngineMsg, engine_subscriber};
 use crate::jsmpeg::{JSMPEG, JsmpegMsg, JsmpegSupervisor};
@@ -148,6 +149,8 @@ pub struct RootState {
     hook_binary: Option<PathBuf>,
     /// Outlives engine restarts, so listeners keep their subscription.
     engine_events: tokio::sync::broadcast::Sender<EngineEvent>,
+    /// Written by transmissions, applied by the engine; outlives restarts of either.
+    relays: Relays,
     /// One per child, in start order.
     slots: Vec<Slot>,
     liveness: Liveness,
@@ -178,6 +181,7 @@ impl Actor for RootSupervisor {
             sync: args.sync,
             hook_binary: args.hook_binary,
             engine_events: tokio::sync::broadcast::channel(64).0,
+            relays: Relays::default(),
             slots: Vec::new(),
             liveness: Liveness::new(LivenessPolicy::SINGLETON),
         };
@@ -352,6 +356,7 @@ async fn spawn(
                 data_dir: data_dir.to_path_buf(),
                 events: state.engine_events.clone(),
                 hook_binary: state.hook_binary.clone(),
+                relays: state.relays.clone(),
             };
             Actor::spawn_linked(name, EngineActor, args, link)
                 .await?
@@ -365,6 +370,7 @@ async fn spawn(
         ChildKind::Transmissions => {
             let args = TransmissionsArgs {
                 logs_dir: crate::private_file::runtime_dir(data_dir).join("logs"),
+                relays: state.relays.clone(),
             };
             Actor::spawn_linked(name, TransmissionsSupervisor, args, link)
                 .await?

@@ -23,6 +23,7 @@ use super::credentials::PublishSecret;
 use super::install::{InstallError, Platform, Progress, ProgressView, Release};
 use super::ports::{self, EnginePorts};
 use super::process::{EngineProcessActor, EngineProcessArgs, EngineProcessMsg};
+use super::relays::{PathSources, Relays};
 use super::signals::{EngineApi, EngineEvent, HlsMuxer, PathState};
 use crate::model::settings::{PreferredPorts, StreamingSettings};
 use crate::store::{ActorSubscriber, Revision};
@@ -61,6 +62,8 @@ pub enum EngineMsg {
     /// Where a publisher pushes `path` (with that path's publish credentials), while the engine
     /// runs and answers. Secret: never log it.
     PublishUrl(String, RpcReplyPort<Option<String>>),
+    /// A transmission changed its entry in the relay book: apply the paths again.
+    RelaysChanged,
     Subscribe(RpcReplyPort<broadcast::Receiver<EngineEvent>>),
     Observe(RpcReplyPort<Observation>),
     Ping(RpcReplyPort<crate::supervision::observe::Alive>),
@@ -133,6 +136,8 @@ pub struct EngineArgs {
     /// This service's binary, run by the engine as its `runOnDemand` hook (see `hooks`);
     /// `None` leaves early readers to the log hint.
     pub hook_binary: Option<PathBuf>,
+    /// Paths the engine fills by pulling a camera, as transmissions decided.
+    pub relays: Relays,
 }
 
 /// The engine's `runOnDemand` hook: the command and the socket its runs connect to.
@@ -210,6 +215,7 @@ pub struct EngineState {
     /// The running engine was killed for not answering: its exit is reported as that.
     killed_unresponsive: bool,
     hooks: Option<Hooks>,
+    relays: Relays,
 }
 
 impl Actor for EngineActor {
@@ -269,6 +275,7 @@ impl Actor for EngineActor {
             heartbeat_in_flight: false,
             killed_unresponsive: false,
             hooks,
+            relays: args.relays,
         })
     }
 
@@ -341,6 +348,7 @@ impl Actor for EngineActor {
                     let _ = reply.send(publish_url(state, &path));
                 }
             }
+            EngineMsg::RelaysChanged => sync_access(&myself, state).await,
             EngineMsg::Paths(reply) => {
                 answer_from_api(state, reply, |api| async move { api.paths().await });
             }
@@ -656,10 +664,12 @@ async fn sync_access(myself: &ActorRef<EngineMsg>, state: &mut EngineState) {
     };
     let rules = config::path_rules(&state.settings, &state.secret);
     let api = EngineApi::new(running.ports.api);
-    match control::sync(&api, &rules, on_demand(state)).await {
+    let relays = state.relays.by_path();
+    match control::sync(&api, &rules, path_setup(state, &relays)).await {
         Ok(report) => {
-            if !report.added.is_empty() || !report.removed.is_empty() {
-                tracing::info!(added = ?report.added, removed = ?report.removed, "engine paths applied");
+            if report != control::SyncReport::default() {
+                tracing::info!(added = ?report.added, replaced = ?report.replaced,
+                               removed = ?report.removed, "engine paths applied");
             }
             state.paths_in_force = rules.into_iter().map(|r| r.path).collect();
             state.config_error = None;
@@ -709,19 +719,23 @@ fn release_publish_waiters(state: &mut EngineState) {
 
 fn write_config(state: &EngineState, ports: &EnginePorts) -> std::io::Result<()> {
     let rules = config::path_rules(&state.settings, &state.secret);
+    let relays = state.relays.by_path();
     let text = config::render(
         &state.settings.engine,
         ports,
         &rules,
         &WebrtcEnv::from_env(),
-        on_demand(state),
+        path_setup(state, &relays),
     );
-    // It holds the publish and read credentials of every path.
+    // It holds the publish and read credentials of every path, and the relayed cameras' URLs.
     crate::private_file::write(&state.config_path, text.as_bytes())
 }
 
-fn on_demand(state: &EngineState) -> Option<&str> {
-    state.hooks.as_ref().map(|hooks| hooks.command.as_str())
+fn path_setup<'a>(state: &'a EngineState, relays: &'a PathSources) -> config::PathSetup<'a> {
+    config::PathSetup {
+        on_demand: state.hooks.as_ref().map(|hooks| hooks.command.as_str()),
+        relays,
+    }
 }
 
 fn release(settings: &StreamingSettings) -> Result<Release, InstallError> {

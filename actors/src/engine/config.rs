@@ -7,6 +7,7 @@ use serde::ser::SerializeMap;
 
 use super::credentials::{Credentials, PublishSecret};
 use super::ports::EnginePorts;
+use super::relays::PathSources;
 use crate::model::settings::{EngineSettings, MediaAuthMode, StreamingSettings};
 
 /// Always served, so a user can check the engine with a test publisher.
@@ -177,43 +178,76 @@ struct IceServer {
     url: String,
 }
 
-/// Paths in order, each with its [`path_conf`], then `all_others` (defaults: a reader of any
-/// other path is refused at once).
+/// Paths in order, each with its [`PathSetup::conf`], then `all_others` (defaults: a reader of
+/// any other path is refused at once).
 struct Paths<'a> {
     names: Vec<String>,
-    on_demand: Option<&'a str>,
+    setup: PathSetup<'a>,
 }
 
 impl Serialize for Paths<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.names.len() + 1))?;
         for path in &self.names {
-            map.serialize_entry(path, &path_conf(path, self.on_demand))?;
+            map.serialize_entry(path, &self.setup.conf(path))?;
         }
         map.serialize_entry("all_others", &serde_json::Map::new())?;
         map.end()
     }
 }
 
-/// One path's configuration: an output path holds its early readers for the publisher through
-/// the `on_demand` hook command (see `hooks`); the test path takes whoever publishes.
-pub fn path_conf(
-    path: &str,
-    on_demand: Option<&str>,
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut conf = serde_json::Map::new();
-    if let Some(command) = on_demand.filter(|_| path != TEST_PATH) {
-        conf.insert("runOnDemand".into(), command.into());
-        conf.insert(
-            "runOnDemandStartTimeout".into(),
-            super::hooks::START_TIMEOUT.into(),
-        );
-        conf.insert(
-            "runOnDemandCloseAfter".into(),
-            super::hooks::CLOSE_AFTER.into(),
-        );
+/// How long MediaMTX keeps pulling a relayed camera after the path's last reader left: about
+/// as long as an encoding publisher outlives its last viewer (hook, debounce), so a player that
+/// reconnects at once finds the stream still there.
+pub const RELAY_CLOSE_AFTER: &str = "5s";
+
+/// What decides each path's configuration: the `runOnDemand` hook command, and the paths the
+/// engine fills by pulling a camera itself.
+#[derive(Clone, Copy)]
+pub struct PathSetup<'a> {
+    pub on_demand: Option<&'a str>,
+    pub relays: &'a PathSources,
+}
+
+impl PathSetup<'_> {
+    /// The camera URL the engine pulls into `path`, if it relays one.
+    pub fn relay(&self, path: &str) -> Option<&str> {
+        self.relays
+            .get(path)
+            .map(String::as_str)
+            .filter(|_| path != TEST_PATH)
     }
-    conf
+
+    /// One path's configuration. A relayed path pulls its camera over TCP while it has readers
+    /// (MediaMTX holds the first reader until the camera answers). Any other output path holds
+    /// its early readers for the publisher through the hook command (see `hooks`); the test
+    /// path takes whoever publishes.
+    pub fn conf(&self, path: &str) -> serde_json::Map<String, serde_json::Value> {
+        let mut conf = serde_json::Map::new();
+        if let Some(url) = self.relay(path) {
+            conf.insert("source".into(), url.into());
+            conf.insert("sourceOnDemand".into(), true.into());
+            conf.insert(
+                "sourceOnDemandStartTimeout".into(),
+                super::hooks::START_TIMEOUT.into(),
+            );
+            conf.insert("sourceOnDemandCloseAfter".into(), RELAY_CLOSE_AFTER.into());
+            conf.insert("rtspTransport".into(), "tcp".into());
+            return conf;
+        }
+        if let Some(command) = self.on_demand.filter(|_| path != TEST_PATH) {
+            conf.insert("runOnDemand".into(), command.into());
+            conf.insert(
+                "runOnDemandStartTimeout".into(),
+                super::hooks::START_TIMEOUT.into(),
+            );
+            conf.insert(
+                "runOnDemandCloseAfter".into(),
+                super::hooks::CLOSE_AFTER.into(),
+            );
+        }
+        conf
+    }
 }
 
 /// How long MediaMTX keeps an HLS muxer after its last request. The muxer counts as the path's
@@ -279,7 +313,7 @@ pub fn render(
     ports: &EnginePorts,
     rules: &[PathRule],
     env: &WebrtcEnv,
-    on_demand: Option<&str>,
+    setup: PathSetup<'_>,
 ) -> String {
     let bind = bind_host(engine);
     let address = |host: IpAddr, port: u16| {
@@ -336,7 +370,7 @@ pub fn render(
             .collect(),
         paths: Paths {
             names: rules.iter().map(|r| r.path.clone()).collect(),
-            on_demand,
+            setup,
         },
     };
     serde_norway::to_string(&config).expect("the engine config serializes")
@@ -374,7 +408,13 @@ mod tests {
             &ports(),
             &path_rules(settings, &secret),
             env,
-            Some("'/usr/bin/toposync-streaming' engine-hook"),
+            PathSetup {
+                on_demand: Some("'/usr/bin/toposync-streaming' engine-hook"),
+                relays: &PathSources::from([(
+                    "door-c".to_string(),
+                    "rtsp://admin:pw@10.0.0.5/main".to_string(),
+                )]),
+            },
         );
         serde_norway::from_str(&text).unwrap()
     }
@@ -437,7 +477,7 @@ mod tests {
                         "webrtc_additional_hosts": ["nas.lan"]},
             "transmissions": [{"id": "t", "path": "door", "outputs": [
                 {"id": "a", "protocol": "rtsp", "authentication": {"enabled": true, "username": "v", "password": "p"}},
-                {"id": "b", "protocol": "hls"}]}]
+                {"id": "b", "protocol": "hls"}, {"id": "c", "protocol": "hls"}]}]
         }));
         let env = WebrtcEnv {
             local_tcp_address: Some(":18763".into()),
@@ -452,7 +492,7 @@ mod tests {
             "transmissions": [
                 {"id": "t", "path": "door", "outputs": [
                     {"id": "a", "protocol": "rtsp", "authentication": {"enabled": true, "username": "viewer", "password": "pw"}},
-                    {"id": "b", "protocol": "hls"}]},
+                    {"id": "b", "protocol": "hls"}, {"id": "c", "protocol": "hls"}]},
                 {"id": "off", "path": "off", "enabled": false}]
         }));
         let config = rendered(&s, &WebrtcEnv::default());
@@ -470,7 +510,7 @@ mod tests {
             .keys()
             .map(|k| k.as_str().unwrap())
             .collect();
-        assert_eq!(paths, vec!["test", "door-a", "door-b", "all_others"]);
+        assert_eq!(paths, vec!["test", "door-a", "door-b", "door-c", "all_others"]);
         // Output paths hold early readers for the publisher; the test path and others do not.
         assert_eq!(
             config["paths"]["door-a"]["runOnDemand"],
@@ -480,6 +520,13 @@ mod tests {
         assert_eq!(config["paths"]["door-b"]["runOnDemandCloseAfter"], "1s");
         assert!(config["paths"]["test"].get("runOnDemand").is_none());
         assert!(config["paths"]["all_others"].get("runOnDemand").is_none());
+        // A relayed path: the engine pulls the camera while someone reads, no hook, no publisher.
+        let relayed = &config["paths"]["door-c"];
+        assert_eq!(relayed["source"], "rtsp://admin:pw@10.0.0.5/main");
+        assert_eq!(relayed["sourceOnDemand"], true);
+        assert_eq!(relayed["sourceOnDemandCloseAfter"], RELAY_CLOSE_AFTER);
+        assert_eq!(relayed["rtspTransport"], "tcp");
+        assert!(relayed.get("runOnDemand").is_none());
         let users = config["authInternalUsers"].as_sequence().unwrap();
         let admin = &users[0];
         assert_eq!(

@@ -3,7 +3,7 @@
 //! less than 1 s after the previous reload, so a burst of changes could leave the engine on an
 //! old file; the API applies each change synchronously and answers when it is in force.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -27,36 +27,51 @@ struct PathConfList {
 #[derive(Deserialize)]
 struct PathConfItem {
     name: String,
+    /// `publisher`, or the URL a relayed path pulls (with credentials: never logged).
+    #[serde(default)]
+    source: String,
 }
+
+/// MediaMTX's `source` of a path that takes a publisher.
+const PUBLISHER_SOURCE: &str = "publisher";
 
 /// What one sync changed, for the log.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
     pub added: Vec<String>,
+    /// Paths switched between a publisher and a relayed camera.
+    pub replaced: Vec<String>,
     pub removed: Vec<String>,
 }
 
-/// Adds missing paths, replaces the user list, then removes paths no longer wanted: new
-/// credentials are in force before anyone is told to publish, and stale ones are gone after.
+/// Adds missing paths, replaces those whose source changed (a publisher's path became a relayed
+/// camera or back: its readers reconnect), replaces the user list, then removes paths no longer
+/// wanted: new credentials are in force before anyone is told to publish, and stale ones are
+/// gone after.
 pub async fn sync(
     api: &EngineApi,
     rules: &[PathRule],
-    on_demand: Option<&str>,
+    setup: config::PathSetup<'_>,
 ) -> Result<SyncReport, String> {
     let configured = configured_paths(api).await?;
     let wanted: BTreeSet<&str> = rules.iter().map(|r| r.path.as_str()).collect();
     let mut report = SyncReport::default();
-    for path in wanted.iter().filter(|p| !configured.contains(**p)) {
-        call(
-            api,
-            reqwest::Method::POST,
-            &format!("/v3/config/paths/add/{path}"),
-            Some(serde_json::Value::Object(config::path_conf(
-                path, on_demand,
-            ))),
-        )
-        .await?;
-        report.added.push(path.to_string());
+    for path in wanted.iter().copied() {
+        let conf = Some(serde_json::Value::Object(setup.conf(path)));
+        let source = setup.relay(path).unwrap_or(PUBLISHER_SOURCE);
+        match configured.get(path) {
+            None => {
+                call(api, reqwest::Method::POST, &format!("/v3/config/paths/add/{path}"), conf)
+                    .await?;
+                report.added.push(path.to_string());
+            }
+            Some(current) if current != source => {
+                let route = format!("/v3/config/paths/replace/{path}");
+                call(api, reqwest::Method::POST, &route, conf).await?;
+                report.replaced.push(path.to_string());
+            }
+            Some(_) => {}
+        }
     }
     call(
         api,
@@ -66,7 +81,7 @@ pub async fn sync(
     )
     .await?;
     for path in configured
-        .iter()
+        .keys()
         .filter(|p| p.as_str() != ALL_OTHERS && !wanted.contains(p.as_str()))
     {
         call(
@@ -81,7 +96,8 @@ pub async fn sync(
     Ok(report)
 }
 
-async fn configured_paths(api: &EngineApi) -> Result<BTreeSet<String>, String> {
+/// Each configured path's name and source.
+async fn configured_paths(api: &EngineApi) -> Result<BTreeMap<String, String>, String> {
     let response = api
         .request(
             reqwest::Method::GET,
@@ -94,7 +110,11 @@ async fn configured_paths(api: &EngineApi) -> Result<BTreeSet<String>, String> {
     let body = checked(response, "listing path configs").await?;
     let list: PathConfList = serde_json::from_slice(&body)
         .map_err(|err| format!("unexpected path config list: {err}"))?;
-    Ok(list.items.into_iter().map(|item| item.name).collect())
+    Ok(list
+        .items
+        .into_iter()
+        .map(|item| (item.name, item.source))
+        .collect())
 }
 
 async fn call(
@@ -133,6 +153,8 @@ async fn checked(response: reqwest::Response, what: &str) -> Result<bytes::Bytes
     let reason = serde_json::from_slice::<ApiError>(&body)
         .map(|e| e.error)
         .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+    // It may quote a relayed path's source, credentials included.
+    let reason = crate::model::camera::redact_urls_in(&reason);
     Err(format!(
         "engine API refused {what}: HTTP {} {reason}",
         status.as_u16()

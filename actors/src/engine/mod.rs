@@ -8,6 +8,7 @@ pub mod hooks;
 pub mod install;
 pub mod ports;
 pub mod process;
+pub mod relays;
 pub mod signals;
 pub mod view;
 

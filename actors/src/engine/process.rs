@@ -215,6 +215,8 @@ async fn follow_log(
     let mut lines = BufReader::new(stdout).lines();
     let mut last_error = None;
     while let Ok(Some(line)) = lines.next_line().await {
+        // A relayed path's source URL holds the camera's credentials.
+        let line = crate::model::camera::redact_urls_in(&line);
         if let Some(path) = demand_hint(&line) {
             let _ = events.send(EngineEvent::DemandHint {
                 path: path.to_string(),

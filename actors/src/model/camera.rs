@@ -343,6 +343,22 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `text` with the password of every URL in it redacted: for the engine's own words (its log
+/// lines and API errors), which may quote a relayed camera's URL.
+pub fn redact_urls_in(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("://") {
+        return text.into();
+    }
+    text.split(' ')
+        .map(|word| match word.contains("://") {
+            true => redact_url(word).into(),
+            false => std::borrow::Cow::Borrowed(word),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into()
+}
+
 fn has_redacted_password(url: &str) -> bool {
     url.contains(&format!(":{REDACTED}@"))
 }
@@ -385,6 +401,16 @@ mod tests {
             "demo:main"
         );
         assert_eq!(source(json!({})).input_url(), None);
+    }
+
+    #[test]
+    fn urls_quoted_in_engine_words_lose_their_passwords() {
+        assert_eq!(
+            redact_urls_in("'rtsp://admin:hunter2@10.0.0.5/main' is not a valid URL"),
+            format!("'rtsp://admin:{REDACTED}@10.0.0.5/main' is not a valid URL")
+        );
+        let plain = "INF [path cam] [RTSP source] started";
+        assert!(matches!(redact_urls_in(plain), std::borrow::Cow::Borrowed(p) if p == plain));
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl Serialize for PublisherInput {
 pub enum VideoCodec {
     /// Encodes H.264 (frames from the pipe, or the camera decoded and scaled).
     Libx264,
-    /// Passthrough: the camera's own H.264 is relayed, nothing decoded or encoded.
+    /// Passthrough: the engine pulls the camera's own H.264 itself (no FFmpeg at all).
     Copy,
 }
 
@@ -206,6 +206,14 @@ impl OutputTarget {
         self
     }
 
+    /// The camera the engine pulls into this output's path itself, when it is relayed.
+    pub fn relayed_camera(&self) -> Option<&str> {
+        match &self.input {
+            PublisherInput::RtspPull { url } if self.video_codec == VideoCodec::Copy => Some(url),
+            _ => None,
+        }
+    }
+
     /// Every enabled output of a transmission.
     pub fn all(transmission: &Transmission) -> Vec<OutputTarget> {
         transmission
@@ -236,9 +244,8 @@ fn x264_preset(profile: LatencyProfile) -> &'static str {
 
 /// The publisher's command line (after the program name): the input (BGR24 frames of exactly
 /// the output size on stdin at the output fps, or the camera pulled and contained into the output
-/// size at the output fps), libx264 with a one-second GOP (or, for passthrough, the camera's
-/// stream copied), progress reports on stdout (the stall
-/// watchdog reads them), RTSP over TCP to `publish_url`.
+/// size at the output fps), libx264 with a one-second GOP, progress reports on stdout (the stall
+/// watchdog reads them), RTSP over TCP to `publish_url`. A relayed output has no publisher.
 pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) -> Vec<String> {
     let (width, height) = (target.width, target.height);
     let fps = format!("{:.3}", target.fps.max(1.0));
@@ -286,11 +293,6 @@ pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) 
             }
             args.extend(crate::ffmpeg::input_args(url));
         }
-    }
-    if target.video_codec == VideoCodec::Copy {
-        args.extend(["-an", "-c:v", "copy"].map(String::from));
-        args.extend(["-f", "rtsp", "-rtsp_transport", "tcp", publish_url].map(String::from));
-        return args;
     }
     args.extend(
         [
@@ -469,14 +471,7 @@ mod tests {
         let native = decide(0, Ok(&h264), None);
         assert_eq!(native.video_codec, VideoCodec::Copy);
         assert_eq!((native.size(), native.fps), ((1280, 720), 12.0));
-        let args = publisher_args(&native, "warning", "rtsp://pub@engine/door").join(" ");
-        assert!(
-            args.ends_with(
-                "-rtsp_transport tcp -i rtsp://cam/main -an -c:v copy -f rtsp -rtsp_transport tcp rtsp://pub@engine/door"
-            ),
-            "{args}"
-        );
-        assert!(!args.contains("libx264") && !args.contains("-vf"), "{args}");
+        assert_eq!(native.relayed_camera(), Some("rtsp://cam/main"));
         assert_eq!(decide(1, Ok(&h264), None).video_codec, VideoCodec::Copy);
 
         let reason = |target: OutputTarget| {

@@ -15,6 +15,8 @@ use tokio::time::Instant;
 use super::arbitration::{Arbiter, ArbitrationConfig, Frame, Lifecycle};
 use crate::bypass::BypassSource;
 use crate::camera_probe::CameraStream;
+use crate::engine::EngineMsg;
+use crate::engine::relays::{PathSources, Relays};
 use crate::frames::Placeholders;
 use crate::model::transmission::{Protocol, Transmission};
 use crate::publishers::actor::{DEFAULT_STALL_AFTER, PULL_STALL_AFTER};
@@ -29,6 +31,8 @@ use crate::supervision::{Liveness, LivenessPolicy, ask};
 const STATUS_DEADLINE: Duration = Duration::from_millis(500);
 /// A publisher gets this long to stop FFmpeg (SIGINT, grace, SIGKILL) when its transmission stops.
 const PUBLISHER_STOP_DEADLINE: Duration = Duration::from_secs(8);
+/// `publisher_state` of an output the engine serves by pulling the camera (no publisher).
+pub const RELAYED: &str = "relayed";
 
 /// The frame outputs should show now, shared (never copied).
 #[derive(Debug, Clone)]
@@ -165,6 +169,8 @@ pub struct TransmissionArgs {
     pub logs_dir: PathBuf,
     pub placeholders: Placeholders,
     pub demanded: BTreeSet<String>,
+    /// Where this transmission records the outputs the engine relays.
+    pub relays: Relays,
 }
 
 impl TransmissionArgs {
@@ -176,6 +182,7 @@ impl TransmissionArgs {
             logs_dir: std::env::temp_dir(),
             placeholders: Placeholders::default(),
             demanded: BTreeSet::new(),
+            relays: Relays::default(),
         }
     }
 }
@@ -226,6 +233,7 @@ pub struct TransmissionState {
     logs_dir: PathBuf,
     placeholders: Placeholders,
     demanded: BTreeSet<String>,
+    relays: Relays,
     publishers: BTreeMap<String, PublisherChild>,
     stills: crate::stills::StillCache,
     /// One resize per (frame, size) for all of this transmission's publishers.
@@ -340,6 +348,7 @@ impl Actor for TransmissionActor {
             logs_dir: args.logs_dir,
             placeholders: args.placeholders,
             demanded: args.demanded,
+            relays: args.relays,
             publishers: BTreeMap::new(),
             stills: crate::stills::StillCache::default(),
             resizes: crate::frames::SharedResizes::default(),
@@ -375,6 +384,7 @@ impl Actor for TransmissionActor {
                     .await;
             });
         futures_util::future::join_all(stopping).await;
+        record_relays(state, PathSources::new());
         Ok(())
     }
 
@@ -644,6 +654,13 @@ async fn sync_publishers(myself: &ActorRef<TransmissionMsg>, state: &mut Transmi
             }
         })
         .collect();
+    record_relays(
+        state,
+        targets
+            .iter()
+            .filter_map(|t| Some((t.engine_path.clone(), t.relayed_camera()?.to_string())))
+            .collect(),
+    );
     let enabled: BTreeSet<&str> = targets.iter().map(|t| t.output_id.as_str()).collect();
     state.publishers.retain(|output_id, child| {
         let keep = enabled.contains(output_id.as_str());
@@ -667,7 +684,9 @@ async fn sync_publishers(myself: &ActorRef<TransmissionMsg>, state: &mut Transmi
             stop_publisher(child);
             child.target = target;
         }
-        let wanted = state.demanded.contains(&child.target.output_id);
+        // A relayed output's readers are served by the engine pulling the camera.
+        let wanted = state.demanded.contains(&child.target.output_id)
+            && child.target.relayed_camera().is_none();
         if !wanted {
             stop_publisher(child);
             child.in_backoff = false;
@@ -699,6 +718,15 @@ async fn sync_publishers(myself: &ActorRef<TransmissionMsg>, state: &mut Transmi
     }
 }
 
+/// Records this transmission's relayed paths and, when they changed, has the engine apply them.
+fn record_relays(state: &TransmissionState, relayed: PathSources) {
+    if state.relays.set(&state.config.id, relayed) {
+        if let Some(engine) = crate::engine::engine() {
+            let _ = engine.send_message(EngineMsg::RelaysChanged);
+        }
+    }
+}
+
 /// Detaches the publisher and lets it stop FFmpeg on its own time, so this mailbox (which
 /// carries frames) never waits for a process to exit.
 fn stop_publisher(child: &mut PublisherChild) {
@@ -717,6 +745,8 @@ fn outputs(state: &TransmissionState) -> Vec<PendingOutput> {
             let child = state.publishers.get(&output.id)?;
             let publisher_state = if child.actor.is_some() {
                 "running"
+            } else if child.target.relayed_camera().is_some() {
+                RELAYED
             } else if child.in_backoff {
                 "backoff"
             } else {

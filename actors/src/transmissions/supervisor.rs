@@ -15,6 +15,7 @@ use super::actor::{
     OutputRuntime, TransmissionActor, TransmissionArgs, TransmissionHealth, TransmissionMsg,
 };
 use crate::bypass::{BypassSource, bypass_sources};
+use crate::engine::relays::Relays;
 use crate::frames::Placeholders;
 use crate::model::transmission::Transmission;
 use crate::store::{ActorSubscriber, Revision};
@@ -65,12 +66,15 @@ struct Child {
 pub struct TransmissionsArgs {
     /// Where publishers write their FFmpeg logs.
     pub logs_dir: PathBuf,
+    /// Where transmissions record the outputs the engine relays.
+    pub relays: Relays,
 }
 
 pub struct TransmissionsState {
     children: BTreeMap<String, Child>,
     revision: u64,
     logs_dir: PathBuf,
+    relays: Relays,
     /// Shared by every publisher: one buffer per (size, colour).
     placeholders: Placeholders,
     /// The latest demand, handed to transmissions as they (re)start.
@@ -97,6 +101,7 @@ impl TransmissionsState {
             bypass,
             logs_dir: self.logs_dir.clone(),
             placeholders: self.placeholders.clone(),
+            relays: self.relays.clone(),
         }
     }
 }
@@ -117,6 +122,7 @@ impl Actor for TransmissionsSupervisor {
             children: BTreeMap::new(),
             revision: 0,
             logs_dir: args.logs_dir,
+            relays: args.relays,
             placeholders: Placeholders::default(),
             demand: Arc::default(),
             stopping: Vec::new(),
