@@ -1260,17 +1260,17 @@ mod publishing {
             }
         }
 
-        /// The next decoded frame (RGB), or `None` when the publisher went away.
+        /// The next decoded frame (RGB), or `None` when the publisher went away or sent nothing
+        /// for `PATIENCE` (then every later call is `None` too: the read ends with the child).
         pub(super) async fn frame(&mut self) -> Option<Vec<u8>> {
             let mut stdout = self.child.stdout.take()?;
             let len = self.width * self.height * 3;
-            let (stdout, frame) = tokio::task::spawn_blocking(move || {
+            let read = tokio::task::spawn_blocking(move || {
                 let mut frame = vec![0u8; len];
                 let read = stdout.read_exact(&mut frame).ok().map(|_| frame);
                 (stdout, read)
-            })
-            .await
-            .unwrap();
+            });
+            let (stdout, frame) = tokio::time::timeout(PATIENCE, read).await.ok()?.unwrap();
             self.child.stdout = Some(stdout);
             frame
         }

@@ -28,8 +28,12 @@ struct PathConfList {
 struct PathConfItem {
     name: String,
     /// `publisher`, or the URL a relayed path pulls (with credentials: never logged).
-    #[serde(default)]
+    #[serde(default = "publisher_source")]
     source: String,
+}
+
+fn publisher_source() -> String {
+    PUBLISHER_SOURCE.into()
 }
 
 /// MediaMTX's `source` of a path that takes a publisher.

@@ -9,8 +9,9 @@
 //!   `no stream is available on path '<path>'` line, as the real engine does for a reader
 //!   that arrives before any publisher;
 //! - keeps path configs for the control API (`GET /v3/config/paths/list`,
-//!   `POST /v3/config/paths/add/<name>`, `DELETE /v3/config/paths/delete/<name>`,
-//!   `PATCH /v3/config/global/patch`), starting from the config file's `paths`, logging
+//!   `POST /v3/config/paths/add/<name>`, `POST /v3/config/paths/replace/<name>`,
+//!   `DELETE /v3/config/paths/delete/<name>`, `PATCH /v3/config/global/patch`) with each path's
+//!   `source` (it pulls nothing: a relayed path stays empty), starting from the config file's `paths`, logging
 //!   `reloading configuration (API request)` for each change as MediaMTX does;
 //! - logs `reloading configuration (file changed)` when the config file changes, like MediaMTX;
 //! - `STAND_IN_FAIL_AT_START=<code>` makes it log an ERR line and exit with that code at once;
@@ -158,19 +159,28 @@ fn answer_file(dir: &str, request: &Request) -> (&'static str, &'static str, Vec
     }
 }
 
-/// The path configs as the control API keeps them: the config file's at start, then changed by
-/// `/v3/config/paths/add|delete` only (like MediaMTX, API changes are not written to the file).
-static CONFIGURED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// The path configs as the control API keeps them, (name, source): the config file's at start,
+/// then changed by `/v3/config/paths/add|replace|delete` only (like MediaMTX, API changes are not
+/// written to the file).
+static CONFIGURED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The `source` of a path config in a request body, `publisher` when it names none.
+fn source_of(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|conf| conf["source"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "publisher".into())
+}
 
 /// The keys under `paths:` of the config the service rendered (`  name: {}` lines).
-fn config_paths(config: &str) -> Vec<String> {
+fn config_paths(config: &str) -> Vec<(String, String)> {
     config
         .lines()
         .skip_while(|line| *line != "paths:")
         .skip(1)
         .take_while(|line| line.starts_with("  "))
         .filter_map(|line| line.trim().strip_suffix(": {}"))
-        .map(|name| name.trim_matches('\'').to_string())
+        .map(|name| (name.trim_matches('\'').to_string(), "publisher".to_string()))
         .collect()
 }
 
@@ -185,7 +195,7 @@ fn answer_api(request: &Request) -> (&'static str, &'static str, Vec<u8>) {
     if method == "GET" && route == "/v3/config/paths/list" {
         let items: Vec<String> = configured
             .iter()
-            .map(|name| format!(r#"{{"name":"{name}"}}"#))
+            .map(|(name, source)| serde_json::json!({"name": name, "source": source}).to_string())
             .collect();
         return ok_json(format!(
             r#"{{"itemCount":{},"pageCount":1,"items":[{}]}}"#,
@@ -194,14 +204,21 @@ fn answer_api(request: &Request) -> (&'static str, &'static str, Vec<u8>) {
         ));
     }
     if let Some(name) = route.strip_prefix("/v3/config/paths/add/") {
-        if method == "POST" && !configured.iter().any(|p| p == name) {
-            configured.push(name.to_string());
+        if method == "POST" && !configured.iter().any(|(p, _)| p == name) {
+            configured.push((name.to_string(), source_of(&request.body)));
+            log("INF reloading configuration (API request)");
+            return ok_json(String::new());
+        }
+    }
+    if let Some(name) = route.strip_prefix("/v3/config/paths/replace/") {
+        if let Some(entry) = configured.iter_mut().find(|(p, _)| p == name) {
+            entry.1 = source_of(&request.body);
             log("INF reloading configuration (API request)");
             return ok_json(String::new());
         }
     }
     if let Some(name) = route.strip_prefix("/v3/config/paths/delete/") {
-        if let Some(index) = configured.iter().position(|p| p == name) {
+        if let Some(index) = configured.iter().position(|(p, _)| p == name) {
             configured.remove(index);
             log("INF reloading configuration (API request)");
             return ok_json(String::new());
