@@ -31,6 +31,11 @@ text() {
 flag() {
   jq -r --arg key "$1" 'if .[$key] == true then "true" else "false" end' <<<"$json"
 }
+# A bool option as true|false, or nothing when it is absent (an options file from before it).
+maybe_flag() {
+  jq -r --arg key "$1" 'if .[$key] == null then empty elif .[$key] == true then "true" else "false" end' \
+    <<<"$json"
+}
 # A list option as the comma-separated list the service reads; blank entries dropped.
 list() {
   jq -r --arg key "$1" \
@@ -53,6 +58,15 @@ esac
 allowed_hosts=$(list allowed_hosts)
 if [[ -n $allowed_hosts ]]; then
   export TOPOSYNC_ALLOWED_HOSTS=$allowed_hosts
+fi
+# Engine settings applied at every start (the dashboard's change lasts until the next one).
+expose=$(maybe_flag expose_to_lan)
+if [[ -n $expose ]]; then
+  export TOPOSYNC_STREAMING_EXPOSE_TO_LAN=$expose
+fi
+ice_servers=$(list webrtc_ice_servers)
+if [[ -n $ice_servers ]]; then
+  export TOPOSYNC_STREAMING_WEBRTC_ICE_SERVERS=$ice_servers
 fi
 webrtc_hosts=$(list webrtc_additional_hosts)
 if [[ -n $webrtc_hosts ]]; then
@@ -103,6 +117,6 @@ if [[ ${#credentials[@]} -gt 0 ]]; then
 else
   say "credentials: the tokens generated at the first start (printed once, in this log)"
 fi
-say "LAN exposure and ICE servers are engine settings: set them on the dashboard's Settings page"
+say "LAN exposure: ${expose:-(as stored)}; ICE servers: ${ice_servers:-(as stored)}"
 
 exec toposync-streaming serve --host 0.0.0.0 --port 8100 --data-dir "$state"

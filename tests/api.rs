@@ -889,6 +889,19 @@ mod urls {
             !urls["warnings"].to_string().contains("UDP"),
             "WebRTC matters stay out of the general warnings: {urls}"
         );
+        // The same contract in the engine status, each observability item and the diagnostics.
+        let (_, engine) = service.get("/engine/status").await;
+        assert_eq!(&engine["network_contract"], contract, "{engine}");
+        let (_, observed) = service.get("/runtime/observability").await;
+        let item = &observed["items"][0];
+        assert_eq!(item["output_id"], "h", "{observed}");
+        assert_eq!(&item["network_contract"], contract, "{item}");
+        let (status, diagnostics) = service.get("/runtime/diagnostics").await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            diagnostics["engine"]["network_contract"]["status"],
+            "port_mismatch"
+        );
     }
 
     /// The signed HLS URL (the entry before the last).
@@ -1166,6 +1179,63 @@ mod snapshot {
 mod durability {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    /// The add-on's options for LAN exposure and ICE servers: written into the engine settings
+    /// at every start, kept by a start without them, and a meaningless value stops the start
+    /// with a message naming the variable (the stored settings untouched).
+    #[tokio::test]
+    async fn engine_options_from_the_environment_hold_at_every_start() {
+        use std::path::Path;
+        let dir = tempfile::tempdir().unwrap();
+        let options = [
+            ("TOPOSYNC_STREAMING_EXPOSE_TO_LAN", Path::new("true")),
+            (
+                "TOPOSYNC_STREAMING_WEBRTC_ICE_SERVERS",
+                Path::new("stun:stun.example.org:3478,turns:relay.example.org"),
+            ),
+        ];
+        let engine = |settings: Value| {
+            (
+                settings["engine"]["expose_to_lan"].clone(),
+                settings["engine"]["webrtc_ice_servers"].clone(),
+            )
+        };
+        let set = (
+            json!(true),
+            json!(["stun:stun.example.org:3478", "turns:relay.example.org"]),
+        );
+        let mut service = Service::start_with(dir.path(), &options);
+        assert_eq!(engine(full_settings(&service).await), set);
+        let (code, body) = service
+            .patch("/settings", &json!({"engine": {"expose_to_lan": false}}))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        assert!(service.signal_and_wait(libc::SIGTERM).success());
+
+        // Started again with the options: they win over the dashboard's change.
+        let mut service = Service::start_with(dir.path(), &options);
+        assert_eq!(engine(full_settings(&service).await), set);
+        assert!(service.signal_and_wait(libc::SIGTERM).success());
+        // Without them: what is stored stays.
+        let mut service = Service::start(dir.path());
+        assert_eq!(engine(full_settings(&service).await), set);
+        assert!(service.signal_and_wait(libc::SIGTERM).success());
+
+        let refused = std::process::Command::new(support::BIN)
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(dir.path())
+            .env("TOPOSYNC_STREAMING_EXPOSE_TO_LAN", "maybe")
+            .output()
+            .unwrap();
+        assert!(!refused.status.success());
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            said.contains("TOPOSYNC_STREAMING_EXPOSE_TO_LAN must be true or false, not 'maybe'"),
+            "{said}"
+        );
+        let service = Service::start(dir.path());
+        assert_eq!(engine(full_settings(&service).await), set);
+    }
 
     #[tokio::test]
     async fn settings_survive_a_graceful_restart() {

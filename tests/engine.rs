@@ -1946,8 +1946,8 @@ mod passthrough {
 
     /// Every process under `pid` (children, grandchildren...) by its command name.
     fn descendants(pid: u32) -> Vec<String> {
-        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .unwrap_or_default();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         children
             .split_whitespace()
             .filter_map(|child| child.parse::<u32>().ok())

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::engine::signals::{HlsMuxer, PathState};
 use crate::health::{Diagnosis, OutputHealth, RuntimeHealth};
+use crate::network_contract::NetworkContract;
 use crate::pipelines::links::PipelineLink;
 use crate::playback_events::{
     ActiveSession, MAX_EVENTS, RETENTION_SECONDS, Record, active_sessions,
@@ -57,8 +58,8 @@ pub struct Item {
     /// The first pipeline link feeding the transmission (as `/runtime/pipelines` shows it).
     pub pipeline: Option<PipelineLink>,
     pub mediamtx: ItemEngine,
-    /// Not built here (see docs/api.md).
-    pub network_contract: Option<()>,
+    /// The request's contract, the same for every item (never null here).
+    pub network_contract: Option<NetworkContract>,
     pub recent_events: Vec<Record>,
     /// The transport the player said it plays, from its newest event that names one.
     pub transport_selected: Option<String>,
@@ -86,6 +87,7 @@ pub fn build(
     events: &[Record],
     links: &[PipelineLink],
     engine: EngineFacts,
+    contract: &NetworkContract,
     now: f64,
 ) -> Observability {
     let EngineFacts { paths, hls_muxers } = engine;
@@ -144,7 +146,7 @@ pub fn build(
                         .find(|m| m.path == output.resolved_engine_path)
                         .cloned(),
                 },
-                network_contract: None,
+                network_contract: Some(contract.clone()),
                 recent_events,
                 transport_selected,
             });

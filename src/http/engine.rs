@@ -8,9 +8,11 @@ use toposync_actors::api::engine;
 use toposync_actors::engine::EngineStatus;
 use toposync_actors::engine::view::EngineStatusResponse;
 use toposync_actors::model::edit;
+use toposync_actors::model::settings::StreamingSettings;
+use toposync_actors::network_contract::{self, ContractInputs};
 use toposync_actors::store;
 use toposync_actors::supervision::{AskError, Unreachable};
-use toposync_actors::urls::{PlaybackPorts, advertised_host};
+use toposync_actors::urls::{PlaybackPorts, PublicOrigin, advertised_host};
 
 use super::STORE_DEADLINE;
 use super::error::ApiError;
@@ -106,5 +108,32 @@ pub(super) async fn status_json(headers: &HeaderMap) -> Result<EngineStatusRespo
     let status = current_status().await?;
     let settings = store::read(STORE_DEADLINE).await?.settings;
     let host = advertised_host(&settings.engine, super::request_host(headers));
-    Ok(EngineStatusResponse::build(status, &settings, host).await)
+    let running = status
+        .ports
+        .filter(|_| status.ready)
+        .map(|p| PlaybackPorts {
+            rtsp: p.rtsp,
+            hls: p.hls,
+            webrtc: p.webrtc,
+        });
+    let contract = network_contract::evaluate(&contract_inputs(&settings, running, headers));
+    Ok(EngineStatusResponse::build(status, &settings, host, contract).await)
+}
+
+/// What this request's network contract is made of: the settings, the running engine's ports
+/// and where the request came from (host, ingress base path); the environment is read by
+/// `ContractInputs::gather`.
+pub(super) fn contract_inputs(
+    settings: &StreamingSettings,
+    running: Option<PlaybackPorts>,
+    headers: &HeaderMap,
+) -> ContractInputs {
+    let origin =
+        PublicOrigin::from_headers(|name| headers.get(name).and_then(|value| value.to_str().ok()));
+    ContractInputs::gather(
+        settings,
+        running.map(|p| (p.rtsp, p.hls, p.webrtc)),
+        super::request_host(headers),
+        origin.public_base_path != "/",
+    )
 }

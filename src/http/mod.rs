@@ -180,6 +180,24 @@ pub fn request_host(headers: &HeaderMap) -> Option<&str> {
     headers.get(HOST).and_then(|h| h.to_str().ok())
 }
 
+/// Writes the engine settings the environment sets, only when they change the stored ones (a
+/// start without news writes nothing).
+async fn apply_start_options(
+    options: toposync_actors::model::start_options::StartOptions,
+) -> Result<(), String> {
+    let current = toposync_actors::store::read(STORE_DEADLINE)
+        .await
+        .map_err(|err| format!("cannot read the settings: {err:?}"))?;
+    if options.apply(&mut (*current.settings).clone()).is_empty() {
+        return Ok(());
+    }
+    let applied = toposync_actors::store::mutate(move |doc| Ok(options.apply(doc)), STORE_DEADLINE)
+        .await
+        .map_err(|err| format!("cannot apply the start options: {err:?}"))?;
+    tracing::info!(variables = ?applied, "engine settings set from the environment");
+    Ok(())
+}
+
 /// Runs the service until SIGINT or SIGTERM, then stops HTTP and the actor tree in order.
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let data_dir = args.data_dir();
@@ -192,6 +210,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|err| format!("cannot read the listening address: {err}"))?;
+    let start_options =
+        toposync_actors::model::start_options::StartOptions::read(|name| std::env::var(name).ok())?;
     let started = auth::Auth::start(data_dir.clone())?;
     announce(&started, &data_dir);
     let runtime = Arc::new(
@@ -203,6 +223,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|err| format!("cannot start the actor tree: {err}"))?,
     );
+    apply_start_options(start_options).await?;
     if args.demo {
         let added = toposync_actors::store::mutate(
             |doc| {

@@ -140,19 +140,33 @@ pub async fn playback_events(
 pub async fn observability(
     State(runtime): State<Arc<Runtime>>,
     origin: Origin,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<toposync_actors::observability::Observability>, ApiError> {
     use toposync_actors::playback_events::{MAX_EVENTS, store};
-    let (health, _) = current_health(&runtime, origin).await?;
+    let (health, settings) = current_health(&runtime, origin).await?;
     let now = toposync_actors::unix_now();
     let events = store().list(None, None, MAX_EVENTS, now);
     let Json(links) = super::publications::runtime_pipelines().await?;
+    let contract = network_contract(&settings, &headers).await;
     Ok(Json(toposync_actors::observability::build(
         health,
         &events,
         &links.pipelines,
         engine_facts().await,
+        &contract,
         now,
     )))
+}
+
+/// This request's network contract, with the running engine's ports.
+async fn network_contract(
+    settings: &StreamingSettings,
+    headers: &axum::http::HeaderMap,
+) -> toposync_actors::network_contract::NetworkContract {
+    let running = super::engine::running_ports().await;
+    toposync_actors::network_contract::evaluate(&super::engine::contract_inputs(
+        settings, running, headers,
+    ))
 }
 
 /// The engine's paths and HLS muxers, asked together.
@@ -179,6 +193,7 @@ async fn diagnostic_parts(
     let engine_facts = engine_facts().await;
     let paths = engine_facts.paths.clone();
     let engine = super::engine::status_json(headers).await?;
+    let contract = network_contract(&settings, headers).await;
     let Json(pipelines) = super::publications::runtime_pipelines().await?;
     let shown_events: Vec<_> = events
         .iter()
@@ -195,6 +210,7 @@ async fn diagnostic_parts(
             &events,
             &pipelines.pipelines,
             engine_facts,
+            &contract,
             now,
         ))),
         health: shown(serde_json::to_value(&health)),

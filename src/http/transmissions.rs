@@ -248,12 +248,7 @@ pub async fn signed_urls(
     let origin = toposync_actors::urls::PublicOrigin::from_headers(|name| {
         headers.get(name).and_then(|value| value.to_str().ok())
     });
-    let network = toposync_actors::network_contract::ContractInputs::gather(
-        &revision.settings,
-        running_ports.map(|p| (p.rtsp, p.hls, p.webrtc)),
-        request_host,
-        origin.public_base_path != "/",
-    );
+    let network = super::engine::contract_inputs(&revision.settings, running_ports, headers);
     let request = UrlRequest {
         running_ports,
         request_host,

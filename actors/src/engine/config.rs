@@ -510,7 +510,10 @@ mod tests {
             .keys()
             .map(|k| k.as_str().unwrap())
             .collect();
-        assert_eq!(paths, vec!["test", "door-a", "door-b", "door-c", "all_others"]);
+        assert_eq!(
+            paths,
+            vec!["test", "door-a", "door-b", "door-c", "all_others"]
+        );
         // Output paths hold early readers for the publisher; the test path and others do not.
         assert_eq!(
             config["paths"]["door-a"]["runOnDemand"],

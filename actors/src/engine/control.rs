@@ -65,8 +65,13 @@ pub async fn sync(
         let source = setup.relay(path).unwrap_or(PUBLISHER_SOURCE);
         match configured.get(path) {
             None => {
-                call(api, reqwest::Method::POST, &format!("/v3/config/paths/add/{path}"), conf)
-                    .await?;
+                call(
+                    api,
+                    reqwest::Method::POST,
+                    &format!("/v3/config/paths/add/{path}"),
+                    conf,
+                )
+                .await?;
                 report.added.push(path.to_string());
             }
             Some(current) if current != source => {

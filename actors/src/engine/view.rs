@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::actor::EngineStatus;
 use super::ports::EnginePorts;
 use crate::model::settings::{MediaAuthMode, PreferredPorts, StreamingSettings};
+use crate::network_contract::NetworkContract;
 
 /// The running engine's ports, else the preferred ones (never `null`, as the original).
 #[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
@@ -29,8 +30,8 @@ pub struct EngineStatusResponse {
     pub ports: ShownPorts,
     pub metrics_enabled: bool,
     pub metrics_reachable: bool,
-    /// Not built yet (see docs/api.md).
-    pub network_contract: Option<serde_json::Value>,
+    /// Never null here: the contract is evaluated for every answer.
+    pub network_contract: Option<NetworkContract>,
     /// Every MediaMTX this service runs is its child: nothing else to reclaim.
     pub orphan_pids: Vec<u32>,
     /// Ports fall back when taken (with a warning).
@@ -45,6 +46,7 @@ impl EngineStatusResponse {
         status: EngineStatus,
         settings: &StreamingSettings,
         host: &str,
+        network_contract: NetworkContract,
     ) -> EngineStatusResponse {
         let preferred = status.preferred_ports;
         let (rtsp, hls, webrtc) = match status.ports {
@@ -74,7 +76,7 @@ impl EngineStatusResponse {
                 .map_or(ShownPorts::Preferred(preferred), ShownPorts::Running),
             metrics_enabled,
             metrics_reachable,
-            network_contract: None,
+            network_contract: Some(network_contract),
             orphan_pids: Vec::new(),
             port_policy: "flexible",
             port_blocking_errors: Vec::new(),

@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod publication;
 pub mod registry;
 pub mod settings;
+pub mod start_options;
 pub mod strict;
 pub mod transmission;
 
