@@ -889,7 +889,12 @@ mod urls {
             !urls["warnings"].to_string().contains("UDP"),
             "WebRTC matters stay out of the general warnings: {urls}"
         );
-        // The same contract in the engine status, each observability item and the diagnostics.
+        // The same contract in the plan, the engine status, each observability item and the
+        // diagnostics.
+        let (_, plan) = service
+            .get(&format!("/transmissions/{id}/playback-plan?client=web"))
+            .await;
+        assert_eq!(&plan["network_contract"], contract, "{plan}");
         let (_, engine) = service.get("/engine/status").await;
         assert_eq!(&engine["network_contract"], contract, "{engine}");
         let (_, observed) = service.get("/runtime/observability").await;

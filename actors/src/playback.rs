@@ -63,6 +63,8 @@ pub struct Urls {
     pub hls_warnings: Vec<String>,
     pub webrtc_warnings: Vec<String>,
     pub blocking_errors: Vec<String>,
+    /// The resolution's `network_contract`, shown with the plan (an addition to the original's).
+    pub network_contract: Option<Value>,
 }
 
 impl From<&crate::urls::UrlsResponse> for Urls {
@@ -78,6 +80,7 @@ impl From<&crate::urls::UrlsResponse> for Urls {
             hls_warnings: urls.hls_warnings.clone(),
             webrtc_warnings: urls.webrtc_warnings.clone(),
             blocking_errors: urls.blocking_errors.clone(),
+            network_contract: urls.network_contract.clone(),
         }
     }
 }
@@ -207,6 +210,7 @@ pub fn plan(
             "heartbeat_interval_seconds": 10.0, "transports": [], "selected_transport": null,
             "warnings": warnings, "hls_warnings": urls.hls_warnings,
             "webrtc_warnings": urls.webrtc_warnings, "blocking_errors": urls.blocking_errors,
+            "network_contract": urls.network_contract,
         });
     }
     let requested = request.quality_profile_id.as_deref();
@@ -333,7 +337,7 @@ pub fn plan(
         "lease_seconds": 45.0, "heartbeat_interval_seconds": 10.0,
         "transports": transports, "selected_transport": selected, "warnings": warnings,
         "hls_warnings": urls.hls_warnings, "webrtc_warnings": urls.webrtc_warnings,
-        "blocking_errors": urls.blocking_errors,
+        "blocking_errors": urls.blocking_errors, "network_contract": urls.network_contract,
     })
 }
 
