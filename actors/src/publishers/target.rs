@@ -57,7 +57,8 @@ impl Serialize for PublisherInput {
 pub enum VideoCodec {
     /// Encodes H.264 (frames from the pipe, or the camera decoded and scaled).
     Libx264,
-    /// Passthrough: the engine pulls the camera's own H.264 itself (no FFmpeg at all).
+    /// Passthrough: the camera's own H.264, pulled by the engine itself (no FFmpeg at all), or
+    /// for an `rtsps://` camera copied by the publisher's FFmpeg (nothing decoded or encoded).
     Copy,
 }
 
@@ -206,10 +207,16 @@ impl OutputTarget {
         self
     }
 
-    /// The camera the engine pulls into this output's path itself, when it is relayed.
+    /// The camera the engine pulls into this output's path itself, when it is relayed. Only
+    /// `rtsp://`: MediaMTX checks an `rtsps://` camera's certificate (home cameras' are
+    /// self-signed), so those are copied by a publisher's FFmpeg instead.
     pub fn relayed_camera(&self) -> Option<&str> {
         match &self.input {
-            PublisherInput::RtspPull { url } if self.video_codec == VideoCodec::Copy => Some(url),
+            PublisherInput::RtspPull { url }
+                if self.video_codec == VideoCodec::Copy && url.starts_with("rtsp://") =>
+            {
+                Some(url)
+            }
             _ => None,
         }
     }
@@ -244,8 +251,9 @@ fn x264_preset(profile: LatencyProfile) -> &'static str {
 
 /// The publisher's command line (after the program name): the input (BGR24 frames of exactly
 /// the output size on stdin at the output fps, or the camera pulled and contained into the output
-/// size at the output fps), libx264 with a one-second GOP, progress reports on stdout (the stall
-/// watchdog reads them), RTSP over TCP to `publish_url`. A relayed output has no publisher.
+/// size at the output fps), libx264 with a one-second GOP (or, for an `rtsps://` passthrough, the
+/// camera's stream copied), progress reports on stdout (the stall watchdog reads them), RTSP over
+/// TCP to `publish_url`. An `rtsp://` passthrough has no publisher (see `relayed_camera`).
 pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) -> Vec<String> {
     let (width, height) = (target.width, target.height);
     let fps = format!("{:.3}", target.fps.max(1.0));
@@ -293,6 +301,11 @@ pub fn publisher_args(target: &OutputTarget, loglevel: &str, publish_url: &str) 
             }
             args.extend(crate::ffmpeg::input_args(url));
         }
+    }
+    if target.video_codec == VideoCodec::Copy {
+        args.extend(["-an", "-c:v", "copy"].map(String::from));
+        args.extend(["-f", "rtsp", "-rtsp_transport", "tcp", publish_url].map(String::from));
+        return args;
     }
     args.extend(
         [
@@ -472,6 +485,22 @@ mod tests {
         assert_eq!(native.video_codec, VideoCodec::Copy);
         assert_eq!((native.size(), native.fps), ((1280, 720), 12.0));
         assert_eq!(native.relayed_camera(), Some("rtsp://cam/main"));
+        // An rtsps:// camera's certificate would be checked by the engine: FFmpeg copies it.
+        let tls = OutputTarget::resolve(&t, &t.outputs[0])
+            .pulling("rtsps://cam/main", None)
+            .for_camera(&t.outputs[0], Ok(&h264), None);
+        assert_eq!(
+            (tls.video_codec, tls.relayed_camera()),
+            (VideoCodec::Copy, None)
+        );
+        let args = publisher_args(&tls, "warning", "rtsp://pub@engine/door").join(" ");
+        assert!(
+            args.ends_with(
+                "-i rtsps://cam/main -an -c:v copy -f rtsp -rtsp_transport tcp rtsp://pub@engine/door"
+            ),
+            "{args}"
+        );
+        assert!(!args.contains("libx264") && !args.contains("-vf"), "{args}");
         assert_eq!(decide(1, Ok(&h264), None).video_codec, VideoCodec::Copy);
 
         let reason = |target: OutputTarget| {
