@@ -36,6 +36,12 @@ maybe_flag() {
   jq -r --arg key "$1" 'if .[$key] == null then empty elif .[$key] == true then "true" else "false" end' \
     <<<"$json"
 }
+# Exports $1=$2 unless $2 is empty: an unset variable leaves the service's own default.
+export_set() {
+  if [[ -n $2 ]]; then
+    export "$1=$2"
+  fi
+}
 # A list option as the comma-separated list the service reads; blank entries dropped.
 list() {
   jq -r --arg key "$1" \
@@ -56,35 +62,23 @@ case $level in
 esac
 
 allowed_hosts=$(list allowed_hosts)
-if [[ -n $allowed_hosts ]]; then
-  export TOPOSYNC_ALLOWED_HOSTS=$allowed_hosts
-fi
+export_set TOPOSYNC_ALLOWED_HOSTS "$allowed_hosts"
 # Engine settings applied at every start (the dashboard's change lasts until the next one).
 expose=$(maybe_flag expose_to_lan)
-if [[ -n $expose ]]; then
-  export TOPOSYNC_STREAMING_EXPOSE_TO_LAN=$expose
-fi
+export_set TOPOSYNC_STREAMING_EXPOSE_TO_LAN "$expose"
 ice_servers=$(list webrtc_ice_servers)
-if [[ -n $ice_servers ]]; then
-  export TOPOSYNC_STREAMING_WEBRTC_ICE_SERVERS=$ice_servers
-fi
+export_set TOPOSYNC_STREAMING_WEBRTC_ICE_SERVERS "$ice_servers"
 webrtc_hosts=$(list webrtc_additional_hosts)
-if [[ -n $webrtc_hosts ]]; then
-  export TOPOSYNC_STREAMING_WEBRTC_ADDITIONAL_HOSTS=$webrtc_hosts
-fi
+export_set TOPOSYNC_STREAMING_WEBRTC_ADDITIONAL_HOSTS "$webrtc_hosts"
 native_webrtc=$(flag native_webrtc)
 export TOPOSYNC_HOME_ASSISTANT_NATIVE_WEBRTC_ENABLED=$native_webrtc
 if [[ $(flag demo) == true ]]; then
   export TOPOSYNC_STREAMING_DEMO=true
 fi
 rtsp_host=$(text home_assistant_rtsp_host)
-if [[ -n $rtsp_host ]]; then
-  export TOPOSYNC_HOME_ASSISTANT_RTSP_HOST=$rtsp_host
-fi
+export_set TOPOSYNC_HOME_ASSISTANT_RTSP_HOST "$rtsp_host"
 go2rtc_sha256=$(text go2rtc_sha256)
-if [[ -n $go2rtc_sha256 ]]; then
-  export TOPOSYNC_STREAMING_GO2RTC_SHA256=$go2rtc_sha256
-fi
+export_set TOPOSYNC_STREAMING_GO2RTC_SHA256 "$go2rtc_sha256"
 
 # An empty token must stay unset: set but empty, the service neither replaces the stored token
 # nor prints the one it generates.

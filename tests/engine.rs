@@ -1931,8 +1931,14 @@ mod passthrough {
             view["variants"][0]["output_id"], "hls_native",
             "the main view plays the camera's own stream: {view}"
         );
+        let output = native_output(service, &tx, ready).await;
+        (tx, output)
+    }
+
+    /// `tx`'s native output as `/runtime/outputs` shows it, once `ready` holds.
+    async fn native_output(service: &Service, tx: &str, ready: impl Fn(&Value) -> bool) -> Value {
         let key = format!("{tx}:hls_native");
-        let output = eventually(Duration::from_secs(30), || async {
+        eventually(Duration::from_secs(30), || async {
             let (_, body) = service.get("/runtime/outputs").await;
             body["outputs"]
                 .as_array()?
@@ -1940,8 +1946,7 @@ mod passthrough {
                 .find(|o| o["output_key"] == key.as_str() && ready(o))
                 .cloned()
         })
-        .await;
-        (tx, output)
+        .await
     }
 
     /// Every process under `pid` (children, grandchildren...) by its command name.
@@ -2009,16 +2014,7 @@ mod passthrough {
             )
             .await;
         assert_eq!(code, 200, "{primed}");
-        let key = format!("{tx}:hls_native");
-        let output = eventually(Duration::from_secs(30), || async {
-            let (_, body) = service.get("/runtime/outputs").await;
-            body["outputs"]
-                .as_array()?
-                .iter()
-                .find(|o| o["output_key"] == key.as_str() && o["publisher_pid"].is_u64())
-                .cloned()
-        })
-        .await;
+        let output = native_output(&service, &tx, |o| o["publisher_pid"].is_u64()).await;
         assert_eq!(
             output["target"]["video_reason"],
             "encoded: the camera sends hevc; browsers need H.264"

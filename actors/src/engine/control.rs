@@ -61,26 +61,16 @@ pub async fn sync(
     let wanted: BTreeSet<&str> = rules.iter().map(|r| r.path.as_str()).collect();
     let mut report = SyncReport::default();
     for path in wanted.iter().copied() {
-        let conf = Some(serde_json::Value::Object(setup.conf(path)));
         let source = setup.relay(path).unwrap_or(PUBLISHER_SOURCE);
-        match configured.get(path) {
-            None => {
-                call(
-                    api,
-                    reqwest::Method::POST,
-                    &format!("/v3/config/paths/add/{path}"),
-                    conf,
-                )
-                .await?;
-                report.added.push(path.to_string());
-            }
-            Some(current) if current != source => {
-                let route = format!("/v3/config/paths/replace/{path}");
-                call(api, reqwest::Method::POST, &route, conf).await?;
-                report.replaced.push(path.to_string());
-            }
-            Some(_) => {}
-        }
+        let conf = Some(serde_json::Value::Object(setup.conf(path)));
+        let (verb, applied) = match configured.get(path) {
+            None => ("add", &mut report.added),
+            Some(current) if current != source => ("replace", &mut report.replaced),
+            Some(_) => continue,
+        };
+        let route = format!("/v3/config/paths/{verb}/{path}");
+        call(api, reqwest::Method::POST, &route, conf).await?;
+        applied.push(path.to_string());
     }
     call(
         api,
