@@ -246,16 +246,11 @@ async fn stream_frames(
             Ok(Ok(false)) | Ok(Err(_)) | Err(_) => return,
         }
         let data = buffer.freeze();
-        let frame = Frame::bgr24(data.clone(), header.width, header.height)
-            .expect("the buffer holds exactly one frame of the declared size");
-        let delivered = target
-            .update(writer_id, lifecycle, header.priority, Some(frame))
-            .await;
+        let delivered = deliver(target, header, writer_id, &mut lifecycle, data.clone()).await;
         if let Err(detail) = delivered {
             let _ = reply(reader.get_mut(), &error(&detail)).await;
             return;
         }
-        lifecycle = Lifecycle::Update;
         before_last = last.replace(data);
     }
 }
@@ -285,16 +280,10 @@ async fn memfd_frames(
                 return;
             }
         };
-        let frame = Frame::bgr24(data, header.width, header.height)
-            .expect("the mapping holds exactly one frame of the declared size");
-        let delivered = target
-            .update(writer_id, lifecycle, header.priority, Some(frame))
-            .await;
-        if let Err(detail) = delivered {
+        if let Err(detail) = deliver(target, header, writer_id, &mut lifecycle, data).await {
             let _ = reply(&mut stream, &error(&detail)).await;
             return;
         }
-        lifecycle = Lifecycle::Update;
     }
 }
 
@@ -389,17 +378,29 @@ async fn ring_frames(
             index,
             freed: freed.clone(),
         });
-        let frame = Frame::bgr24(data, header.width, header.height)
-            .expect("a slot holds exactly one frame of the declared size");
-        let delivered = target
-            .update(writer_id, lifecycle, header.priority, Some(frame))
-            .await;
-        if let Err(detail) = delivered {
+        if let Err(detail) = deliver(target, header, writer_id, &mut lifecycle, data).await {
             let _ = reply(&mut writer, &error(&detail)).await;
             return;
         }
-        lifecycle = Lifecycle::Update;
     }
+}
+
+/// Hands one frame to the transmission: the writer's first opens it, the rest update it.
+/// `data` is exactly one frame of the header's size (every transport checks that first).
+async fn deliver(
+    target: &mut Target,
+    header: &Header,
+    writer_id: &str,
+    lifecycle: &mut Lifecycle,
+    data: Bytes,
+) -> Result<(), String> {
+    let frame = Frame::bgr24(data, header.width, header.height)
+        .expect("every transport hands on exactly one frame of the declared size");
+    target
+        .update(writer_id, *lifecycle, header.priority, Some(frame))
+        .await?;
+    *lifecycle = Lifecycle::Update;
+    Ok(())
 }
 
 /// Reads exactly `len` bytes into `buffer` (empty, with room for them); `false` at the end of
